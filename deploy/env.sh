@@ -1,0 +1,25 @@
+# Sourced by the deploy scripts: where each service keeps its data and which
+# bus it uses. BUS=sql (default): SQLite files under var/ and the SQL event
+# log. BUS=kafka: the PostgreSQL and Kafka of `make infra-up`.
+# Anything already set in the environment wins.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VAR="${CAPAFLOW_VAR:-$ROOT/var}"
+BUS="${BUS:-sql}"
+PG_PORT="${PG_PORT:-15432}"
+KAFKA_PORT="${KAFKA_PORT:-19092}"
+export NONCONFORMITY_PORT="${NONCONFORMITY_PORT:-8001}"
+export CAPA_PORT="${CAPA_PORT:-8002}"
+export NOTIFICATIONS_PORT="${NOTIFICATIONS_PORT:-8003}"
+
+for svc in nonconformity capa notifications; do
+  prefix="$(echo "$svc" | tr a-z A-Z)_"
+  if [ "$BUS" = kafka ]; then
+    url="postgresql+asyncpg://postgres@127.0.0.1:$PG_PORT/capaflow_$svc"
+  else
+    url="sqlite+aiosqlite:///$VAR/$svc.sqlite"
+  fi
+  eval "export ${prefix}DATABASE_URL=\"\${${prefix}DATABASE_URL:-$url}\""
+  eval "export ${prefix}BUS=\"\${${prefix}BUS:-$BUS}\""
+  eval "export ${prefix}BUS_DATABASE_URL=\"\${${prefix}BUS_DATABASE_URL:-sqlite+aiosqlite:///$VAR/events.sqlite}\""
+  eval "export ${prefix}KAFKA_BOOTSTRAP_SERVERS=\"\${${prefix}KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$KAFKA_PORT}\""
+done

@@ -1,0 +1,17 @@
+"""Composition root of the nonconformity service (port 8001).
+
+``uvicorn services.nonconformity.app:create_app --factory``
+"""
+
+from fastapi import FastAPI
+
+from shared.http.app import service_app
+
+from .service import SERVICE, SUBSCRIPTIONS
+from .settings import NonconformitySettings
+
+
+def create_app(settings: NonconformitySettings | None = None) -> FastAPI:
+    return service_app(service=SERVICE, title="CAPAflow nonconformity service",
+                       settings=settings or NonconformitySettings(),
+                       subscriptions=SUBSCRIPTIONS)

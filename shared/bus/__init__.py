@@ -1,0 +1,1 @@
+"""The event bus: one interface (base.py), two adapters (kafka.py, sql.py)."""

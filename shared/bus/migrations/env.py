@@ -1,0 +1,4 @@
+from shared.bus.sql import metadata
+from shared.migrations import run_env
+
+run_env(metadata)

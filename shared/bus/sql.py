@@ -1,0 +1,169 @@
+"""The embedded bus: an append-only event-log table with per-group offsets.
+
+It lets ``make run`` work with nothing but Python, and serves a small
+single-host install. Deliberately not a Kafka replacement: one partition per
+topic, one active member per consumer group, polling reads.
+"""
+
+import asyncio
+import json
+from collections.abc import Sequence
+
+from sqlalchemy import (
+    BigInteger,
+    Index,
+    Column,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.bus.base import OutgoingRecord, ReceivedRecord
+from shared.db import UTCDateTime, create_engine, utcnow
+
+metadata = MetaData()
+
+event_log = Table(
+    "event_log",
+    metadata,
+    # BIGINT on PostgreSQL, INTEGER on SQLite (only INTEGER PRIMARY KEY is a rowid alias).
+    Column("position", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("topic", String(255), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("value", LargeBinary, nullable=False),
+    Column("headers", Text, nullable=False),
+    Column("appended_at", UTCDateTime, nullable=False),
+    Index("ix_event_log_topic", "topic", "position"),
+)
+
+consumer_offsets = Table(
+    "consumer_offsets",
+    metadata,
+    Column("consumer_group", String(255), primary_key=True),
+    Column("topic", String(255), primary_key=True),
+    # The last position the group has processed.
+    Column("position", BigInteger, nullable=False),
+)
+
+# Appends take this transaction-scoped lock on PostgreSQL so positions become
+# visible in commit order; otherwise a reader could pass over a position whose
+# transaction commits late. SQLite serialises writers already.
+_APPEND_LOCK_ID = 0x0CAFF10
+
+
+def _encode_headers(headers: Sequence[tuple[str, bytes]]) -> str:
+    return json.dumps([[k, v.decode("latin-1")] for k, v in headers])
+
+
+def _decode_headers(raw: str) -> tuple[tuple[str, bytes], ...]:
+    return tuple((k, v.encode("latin-1")) for k, v in json.loads(raw))
+
+
+class SqlBus:
+    def __init__(self, *, url: str, poll_interval: float = 0.05) -> None:
+        self._url = url
+        self._poll_interval = poll_interval
+        self._engine: AsyncEngine | None = None
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            self._engine = create_engine(self._url, pool_size=5)
+        return self._engine
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+
+    async def publish(self, records: Sequence[OutgoingRecord]) -> None:
+        if not records:
+            return
+        async with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:id)"),
+                                   {"id": _APPEND_LOCK_ID})
+            now = utcnow()
+            # One row at a time keeps positions in list order on every dialect.
+            for r in records:
+                await conn.execute(event_log.insert().values(
+                    topic=r.topic, key=r.key, value=r.value,
+                    headers=_encode_headers(r.headers), appended_at=now))
+
+    def subscribe(self, *, group: str, topics: Sequence[str]) -> "SqlSubscription":
+        return SqlSubscription(bus=self, group=group, topics=list(topics))
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def poll_interval(self) -> None:
+        await asyncio.sleep(self._poll_interval)
+
+
+class SqlSubscription:
+    def __init__(self, *, bus: SqlBus, group: str, topics: list[str]) -> None:
+        self._bus = bus
+        self._group = group
+        self._topics = topics
+        self._fetched: dict[str, int] = {}
+
+    async def start(self) -> None:
+        async with self._bus.engine.connect() as conn:
+            rows = await conn.execute(
+                select(consumer_offsets.c.topic, consumer_offsets.c.position).where(
+                    consumer_offsets.c.consumer_group == self._group,
+                    consumer_offsets.c.topic.in_(self._topics)))
+            committed = {topic: position for topic, position in rows}
+        self._fetched = {t: committed.get(t, 0) for t in self._topics}
+
+    async def stop(self) -> None:
+        return None
+
+    async def fetch(self, *, max_records: int, timeout: float) -> list[ReceivedRecord]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            records = await self._read(max_records)
+            if records or loop.time() >= deadline:
+                return records
+            await self._bus.poll_interval()
+
+    async def _read(self, max_records: int) -> list[ReceivedRecord]:
+        after = or_(*(and_(event_log.c.topic == t, event_log.c.position > p)
+                      for t, p in self._fetched.items()))
+        query = select(event_log).where(after).order_by(event_log.c.position).limit(max_records)
+        async with self._bus.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        records = [
+            ReceivedRecord(topic=row.topic, partition=0, offset=row.position, key=row.key,
+                           value=row.value, headers=_decode_headers(row.headers))
+            for row in rows
+        ]
+        for r in records:
+            self._fetched[r.topic] = r.offset
+        return records
+
+    async def commit(self, record: ReceivedRecord) -> None:
+        values = {"consumer_group": self._group, "topic": record.topic,
+                  "position": record.offset}
+        async with self._bus.engine.begin() as conn:
+            insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+            stmt = insert(consumer_offsets).values(**values)
+            await conn.execute(stmt.on_conflict_do_update(
+                index_elements=["consumer_group", "topic"],
+                set_={"position": stmt.excluded.position}))

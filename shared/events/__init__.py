@@ -1,0 +1,1 @@
+"""The event contract: CloudEvents envelope and the catalog of event types."""

@@ -1,0 +1,89 @@
+"""CloudEvents 1.0 envelope, structured JSON mode, Kafka protocol binding.
+
+Built and read with the CloudEvents SDK so that any stock CloudEvents reader
+understands every record we write.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import uuid4
+
+from cloudevents.core.bindings.kafka import (
+    KafkaMessage,
+    from_structured_event,
+    to_structured_event,
+)
+from cloudevents.core.v1.event import CloudEvent
+
+from shared.bus.base import OutgoingRecord, ReceivedRecord
+from shared.db import utcnow
+from shared.events.catalog import CATALOG, EventData
+
+
+class UnknownEventType(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Causation:
+    """Where an event came from: the chain it belongs to and the event that caused it."""
+
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    traceparent: str | None = None
+
+
+def new_event(*, service: str, data: EventData, causation: Causation | None = None) -> CloudEvent:
+    event_id = str(uuid4())
+    causation = causation or Causation()
+    attributes: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": f"/capaflow/{service}",
+        "type": data.event_type,
+        "subject": data.subject(),
+        "time": utcnow(),
+        "datacontenttype": "application/json",
+        # The first event of a chain is its own correlation id.
+        "correlationid": causation.correlation_id or event_id,
+    }
+    if causation.causation_id:
+        attributes["causationid"] = causation.causation_id
+    if causation.traceparent:
+        attributes["traceparent"] = causation.traceparent
+    return CloudEvent(attributes, data.model_dump(mode="json"))
+
+
+def caused_by(event: CloudEvent) -> Causation:
+    """The causation for events emitted while handling ``event``."""
+    return Causation(
+        correlation_id=event.get_extension("correlationid") or event.get_id(),
+        causation_id=event.get_id(),
+        traceparent=event.get_extension("traceparent"),
+    )
+
+
+def to_record(event: CloudEvent, topic: str) -> OutgoingRecord:
+    message = to_structured_event(event, key_mapper=lambda e: e.get_subject())
+    key = message.key.decode() if isinstance(message.key, bytes) else (message.key or "")
+    return OutgoingRecord(
+        topic=topic,
+        key=key,
+        value=message.value,
+        headers=tuple(message.headers.items()),
+    )
+
+
+def from_record(record: ReceivedRecord) -> CloudEvent:
+    message = KafkaMessage(headers=dict(record.headers), key=None, value=record.value)
+    event = from_structured_event(message)
+    assert isinstance(event, CloudEvent)
+    return event
+
+
+def event_data(event: CloudEvent) -> EventData:
+    """Validate an event's data against its catalog model."""
+    model = CATALOG.get(event.get_type())
+    if model is None:
+        raise UnknownEventType(event.get_type())
+    return model.model_validate(event.get_data())

@@ -1,0 +1,33 @@
+"""The FastAPI app every service is: lifespan runtime, errors, health, metrics."""
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from shared.http.errors import install_problem_handlers
+from shared.http.health import router as health_router
+from shared.observability import configure_logging
+from shared.runtime import ServiceRuntime, Subscriptions
+from shared.settings import ServiceSettings
+
+
+def service_app(*, service: str, title: str, settings: ServiceSettings,
+                subscriptions: Sequence[Subscriptions] = (),
+                routers: Sequence[APIRouter] = ()) -> FastAPI:
+    configure_logging(service=service, level=settings.log_level, json_logs=settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with ServiceRuntime(service=service, settings=settings,
+                                  subscriptions=subscriptions) as runtime:
+            app.state.runtime = runtime
+            yield
+
+    app = FastAPI(title=title, version="1", lifespan=lifespan)
+    app.state.settings = settings
+    install_problem_handlers(app)
+    app.include_router(health_router)
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,67 @@
+"""RFC 9457 problem+json responses for every error a service returns."""
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(Exception):
+    """Raised by routers and use cases to answer with a problem document."""
+
+    def __init__(self, status: int, detail: str, *, title: str | None = None,
+                 type_: str = "about:blank", headers: dict[str, str] | None = None,
+                 **extensions: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.title = title or HTTPStatus(status).phrase
+        self.type = type_
+        self.headers = headers
+        self.extensions = extensions
+
+
+def problem_response(status: int, detail: str, *, title: str | None = None,
+                     type_: str = "about:blank", instance: str | None = None,
+                     headers: dict[str, str] | None = None, **extensions: Any) -> JSONResponse:
+    body: dict[str, Any] = {"type": type_, "title": title or HTTPStatus(status).phrase,
+                            "status": status, "detail": detail}
+    if instance:
+        body["instance"] = instance
+    body.update(extensions)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc.status, exc.detail, title=exc.title, type_=exc.type,
+                                instance=request.url.path, headers=exc.headers,
+                                **exc.extensions)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg"),
+                   "type": e.get("type")} for e in exc.errors()]
+        return problem_response(422, "The request is not valid; see errors for each field.",
+                                title="Validation failed", instance=request.url.path,
+                                errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem_response(exc.status_code, str(exc.detail), instance=request.url.path,
+                                headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(500, "An unexpected error occurred; it has been logged.",
+                                instance=request.url.path)

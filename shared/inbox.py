@@ -1,0 +1,152 @@
+"""Idempotent consumers: the inbox table plus the consume loop.
+
+Each record is handled in one database transaction that also inserts
+``(consumer_group, event_id)`` into ``processed_events``; the bus offset is
+committed only after that transaction committed. A redelivered event is a
+no-op. A handler that keeps failing sends the record to ``<group>.dlq``
+after ``max_attempts`` tries, and the partition moves on.
+"""
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
+
+from cloudevents.core.v1.event import CloudEvent
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.bus.base import Bus, OutgoingRecord, ReceivedRecord, Subscription
+from shared.db import SessionFactory, UTCDateTime, utcnow
+from shared.events.envelope import from_record
+from shared.observability import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+
+
+class ProcessedEvent(SQLModel, table=True):
+    __tablename__ = "processed_events"
+
+    consumer_group: str = Field(primary_key=True, max_length=255)
+    event_id: str = Field(primary_key=True, max_length=255)
+    event_type: str = Field(max_length=255)
+    processed_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class _AlreadyProcessed(Exception):
+    pass
+
+
+def dlq_topic(group: str) -> str:
+    return f"{group}.dlq"
+
+
+class EventConsumer:
+    def __init__(self, *, group: str, topics: Sequence[str], handlers: Mapping[str, Handler],
+                 sessions: SessionFactory, bus: Bus, max_attempts: int = 5,
+                 retry_backoff: float = 0.2, batch_size: int = 100) -> None:
+        self.group = group
+        self._topics = list(topics)
+        self._handlers = handlers
+        self._sessions = sessions
+        self._bus = bus
+        self._max_attempts = max_attempts
+        self._retry_backoff = retry_backoff
+        self._batch_size = batch_size
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set; reconnects with backoff when the bus fails."""
+        failures = 0
+        while not stop.is_set():
+            subscription = self._bus.subscribe(group=self.group, topics=self._topics)
+            try:
+                await subscription.start()
+                failures = 0
+                while not stop.is_set():
+                    records = await subscription.fetch(max_records=self._batch_size, timeout=0.5)
+                    for record in records:
+                        await self.process(record, subscription)
+            except Exception:
+                failures += 1
+                log.warning("consumer %s failed; reconnecting", self.group, exc_info=True)
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=min(10.0, 0.5 * 2 ** failures))
+                except TimeoutError:
+                    pass
+            finally:
+                try:
+                    await subscription.stop()
+                except Exception:
+                    log.debug("stopping subscription failed", exc_info=True)
+
+    async def process(self, record: ReceivedRecord, subscription: Subscription) -> None:
+        """Handle one record to its end (done, duplicate, ignored or dead-lettered), then commit."""
+        error: BaseException | None = None
+        event_type = "unknown"
+        try:
+            event = from_record(record)
+            event_type = event.get_type()
+        except Exception as exc:  # unreadable: retrying cannot help
+            await self._dead_letter(record, exc, attempts=1, event_type=event_type)
+            await subscription.commit(record)
+            return
+
+        handler = self._handlers.get(event_type)
+        if handler is None:
+            EVENTS_CONSUMED.labels(self.group, event_type, "ignored").inc()
+            await subscription.commit(record)
+            return
+
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                await self._handle_once(event, handler)
+                EVENTS_CONSUMED.labels(self.group, event_type, "handled").inc()
+                break
+            except _AlreadyProcessed:
+                EVENTS_CONSUMED.labels(self.group, event_type, "duplicate").inc()
+                break
+            except Exception as exc:
+                error = exc
+                log.warning("handler for %s failed (attempt %d/%d)", event_type, attempt,
+                            self._max_attempts, exc_info=True,
+                            extra={"event_id": event.get_id(), "group": self.group})
+                if attempt < self._max_attempts:
+                    delay = self._retry_backoff * 2 ** (attempt - 1)
+                    await asyncio.sleep(delay * random.uniform(0.5, 1.5))
+        else:
+            assert error is not None
+            await self._dead_letter(record, error, attempts=self._max_attempts,
+                                    event_type=event_type)
+        await subscription.commit(record)
+
+    async def _handle_once(self, event: CloudEvent, handler: Handler) -> None:
+        async with self._sessions() as session, session.begin():
+            session.add(ProcessedEvent(consumer_group=self.group, event_id=event.get_id(),
+                                       event_type=event.get_type(), processed_at=utcnow()))
+            try:
+                await session.flush()
+            except IntegrityError as exc:
+                raise _AlreadyProcessed from exc
+            await handler(session, event)
+
+    async def _dead_letter(self, record: ReceivedRecord, error: BaseException, *,
+                           attempts: int, event_type: str) -> None:
+        headers = (*record.headers,
+                   ("dlq-consumer-group", self.group.encode()),
+                   ("dlq-original-topic", record.topic.encode()),
+                   ("dlq-original-partition", str(record.partition).encode()),
+                   ("dlq-original-offset", str(record.offset).encode()),
+                   ("dlq-attempts", str(attempts).encode()),
+                   ("dlq-error-type", type(error).__name__.encode()),
+                   ("dlq-error", str(error)[:2000].encode()))
+        # Published straight to the bus and acknowledged before the offset moves,
+        # so a dead letter is never lost between the two.
+        await self._bus.publish([OutgoingRecord(topic=dlq_topic(self.group), key=record.key,
+                                                value=record.value, headers=headers)])
+        EVENTS_DEAD_LETTERED.labels(self.group, event_type).inc()
+        log.error("dead-lettered %s after %d attempts: %s", event_type, attempts, error,
+                  extra={"group": self.group, "offset": record.offset})

@@ -1,0 +1,31 @@
+"""Settings shared by every service.
+
+Each service subclasses :class:`ServiceSettings` with its own env prefix
+(``NONCONFORMITY_``, ``CAPA_``, ``NOTIFICATIONS_``). Nothing here is read at
+import time: a settings object exists only where a composition root builds one.
+"""
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///var/service.sqlite"
+    # "sql" is the embedded default (an event-log table); "kafka" is production.
+    bus: Literal["sql", "kafka"] = "sql"
+    # Only for bus=sql: the database holding the shared event log.
+    bus_database_url: str = "sqlite+aiosqlite:///var/events.sqlite"
+    kafka_bootstrap_servers: str = "127.0.0.1:19092"
+    # Start the outbox relay and the consumers in the app's lifespan. A worker
+    # deployment can run them apart from the API by switching this off there.
+    run_workers: bool = True
+    outbox_batch_size: int = Field(default=200, ge=1, le=5000)
+    relay_poll_interval: float = Field(default=0.1, gt=0)
+    consumer_max_attempts: int = Field(default=5, ge=1)
+    consumer_retry_backoff: float = Field(default=0.2, ge=0)
+    log_level: str = "INFO"
+    log_json: bool = True

@@ -1,0 +1,76 @@
+"""Buses under test: the same contract runs on every one of them."""
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from shared.bus.base import Bus
+from shared.bus.kafka import KafkaBus
+from shared.bus.sql import SqlBus
+from tests.conftest import BUS_MIGRATIONS, DatabaseFactory, migrate, require_kafka
+
+BUS_KINDS = ["sql-sqlite", "sql-postgres", "kafka"]
+
+
+@dataclass
+class BusUnderTest:
+    """Makes bus instances of one kind and topics that only one test uses."""
+
+    kind: str
+    make_bus: Callable[[], Bus]
+    new_topic: Callable[[], Awaitable[str]]
+
+
+async def _kafka_topic_factory(bootstrap: str) -> tuple[Callable[[], Awaitable[str]],
+                                                       Callable[[], Awaitable[None]]]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    await admin.start()
+
+    async def new_topic() -> str:
+        name = f"test.{uuid.uuid4().hex[:12]}"
+        await admin.create_topics([NewTopic(name, num_partitions=3, replication_factor=1)])
+        return name
+
+    return new_topic, admin.close
+
+
+async def _plain_topic() -> str:
+    return f"test.{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(params=BUS_KINDS)
+async def bus_under_test(request: pytest.FixtureRequest, new_sqlite_database: DatabaseFactory,
+                         new_postgres_database: DatabaseFactory) -> AsyncIterator[BusUnderTest]:
+    kind: str = request.param
+    buses: list[Bus] = []
+    close: Callable[[], Awaitable[None]] | None = None
+
+    if kind == "kafka":
+        bootstrap = require_kafka()
+        new_topic, close = await _kafka_topic_factory(bootstrap)
+
+        def make() -> Bus:
+            bus = KafkaBus(bootstrap_servers=bootstrap, client_id=f"test-{uuid.uuid4().hex[:6]}")
+            buses.append(bus)
+            return bus
+    else:
+        new_database = new_sqlite_database if kind == "sql-sqlite" else new_postgres_database
+        url = await new_database()
+        await migrate(BUS_MIGRATIONS, url)
+        new_topic = _plain_topic
+
+        def make() -> Bus:
+            bus = SqlBus(url=url, poll_interval=0.02)
+            buses.append(bus)
+            return bus
+
+    try:
+        yield BusUnderTest(kind=kind, make_bus=make, new_topic=new_topic)
+    finally:
+        for bus in buses:
+            await bus.stop()
+        if close is not None:
+            await close()

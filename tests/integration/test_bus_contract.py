@@ -1,0 +1,127 @@
+"""The bus contract: one suite, run unchanged on every bus (see conftest BUS_KINDS)."""
+
+import asyncio
+import uuid
+from collections import defaultdict
+
+from shared.bus.base import Bus, OutgoingRecord, ReceivedRecord, Subscription
+from tests.conftest import eventually
+from tests.integration.conftest import BusUnderTest
+
+
+def _records(topic: str, keys: list[str], per_key: int) -> list[OutgoingRecord]:
+    # Interleave keys so per-key order is not just publish order of one key.
+    return [OutgoingRecord(topic=topic, key=k, value=f"{k}:{i}".encode(),
+                           headers=(("seq", str(i).encode()),))
+            for i in range(per_key) for k in keys]
+
+
+async def _drain(sub: Subscription, want: int, *, commit: bool = True,
+                 timeout: float = 30) -> list[ReceivedRecord]:
+    got: list[ReceivedRecord] = []
+
+    async def enough() -> bool:
+        for record in await sub.fetch(max_records=100, timeout=0.2):
+            got.append(record)
+            if commit:
+                await sub.commit(record)
+        return len(got) >= want
+
+    await eventually(enough, timeout=timeout, interval=0, message=f"{want} records")
+    return got
+
+
+async def _subscribed(bus: Bus, group: str, topic: str) -> Subscription:
+    sub = bus.subscribe(group=group, topics=[topic])
+    await sub.start()
+    return sub
+
+
+async def test_publish_then_consume(bus_under_test: BusUnderTest) -> None:
+    bus = bus_under_test.make_bus()
+    topic = await bus_under_test.new_topic()
+    sent = _records(topic, ["a", "b"], 5)
+    await bus.publish(sent)
+
+    sub = await _subscribed(bus, f"g-{uuid.uuid4().hex[:6]}", topic)
+    try:
+        got = await _drain(sub, len(sent))
+    finally:
+        await sub.stop()
+    assert sorted(r.value for r in got) == sorted(r.value for r in sent)
+    assert all(r.topic == topic for r in got)
+    assert {r.header("seq") for r in got} == {str(i).encode() for i in range(5)}
+    assert {r.key for r in got} == {"a", "b"}
+
+
+async def test_order_is_kept_per_key(bus_under_test: BusUnderTest) -> None:
+    bus = bus_under_test.make_bus()
+    topic = await bus_under_test.new_topic()
+    keys = [f"capa-{i}" for i in range(6)]
+    for start in range(0, 30, 10):  # several publishes, as the relay does in batches
+        await bus.publish([OutgoingRecord(topic=topic, key=k, value=f"{i}".encode())
+                           for i in range(start, start + 10) for k in keys])
+
+    sub = await _subscribed(bus, f"g-{uuid.uuid4().hex[:6]}", topic)
+    try:
+        got = await _drain(sub, 30 * len(keys))
+    finally:
+        await sub.stop()
+    by_key: dict[str, list[int]] = defaultdict(list)
+    for r in got:
+        by_key[r.key].append(int(r.value))
+    assert by_key == {k: list(range(30)) for k in keys}
+
+
+async def test_two_groups_each_get_every_event(bus_under_test: BusUnderTest) -> None:
+    bus = bus_under_test.make_bus()
+    topic = await bus_under_test.new_topic()
+    sent = _records(topic, ["x", "y", "z"], 4)
+    await bus.publish(sent)
+
+    first = await _subscribed(bus, f"capa-{uuid.uuid4().hex[:6]}", topic)
+    second = await _subscribed(bus_under_test.make_bus(), f"notify-{uuid.uuid4().hex[:6]}", topic)
+    try:
+        got_first, got_second = await asyncio.gather(_drain(first, len(sent)),
+                                                     _drain(second, len(sent)))
+    finally:
+        await first.stop()
+        await second.stop()
+    expected = sorted(r.value for r in sent)
+    assert sorted(r.value for r in got_first) == expected
+    assert sorted(r.value for r in got_second) == expected
+
+
+async def test_restarted_consumer_resumes_after_its_last_commit(
+        bus_under_test: BusUnderTest) -> None:
+    bus = bus_under_test.make_bus()
+    topic = await bus_under_test.new_topic()
+    sent = _records(topic, ["k1", "k2", "k3"], 10)
+    await bus.publish(sent)
+    group = f"g-{uuid.uuid4().hex[:6]}"
+
+    # First member: commit only the first 12 records it processes, then "crash".
+    sub = await _subscribed(bus, group, topic)
+    committed: list[ReceivedRecord] = []
+    try:
+        async def processed_twelve() -> bool:
+            for record in await sub.fetch(max_records=5, timeout=0.2):
+                if len(committed) < 12:
+                    await sub.commit(record)
+                    committed.append(record)
+            return len(committed) >= 12
+
+        await eventually(processed_twelve, interval=0, message="12 committed")
+    finally:
+        await sub.stop()
+
+    # A new member of the same group gets exactly what was not committed.
+    restarted = await _subscribed(bus_under_test.make_bus(), group, topic)
+    try:
+        rest = await _drain(restarted, len(sent) - 12)
+        # Nothing more shows up: committed records are not redelivered.
+        rest += await restarted.fetch(max_records=100, timeout=1.0)
+    finally:
+        await restarted.stop()
+    assert sorted(r.value for r in rest) == sorted(
+        set(r.value for r in sent) - set(r.value for r in committed))
