@@ -199,6 +199,15 @@ share.coordinator.state.topic.min.isr=1
 # Tests start consumers and expect assignment immediately, not after the
 # default 3 s wait for more group members.
 group.initial.rebalance.delay.ms=0
+
+# After a crash (kill9) the controller refuses the restarted broker's
+# registration until the old broker session expires (DUPLICATE_BROKER_
+# REGISTRATION), so this timeout is the bulk of crash-recovery time. Default
+# 9 s / 2 s heartbeat; 5 s / 1 s keeps fault tests quick while still
+# tolerating multi-second stalls of a busy 2-core machine (a stall longer than
+# this only fences the broker briefly; it re-registers by itself).
+broker.session.timeout.ms=5000
+broker.heartbeat.interval.ms=1000
 EOF
   # Client settings for the tools: fail fast while the broker is still
   # starting instead of the default 60 s API timeout, so the readiness loop

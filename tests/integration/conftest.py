@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -10,7 +11,14 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from shared.bus.base import Bus
 from shared.bus.kafka import KafkaBus
 from shared.bus.sql import SqlBus
-from tests.conftest import BUS_MIGRATIONS, DatabaseFactory, migrate, require_kafka
+from shared.db import SessionFactory, create_engine, session_factory
+from tests.conftest import (
+    BUS_MIGRATIONS,
+    SERVICE_MIGRATIONS,
+    DatabaseFactory,
+    migrate,
+    require_kafka,
+)
 
 BUS_KINDS = ["sql-sqlite", "sql-postgres", "kafka"]
 
@@ -41,10 +49,9 @@ async def _plain_topic() -> str:
     return f"test.{uuid.uuid4().hex[:12]}"
 
 
-@pytest.fixture(params=BUS_KINDS)
-async def bus_under_test(request: pytest.FixtureRequest, new_sqlite_database: DatabaseFactory,
-                         new_postgres_database: DatabaseFactory) -> AsyncIterator[BusUnderTest]:
-    kind: str = request.param
+@asynccontextmanager
+async def _bus_kind(kind: str, new_sqlite_database: DatabaseFactory,
+                    new_postgres_database: DatabaseFactory) -> AsyncIterator[BusUnderTest]:
     buses: list[Bus] = []
     close: Callable[[], Awaitable[None]] | None = None
 
@@ -74,3 +81,36 @@ async def bus_under_test(request: pytest.FixtureRequest, new_sqlite_database: Da
             await bus.stop()
         if close is not None:
             await close()
+
+
+@pytest.fixture(params=BUS_KINDS)
+async def bus_under_test(request: pytest.FixtureRequest, new_sqlite_database: DatabaseFactory,
+                         new_postgres_database: DatabaseFactory) -> AsyncIterator[BusUnderTest]:
+    async with _bus_kind(request.param, new_sqlite_database, new_postgres_database) as under_test:
+        yield under_test
+
+@dataclass
+class Pipeline:
+    """A service database (outbox + inbox tables) wired to one bus kind."""
+
+    kind: str
+    sessions: SessionFactory
+    bus_under_test: BusUnderTest
+
+
+PIPELINES = [("sqlite", "sql-sqlite"), ("postgres", "sql-postgres"), ("postgres", "kafka")]
+
+
+@pytest.fixture(params=PIPELINES, ids=[f"{db}+{bus}" for db, bus in PIPELINES])
+async def pipeline(request: pytest.FixtureRequest, new_sqlite_database: DatabaseFactory,
+                   new_postgres_database: DatabaseFactory) -> AsyncIterator[Pipeline]:
+    db_kind, bus_kind = request.param
+    url = await (new_sqlite_database if db_kind == "sqlite" else new_postgres_database)()
+    await migrate(SERVICE_MIGRATIONS, url)
+    engine = create_engine(url)
+    async with _bus_kind(bus_kind, new_sqlite_database, new_postgres_database) as under_test:
+        try:
+            yield Pipeline(kind=f"{db_kind}+{bus_kind}", sessions=session_factory(engine),
+                           bus_under_test=under_test)
+        finally:
+            await engine.dispose()

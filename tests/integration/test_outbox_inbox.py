@@ -1,0 +1,199 @@
+"""Outbox relay and idempotent consumer on real databases and buses.
+
+Runs on SQLite + sql bus, PostgreSQL + sql bus and PostgreSQL + Kafka.
+"""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+from cloudevents.core.v1.event import CloudEvent
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.bus.base import Bus, ReceivedRecord
+from shared.db import utcnow
+from shared.events.catalog import CapaOpened, Severity
+from shared.events.envelope import from_record, new_event
+from shared.inbox import EventConsumer, Handler, ProcessedEvent, dlq_topic
+from shared.outbox import OutboxMessage, OutboxRelay, enqueue
+from tests.conftest import eventually
+from tests.integration.conftest import Pipeline
+
+
+def _capa_opened(capa_id: uuid.UUID, title: str = "Seal leak") -> CloudEvent:
+    return new_event(service="capa", data=CapaOpened(
+        capa_id=capa_id, number="CAPA-2026-00001", title=title, severity=Severity.major,
+        opened_at=utcnow()))
+
+
+async def _read_all(bus: Bus, topic: str, *, expect: int, settle: float = 1.0,
+                    group: str | None = None) -> list[ReceivedRecord]:
+    """Everything on ``topic``: at least ``expect`` records, then ``settle`` s of quiet."""
+    sub = bus.subscribe(group=group or f"reader-{uuid.uuid4().hex[:6]}", topics=[topic])
+    await sub.start()
+    got: list[ReceivedRecord] = []
+    try:
+        async def enough() -> bool:
+            got.extend(await sub.fetch(max_records=500, timeout=0.2))
+            return len(got) >= expect
+
+        await eventually(enough, interval=0, message=f"{expect} records on {topic}")
+        got.extend(await sub.fetch(max_records=500, timeout=settle))
+    finally:
+        await sub.stop()
+    return got
+
+
+async def _relay_all(relay: OutboxRelay) -> int:
+    total = 0
+    while sent := await relay.relay_once():
+        total += sent
+    return total
+
+
+@asynccontextmanager
+async def _consuming(consumer: EventConsumer) -> AsyncIterator[None]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
+
+
+async def test_rolled_back_transaction_publishes_nothing(pipeline: Pipeline) -> None:
+    bus = pipeline.bus_under_test.make_bus()
+    topic = await pipeline.bus_under_test.new_topic()
+    relay = OutboxRelay(service="capa", sessions=pipeline.sessions, bus=bus)
+
+    rolled_back = _capa_opened(uuid.uuid4())
+    with pytest.raises(RuntimeError):
+        async with pipeline.sessions() as session, session.begin():
+            enqueue(session, rolled_back, topic=topic)
+            raise RuntimeError("use case failed after recording its event")
+
+    committed = [_capa_opened(uuid.uuid4()), _capa_opened(uuid.uuid4())]
+    async with pipeline.sessions() as session, session.begin():
+        for event in committed:
+            enqueue(session, event, topic=topic)
+
+    assert await _relay_all(relay) == 2
+    assert (await relay.measure_backlog())[0] == 0
+    got = await _read_all(bus, topic, expect=2)
+    assert sorted(from_record(r).get_id() for r in got) == sorted(e.get_id() for e in committed)
+
+
+async def test_relay_keeps_order_per_aggregate_in_batches(pipeline: Pipeline) -> None:
+    bus = pipeline.bus_under_test.make_bus()
+    topic = await pipeline.bus_under_test.new_topic()
+    capas = [uuid.uuid4() for _ in range(4)]
+    async with pipeline.sessions() as session, session.begin():
+        for step in range(25):
+            for capa_id in capas:
+                enqueue(session, _capa_opened(capa_id, title=f"step {step}"), topic=topic)
+
+    relay = OutboxRelay(service="capa", sessions=pipeline.sessions, bus=bus, batch_size=7)
+    assert await _relay_all(relay) == 100
+    got = await _read_all(bus, topic, expect=100)
+    for capa_id in capas:
+        titles = [from_record(r).get_data()["title"] for r in got  # type: ignore[index]
+                  if r.key == str(capa_id)]
+        assert titles == [f"step {i}" for i in range(25)]
+
+
+async def test_relay_crash_between_publish_and_mark_sent_has_effect_once(
+        pipeline: Pipeline) -> None:
+    bus = pipeline.bus_under_test.make_bus()
+    topic = await pipeline.bus_under_test.new_topic()
+    events = [_capa_opened(uuid.uuid4()) for _ in range(5)]
+    async with pipeline.sessions() as session, session.begin():
+        for event in events:
+            enqueue(session, event, topic=topic)
+
+    async def crash(_ids: list[int]) -> None:
+        raise RuntimeError("relay killed after the broker acknowledged")
+
+    crashing = OutboxRelay(service="capa", sessions=pipeline.sessions, bus=bus,
+                           after_publish=crash)
+    with pytest.raises(RuntimeError):
+        await crashing.relay_once()
+    async with pipeline.sessions() as session:
+        unsent = (await session.exec(select(OutboxMessage)
+                                     .where(col(OutboxMessage.sent_at).is_(None)))).all()
+    assert len(unsent) == 5, "a row is marked sent only after a completed relay pass"
+
+    restarted = OutboxRelay(service="capa", sessions=pipeline.sessions, bus=bus)
+    assert await _relay_all(restarted) == 5
+
+    # The bus now holds every event twice; the consumer's effect happens once each.
+    effects: list[str] = []
+
+    async def open_capa(session: AsyncSession, event: CloudEvent) -> None:
+        effects.append(event.get_id())
+
+    group = f"capa-{uuid.uuid4().hex[:6]}"
+    consumer = EventConsumer(group=group, topics=[topic], sessions=pipeline.sessions,
+                             bus=bus, handlers={CapaOpened.event_type: open_capa})
+    async with _consuming(consumer):
+        async def all_seen() -> bool:
+            async with pipeline.sessions() as session:
+                rows = (await session.exec(select(ProcessedEvent).where(
+                    ProcessedEvent.consumer_group == group))).all()
+            return len(rows) == 5
+        await eventually(all_seen, message="5 processed events")
+        # Let the duplicates arrive and be skipped before counting effects.
+        await _read_all(bus, topic, expect=10)
+        await asyncio.sleep(0)
+    assert sorted(effects) == sorted(e.get_id() for e in events)
+
+
+async def test_poison_record_is_dead_lettered_and_later_records_still_flow(
+        pipeline: Pipeline) -> None:
+    bus = pipeline.bus_under_test.make_bus()
+    topic = await pipeline.bus_under_test.new_topic()
+    capa_id = uuid.uuid4()
+    poison = _capa_opened(capa_id, title="poison")
+    healthy = [_capa_opened(capa_id, title=f"healthy {i}") for i in range(3)]
+    async with pipeline.sessions() as session, session.begin():
+        for event in (poison, *healthy):
+            enqueue(session, event, topic=topic)
+    await _relay_all(OutboxRelay(service="capa", sessions=pipeline.sessions, bus=bus))
+
+    handled: list[str] = []
+    attempts: list[str] = []
+
+    async def handler(session: AsyncSession, event: CloudEvent) -> None:
+        data = event.get_data()
+        assert isinstance(data, dict)
+        if data["title"] == "poison":
+            attempts.append(event.get_id())
+            raise ValueError("cannot open a CAPA for this record")
+        handled.append(data["title"])
+
+    handlers: dict[str, Handler] = {CapaOpened.event_type: handler}
+    group = f"capa-{uuid.uuid4().hex[:6]}"
+    consumer = EventConsumer(group=group, topics=[topic], sessions=pipeline.sessions, bus=bus,
+                             handlers=handlers, max_attempts=3, retry_backoff=0.01)
+    async with _consuming(consumer):
+        async def healthy_done() -> bool:
+            return len(handled) == 3
+        await eventually(healthy_done, message="the records behind the poison one")
+
+    assert handled == ["healthy 0", "healthy 1", "healthy 2"]
+    assert attempts == [poison.get_id()] * 3
+    dead = await _read_all(bus, dlq_topic(group), expect=1)
+    assert len(dead) == 1
+    assert from_record(dead[0]).get_id() == poison.get_id()
+    assert dead[0].header("dlq-attempts") == b"3"
+    assert dead[0].header("dlq-error-type") == b"ValueError"
+    assert b"cannot open a CAPA" in (dead[0].header("dlq-error") or b"")
+    assert dead[0].header("dlq-original-topic") == topic.encode()
+    # The poison event is not marked processed: replaying the DLQ can still handle it.
+    async with pipeline.sessions() as session:
+        ids = (await session.exec(select(ProcessedEvent.event_id).where(
+            ProcessedEvent.consumer_group == group))).all()
+    assert poison.get_id() not in ids and len(ids) == 3

@@ -1,0 +1,64 @@
+import httpx
+from fastapi import FastAPI
+from pydantic import BaseModel, Field
+
+from shared.http.errors import Problem, install_problem_handlers
+
+
+class Finding(BaseModel):
+    clause: str = Field(pattern=r"^\d+(\.\d+)*$")
+    evidence: str = Field(min_length=1)
+
+
+def _app() -> FastAPI:
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.post("/findings")
+    async def create(finding: Finding) -> dict[str, str]:
+        if finding.clause == "0":
+            raise Problem(409, "Clause 0 is already open", title="Conflict", allowed=["1"])
+        return {"clause": finding.clause}
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    return app
+
+
+async def _client() -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=_app(), raise_app_exceptions=False)
+    return httpx.AsyncClient(transport=transport, base_url="http://test")
+
+
+async def test_validation_errors_are_problem_json_with_fields() -> None:
+    async with await _client() as client:
+        response = await client.post("/findings", json={"clause": "eight", "evidence": ""})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == 422 and body["instance"] == "/findings"
+    assert {e["field"] for e in body["errors"]} == {"body.clause", "body.evidence"}
+
+
+async def test_problem_raised_by_a_use_case_keeps_its_extensions() -> None:
+    async with await _client() as client:
+        response = await client.post("/findings", json={"clause": "0", "evidence": "photo"})
+    assert response.status_code == 409
+    assert response.json()["allowed"] == ["1"]
+
+
+async def test_unknown_route_is_problem_json() -> None:
+    async with await _client() as client:
+        response = await client.get("/nowhere")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_unexpected_error_does_not_leak_internals() -> None:
+    async with await _client() as client:
+        response = await client.get("/boom")
+    assert response.status_code == 500
+    assert "secret internals" not in response.text
+    assert response.headers["content-type"] == "application/problem+json"
