@@ -15,9 +15,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.bus.base import Bus, OutgoingRecord
 from shared.db import SessionFactory, UTCDateTime, transaction, utcnow
-from shared.events.envelope import Causation, new_event, to_record
 from shared.events.catalog import EventData
-from shared.observability import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, EVENTS_PUBLISHED
+from shared.events.envelope import Causation, new_event, to_record
+from shared.observability import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
 
 log = logging.getLogger(__name__)
 

@@ -126,7 +126,9 @@ ensure_libs() {
   fi
   command -v "$MVN" >/dev/null || { err "mvn not found (needed once to fetch the Kafka jars)"; exit 1; }
   mkdir -p "$CACHE"
-  rm -rf "$CACHE"/libs.tmp.* # leftovers of interrupted earlier attempts
+  # Leftovers of interrupted earlier attempts (only old ones: another
+  # checkout sharing KAFKA_CACHE may be downloading right now).
+  find "$CACHE" -maxdepth 1 -name 'libs.tmp.*' -mmin +60 -exec rm -rf {} + 2>/dev/null || true
   local tmp
   tmp="$(mktemp -d "$CACHE/libs.tmp.XXXXXX")"
   say "fetching Kafka $KAFKA_VERSION jars with Maven (first run only, log: $MVN_LOG)"
@@ -147,7 +149,7 @@ ensure_libs() {
     rm -rf "$tmp"
     [[ -d "$LIBS" ]] || { err "could not move jars into $LIBS"; exit 1; }
   fi
-  say "jars in $LIBS ($(ls "$LIBS" | wc -l) files)"
+  say "jars in $LIBS ($(find "$LIBS" -name '*.jar' | wc -l) jars)"
 }
 
 # Run a Kafka command-line tool, killed after TOOL_TIMEOUT s (default 60) so a
@@ -256,8 +258,8 @@ start_broker() {
     -Dlog4j2.configurationFile="$SCRIPT_DIR/log4j2.properties" \
     -cp "$LIBS/*" kafka.Kafka "$PROPS" \
     </dev/null >>"$STDOUT_LOG" 2>&1 &
-  local i
-  for i in $(seq 50); do
+  local _
+  for _ in $(seq 50); do
     [[ -s "$PID_FILE" ]] && break
     sleep 0.1
   done
@@ -315,6 +317,12 @@ cmd_up() {
   take_lock
   local pid started=$SECONDS
   pid="$(broker_pid)"
+  if [[ -n "$pid" ]] && ! grep -qxF "listeners=PLAINTEXT://$BOOTSTRAP,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT" "$PROPS"; then
+    # Running, but started with other ports: say so instead of waiting for a
+    # port the broker will never open.
+    err "this checkout's broker (pid $pid) is running with $(grep '^listeners=' "$PROPS"), not KAFKA_PORT=$KAFKA_PORT/KAFKA_CONTROLLER_PORT=$KAFKA_CONTROLLER_PORT; run '$0 down' first"
+    exit 1
+  fi
   if [[ -n "$pid" ]] && port_open "$KAFKA_PORT"; then
     say "already running (pid $pid) on $BOOTSTRAP"
     return 0

@@ -60,7 +60,8 @@ find_pg_bin() {
     err "PG_BIN=$PG_BIN has no initdb"; exit 1
   fi
   local d
-  d="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || true)"
+  # Newest installed major version (directory names are version numbers).
+  d="$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n1)"
   if [[ -n "$d" && -x "$d/initdb" ]]; then
     PG_BIN="$d"; return 0
   fi
@@ -212,6 +213,14 @@ cmd_up() {
   take_lock
   prepare_dirs
   if server_running; then
+    # Same data dir but started with another PG_PORT: say so instead of
+    # waiting for a port the server will never open.
+    local running_port
+    running_port="$(sed -n 4p "$DATA_DIR/postmaster.pid" 2>/dev/null || true)"
+    if [[ -n "$running_port" && "$running_port" != "$PG_PORT" ]]; then
+      err "this checkout's cluster is already running on port $running_port, not PG_PORT=$PG_PORT; run '$0 down' first"
+      exit 1
+    fi
     wait_ready
     create_databases
     say "already running on 127.0.0.1:$PG_PORT"

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from sqlalchemy import (
     BigInteger,
-    Index,
     Column,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
