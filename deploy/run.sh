@@ -19,6 +19,8 @@ stop() {
   [ ${#pids[@]} -eq 0 ] || kill "${pids[@]}" 2>/dev/null || true
   wait 2>/dev/null || true
   echo "stopped"
+  # Exit here: after a trap handler bash would resume where it was interrupted.
+  exit 0
 }
 trap stop INT TERM EXIT
 

@@ -79,7 +79,7 @@ class EventConsumer:
                     pass
             finally:
                 try:
-                    await subscription.stop()
+                    await asyncio.wait_for(subscription.stop(), timeout=5)
                 except Exception:
                     log.debug("stopping subscription failed", exc_info=True)
 

@@ -76,7 +76,10 @@ class ServiceRuntime:
                         exc: BaseException | None, tb: TracebackType | None) -> None:
         self._stop.set()
         if self._tasks:
-            _, pending = await asyncio.wait(self._tasks, timeout=15)
+            # Workers finish their current record and exit; one stuck in a bus
+            # call (say, joining a group while the coordinator is not up yet)
+            # is cancelled: uncommitted work is redelivered after a restart.
+            _, pending = await asyncio.wait(self._tasks, timeout=5)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)

@@ -55,7 +55,7 @@ def _run_and_interrupt(env_overrides: dict[str, str], tmp_path: Path) -> None:
             assert httpx.get(f"http://127.0.0.1:{port}/openapi.json").status_code == 200
         # Ctrl-C in the terminal reaches the whole foreground process group.
         os.killpg(process.pid, signal.SIGINT)
-        assert process.wait(timeout=30) is not None
+        assert process.wait(timeout=45) is not None
         for port in ports.values():
             with pytest.raises(httpx.ConnectError):
                 httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)

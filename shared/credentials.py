@@ -1,0 +1,85 @@
+"""Create API keys and monitoring-source tokens.
+
+    python -m shared.credentials dev               # make run: one key per role + source tokens
+    python -m shared.credentials add SUBJECT ROLE [ROLE ...]   # prints a new key once
+
+Only hashes go to the key store (``var/api-keys.json`` unless
+``CAPAFLOW_CREDENTIALS_FILE`` says otherwise). ``dev`` also writes the plain
+keys to ``var/dev-credentials.json`` for loopback use; production keys are
+made with ``add`` and never written in plain text.
+"""
+
+import json
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from shared.auth import ROLES, hash_key, source_role
+
+DEV_SOURCES = ("alertmanager", "grafana")
+# Generic JSON sources signed per Standard Webhooks (whsec_ secrets).
+DEV_WEBHOOK_SOURCES = ("generic",)
+
+
+def new_key() -> str:
+    return f"cfk_{secrets.token_urlsafe(32)}"
+
+
+def _store_path() -> Path:
+    return Path(os.environ.get("CAPAFLOW_CREDENTIALS_FILE", "var/api-keys.json"))
+
+
+def _append(store: Path, token: str, subject: str, roles: list[str]) -> None:
+    data = json.loads(store.read_text()) if store.is_file() else {"keys": []}
+    data["keys"].append({"sha256": hash_key(token), "subject": subject, "roles": roles})
+    store.parent.mkdir(parents=True, exist_ok=True)
+    tmp = store.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.replace(store)
+
+
+def provision_dev(store: Path, plain: Path) -> dict[str, dict[str, str]]:
+    """Idempotent: an existing dev-credentials file is kept and returned."""
+    if plain.is_file() and store.is_file():
+        return dict(json.loads(plain.read_text()))
+    creds: dict[str, dict[str, str]] = {"api_keys": {}, "source_tokens": {},
+                                         "webhook_secrets": {}}
+    for role in ROLES:
+        token = new_key()
+        _append(store, token, f"dev-{role}", [role])
+        creds["api_keys"][role] = token
+    for source in DEV_SOURCES:
+        token = new_key()
+        _append(store, token, source, [source_role(source)])
+        creds["source_tokens"][source] = token
+    for source in DEV_WEBHOOK_SOURCES:
+        creds["webhook_secrets"][source] = "whsec_" + secrets.token_urlsafe(24)
+    plain.parent.mkdir(parents=True, exist_ok=True)
+    plain.write_text(json.dumps(creds, indent=2) + "\n")
+    plain.chmod(0o600)
+    return creds
+
+
+def main(argv: list[str]) -> int:
+    store = _store_path()
+    if argv[:1] == ["dev"]:
+        plain = store.parent / "dev-credentials.json"
+        creds = provision_dev(store, plain)
+        print(f"development credentials (loopback only) in {plain}:")
+        for role, token in creds["api_keys"].items():
+            print(f"  {role:<13} Authorization: Bearer {token}")
+        for source, token in creds["source_tokens"].items():
+            print(f"  source {source:<6} Authorization: Bearer {token}")
+        return 0
+    if argv[:1] == ["add"] and len(argv) >= 3:
+        token = new_key()
+        _append(store, token, argv[1], argv[2:])
+        print(token)
+        return 0
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
