@@ -11,6 +11,9 @@ export NONCONFORMITY_PORT="${NONCONFORMITY_PORT:-8001}"
 export CAPA_PORT="${CAPA_PORT:-8002}"
 export NOTIFICATIONS_PORT="${NOTIFICATIONS_PORT:-8003}"
 
+# Hashed API keys every service reads; `make run` provisions development keys.
+export CAPAFLOW_CREDENTIALS_FILE="${CAPAFLOW_CREDENTIALS_FILE:-$VAR/api-keys.json}"
+
 for svc in nonconformity capa notifications; do
   prefix="$(echo "$svc" | tr a-z A-Z)_"
   if [ "$BUS" = kafka ]; then
@@ -21,5 +24,6 @@ for svc in nonconformity capa notifications; do
   eval "export ${prefix}DATABASE_URL=\"\${${prefix}DATABASE_URL:-$url}\""
   eval "export ${prefix}BUS=\"\${${prefix}BUS:-$BUS}\""
   eval "export ${prefix}BUS_DATABASE_URL=\"\${${prefix}BUS_DATABASE_URL:-sqlite+aiosqlite:///$VAR/events.sqlite}\""
+  eval "export ${prefix}CREDENTIALS_FILE=\"\${${prefix}CREDENTIALS_FILE:-$CAPAFLOW_CREDENTIALS_FILE}\""
   eval "export ${prefix}KAFKA_BOOTSTRAP_SERVERS=\"\${${prefix}KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$KAFKA_PORT}\""
 done

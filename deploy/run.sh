@@ -12,6 +12,8 @@ if [ "$BUS" = kafka ] && ! "$ROOT/deploy/infra.sh" status >/dev/null 2>&1; then
   exit 1
 fi
 PYTHON_BIN="$BIN/python" "$ROOT/deploy/migrate.sh"
+# Development keys, one per role and per monitoring source (loopback use only).
+"$BIN/python" -m shared.credentials dev
 
 pids=()
 stop() {

@@ -80,3 +80,16 @@ def create_inbox_table_v1() -> None:
         sa.Column("event_type", sa.String(255), nullable=False),
         sa.Column("processed_at", UTCDateTime(), nullable=False),
     )
+
+
+def create_idempotency_table_v1() -> None:
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("subject", sa.String(255), primary_key=True),
+        sa.Column("key", sa.String(255), primary_key=True),
+        sa.Column("fingerprint", sa.String(64), nullable=False),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("response_status", sa.Integer(), nullable=True),
+        sa.Column("response_body", sa.Text(), nullable=True),
+        sa.Column("updated_at", UTCDateTime(), nullable=False),
+    )

@@ -27,5 +27,9 @@ class ServiceSettings(BaseSettings):
     relay_poll_interval: float = Field(default=0.1, gt=0)
     consumer_max_attempts: int = Field(default=5, ge=1)
     consumer_retry_backoff: float = Field(default=0.2, ge=0)
+    # Hashed API keys (see shared.auth); written by `make run` for development.
+    credentials_file: str = "var/api-keys.json"
+    # Larger request bodies get 413. 1,000 Alertmanager alerts fit well inside.
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     log_level: str = "INFO"
     log_json: bool = True

@@ -6,16 +6,23 @@ locally, and fails under CI=true: CI must never pass by skipping.
 """
 
 import asyncio
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
 from shared.migrations import upgrade
+
+if TYPE_CHECKING:
+    import httpx
+    from fastapi import FastAPI
 
 ROOT = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -119,3 +126,33 @@ async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 3
         if loop.time() > deadline:
             raise AssertionError(f"{message} not reached within {timeout} s")
         await asyncio.sleep(interval)
+
+
+ROLES = ("reporter", "engineer", "verifier", "manager", "admin")
+
+
+@pytest.fixture
+def api_keys(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A key store with one key per role (and per monitoring source): (file, {role: key})."""
+    from shared.auth import hash_key, source_role
+
+    tokens = {role: f"test-{role}-{uuid.uuid4().hex}" for role in ROLES}
+    sources = {f"source:{s}": f"test-{s}-{uuid.uuid4().hex}" for s in ("alertmanager", "grafana")}
+    entries = [{"sha256": hash_key(t), "subject": f"test-{r}", "roles": [r]}
+               for r, t in tokens.items()]
+    entries += [{"sha256": hash_key(t), "subject": r.split(":", 1)[1],
+                 "roles": [source_role(r.split(":", 1)[1])]} for r, t in sources.items()]
+    path = tmp_path / "api-keys.json"
+    path.write_text(json.dumps({"keys": entries}))
+    return path, tokens | sources
+
+
+@asynccontextmanager
+async def running(app: "FastAPI") -> AsyncIterator["httpx.AsyncClient"]:
+    """An app with its lifespan (runtime, relay, consumers) and an HTTP client on it."""
+    import httpx
+
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client

@@ -1,0 +1,5 @@
+"""Events the notifications service publishes on ``notifications.events``."""
+
+from shared.events.base import EventData
+
+EVENTS: tuple[type[EventData], ...] = ()
