@@ -29,6 +29,9 @@ class CapaClosed(EventData):
     capa_id: UUID
     number: str
     nonconformity_ids: list[UUID] = []
+    # The effectiveness verification that allowed closing ("effective").
+    effectiveness_result: str | None = None
+    effectiveness_evidence: str | None = None
     closed_by: str
     closed_at: datetime
 
