@@ -9,10 +9,12 @@ unfinished claim is simply taken over by the next try after ``STALE_AFTER``.
 
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from fastapi.responses import JSONResponse
 from sqlalchemy import Column, Text, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel, col
@@ -109,3 +111,20 @@ async def abandon(sessions: SessionFactory, claim: Claim | None) -> None:
                            .where(col(IdempotencyRecord.subject) == claim.subject,
                                   col(IdempotencyRecord.key) == claim.key,
                                   col(IdempotencyRecord.state) == "in_progress"))
+
+
+async def run_once(sessions: SessionFactory, *, subject: str, key: str | None, payload: Any,
+                   use_case: Callable[["Claim | None"], Awaitable[JSONResponse]]) -> JSONResponse:
+    """Router helper: replay a stored response, or run ``use_case`` with the claim
+    (which must call :func:`complete` in its transaction); frees the key on failure."""
+    if key is None:
+        return await use_case(None)
+    held = await claim(sessions, subject=subject, key=key, payload=payload)
+    if held.is_replay:
+        return JSONResponse(held.replay_body, status_code=held.replay_status or 200,
+                            headers={"Idempotent-Replayed": "true"})
+    try:
+        return await use_case(held)
+    except BaseException:
+        await abandon(sessions, held)
+        raise

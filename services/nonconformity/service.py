@@ -1,17 +1,23 @@
-"""Use cases and event handlers of the nonconformity service.
+"""Event handlers of the nonconformity service, in one visible table.
 
-The handler table is the one place that says which events this service
-reacts to; unknown types are ignored by the consumer.
+The use cases live beside this module: reporting (support reports, audit
+findings, generic webhooks), monitoring (Alertmanager/Grafana), lifecycle
+(edit, triage, correction, close, reopen), queries (reads).
 """
 
-from shared.events.catalog import CAPA_TOPIC
+from shared.events.base import CAPA_TOPIC
+from shared.events.capa import CapaClosed, CapaOpened
 from shared.inbox import Handler
 from shared.runtime import Subscriptions
 
-SERVICE = "nonconformity"
+from .capa_link import on_capa_closed, on_capa_opened
+from .records import SERVICE
 
-# Filled by the intake issue: capa.opened links an NC to its CAPA,
-# capa.closed lets the NC close.
-HANDLERS: dict[str, Handler] = {}
+HANDLERS: dict[str, Handler] = {
+    CapaOpened.event_type: on_capa_opened,
+    CapaClosed.event_type: on_capa_closed,
+}
 
 SUBSCRIPTIONS = [Subscriptions(group="nonconformity", topics=[CAPA_TOPIC], handlers=HANDLERS)]
+
+__all__ = ["HANDLERS", "SERVICE", "SUBSCRIPTIONS"]

@@ -1,0 +1,7 @@
+"""HTTP routers of the nonconformity service: thin — parse, authorize, call a use case."""
+
+from .audits import router as audits_router
+from .intake import router as intake_router
+from .nonconformities import router as nonconformities_router
+
+ROUTERS = [nonconformities_router, intake_router, audits_router]

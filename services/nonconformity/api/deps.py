@@ -1,0 +1,41 @@
+"""Dependencies the routers share, and who may do what."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from shared.auth import Principal
+from shared.db import SessionFactory
+from shared.http.auth import require_roles
+
+from ..domain import EscalationPolicy
+from ..settings import NonconformitySettings
+
+PEOPLE = ("reporter", "engineer", "verifier", "manager")
+# Audit findings are recorded by the quality staff who audit: verifiers and managers,
+# and engineers acting as internal auditors.
+AUDITORS = ("engineer", "verifier", "manager")
+EDITORS = ("engineer", "manager")
+MANAGERS = ("manager",)
+
+
+def _sessions(request: Request) -> SessionFactory:
+    return request.app.state.runtime.sessions  # type: ignore[no-any-return]
+
+
+def _policy(request: Request) -> EscalationPolicy:
+    return request.app.state.policy  # type: ignore[no-any-return]
+
+
+def _settings(request: Request) -> NonconformitySettings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+SessionsDep = Annotated[SessionFactory, Depends(_sessions)]
+PolicyDep = Annotated[EscalationPolicy, Depends(_policy)]
+SettingsDep = Annotated[NonconformitySettings, Depends(_settings)]
+Reader = Annotated[Principal, Depends(require_roles(*PEOPLE))]
+Reporter = Annotated[Principal, Depends(require_roles(*PEOPLE))]
+Auditor = Annotated[Principal, Depends(require_roles(*AUDITORS))]
+Editor = Annotated[Principal, Depends(require_roles(*EDITORS))]
+Manager = Annotated[Principal, Depends(require_roles(*MANAGERS))]

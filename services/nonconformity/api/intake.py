@@ -1,0 +1,77 @@
+"""Monitoring intake: Alertmanager, Grafana, and generic signed webhooks."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import JSONResponse
+
+from shared.auth import Principal, source_role
+from shared.http.auth import require_roles
+from shared.http.errors import Problem
+
+from .. import monitoring, reporting
+from ..intake import webhooks
+from ..intake.alerts import AlertmanagerPayload, GrafanaPayload, observe
+from ..schemas import IntakeResult, NonconformityPublic
+from .deps import PolicyDep, SessionsDep, SettingsDep
+
+router = APIRouter(prefix="/v1/intake", tags=["intake"])
+
+AlertmanagerSource = Annotated[Principal, Depends(require_roles(source_role("alertmanager")))]
+GrafanaSource = Annotated[Principal, Depends(require_roles(source_role("grafana")))]
+
+
+@router.post("/alertmanager", response_model=IntakeResult)
+async def alertmanager(payload: AlertmanagerPayload, _: AlertmanagerSource,
+                       sessions: SessionsDep, policy: PolicyDep,
+                       settings: SettingsDep) -> IntakeResult:
+    """Alertmanager's webhook receiver (``version: "4"``); point a receiver's
+    ``webhook_configs.url`` here with the source token as bearer or basic-auth password."""
+    observations = [observe(a, policy=policy, severity_label=settings.severity_label)
+                    for a in payload.alerts]
+    return await monitoring.ingest_alerts(sessions=sessions, policy=policy, tool="alertmanager",
+                                          observations=observations,
+                                          truncated=payload.truncatedAlerts)
+
+
+@router.post("/grafana", response_model=IntakeResult)
+async def grafana(payload: GrafanaPayload, _: GrafanaSource, sessions: SessionsDep,
+                  policy: PolicyDep, settings: SettingsDep) -> IntakeResult:
+    """Grafana alerting's webhook contact point."""
+    observations = [observe(a, policy=policy, severity_label=settings.severity_label)
+                    for a in payload.alerts]
+    return await monitoring.ingest_alerts(sessions=sessions, policy=policy, tool="grafana",
+                                          observations=observations,
+                                          truncated=payload.truncatedAlerts)
+
+
+@router.post("/webhooks/{source}", status_code=201, response_model=NonconformityPublic,
+             responses={200: {"description": "Already reported (same external reference)"}})
+async def generic_webhook(request: Request, sessions: SessionsDep, policy: PolicyDep,
+                          settings: SettingsDep,
+                          source: Annotated[str, Path(pattern=r"^[a-z0-9_-]{1,64}$")]
+                          ) -> JSONResponse:
+    """Any JSON source that signs per Standard Webhooks with its configured secret."""
+    config = settings.webhook_sources.get(source)
+    if config is None:
+        raise Problem(404, f"No webhook source '{source}' is configured.",
+                      title="Unknown source")
+    body = await request.body()
+    try:
+        payload = webhooks.verify(config, body, dict(request.headers))
+        fields = webhooks.map_payload(source, config, payload, policy)
+        result = await reporting.report_from_webhook(
+            sessions=sessions, policy=policy, source_name=source,
+            webhook_id=request.headers["webhook-id"], fields=fields)
+    except webhooks.SignatureRejected as exc:
+        raise Problem(401, f"The webhook signature was not accepted: {exc}.",
+                      title="Invalid signature") from exc
+    except webhooks.MappingFailed as exc:
+        raise Problem(422, f"The payload could not be mapped: {exc}.",
+                      title="Unmappable payload") from exc
+    except reporting.WebhookReplayed as exc:
+        raise Problem(409, "This webhook-id was already received; replays are refused.",
+                      title="Replayed webhook") from exc
+    nc = result.nonconformity
+    return JSONResponse(nc.model_dump(mode="json"), status_code=201 if result.created else 200,
+                        headers={"Location": f"/v1/nonconformities/{nc.id}"})

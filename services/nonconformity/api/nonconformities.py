@@ -1,0 +1,123 @@
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Query, Response
+from fastapi.responses import JSONResponse
+
+from shared import idempotency
+from shared.http.concurrency import etag
+from shared.http.pagination import MAX_PAGE_SIZE
+
+from .. import lifecycle, queries, reporting
+from ..domain import NonconformityStatus, Source
+from ..schemas import (
+    CloseRequest,
+    CorrectionRequest,
+    HistoryEntry,
+    NonconformityCreate,
+    NonconformityPage,
+    NonconformityPublic,
+    NonconformityUpdate,
+    ReopenRequest,
+    TriageRequest,
+)
+from .deps import Editor, Manager, PolicyDep, Reader, Reporter, SessionsDep
+
+router = APIRouter(prefix="/v1/nonconformities", tags=["nonconformities"])
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+IfMatch = Annotated[str | None, Header(alias="If-Match")]
+
+
+def _with_etag(nc: NonconformityPublic, response: Response) -> NonconformityPublic:
+    response.headers["ETag"] = etag(nc.version)
+    return nc
+
+
+@router.post("", status_code=201, response_model=NonconformityPublic,
+             responses={200: {"model": NonconformityPublic,
+                              "description": "Already reported (same source and external_ref)"}})
+async def report(body: NonconformityCreate, principal: Reporter, sessions: SessionsDep,
+                 policy: PolicyDep, idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    async def run(claim: idempotency.Claim | None) -> JSONResponse:
+        result = await reporting.report_nonconformity(
+            sessions=sessions, policy=policy, request=body, reported_by=principal.subject,
+            claim=claim)
+        nc = result.nonconformity
+        return JSONResponse(nc.model_dump(mode="json"), status_code=201 if result.created else 200,
+                            headers={"Location": f"/v1/nonconformities/{nc.id}",
+                                     "ETag": etag(nc.version)})
+
+    return await idempotency.run_once(sessions, subject=principal.subject, key=idempotency_key,
+                                      payload=body.model_dump(mode="json"), use_case=run)
+
+
+@router.get("", response_model=NonconformityPage)
+async def list_nonconformities(
+        _: Reader, sessions: SessionsDep,
+        status: NonconformityStatus | None = None, severity: str | None = None,
+        source: Source | None = None, category: str | None = None, tag: str | None = None,
+        since: datetime | None = None, until: datetime | None = None,
+        text: Annotated[str | None, Query(max_length=200)] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+        cursor: Annotated[str | None, Query(max_length=500)] = None) -> NonconformityPage:
+    where = queries.NonconformityFilter(status=status, severity=severity, source=source,
+                                        category=category, tag=tag, since=since, until=until,
+                                        text=text)
+    return await queries.list_nonconformities(sessions=sessions, where=where, limit=limit,
+                                              cursor=cursor)
+
+
+@router.get("/{nc_id}", response_model=NonconformityPublic)
+async def get(nc_id: UUID, _: Reader, sessions: SessionsDep,
+              response: Response) -> NonconformityPublic:
+    return _with_etag(await queries.get_nonconformity(sessions=sessions, nc_id=nc_id), response)
+
+
+@router.get("/{nc_id}/history", response_model=list[HistoryEntry])
+async def history(nc_id: UUID, _: Reader, sessions: SessionsDep) -> list[HistoryEntry]:
+    return await queries.history(sessions=sessions, nc_id=nc_id)
+
+
+@router.patch("/{nc_id}", response_model=NonconformityPublic)
+async def update(nc_id: UUID, body: NonconformityUpdate, principal: Editor,
+                 sessions: SessionsDep, response: Response,
+                 if_match: IfMatch = None) -> NonconformityPublic:
+    nc = await lifecycle.update_nonconformity(sessions=sessions, nc_id=nc_id, if_match=if_match,
+                                              changes=body, actor=principal.subject)
+    return _with_etag(nc, response)
+
+
+@router.post("/{nc_id}/triage", response_model=NonconformityPublic)
+async def triage(nc_id: UUID, body: TriageRequest, principal: Editor, sessions: SessionsDep,
+                 response: Response, if_match: IfMatch = None) -> NonconformityPublic:
+    nc = await lifecycle.triage(sessions=sessions, nc_id=nc_id, request=body, if_match=if_match,
+                                actor=principal.subject)
+    return _with_etag(nc, response)
+
+
+@router.post("/{nc_id}/correction", response_model=NonconformityPublic)
+async def record_correction(nc_id: UUID, body: CorrectionRequest, principal: Editor,
+                            sessions: SessionsDep, response: Response,
+                            if_match: IfMatch = None) -> NonconformityPublic:
+    nc = await lifecycle.record_correction(sessions=sessions, nc_id=nc_id,
+                                           correction=body.correction, actor=principal.subject,
+                                           if_match=if_match)
+    return _with_etag(nc, response)
+
+
+@router.post("/{nc_id}/close", response_model=NonconformityPublic)
+async def close(nc_id: UUID, body: CloseRequest, principal: Editor, sessions: SessionsDep,
+                response: Response, if_match: IfMatch = None) -> NonconformityPublic:
+    nc = await lifecycle.close(sessions=sessions, nc_id=nc_id, resolution=body.resolution,
+                               actor=principal.subject, if_match=if_match)
+    return _with_etag(nc, response)
+
+
+@router.post("/{nc_id}/reopen", response_model=NonconformityPublic)
+async def reopen(nc_id: UUID, body: ReopenRequest, principal: Manager, sessions: SessionsDep,
+                 response: Response, if_match: IfMatch = None) -> NonconformityPublic:
+    nc = await lifecycle.reopen(sessions=sessions, nc_id=nc_id, reason=body.reason,
+                                actor=principal.subject, if_match=if_match)
+    return _with_etag(nc, response)

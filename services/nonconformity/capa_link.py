@@ -1,0 +1,57 @@
+"""Event handlers: what the CAPA service's events mean for nonconformities.
+
+They run inside the consumer's transaction (shared.inbox); redeliveries are
+filtered there, and each handler is also safe to run on an NC that already
+moved on.
+"""
+
+from uuid import UUID
+
+from cloudevents.core.v1.event import CloudEvent
+from sqlalchemy import or_
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.events.capa import CapaClosed, CapaOpened
+from shared.events.envelope import event_data
+
+from .domain import CapaLink, NonconformityStatus
+from .lifecycle import close_in_session
+from .models import Nonconformity
+from .records import add_history, touch
+
+
+async def on_capa_opened(session: AsyncSession, event: CloudEvent) -> None:
+    data = event_data(event)
+    assert isinstance(data, CapaOpened)
+    if data.nonconformity_id is None:
+        return  # a preventive CAPA: no NC behind it
+    nc = await session.get(Nonconformity, data.nonconformity_id, with_for_update=True)
+    if nc is None or nc.capa_link in (CapaLink.open, CapaLink.closed):
+        return
+    nc.capa_id, nc.capa_number, nc.capa_link = data.capa_id, data.number, CapaLink.open
+    touch(nc)
+    session.add(nc)
+    add_history(session, nc, actor="capa-service", action="capa_opened",
+                changes={"capa_id": str(data.capa_id), "capa_number": data.number})
+
+
+async def on_capa_closed(session: AsyncSession, event: CloudEvent) -> None:
+    """Closes every NC of the CAPA, citing it and its effectiveness verification."""
+    data = event_data(event)
+    assert isinstance(data, CapaClosed)
+    ids: set[UUID] = set(data.nonconformity_ids)
+    rows = (await session.exec(select(Nonconformity).where(
+        or_(col(Nonconformity.capa_id) == data.capa_id, col(Nonconformity.id).in_(ids))))).all()
+    effectiveness = data.effectiveness_result or "verified"
+    for nc in rows:
+        nc.capa_link, nc.capa_id = CapaLink.closed, data.capa_id
+        nc.capa_number = nc.capa_number or data.number
+        touch(nc)
+        session.add(nc)
+        if nc.status == NonconformityStatus.closed:
+            continue
+        close_in_session(session, nc, actor=data.closed_by,
+                         resolution=f"Closed with {data.number}; effectiveness: {effectiveness}"
+                         + (f" ({data.effectiveness_evidence})"
+                            if data.effectiveness_evidence else ""))

@@ -1,0 +1,103 @@
+"""Alertmanager and Grafana webhook payloads, mapped to observations.
+
+Both send Alertmanager's shape (Alertmanager ``version: "4"``; Grafana's
+unified alerting adds dashboard and panel links). These models accept the
+tools' extra fields: they are foreign formats we read, not our API.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from shared.events.base import Severity
+
+from ..domain import EscalationPolicy
+
+MAX_ALERTS = 5000
+# Alertmanager sends endsAt = 0001-01-01 for an alert still firing.
+_NOT_ENDED_BEFORE = 2000
+
+
+class Alert(BaseModel):
+    status: Literal["firing", "resolved"]
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    startsAt: datetime
+    endsAt: datetime | None = None
+    generatorURL: str = ""
+    fingerprint: str = Field(min_length=1, max_length=200)
+    # Grafana only.
+    dashboardURL: str | None = None
+    panelURL: str | None = None
+    silenceURL: str | None = None
+    valueString: str | None = None
+
+
+class AlertmanagerPayload(BaseModel):
+    version: Literal["4"]
+    groupKey: str = ""
+    truncatedAlerts: int = Field(default=0, ge=0)
+    status: Literal["firing", "resolved"]
+    receiver: str = ""
+    groupLabels: dict[str, str] = Field(default_factory=dict)
+    commonLabels: dict[str, str] = Field(default_factory=dict)
+    commonAnnotations: dict[str, str] = Field(default_factory=dict)
+    externalURL: str = ""
+    alerts: list[Alert] = Field(max_length=MAX_ALERTS)
+
+
+class GrafanaPayload(BaseModel):
+    version: str = "1"
+    groupKey: str = ""
+    truncatedAlerts: int = Field(default=0, ge=0)
+    status: Literal["firing", "resolved"]
+    receiver: str = ""
+    orgId: int | None = None
+    title: str | None = None
+    message: str | None = None
+    externalURL: str = ""
+    alerts: list[Alert] = Field(max_length=MAX_ALERTS)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One alert as the intake sees it."""
+
+    fingerprint: str
+    firing: bool
+    title: str
+    description: str | None
+    severity: Severity
+    started_at: datetime
+    ended_at: datetime | None
+    category: str
+    affected_item: str | None
+    tags: list[str] = field(default_factory=list)
+    links: list[dict[str, str]] = field(default_factory=list)
+
+
+def observe(alert: Alert, *, policy: EscalationPolicy, severity_label: str) -> Observation:
+    labels, notes = alert.labels, alert.annotations
+    name = labels.get("alertname", "alert")
+    summary = notes.get("summary") or notes.get("title")
+    title = f"{name}: {summary}" if summary else name
+    ended = alert.endsAt if alert.endsAt and alert.endsAt.year > _NOT_ENDED_BEFORE else None
+    links = [{"url": url, "title": kind} for kind, url in (
+        ("generator", alert.generatorURL), ("dashboard", alert.dashboardURL),
+        ("panel", alert.panelURL)) if url]
+    return Observation(
+        fingerprint=alert.fingerprint,
+        firing=alert.status == "firing",
+        title=title[:300] if len(title) >= 3 else f"alert {title}",
+        description=notes.get("description") or alert.valueString,
+        severity=policy.severity_from_label(labels.get(severity_label)),
+        started_at=alert.startsAt,
+        ended_at=ended,
+        category=labels.get("category", name)[:100],
+        affected_item=(labels.get("service") or labels.get("job") or labels.get("instance")
+                       or None),
+        tags=[f"alertname:{name}"[:100]],
+        links=links,
+    )

@@ -1,0 +1,92 @@
+"""Read side: one NC, its history, and filtered, cursor-paginated lists."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import and_, func, or_
+from sqlmodel import col, select
+
+from shared.db import SessionFactory
+from shared.http.errors import Problem
+from shared.http.pagination import decode_cursor, encode_cursor
+
+from .lifecycle import NotFound
+from .models import Nonconformity, NonconformityHistory, NonconformityTag
+from .schemas import HistoryEntry, NonconformityPage, NonconformityPublic
+
+
+@dataclass(frozen=True)
+class NonconformityFilter:
+    status: str | None = None
+    severity: str | None = None
+    source: str | None = None
+    category: str | None = None
+    tag: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    text: str | None = None
+
+
+async def get_nonconformity(*, sessions: SessionFactory, nc_id: UUID) -> NonconformityPublic:
+    async with sessions() as session:
+        nc = await session.get(Nonconformity, nc_id)
+    if nc is None:
+        raise NotFound(str(nc_id))
+    return NonconformityPublic.model_validate(nc)
+
+
+async def history(*, sessions: SessionFactory, nc_id: UUID) -> list[HistoryEntry]:
+    async with sessions() as session:
+        if await session.get(Nonconformity, nc_id) is None:
+            raise NotFound(str(nc_id))
+        rows = (await session.exec(select(NonconformityHistory)
+                                   .where(NonconformityHistory.nonconformity_id == nc_id)
+                                   .order_by(col(NonconformityHistory.id)))).all()
+    return [HistoryEntry.model_validate(r) for r in rows]
+
+
+async def list_nonconformities(*, sessions: SessionFactory, where: NonconformityFilter,
+                               limit: int, cursor: str | None) -> NonconformityPage:
+    query = select(Nonconformity)
+    for name in ("status", "severity", "source", "category"):
+        value = getattr(where, name)
+        if value is not None:
+            query = query.where(getattr(Nonconformity, name) == value)
+    if where.tag:
+        query = query.where(col(Nonconformity.id).in_(
+            select(NonconformityTag.nonconformity_id).where(NonconformityTag.tag == where.tag)))
+    if where.since:
+        query = query.where(col(Nonconformity.created_at) >= where.since)
+    if where.until:
+        query = query.where(col(Nonconformity.created_at) < where.until)
+    if where.text:
+        needle = f"%{where.text.lower()}%"
+        query = query.where(or_(func.lower(Nonconformity.title).like(needle),
+                                func.lower(func.coalesce(Nonconformity.description, ""))
+                                .like(needle),
+                                func.lower(Nonconformity.number).like(needle)))
+    if cursor:
+        created, last_id = _cursor_values(cursor)
+        query = query.where(or_(col(Nonconformity.created_at) < created,
+                                and_(col(Nonconformity.created_at) == created,
+                                     col(Nonconformity.id) < last_id)))
+    query = query.order_by(col(Nonconformity.created_at).desc(),
+                           col(Nonconformity.id).desc()).limit(limit + 1)
+    async with sessions() as session:
+        rows = list((await session.exec(query)).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = (encode_cursor([rows[-1].created_at.isoformat(), str(rows[-1].id)])
+                   if more else None)
+    return NonconformityPage(items=[NonconformityPublic.model_validate(r) for r in rows],
+                             next_cursor=next_cursor)
+
+
+def _cursor_values(cursor: str) -> tuple[datetime, UUID]:
+    values = decode_cursor(cursor)
+    try:
+        return datetime.fromisoformat(values[0]), UUID(values[1])
+    except (IndexError, TypeError, ValueError) as exc:
+        raise Problem(400, "The cursor is not one this API gave out.",
+                      title="Invalid cursor") from exc

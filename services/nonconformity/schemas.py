@@ -1,0 +1,169 @@
+"""API request and response models (the XCreate / XUpdate / XPublic families)."""
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from shared.events.base import Severity
+
+from .domain import CLAUSE_PATTERN, FindingType, Source, TriageDecision
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100,
+                                       pattern=r"^[A-Za-z0-9._:/-]+$")]
+
+
+class Strict(BaseModel):
+    # Unknown fields are refused: a silently dropped field is a lost fact.
+    model_config = ConfigDict(extra="forbid")
+
+
+class Link(Strict):
+    url: AnyHttpUrl
+    title: ShortText | None = None
+
+
+class NonconformityCreate(Strict):
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300)]
+    description: Text | None = None
+    source: Source = Source.support
+    severity: Severity
+    category: ShortText | None = None
+    affected_item: ShortText | None = Field(
+        default=None, description="The affected product, process or service.")
+    external_ref: ShortText | None = Field(default=None, description="e.g. the ticket id")
+    reporter: ShortText | None = None
+    occurred_at: datetime | None = None
+    tags: list[Tag] = Field(default_factory=list, max_length=20)
+    links: list[Link] = Field(default_factory=list, max_length=20)
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give a time zone, e.g. 2026-11-26T08:00:00Z")
+        return value
+
+
+class NonconformityUpdate(Strict):
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3,
+                                            max_length=300)] | None = None
+    description: Text | None = None
+    severity: Severity | None = None
+    category: ShortText | None = None
+    affected_item: ShortText | None = None
+    owner: ShortText | None = None
+    tags: list[Tag] | None = Field(default=None, max_length=20)
+    links: list[Link] | None = Field(default=None, max_length=20)
+    reason: Text | None = None
+
+
+class TriageRequest(Strict):
+    decision: TriageDecision
+    reason: Text
+    owner: ShortText | None = None
+    duplicate_of: UUID | None = Field(default=None,
+                                      description="Required when decision is duplicate.")
+
+
+class CorrectionRequest(Strict):
+    correction: Text = Field(description="The immediate containment (ISO 9001 correction), "
+                                         "not the corrective action.")
+
+
+class CloseRequest(Strict):
+    resolution: Text
+
+
+class ReopenRequest(Strict):
+    reason: Text
+
+
+class AuditFindingCreate(Strict):
+    clause: Annotated[str, StringConstraints(strip_whitespace=True,
+                                             pattern=CLAUSE_PATTERN.pattern)] = Field(
+        description="ISO 9001 clause, e.g. 8.5.1")
+    finding_type: FindingType
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300)]
+    evidence: Text
+    auditor: ShortText
+    process_audited: ShortText
+    category: ShortText | None = None
+    tags: list[Tag] = Field(default_factory=list, max_length=20)
+
+
+class NonconformityPublic(BaseModel):
+    id: UUID
+    number: str
+    title: str
+    description: str | None
+    source: str
+    severity: Severity
+    category: str | None
+    affected_item: str | None
+    external_ref: str | None
+    reporter: str | None
+    reported_by: str
+    occurred_at: datetime | None
+    tags: list[str]
+    links: list[dict[str, Any]]
+    status: str
+    owner: str | None
+    version: int
+    fingerprint: str | None
+    occurrence_count: int
+    first_seen: datetime
+    last_seen: datetime
+    resolved_at: datetime | None
+    truncated_alerts: int
+    audit_ref: str | None
+    clause: str | None
+    finding_type: str | None
+    evidence: str | None
+    auditor: str | None
+    process_audited: str | None
+    triage_reason: str | None
+    duplicate_of: UUID | None
+    correction: str | None
+    correction_by: str | None
+    correction_at: datetime | None
+    escalated_at: datetime | None
+    escalation_reason: str | None
+    capa_link: str
+    capa_id: UUID | None
+    capa_number: str | None
+    resolution: str | None
+    closed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class NonconformityPage(BaseModel):
+    items: list[NonconformityPublic]
+    next_cursor: str | None
+
+
+class HistoryEntry(BaseModel):
+    at: datetime
+    actor: str
+    action: str
+    changes: dict[str, Any]
+    reason: str | None
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class IntakeResult(BaseModel):
+    """What a monitoring webhook did: NCs opened, re-seen (occurrences) and resolved."""
+
+    received: int
+    created: list[str]
+    updated: list[str]
+    resolved: list[str]
+    escalated: list[str]
+    truncated_alerts: int = 0
