@@ -75,7 +75,7 @@ async def nc(new_sqlite_database: DatabaseFactory,
 
 
 def alert(fingerprint: str | None = None, *, status: str = "firing", name: str = "HighErrorRate",
-          severity: str = "warning", starts: str = "2026-11-26T08:00:00Z",
+          severity: str = "warning", starts: str = "2026-11-25T08:00:00Z",
           ends: str = "0001-01-01T00:00:00Z", **labels: str) -> dict[str, Any]:
     return {"status": status, "labels": {"alertname": name, "severity": severity} | labels,
             "annotations": {"summary": f"{name} is firing", "description": "5xx above 5%"},

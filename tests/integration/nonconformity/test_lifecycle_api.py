@@ -1,0 +1,94 @@
+"""Edit, triage, correction, close and reopen over HTTP, with history and events."""
+
+from typing import Any
+
+from tests.integration.nonconformity.conftest import NcService
+
+
+async def _new(nc: NcService, **fields: Any) -> dict[str, Any]:
+    r = await nc.report(**fields)
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+async def test_patch_needs_the_current_etag(nc: NcService) -> None:
+    item = await _new(nc)
+    url = f"/v1/nonconformities/{item['id']}"
+    read = await nc.client.get(url, headers=nc.auth("engineer"))
+    assert read.headers["etag"] == '"1"'
+
+    missing = await nc.client.patch(url, json={"category": "payments"},
+                                    headers=nc.auth("engineer"))
+    assert missing.status_code == 428
+
+    ok = await nc.client.patch(url, json={"category": "payments", "reason": "triage call"},
+                               headers=nc.auth("engineer") | {"If-Match": read.headers["etag"]})
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["category"] == "payments" and ok.headers["etag"] == '"2"'
+
+    stale = await nc.client.patch(url, json={"category": "shipping"},
+                                  headers=nc.auth("manager") | {"If-Match": '"1"'})
+    assert stale.status_code == 412
+    assert stale.json()["current_etag"] == '"2"'
+    assert (await nc.client.get(url, headers=nc.auth("engineer"))).json()["category"] == \
+        "payments"
+    updated = await nc.events(item["id"], "capaflow.nonconformity.updated.v1")
+    assert [e["data"]["changed_fields"] for e in updated] == [["category"]]
+
+
+async def test_triage_correction_and_close_without_a_capa(nc: NcService) -> None:
+    item = await _new(nc, severity="minor")
+    url = f"/v1/nonconformities/{item['id']}"
+    triaged = await nc.client.post(f"{url}/triage", headers=nc.auth("engineer") | {
+        "If-Match": '"1"'}, json={"decision": "accept", "reason": "reproducible", "owner": "bo"})
+    assert triaged.status_code == 200, triaged.text
+    assert triaged.json()["status"] == "accepted" and triaged.json()["owner"] == "bo"
+
+    corrected = await nc.client.post(f"{url}/correction", headers=nc.auth("engineer"),
+                                     json={"correction": "Restarted the payment worker"})
+    assert corrected.json()["correction"] == "Restarted the payment worker"
+    assert corrected.json()["correction_by"] == "test-engineer"
+
+    closed = await nc.client.post(f"{url}/close", headers=nc.auth("manager"),
+                                  json={"resolution": "No CAPA needed: one-off"})
+    assert closed.status_code == 200 and closed.json()["status"] == "closed"
+
+    again = await nc.client.post(f"{url}/correction", headers=nc.auth("engineer"),
+                                 json={"correction": "too late"})
+    assert again.status_code == 409 and again.json()["allowed"] == ["reopen"]
+
+    reopened = await nc.client.post(f"{url}/reopen", headers=nc.auth("manager"),
+                                    json={"reason": "it happened again"})
+    assert reopened.json()["status"] == "reported"
+
+    history = (await nc.client.get(f"{url}/history", headers=nc.auth("reporter"))).json()
+    assert [h["action"] for h in history] == ["reported", "triaged", "correction_recorded",
+                                              "closed", "reopened"]
+    assert history[1]["actor"] == "test-engineer" and history[1]["reason"] == "reproducible"
+    types = [e["type"].split(".")[2] for e in await nc.events(item["id"])]
+    assert types == ["reported", "triaged", "correction_recorded", "closed", "reopened"]
+
+
+async def test_an_escalated_nc_closes_only_with_its_capa(nc: NcService) -> None:
+    item = await _new(nc, severity="critical")
+    r = await nc.client.post(f"/v1/nonconformities/{item['id']}/close",
+                             headers=nc.auth("manager"), json={"resolution": "fixed"})
+    assert r.status_code == 409
+    assert "CAPA" in r.json()["detail"]
+
+
+async def test_triage_as_duplicate_names_an_existing_nc(nc: NcService) -> None:
+    original = await _new(nc, title="Login broken")
+    copy = await _new(nc, title="Cannot log in")
+    url = f"/v1/nonconformities/{copy['id']}/triage"
+    missing = await nc.client.post(url, headers=nc.auth("engineer") | {"If-Match": '"1"'},
+                                   json={"decision": "duplicate", "reason": "same"})
+    assert missing.status_code == 409
+    ok = await nc.client.post(url, headers=nc.auth("engineer") | {"If-Match": '"1"'},
+                              json={"decision": "duplicate", "reason": "same",
+                                    "duplicate_of": original["id"]})
+    assert ok.status_code == 200
+    assert ok.json()["status"] == "duplicate" and ok.json()["duplicate_of"] == original["id"]
+    stale = await nc.client.post(url, headers=nc.auth("engineer") | {"If-Match": '"1"'},
+                                 json={"decision": "accept", "reason": "no"})
+    assert stale.status_code == 412

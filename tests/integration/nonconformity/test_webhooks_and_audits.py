@@ -1,0 +1,93 @@
+"""Generic Standard Webhooks sources and internal audit findings."""
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from standardwebhooks.webhooks import Webhook
+
+from tests.integration.nonconformity.conftest import WEBHOOK_SECRET, NcService
+
+URL = "/v1/intake/webhooks/ci"
+
+
+def _signed(payload: dict, *, msg_id: str | None = None, at: datetime | None = None,
+            secret: str = WEBHOOK_SECRET) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(payload)
+    msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
+    at = at or datetime.now(UTC)
+    signature = Webhook(secret).sign(msg_id, at, body)
+    return body.encode(), {"webhook-id": msg_id, "webhook-timestamp": str(int(at.timestamp())),
+                           "webhook-signature": signature, "content-type": "application/json"}
+
+
+async def test_signed_webhook_becomes_an_nc_once(nc: NcService) -> None:
+    payload = {"event": {"id": "build-77", "title": "Nightly build broken", "level": "error"}}
+    body, headers = _signed(payload)
+    r = await nc.client.post(URL, content=body, headers=headers)
+    assert r.status_code == 201, r.text
+    assert r.json()["severity"] == "major" and r.json()["external_ref"] == "ci:build-77"
+    assert r.json()["reported_by"] == "ci"
+
+    replay = await nc.client.post(URL, content=body, headers=headers)
+    assert replay.status_code == 409
+
+    body, headers = _signed(payload)  # same event, new delivery id
+    again = await nc.client.post(URL, content=body, headers=headers)
+    assert again.status_code == 200 and again.json()["id"] == r.json()["id"]
+
+
+async def test_bad_signatures_and_stale_timestamps_are_refused(nc: NcService) -> None:
+    payload = {"event": {"id": "x1", "title": "Something broke"}}
+    body, headers = _signed(payload, secret="whsec_" + "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldA==")
+    assert (await nc.client.post(URL, content=body, headers=headers)).status_code == 401
+    body, headers = _signed(payload, at=datetime.now(UTC) - timedelta(minutes=10))
+    assert (await nc.client.post(URL, content=body, headers=headers)).status_code == 401
+    body, headers = _signed(payload)
+    tampered = body.replace(b"Something", b"Nothing")
+    assert (await nc.client.post(URL, content=tampered, headers=headers)).status_code == 401
+    unsigned = await nc.client.post(URL, content=body, headers={"content-type":
+                                                                "application/json"})
+    assert unsigned.status_code == 401
+    assert unsigned.headers["content-type"] == "application/problem+json"
+    assert await nc.events() == []
+
+
+async def test_unknown_source_and_unmappable_payload(nc: NcService) -> None:
+    body, headers = _signed({"event": {"title": "x"}})
+    assert (await nc.client.post("/v1/intake/webhooks/nope", content=body,
+                                 headers=headers)).status_code == 404
+    body, headers = _signed({"something": "else"})
+    r = await nc.client.post(URL, content=body, headers=headers)
+    assert r.status_code == 422 and "title" in r.json()["detail"]
+
+
+async def test_major_audit_finding_escalates(nc: NcService) -> None:
+    finding = {"clause": "8.5.1", "finding_type": "major_nc", "title": "Work instructions missing",
+               "evidence": "Line 3 had no current work instruction", "auditor": "J. Auditor",
+               "process_audited": "Assembly"}
+    r = await nc.client.post("/v1/audits/IA-2026-04/findings", json=finding,
+                             headers=nc.auth("verifier"))
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["source"] == "audit" and body["clause"] == "8.5.1"
+    assert body["audit_ref"] == "IA-2026-04" and body["severity"] == "major"
+    assert body["escalation_reason"] == "audit_finding"
+    escalated = await nc.events(body["id"], "capaflow.nonconformity.escalated.v1")
+    assert escalated[0]["data"]["reason"] == "audit_finding"
+
+
+async def test_minor_finding_and_ofi_do_not_escalate_and_clause_is_checked(
+        nc: NcService) -> None:
+    base = {"title": "Calibration label faded", "evidence": "Gauge G-12", "auditor": "J. A.",
+            "process_audited": "Inspection"}
+    for kind in ("minor_nc", "ofi"):
+        r = await nc.client.post("/v1/audits/IA-2026-05/findings", headers=nc.auth("manager"),
+                                 json=base | {"clause": "7.1.5", "finding_type": kind})
+        assert r.status_code == 201 and r.json()["escalated_at"] is None
+    bad = await nc.client.post("/v1/audits/IA-2026-05/findings", headers=nc.auth("manager"),
+                               json=base | {"clause": "8.5.x", "finding_type": "minor_nc"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "body.clause"
+    bad = await nc.client.post("/v1/audits/IA-2026-05/findings", headers=nc.auth("manager"),
+                               json=base | {"clause": "8.5", "finding_type": "critical"})
+    assert bad.status_code == 422
