@@ -1,4 +1,4 @@
-"""Every endpoint × every role: who may call it (not 401/403), who gets 403,
+"""Every endpoint by every role: who may call it (not 401/403), who gets 403,
 and 401 without a key."""
 
 import pytest

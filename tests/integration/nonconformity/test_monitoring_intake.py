@@ -111,7 +111,8 @@ async def test_monitoring_sources_authenticate(nc: NcService) -> None:
     for role in ("reporter", "manager", "admin", "source:grafana"):
         assert (await _post(nc, payload, role)).status_code == 403, role
     basic = base64.b64encode(f"alertmanager:{nc.tokens['source:alertmanager']}".encode())
-    ok = await nc.client.post(AM, json=payload, headers={"Authorization": f"Basic {basic.decode()}"})
+    ok = await nc.client.post(AM, json=payload,
+                              headers={"Authorization": f"Basic {basic.decode()}"})
     assert ok.status_code == 200
     assert (await nc.client.post(AM, json={"version": "4"},
                                  headers=nc.auth("source:alertmanager"))).status_code == 422
