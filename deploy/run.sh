@@ -14,6 +14,14 @@ fi
 PYTHON_BIN="$BIN/python" "$ROOT/deploy/migrate.sh"
 # Development keys, one per role and per monitoring source (loopback use only).
 "$BIN/python" -m shared.credentials dev
+# The generic signed-webhook source "generic" uses the development secret.
+if [ -z "${NONCONFORMITY_WEBHOOK_SOURCES:-}" ]; then
+  NONCONFORMITY_WEBHOOK_SOURCES="$("$BIN/python" -c 'import json, sys
+creds = json.load(open(sys.argv[1]))
+print(json.dumps({name: {"secret": secret} for name, secret in creds["webhook_secrets"].items()}))' \
+    "$(dirname "$CAPAFLOW_CREDENTIALS_FILE")/dev-credentials.json")"
+  export NONCONFORMITY_WEBHOOK_SOURCES
+fi
 
 pids=()
 stop() {

@@ -9,6 +9,7 @@ keys to ``var/dev-credentials.json`` for loopback use; production keys are
 made with ``add`` and never written in plain text.
 """
 
+import base64
 import json
 import os
 import secrets
@@ -54,11 +55,22 @@ def provision_dev(store: Path, plain: Path) -> dict[str, dict[str, str]]:
         _append(store, token, source, [source_role(source)])
         creds["source_tokens"][source] = token
     for source in DEV_WEBHOOK_SOURCES:
-        creds["webhook_secrets"][source] = "whsec_" + secrets.token_urlsafe(24)
+        # Standard Webhooks secrets are "whsec_" + standard base64.
+        creds["webhook_secrets"][source] = (
+            "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode())
     plain.parent.mkdir(parents=True, exist_ok=True)
-    plain.write_text(json.dumps(creds, indent=2) + "\n")
-    plain.chmod(0o600)
+    _private(plain, json.dumps(creds, indent=2) + "\n")
+    # One file per source token, for tools that read a credentials file
+    # (deploy/alertmanager/alertmanager.yml points at the Alertmanager one).
+    for source, token in creds["source_tokens"].items():
+        _private(plain.parent / "source-tokens" / f"{source}.token", token)
     return creds
+
+
+def _private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(0o600)
 
 
 def main(argv: list[str]) -> int:
