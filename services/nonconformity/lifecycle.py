@@ -20,6 +20,7 @@ from shared.http.concurrency import check_if_match
 
 from .domain import (
     CapaLink,
+    EscalationPolicy,
     NonconformityStatus,
     TransitionRefused,
     TriageDecision,
@@ -28,6 +29,7 @@ from .domain import (
     check_editable,
     triage_outcome,
 )
+from .escalation import apply_policy
 from .models import Nonconformity, NonconformityTag
 from .records import add_history, emit, recurrence_key, touch
 from .schemas import NonconformityPublic, NonconformityUpdate, TriageRequest
@@ -50,7 +52,8 @@ async def _editing(sessions: SessionFactory, nc_id: UUID,
         session.add(nc)
 
 
-async def update_nonconformity(*, sessions: SessionFactory, nc_id: UUID, if_match: str | None,
+async def update_nonconformity(*, sessions: SessionFactory, policy: EscalationPolicy,
+                               nc_id: UUID, if_match: str | None,
                                changes: NonconformityUpdate, actor: str) -> NonconformityPublic:
     wanted = changes.model_dump(mode="json", exclude_unset=True, exclude={"reason"})
     async with _editing(sessions, nc_id, if_match) as (session, nc):
@@ -73,6 +76,11 @@ async def update_nonconformity(*, sessions: SessionFactory, nc_id: UUID, if_matc
                                  for k, v in before.items()})
             emit(session, nc, NonconformityUpdated, changed_fields=sorted(before),
                  updated_by=actor, updated_at=utcnow())
+        if {"severity", "category", "affected_item"} & before.keys():
+            # A raised severity or a re-categorised NC may now meet the policy.
+            await session.flush()
+            await apply_policy(session, nc, policy=policy, now=utcnow(), actor=actor,
+                               recurred=False)
     return NonconformityPublic.model_validate(nc)
 
 

@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -6,6 +6,7 @@ from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import JSONResponse
 
 from shared import idempotency
+from shared.events.base import Severity
 from shared.http.concurrency import etag
 from shared.http.pagination import MAX_PAGE_SIZE
 
@@ -28,6 +29,11 @@ router = APIRouter(prefix="/v1/nonconformities", tags=["nonconformities"])
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # Times without a zone are read as UTC, the zone of every CAPAflow time stamp.
+    return value.replace(tzinfo=UTC) if value and value.tzinfo is None else value
 
 
 def _with_etag(nc: NonconformityPublic, response: Response) -> NonconformityPublic:
@@ -56,15 +62,17 @@ async def report(body: NonconformityCreate, principal: Reporter, sessions: Sessi
 @router.get("", response_model=NonconformityPage)
 async def list_nonconformities(
         _: Reader, sessions: SessionsDep,
-        status: NonconformityStatus | None = None, severity: str | None = None,
-        source: Source | None = None, category: str | None = None, tag: str | None = None,
+        status: NonconformityStatus | None = None, severity: Severity | None = None,
+        source: Source | None = None,
+        category: Annotated[str | None, Query(max_length=100)] = None,
+        tag: Annotated[str | None, Query(max_length=100)] = None,
         since: datetime | None = None, until: datetime | None = None,
         text: Annotated[str | None, Query(max_length=200)] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
         cursor: Annotated[str | None, Query(max_length=500)] = None) -> NonconformityPage:
     where = queries.NonconformityFilter(status=status, severity=severity, source=source,
-                                        category=category, tag=tag, since=since, until=until,
-                                        text=text)
+                                        category=category, tag=tag, since=_utc(since),
+                                        until=_utc(until), text=text)
     return await queries.list_nonconformities(sessions=sessions, where=where, limit=limit,
                                               cursor=cursor)
 
@@ -82,10 +90,11 @@ async def history(nc_id: UUID, _: Reader, sessions: SessionsDep) -> list[History
 
 @router.patch("/{nc_id}", response_model=NonconformityPublic)
 async def update(nc_id: UUID, body: NonconformityUpdate, principal: Editor,
-                 sessions: SessionsDep, response: Response,
+                 sessions: SessionsDep, policy: PolicyDep, response: Response,
                  if_match: IfMatch = None) -> NonconformityPublic:
-    nc = await lifecycle.update_nonconformity(sessions=sessions, nc_id=nc_id, if_match=if_match,
-                                              changes=body, actor=principal.subject)
+    nc = await lifecycle.update_nonconformity(sessions=sessions, policy=policy, nc_id=nc_id,
+                                              if_match=if_match, changes=body,
+                                              actor=principal.subject)
     return _with_etag(nc, response)
 
 

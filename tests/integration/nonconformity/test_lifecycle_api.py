@@ -92,3 +92,28 @@ async def test_triage_as_duplicate_names_an_existing_nc(nc: NcService) -> None:
     stale = await nc.client.post(url, headers=nc.auth("engineer") | {"If-Match": '"1"'},
                                  json={"decision": "accept", "reason": "no"})
     assert stale.status_code == 412
+
+
+async def test_raising_the_severity_escalates_once(nc: NcService) -> None:
+    item = await _new(nc, severity="minor")
+    url = f"/v1/nonconformities/{item['id']}"
+    r = await nc.client.patch(url, json={"severity": "critical", "reason": "customers hit"},
+                              headers=nc.auth("manager") | {"If-Match": '"1"'})
+    assert r.status_code == 200 and r.json()["escalation_reason"] == "severity"
+    r = await nc.client.patch(url, json={"severity": "major"},
+                              headers=nc.auth("manager") | {"If-Match": r.headers["etag"]})
+    assert r.status_code == 200
+    assert len(await nc.events(item["id"], "capaflow.nonconformity.escalated.v1")) == 1
+
+
+async def test_list_time_filters_and_enums_are_validated(nc: NcService) -> None:
+    await _new(nc, title="Time filtered")
+    ok = await nc.client.get("/v1/nonconformities", headers=nc.auth("engineer"),
+                             params={"since": "2020-01-01T00:00:00", "text": "time filtered"})
+    assert ok.status_code == 200 and len(ok.json()["items"]) == 1
+    later = await nc.client.get("/v1/nonconformities", headers=nc.auth("engineer"),
+                                params={"since": "2999-01-01T00:00:00Z"})
+    assert later.json()["items"] == []
+    bad = await nc.client.get("/v1/nonconformities", headers=nc.auth("engineer"),
+                              params={"severity": "huge"})
+    assert bad.status_code == 422
