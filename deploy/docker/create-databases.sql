@@ -1,0 +1,3 @@
+-- Each service owns its database (DESIGN.md §1).
+CREATE DATABASE capaflow_capa;
+CREATE DATABASE capaflow_notifications;
