@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from cloudevents.core.v1.event import CloudEvent
-from sqlalchemy import Column, Index, LargeBinary, Text, func, update
+from sqlalchemy import Column, Index, LargeBinary, Text, func, text, update
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -58,9 +58,9 @@ def enqueue(session: AsyncSession, event: CloudEvent, *, topic: str) -> None:
 class OutboxRelay:
     """Publishes unsent outbox rows in id order, a batch at a time.
 
-    Run one relay per service database: two would interleave batches and break
-    per-aggregate order. A crash between publish and mark-sent republishes the
-    batch; consumers' inboxes make that harmless.
+    On PostgreSQL any number of replicas may run a relay: an advisory lock
+    elects one per round. A crash between publish and mark-sent republishes
+    the batch; consumers' inboxes make that harmless.
     """
 
     def __init__(self, *, service: str, sessions: SessionFactory, bus: Bus,
@@ -77,22 +77,56 @@ class OutboxRelay:
     async def relay_once(self) -> int:
         """Publish one batch; returns how many rows were sent."""
         async with self._sessions() as session:
-            rows = (await session.exec(
-                select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
-                .order_by(col(OutboxMessage.id)).limit(self._batch_size))).all()
+            if session.get_bind().dialect.name == "postgresql":
+                return await self._relay_as_leader(session)
+        # SQLite: one process owns the file, so no leader is needed; and holding
+        # its single write lock while the broker is slow would stall every writer.
+        async with self._sessions() as session:
+            rows = await self._unsent(session)
         if not rows:
             return 0
+        await self._publish(rows)
+        async with transaction(self._sessions) as session:
+            await self._mark_sent(session, rows)
+        return self._count(rows)
+
+    async def _relay_as_leader(self, session: AsyncSession) -> int:
+        # Replicas of a service share its database; the transaction-scoped
+        # advisory lock lets one relay at a time publish, so batches never
+        # interleave and per-aggregate order holds. The others skip this round.
+        async with session.begin():
+            leader = (await session.exec(text(  # type: ignore[call-overload]
+                "SELECT pg_try_advisory_xact_lock(hashtext(:key))").bindparams(
+                    key=f"capaflow-outbox-relay:{self._service}"))).scalar()
+            if not leader:
+                return 0
+            rows = await self._unsent(session)
+            if not rows:
+                return 0
+            await self._publish(rows)
+            await self._mark_sent(session, rows)
+        return self._count(rows)
+
+    async def _unsent(self, session: AsyncSession) -> list[OutboxMessage]:
+        return list((await session.exec(
+            select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
+            .order_by(col(OutboxMessage.id)).limit(self._batch_size))).all())
+
+    async def _publish(self, rows: list[OutboxMessage]) -> None:
         await self._bus.publish([
             OutgoingRecord(topic=r.topic, key=r.key, value=r.value,
                            headers=tuple((k, v.encode()) for k, v in json.loads(r.headers)))
             for r in rows
         ])
-        ids = [r.id for r in rows if r.id is not None]
         if self._after_publish is not None:
-            await self._after_publish(ids)
-        async with transaction(self._sessions) as session:
-            await session.exec(update(OutboxMessage)  # type: ignore[call-overload]
-                               .where(col(OutboxMessage.id).in_(ids)).values(sent_at=utcnow()))
+            await self._after_publish([r.id for r in rows if r.id is not None])
+
+    async def _mark_sent(self, session: AsyncSession, rows: list[OutboxMessage]) -> None:
+        ids = [r.id for r in rows if r.id is not None]
+        await session.exec(update(OutboxMessage)  # type: ignore[call-overload]
+                           .where(col(OutboxMessage.id).in_(ids)).values(sent_at=utcnow()))
+
+    def _count(self, rows: list[OutboxMessage]) -> int:
         for r in rows:
             EVENTS_PUBLISHED.labels(self._service, r.event_type).inc()
         return len(rows)

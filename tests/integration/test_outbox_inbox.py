@@ -197,3 +197,26 @@ async def test_poison_record_is_dead_lettered_and_later_records_still_flow(
         ids = (await session.exec(select(ProcessedEvent.event_id).where(
             ProcessedEvent.consumer_group == group))).all()
     assert poison.get_id() not in ids and len(ids) == 3
+
+
+async def test_relay_replicas_on_one_database_keep_order(pipeline: Pipeline) -> None:
+    if pipeline.kind.startswith("sqlite"):
+        pytest.skip("a SQLite file belongs to one process, which runs one relay")
+    bus = pipeline.bus_under_test.make_bus()
+    topic = await pipeline.bus_under_test.new_topic()
+    capa_id = uuid.uuid4()
+    async with pipeline.sessions() as session, session.begin():
+        for step in range(60):
+            enqueue(session, _capa_opened(capa_id, title=f"step {step}"), topic=topic)
+
+    replicas = [OutboxRelay(service="capa", sessions=pipeline.sessions, bus=bus, batch_size=5)
+                for _ in range(3)]
+
+    async def drain(relay: OutboxRelay) -> None:
+        while (await relay.measure_backlog())[0]:
+            await relay.relay_once()
+
+    await asyncio.gather(*(drain(r) for r in replicas))
+    got = await _read_all(bus, topic, expect=60)
+    titles = [from_record(r).get_data()["title"] for r in got]  # type: ignore[index]
+    assert titles == [f"step {i}" for i in range(60)]
