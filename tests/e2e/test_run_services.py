@@ -7,6 +7,8 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -39,7 +41,10 @@ def _wait_ready(ports: dict[str, int], process: subprocess.Popen[bytes], log: Pa
         time.sleep(0.2)
 
 
-def _run_and_interrupt(env_overrides: dict[str, str], tmp_path: Path) -> None:
+@contextmanager
+def services_running(env_overrides: dict[str, str], tmp_path: Path) -> Iterator[dict[str, int]]:
+    """deploy/run.sh (what `make run` runs) with free ports; yields {service: port}.
+    Leaving the block sends Ctrl-C to the process group and checks all stopped."""
     ports = {svc: _free_port() for svc in SERVICES}
     env = os.environ | env_overrides | {"CAPAFLOW_VAR": str(tmp_path / "var")}
     env |= {f"{svc.upper()}_PORT": str(port) for svc, port in ports.items()}
@@ -49,10 +54,7 @@ def _run_and_interrupt(env_overrides: dict[str, str], tmp_path: Path) -> None:
                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait_ready(ports, process, log)
-        for svc, port in ports.items():
-            body = httpx.get(f"http://127.0.0.1:{port}/readyz").json()
-            assert body["checks"] == {"database": "ok", "bus": "ok"}, svc
-            assert httpx.get(f"http://127.0.0.1:{port}/openapi.json").status_code == 200
+        yield ports
         # Ctrl-C in the terminal reaches the whole foreground process group.
         os.killpg(process.pid, signal.SIGINT)
         assert process.wait(timeout=45) is not None
@@ -63,6 +65,14 @@ def _run_and_interrupt(env_overrides: dict[str, str], tmp_path: Path) -> None:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def _run_and_interrupt(env_overrides: dict[str, str], tmp_path: Path) -> None:
+    with services_running(env_overrides, tmp_path) as ports:
+        for svc, port in ports.items():
+            body = httpx.get(f"http://127.0.0.1:{port}/readyz").json()
+            assert body["checks"] == {"database": "ok", "bus": "ok"}, svc
+            assert httpx.get(f"http://127.0.0.1:{port}/openapi.json").status_code == 200
 
 
 def test_make_run_on_the_embedded_default(tmp_path: Path) -> None:
