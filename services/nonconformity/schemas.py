@@ -10,8 +10,14 @@ from shared.events.base import Severity
 
 from .domain import CLAUSE_PATTERN, FindingType, Source, TriageDecision
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Surrounding white space is stripped; the patterns say so in the schema: at
+# least one visible character (Text), at least three (Title).
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000,
+                                        pattern=r"\S")]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200,
+                                             pattern=r"\S")]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300,
+                                         pattern=r"\S[\s\S]+\S")]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100,
                                        pattern=r"^[A-Za-z0-9._:/-]+$")]
 
@@ -27,7 +33,7 @@ class Link(Strict):
 
 
 class NonconformityCreate(Strict):
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300)]
+    title: Title
     description: Text | None = None
     source: Source = Source.support
     severity: Severity
@@ -49,8 +55,7 @@ class NonconformityCreate(Strict):
 
 
 class NonconformityUpdate(Strict):
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3,
-                                            max_length=300)] | None = None
+    title: Title | None = None
     description: Text | None = None
     severity: Severity | None = None
     category: ShortText | None = None
@@ -87,7 +92,7 @@ class AuditFindingCreate(Strict):
                                              pattern=CLAUSE_PATTERN.pattern)] = Field(
         description="ISO 9001 clause, e.g. 8.5.1")
     finding_type: FindingType
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300)]
+    title: Title
     evidence: Text
     auditor: ShortText
     process_audited: ShortText

@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 
 from shared.auth import KeyStore
-from shared.http.errors import install_problem_handlers
+from shared.http.errors import PROBLEM_RESPONSES, install_problem_handlers
 from shared.http.health import router as health_router
 from shared.http.limits import BodySizeLimit
 from shared.observability import configure_logging
@@ -34,5 +34,5 @@ def service_app(*, service: str, title: str, settings: ServiceSettings,
     install_problem_handlers(app)
     app.include_router(health_router)
     for router in routers:
-        app.include_router(router)
+        app.include_router(router, responses=PROBLEM_RESPONSES)
     return app

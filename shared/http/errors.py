@@ -7,11 +7,35 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+
+
+class ProblemDocument(BaseModel):
+    """RFC 9457 problem details; validation errors add ``errors`` (field, message)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+
+
+_PROBLEM_CONTENT = {PROBLEM_JSON: {"schema": ProblemDocument.model_json_schema(
+    ref_template="#/components/schemas/{model}")}}
+
+# Documented on every route, so clients (and schema checkers) know every
+# error is a problem document.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": HTTPStatus(status).phrase, "content": _PROBLEM_CONTENT}
+    for status in (400, 401, 403, 404, 409, 412, 413, 422, 428, 503)
+}
 
 
 class Problem(Exception):
