@@ -14,6 +14,10 @@ export NOTIFICATIONS_PORT="${NOTIFICATIONS_PORT:-8003}"
 # Hashed API keys every service reads; `make run` provisions development keys.
 export CAPAFLOW_CREDENTIALS_FILE="${CAPAFLOW_CREDENTIALS_FILE:-$VAR/api-keys.json}"
 
+# Loopback-only development: webhook subscriptions may target this machine.
+# (Production keeps the SSRF guard's default: no private or loopback targets.)
+export NOTIFICATIONS_ALLOWED_NETWORKS="${NOTIFICATIONS_ALLOWED_NETWORKS:-[\"127.0.0.0/8\"]}"
+
 for svc in nonconformity capa notifications; do
   prefix="$(echo "$svc" | tr a-z A-Z)_"
   if [ "$BUS" = kafka ]; then

@@ -1,17 +1,53 @@
 """Composition root of the notifications service (port 8003).
 
 ``uvicorn services.notifications.app:create_app --factory``
+
+Besides what every service runs (outbox relay, consumer), the lifespan
+starts the delivery worker and the digest schedule when ``run_workers``.
 """
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from shared.http.app import service_app
 
+from .api import deliveries, live, subscriptions
+from .delivery import DeliveryWorker
+from .digests import run_digest_schedule
 from .service import SERVICE, SUBSCRIPTIONS
 from .settings import NotificationsSettings
 
 
 def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
-    return service_app(service=SERVICE, title="CAPAflow notifications service",
-                       settings=settings or NotificationsSettings(),
-                       subscriptions=SUBSCRIPTIONS)
+    settings = settings or NotificationsSettings()
+    app = service_app(service=SERVICE, title="CAPAflow notifications service",
+                      settings=settings, subscriptions=SUBSCRIPTIONS,
+                      routers=[subscriptions.router, deliveries.router, live.router])
+    runtime_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with runtime_lifespan(app):
+            stop = asyncio.Event()
+            app.state.notifications_stop = stop
+            tasks: list[asyncio.Task[None]] = []
+            if settings.run_workers:
+                sessions = app.state.runtime.sessions
+                worker = DeliveryWorker(sessions=sessions, settings=settings)
+                tasks = [asyncio.create_task(worker.run(stop), name="delivery-worker"),
+                         asyncio.create_task(run_digest_schedule(
+                             sessions, stop, settings.digest_check_interval), name="digests")]
+            try:
+                yield
+            finally:
+                stop.set()
+                _, pending = await asyncio.wait(tasks, timeout=10) if tasks else ((), ())
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+
+    app.router.lifespan_context = lifespan
+    return app

@@ -3,27 +3,79 @@
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from sqlalchemy import String
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import String as SAString
 from sqlmodel import Field, SQLModel
 
 from shared.db import UTCDateTime
+from shared.idempotency import IdempotencyRecord
 from shared.inbox import ProcessedEvent
 from shared.outbox import OutboxMessage
 
-from .domain import Channel, DeliveryMode
-
-__all__ = ["OutboxMessage", "ProcessedEvent", "Subscription", "metadata"]
+__all__ = ["Delivery", "IdempotencyRecord", "OutboxMessage", "ProcessedEvent",
+           "ReceivedEvent", "Subscription", "metadata"]
 
 
 class Subscription(SQLModel, table=True):
     __tablename__ = "subscriptions"
 
     id: UUID = Field(default_factory=uuid4, primary_key=True)
-    owner: str = Field(max_length=255)
-    channel: Channel = Field(sa_type=String(16))
+    owner: str = Field(max_length=255, index=True)
+    channel: str = Field(sa_type=SAString(16))
     target: str = Field(max_length=2000)
-    mode: DeliveryMode = Field(default=DeliveryMode.immediate, sa_type=String(16))
+    mode: str = Field(default="immediate", sa_type=SAString(16))
     active: bool = True
+    # JSON of domain.EventFilter fields.
+    filter: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    description: str | None = Field(default=None, max_length=500)
+    # Webhook signing secrets. Stored as they are: HMAC needs the secret itself.
+    secret: str | None = Field(default=None, max_length=255)
+    previous_secret: str | None = Field(default=None, max_length=255)
+    previous_secret_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    disabled_reason: str | None = Field(default=None, max_length=500)
+    last_digest_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ReceivedEvent(SQLModel, table=True):
+    """Every consumed event, numbered: stream positions, feeds and digests read it."""
+
+    __tablename__ = "received_events"
+
+    position: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(max_length=255, unique=True)
+    event_type: str = Field(max_length=255, index=True)
+    subject: str = Field(default="", max_length=255)
+    # The whole CloudEvent as structured JSON (what webhooks receive).
+    envelope: str = Field(sa_column=Column(Text, nullable=False))
+    received_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+class Delivery(SQLModel, table=True):
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "event_id", name="uq_deliveries_subscription_event"),
+        Index("ix_deliveries_queue", "status", "subscription_id", "subject", "seq"),
+        Index("ix_deliveries_listing", "created_at", "id"),
+    )
+
+    # Also the webhook-id: the same on every retry.
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    subscription_id: UUID = Field(foreign_key="subscriptions.id", ondelete="CASCADE")
+    event_id: str = Field(max_length=255)
+    event_type: str = Field(max_length=255)
+    # Order key: deliveries of one (subscription, subject) go out in seq order.
+    subject: str = Field(max_length=255)
+    seq: int = 0
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default="pending", sa_type=SAString(16))
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, max_length=1000)
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 

@@ -1,9 +1,38 @@
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
+
+from .domain import DEFAULT_RETRY_SCHEDULE
 
 
 class NotificationsSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFICATIONS_", extra="ignore")
 
     database_url: str = "sqlite+aiosqlite:///var/notifications.sqlite"
+    # SSRF allow-list: networks a target may resolve into even though they are
+    # private or loopback, e.g. ["127.0.0.0/8"] for development. Empty in production.
+    allowed_networks: list[str] = []
+    # Seconds to wait after each failed attempt; dead-lettered after the last.
+    retry_schedule: list[float] = Field(default=list(DEFAULT_RETRY_SCHEDULE), min_length=1)
+    retry_jitter: float = Field(default=0.2, ge=0, lt=1)
+    delivery_timeout: float = Field(default=10.0, gt=0)
+    delivery_poll_interval: float = Field(default=0.5, gt=0)
+    delivery_concurrency: int = Field(default=50, ge=1, le=1000)
+    delivery_batch_size: int = Field(default=500, ge=1, le=5000)
+    # How often the digest task looks for a finished day/week to summarise.
+    digest_check_interval: float = Field(default=300.0, gt=0)
+    stream_poll_interval: float = Field(default=0.5, gt=0)
+    stream_keepalive_interval: float = Field(default=15.0, gt=0)
+    # A stream ends after this long; EventSource clients reconnect with Last-Event-ID.
+    stream_max_duration: float = Field(default=300.0, gt=0)
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_start_tls: bool = False
+    mail_from: str = "CAPAflow <capaflow@localhost>"
+    # Links in e-mails, Slack messages and feeds point at these services.
+    public_base_url: str = "http://127.0.0.1:8002"
+    nonconformity_base_url: str = "http://127.0.0.1:8001"
+    feed_base_url: str = "http://127.0.0.1:8003"

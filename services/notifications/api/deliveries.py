@@ -1,0 +1,69 @@
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from sqlmodel import col, select
+
+from shared.http.errors import Problem
+from shared.http.pagination import MAX_PAGE_SIZE, decode_cursor, encode_cursor
+
+from .. import service
+from ..domain import DeliveryStatus
+from ..models import Delivery, Subscription
+from ..schemas import DeliveryPage, DeliveryPublic
+from . import Person, Sessions
+
+router = APIRouter(prefix="/v1/deliveries", tags=["deliveries"])
+
+
+@router.get("", response_model=DeliveryPage)
+async def list_deliveries(principal: Person, sessions: Sessions,
+                          status: DeliveryStatus | None = None,
+                          subscription_id: UUID | None = None,
+                          event_type: Annotated[str | None, Query(max_length=255)] = None,
+                          cursor: str | None = None,
+                          limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50) -> Any:
+    """Newest first. Yours only, unless you are a manager."""
+    query = (select(Delivery).join(Subscription,
+                                   col(Subscription.id) == col(Delivery.subscription_id))
+             .order_by(col(Delivery.created_at).desc(), col(Delivery.id).desc()))
+    if not service.may_act_for_others(principal):
+        query = query.where(col(Subscription.owner) == principal.subject)
+    if status is not None:
+        query = query.where(col(Delivery.status) == status.value)
+    if subscription_id is not None:
+        query = query.where(col(Delivery.subscription_id) == subscription_id)
+    if event_type is not None:
+        query = query.where(col(Delivery.event_type) == event_type)
+    if cursor:
+        values = decode_cursor(cursor)
+        try:
+            created, last_id = datetime.fromisoformat(values[0]), UUID(values[1])
+        except (ValueError, IndexError, TypeError) as exc:
+            raise Problem(400, "The cursor is not one this API gave out.",
+                          title="Invalid cursor") from exc
+        query = query.where((col(Delivery.created_at) < created)
+                            | ((col(Delivery.created_at) == created)
+                               & (col(Delivery.id) < last_id)))
+    async with sessions() as session:
+        rows = (await session.exec(query.limit(limit + 1))).all()
+    items = [DeliveryPublic.model_validate(d, from_attributes=True) for d in rows[:limit]]
+    next_cursor = (encode_cursor([rows[limit - 1].created_at.isoformat(),
+                                  str(rows[limit - 1].id)]) if len(rows) > limit else None)
+    return DeliveryPage(items=items, next_cursor=next_cursor)
+
+
+@router.get("/{delivery_id}", response_model=DeliveryPublic)
+async def get_delivery(delivery_id: UUID, principal: Person, sessions: Sessions) -> Any:
+    async with sessions() as session:
+        delivery = await service.load_visible_delivery(session, delivery_id, principal)
+    return DeliveryPublic.model_validate(delivery, from_attributes=True)
+
+
+@router.post("/{delivery_id}/retry", status_code=202, response_model=DeliveryPublic)
+async def retry_delivery(delivery_id: UUID, principal: Person, sessions: Sessions) -> Any:
+    """Replay a dead-lettered delivery (same webhook-id), from a fresh retry schedule."""
+    delivery = await service.retry_delivery(sessions, principal=principal,
+                                            delivery_id=delivery_id)
+    return DeliveryPublic.model_validate(delivery, from_attributes=True)

@@ -1,0 +1,102 @@
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from sqlmodel import col, select
+
+from shared.events.base import Severity
+from shared.http.errors import Problem
+
+from .. import feeds, stream
+from ..digests import LESSON_TYPE
+from ..domain import EventFilter
+from ..messages import Links
+from ..models import ReceivedEvent
+from ..schemas import Pattern
+from . import Person, Sessions, Settings
+
+router = APIRouter(prefix="/v1", tags=["stream and feeds"])
+FEED_SIZE = 50
+
+
+@router.get("/stream", response_class=StreamingResponse)
+async def live_stream(
+    request: Request, principal: Person, sessions: Sessions, settings: Settings,
+    event_type: Annotated[list[Pattern] | None, Query(alias="type", max_length=50)] = None,
+    min_severity: Severity | None = None,
+    source: Annotated[list[str] | None, Query(max_length=50)] = None,
+    category: Annotated[list[str] | None, Query(max_length=50)] = None,
+    tag: Annotated[list[str] | None, Query(max_length=50)] = None,
+    owner: Annotated[list[str] | None, Query(max_length=50)] = None,
+    nonconformity_id: UUID | None = None, capa_id: UUID | None = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> Response:
+    """Server-Sent Events of every consumed event that matches the filter.
+
+    Each SSE ``id`` is a stream position; reconnect with ``Last-Event-ID`` to
+    get what you missed. Without it the stream starts at the newest event.
+    """
+    if last_event_id is not None:
+        try:
+            after = int(last_event_id)
+            if after < 0:
+                raise ValueError
+        except ValueError as exc:
+            raise Problem(400, "Last-Event-ID must be a stream position this API gave out "
+                          "(a non-negative integer).", title="Invalid Last-Event-ID") from exc
+    else:
+        after = await stream.current_position(sessions)
+    wanted = EventFilter(
+        event_types=tuple(event_type or ()),
+        min_severity=min_severity.value if min_severity else None,
+        sources=tuple(source or ()), categories=tuple(category or ()),
+        tags=tuple(tag or ()), owners=tuple(owner or ()),
+        nonconformity_id=str(nonconformity_id) if nonconformity_id else None,
+        capa_id=str(capa_id) if capa_id else None)
+    stop = request.app.state.notifications_stop
+
+    async def stopped() -> bool:
+        return bool(stop.is_set() or await request.is_disconnected())
+
+    return StreamingResponse(
+        stream.sse_events(sessions, after=after, wanted=wanted,
+                          poll_interval=settings.stream_poll_interval,
+                          keepalive_interval=settings.stream_keepalive_interval,
+                          max_duration=settings.stream_max_duration, stopped=stopped),
+        media_type="text/event-stream",
+        headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
+
+
+async def _lessons(sessions: Any) -> list[dict[str, Any]]:
+    import json
+
+    async with sessions() as session:
+        rows = (await session.exec(select(ReceivedEvent.envelope)
+                                   .where(col(ReceivedEvent.event_type) == LESSON_TYPE)
+                                   .order_by(col(ReceivedEvent.position).desc())
+                                   .limit(FEED_SIZE))).all()
+    return [json.loads(r) for r in rows]
+
+
+@router.get("/feeds/lessons.atom", response_class=Response)
+async def lessons_atom(principal: Person, sessions: Sessions, settings: Settings) -> Response:
+    """The latest lessons learned as an Atom 1.0 feed (basic auth works for feed readers)."""
+    from shared.db import utcnow
+
+    base = settings.feed_base_url.rstrip("/")
+    body = feeds.atom(await _lessons(sessions), self_url=f"{base}/v1/feeds/lessons.atom",
+                      links=Links(settings.public_base_url, settings.nonconformity_base_url),
+                      now=utcnow())
+    return Response(body, media_type="application/atom+xml; charset=utf-8")
+
+
+@router.get("/feeds/lessons.json")
+async def lessons_json(principal: Person, sessions: Sessions, settings: Settings) -> Response:
+    """The latest lessons learned as a JSON Feed 1.1."""
+    base = settings.feed_base_url.rstrip("/")
+    body = feeds.json_feed(await _lessons(sessions), self_url=f"{base}/v1/feeds/lessons.json",
+                           home_url=base,
+                           links=Links(settings.public_base_url,
+                                       settings.nonconformity_base_url))
+    return JSONResponse(body, media_type="application/feed+json")

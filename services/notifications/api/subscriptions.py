@@ -1,0 +1,123 @@
+from datetime import timedelta
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Query, Response
+from fastapi.responses import JSONResponse
+from sqlmodel import col, select
+
+from shared.http.pagination import MAX_PAGE_SIZE, decode_cursor, encode_cursor
+from shared.idempotency import abandon, claim
+
+from .. import service
+from ..models import Subscription
+from ..schemas import (
+    DeliveryPublic,
+    RotateSecret,
+    SecretRotated,
+    SubscriptionCreate,
+    SubscriptionCreated,
+    SubscriptionPage,
+    SubscriptionPublic,
+    SubscriptionUpdate,
+)
+from . import Person, Sessions, Settings
+
+router = APIRouter(prefix="/v1/subscriptions", tags=["subscriptions"])
+
+
+@router.post("", status_code=201, response_model=SubscriptionCreated)
+async def create_subscription(body: SubscriptionCreate, principal: Person, sessions: Sessions,
+                              settings: Settings,
+                              idempotency_key: Annotated[str | None, Header()] = None) -> Any:
+    """Create a subscription. A webhook's signing secret is in this response only."""
+    ticket = None
+    if idempotency_key is not None:
+        ticket = await claim(sessions, subject=principal.subject, key=idempotency_key,
+                             payload=body.model_dump(mode="json"))
+        if ticket.is_replay:
+            return JSONResponse(ticket.replay_body, status_code=ticket.replay_status or 201)
+    try:
+        return await service.create_subscription(sessions, principal=principal, request=body,
+                                                 settings=settings, claim=ticket)
+    except BaseException:
+        await abandon(sessions, ticket)
+        raise
+
+
+@router.get("", response_model=SubscriptionPage)
+async def list_subscriptions(principal: Person, sessions: Sessions,
+                             owner: str | None = None, cursor: str | None = None,
+                             limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50) -> Any:
+    """Your subscriptions; managers see everyone's (``owner`` filters)."""
+    query = select(Subscription).order_by(col(Subscription.created_at), col(Subscription.id))
+    if not service.may_act_for_others(principal):
+        query = query.where(col(Subscription.owner) == principal.subject)
+    elif owner is not None:
+        query = query.where(col(Subscription.owner) == owner)
+    if cursor:
+        created, last_id = _cursor(cursor)
+        query = query.where((col(Subscription.created_at) > created)
+                            | ((col(Subscription.created_at) == created)
+                               & (col(Subscription.id) > last_id)))
+    async with sessions() as session:
+        rows = (await session.exec(query.limit(limit + 1))).all()
+    items = [service.public(s) for s in rows[:limit]]
+    next_cursor = (encode_cursor([rows[limit - 1].created_at.isoformat(),
+                                  str(rows[limit - 1].id)]) if len(rows) > limit else None)
+    return SubscriptionPage(items=items, next_cursor=next_cursor)
+
+
+def _cursor(cursor: str) -> tuple[Any, UUID]:
+    from datetime import datetime
+
+    from shared.http.errors import Problem
+
+    values = decode_cursor(cursor)
+    try:
+        return datetime.fromisoformat(values[0]), UUID(values[1])
+    except (ValueError, IndexError, TypeError) as exc:
+        raise Problem(400, "The cursor is not one this API gave out.",
+                      title="Invalid cursor") from exc
+
+
+@router.get("/{subscription_id}", response_model=SubscriptionPublic)
+async def get_subscription(subscription_id: UUID, principal: Person,
+                           sessions: Sessions) -> Any:
+    async with sessions() as session:
+        return service.public(await service.load_visible(session, subscription_id, principal))
+
+
+@router.patch("/{subscription_id}", response_model=SubscriptionPublic)
+async def update_subscription(subscription_id: UUID, body: SubscriptionUpdate,
+                              principal: Person, sessions: Sessions,
+                              settings: Settings) -> Any:
+    """Change target, filter, mode or active; re-activating clears a 410 disable."""
+    return await service.update_subscription(sessions, principal=principal,
+                                             subscription_id=subscription_id, request=body,
+                                             settings=settings)
+
+
+@router.delete("/{subscription_id}", status_code=204)
+async def delete_subscription(subscription_id: UUID, principal: Person,
+                              sessions: Sessions) -> Response:
+    await service.delete_subscription(sessions, principal=principal,
+                                      subscription_id=subscription_id)
+    return Response(status_code=204)
+
+
+@router.post("/{subscription_id}/rotate-secret", response_model=SecretRotated)
+async def rotate_secret(subscription_id: UUID, principal: Person, sessions: Sessions,
+                        body: RotateSecret | None = None) -> Any:
+    """New signing secret (shown once); the old one keeps signing during the overlap."""
+    overlap = timedelta(seconds=(body or RotateSecret()).overlap_seconds)
+    return await service.rotate_secret(sessions, principal=principal,
+                                       subscription_id=subscription_id, overlap=overlap)
+
+
+@router.post("/{subscription_id}/test", status_code=202, response_model=DeliveryPublic)
+async def send_test(subscription_id: UUID, principal: Person, sessions: Sessions) -> Any:
+    """Queue a signed test event; follow it at ``GET /v1/deliveries/{id}``."""
+    delivery = await service.send_test_event(sessions, principal=principal,
+                                             subscription_id=subscription_id)
+    return DeliveryPublic.model_validate(delivery, from_attributes=True)

@@ -1,0 +1,75 @@
+"""Signed webhooks (Standard Webhooks) and Slack incoming webhooks over HTTP."""
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import httpx
+from standardwebhooks.webhooks import Webhook
+
+from ..domain import AttemptResult, IPNetwork, Outcome, classify_response, parse_retry_after
+from .guard import TargetRefused, check_target
+
+
+def sign(*, secrets: Sequence[str], msg_id: str, timestamp: datetime, body: str) -> str:
+    """``webhook-signature``: one ``v1,<sig>`` per secret, space-separated.
+
+    During a secret rotation's overlap both the new and the previous secret
+    sign, so a receiver that still knows only one of them verifies.
+    """
+    return " ".join(Webhook(s).sign(msg_id=msg_id, timestamp=timestamp, data=body)
+                    for s in secrets)
+
+
+def signed_headers(*, secrets: Sequence[str], msg_id: str, timestamp: datetime,
+                   body: str) -> dict[str, str]:
+    return {
+        "content-type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(timestamp.timestamp())),
+        "webhook-signature": sign(secrets=secrets, msg_id=msg_id, timestamp=timestamp,
+                                  body=body),
+        "user-agent": "CAPAflow-Notifications/1",
+    }
+
+
+async def post(client: httpx.AsyncClient, *, url: str, body: str, headers: dict[str, str],
+               allowed: Sequence[IPNetwork], timeout: float, now: datetime) -> AttemptResult:
+    try:
+        await check_target(url, allowed)
+    except TargetRefused as exc:
+        return AttemptResult(Outcome.failed, error=str(exc))
+    try:
+        response = await client.post(url, content=body.encode(), headers=headers,
+                                     timeout=timeout)
+    except httpx.TimeoutException:
+        return AttemptResult(Outcome.retry, error=f"timed out after {timeout:g} s")
+    except httpx.HTTPError as exc:
+        return AttemptResult(Outcome.retry, error=f"{type(exc).__name__}: {exc}"[:500])
+    return classify_response(response.status_code,
+                             parse_retry_after(response.headers.get("retry-after"), now))
+
+
+def slack_payload(*, title: str, lines: list[str], link: str | None,
+                  link_text: str = "Open") -> dict[str, Any]:
+    text = title + ("\n" + "\n".join(lines) if lines else "")
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{_slack_escape(title)}*"}},
+    ]
+    if lines:
+        blocks.append({"type": "section", "text": {
+            "type": "mrkdwn", "text": "\n".join(_slack_escape(line) for line in lines)[:2900]}})
+    if link:
+        blocks.append({"type": "actions", "elements": [
+            {"type": "button", "text": {"type": "plain_text", "text": link_text}, "url": link}]})
+        text += f"\n<{link}|{link_text}>"
+    return {"text": text, "blocks": blocks}
+
+
+def _slack_escape(value: str) -> str:
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def dumps(payload: Any) -> str:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)

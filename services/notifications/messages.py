@@ -1,0 +1,91 @@
+"""What a person reads: titles, lines, links and sections for e-mail and Slack.
+
+Works on the CloudEvent envelope of a delivery (an event, a digest or a
+test), so it needs nothing but the envelope and the public base URLs.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+DIGEST_TYPE = "capaflow.notification.digest.v1"
+TEST_TYPE = "capaflow.notification.test.v1"
+
+
+@dataclass
+class Message:
+    title: str
+    lines: list[str] = field(default_factory=list)
+    link: str | None = None
+    sections: list[dict[str, Any]] = field(default_factory=list)
+
+    def context(self) -> dict[str, Any]:
+        return {"title": self.title, "lines": self.lines, "link": self.link,
+                "sections": self.sections}
+
+
+@dataclass(frozen=True)
+class Links:
+    capa_base_url: str
+    nonconformity_base_url: str
+
+    def for_data(self, data: dict[str, Any]) -> str | None:
+        if data.get("capa_id"):
+            return f"{self.capa_base_url.rstrip('/')}/v1/capas/{data['capa_id']}"
+        if data.get("nonconformity_id"):
+            return (f"{self.nonconformity_base_url.rstrip('/')}/v1/nonconformities/"
+                    f"{data['nonconformity_id']}")
+        return None
+
+
+def _label(event_type: str) -> str:
+    # capaflow.capa.closed.v1 -> "CAPA closed"
+    parts = event_type.split(".")
+    if len(parts) >= 4:
+        aggregate = {"capa": "CAPA", "nonconformity": "Nonconformity",
+                     "lesson": "Lesson"}.get(parts[1], parts[1].title())
+        return f"{aggregate} {parts[2].replace('_', ' ')}"
+    return event_type
+
+
+def _headline(data: dict[str, Any]) -> str:
+    number, title = data.get("number"), data.get("title")
+    return " ".join(str(p) for p in (number, title and f"— {title}" if number else title) if p)
+
+
+def describe(envelope: dict[str, Any], links: Links) -> Message:
+    event_type = str(envelope.get("type", ""))
+    data = envelope.get("data") or {}
+    if event_type == TEST_TYPE:
+        return Message("CAPAflow test notification",
+                       ["This is a test event sent on request; no action is needed."])
+    if event_type == DIGEST_TYPE:
+        return _digest(data, links)
+    title = f"{_label(event_type)}: {_headline(data)}".rstrip(": ")
+    lines = []
+    for key in ("severity", "source", "category", "owner", "reason", "decision",
+                "effectiveness_result", "closed_by", "what_to_do_differently"):
+        if data.get(key):
+            lines.append(f"{key.replace('_', ' ').capitalize()}: {data[key]}")
+    if data.get("tags"):
+        lines.append("Tags: " + ", ".join(str(t) for t in data["tags"]))
+    return Message(title, lines, links.for_data(data))
+
+
+def _digest(data: dict[str, Any], links: Links) -> Message:
+    def items(rows: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+        return [{"text": (f"{_label(r['type'])}: " if kind == "event" else "")
+                 + (_headline(r.get("data", r)) or str(r.get("subject", ""))),
+                 "link": links.for_data(r.get("data", r))} for r in rows]
+
+    return Message(
+        f"CAPAflow {data.get('mode', '')} digest {data.get('period_start', '')[:10]} to "
+        f"{data.get('period_end', '')[:10]}",
+        [f"{len(data.get('events', []))} matching events, {len(data.get('lessons', []))} new "
+         f"lessons, {len(data.get('open_capas', []))} open CAPAs "
+         f"({len(data.get('overdue_capas', []))} overdue)."],
+        None,
+        [{"heading": "Events", "items": items(data.get("events", []), "event")},
+         {"heading": "New lessons learned", "items": items(data.get("lessons", []), "lesson")},
+         {"heading": "Overdue CAPAs", "items": items(data.get("overdue_capas", []), "capa")},
+         {"heading": "Open CAPAs", "items": items(data.get("open_capas", []), "capa")}],
+    )

@@ -1,0 +1,107 @@
+"""API request/response models: XCreate / XUpdate / XPublic families."""
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from shared.events.base import Severity
+
+from .domain import Channel, DeliveryMode, DeliveryStatus
+
+Pattern = Annotated[str, StringConstraints(min_length=1, max_length=200,
+                                           pattern=r"^[A-Za-z0-9_.*?\[\]!-]+$")]
+Word = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+
+
+class Strict(BaseModel):
+    # A misspelt field is an error, never silently dropped (DESIGN.md §6).
+    model_config = ConfigDict(extra="forbid")
+
+
+class SubscriptionFilter(Strict):
+    event_types: list[Pattern] = Field(default=[], max_length=50, description=(
+        "Glob patterns on the CloudEvents type, e.g. 'capaflow.capa.*'. Empty: every type."))
+    min_severity: Severity | None = None
+    sources: list[Word] = Field(default=[], max_length=50)
+    categories: list[Word] = Field(default=[], max_length=50)
+    tags: list[Word] = Field(default=[], max_length=50, description="Any of these tags.")
+    owners: list[Word] = Field(default=[], max_length=50)
+    nonconformity_id: UUID | None = None
+    capa_id: UUID | None = None
+
+
+class SubscriptionCreate(Strict):
+    owner: Word | None = Field(default=None, description=(
+        "Defaults to the caller; only managers subscribe someone else."))
+    channel: Channel
+    target: str = Field(min_length=1, max_length=2000, description=(
+        "Webhook or Slack incoming-webhook URL, or an e-mail address."))
+    filter: SubscriptionFilter = SubscriptionFilter()
+    active: bool = True
+    mode: DeliveryMode = DeliveryMode.immediate
+    description: str | None = Field(default=None, max_length=500)
+
+
+class SubscriptionUpdate(Strict):
+    target: str | None = Field(default=None, min_length=1, max_length=2000)
+    filter: SubscriptionFilter | None = None
+    active: bool | None = None
+    mode: DeliveryMode | None = None
+    description: str | None = Field(default=None, max_length=500)
+
+
+class SubscriptionPublic(BaseModel):
+    id: UUID
+    owner: str
+    channel: Channel
+    target: str
+    filter: SubscriptionFilter
+    active: bool
+    mode: DeliveryMode
+    description: str | None
+    disabled_reason: str | None
+    previous_secret_expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class SubscriptionCreated(SubscriptionPublic):
+    secret: str | None = Field(description="Webhook signing secret; shown only once.")
+
+
+class RotateSecret(Strict):
+    overlap_seconds: int = Field(default=86400, ge=0, le=7 * 86400, description=(
+        "How long deliveries are signed with both the new and the previous secret."))
+
+
+class SecretRotated(BaseModel):
+    secret: str
+    previous_secret_expires_at: datetime
+
+
+class DeliveryPublic(BaseModel):
+    id: UUID
+    subscription_id: UUID
+    event_id: str
+    event_type: str
+    subject: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime | None
+    last_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+    created_at: datetime
+
+
+class SubscriptionPage(BaseModel):
+    items: list[SubscriptionPublic]
+    next_cursor: str | None
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryPublic]
+    next_cursor: str | None
