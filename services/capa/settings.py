@@ -1,9 +1,23 @@
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
+
+
+def _default_due_days() -> dict[str, int]:
+    return {"critical": 30, "major": 60, "minor": 90, "observation": 120}
 
 
 class CapaSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="CAPA_", extra="ignore")
 
     database_url: str = "sqlite+aiosqlite:///var/capa.sqlite"
+    # Days from opening to the CAPA's due date, per severity
+    # (CAPA_DUE_DAYS='{"critical": 14, "major": 45, "minor": 90, "observation": 120}').
+    due_days: dict[str, int] = Field(default_factory=_default_due_days)
+    # Likelihood (1-5) of an escalated NC's recurrence when nobody assessed it yet.
+    default_likelihood: int = Field(default=3, ge=1, le=5)
+    # The consumer group reading nonconformity.events; replicas share it.
+    consumer_group: str = "capa"
+    # How often the overdue job looks for overdue actions and CAPAs (seconds).
+    overdue_check_interval: float = Field(default=300.0, gt=0)

@@ -1,6 +1,6 @@
 """Events the CAPA service publishes on ``capa.events``."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import ClassVar
 from uuid import UUID
 
@@ -19,6 +19,15 @@ class CapaOpened(EventData):
     nonconformity_id: UUID | None = None
     severity: Severity
     opened_at: datetime
+    # "corrective" or "preventive".
+    kind: str | None = None
+    # The NC's source (support, monitoring, audit, ...) or "risk".
+    source: str | None = None
+    owner: str | None = None
+    due_date: date | None = None
+    # severity (1-5) x likelihood (1-5).
+    risk_score: int | None = None
+    opened_by: str | None = None
 
 
 class CapaClosed(EventData):
@@ -34,6 +43,9 @@ class CapaClosed(EventData):
     effectiveness_evidence: str | None = None
     closed_by: str
     closed_at: datetime
+    title: str | None = None
+    severity: Severity | None = None
+    reopen_count: int | None = None
 
 
 class LessonPublished(EventData):
@@ -52,6 +64,143 @@ class LessonPublished(EventData):
     what_to_do_differently: str
     tags: list[str] = []
     published_at: datetime
+    capa_number: str | None = None
 
 
-EVENTS: tuple[type[EventData], ...] = (CapaOpened, CapaClosed, LessonPublished)
+class CapaEvent(EventData):
+    """Fields every later CAPA event carries, so subscribers can filter on them."""
+
+    topic: ClassVar[str] = CAPA_TOPIC
+    subject_field: ClassVar[str] = "capa_id"
+
+    capa_id: UUID
+    number: str
+    severity: Severity | None = None
+    owner: str | None = None
+
+
+class CapaStatusChanged(CapaEvent):
+    """Every move of the workflow, including the ones with their own event."""
+
+    event_type: ClassVar[str] = "capaflow.capa.status_changed.v1"
+
+    from_status: str
+    to_status: str
+    reason: str | None = None
+    changed_by: str
+    changed_at: datetime
+
+
+class CapaNonconformityLinked(CapaEvent):
+    """A recurring NC was attached to this open CAPA instead of opening another."""
+
+    event_type: ClassVar[str] = "capaflow.capa.nonconformity_linked.v1"
+
+    nonconformity_id: UUID
+    linked_at: datetime
+
+
+class CapaRootCauseSubmitted(CapaEvent):
+    event_type: ClassVar[str] = "capaflow.capa.root_cause_submitted.v1"
+
+    revision: int
+    problem_statement: str
+    root_cause: str
+    cause_category: str
+    whys: int
+    submitted_by: str
+    submitted_at: datetime
+
+
+class CapaActionAdded(CapaEvent):
+    event_type: ClassVar[str] = "capaflow.capa.action_added.v1"
+
+    action_id: UUID
+    # "correction" | "corrective" | "preventive"
+    kind: str
+    description: str
+    action_owner: str
+    due_date: date
+    added_by: str
+    added_at: datetime
+
+
+class CapaActionCompleted(CapaEvent):
+    event_type: ClassVar[str] = "capaflow.capa.action_completed.v1"
+
+    action_id: UUID
+    kind: str
+    completion_evidence: str
+    completed_by: str
+    completed_at: datetime
+
+
+class CapaActionOverdue(CapaEvent):
+    """Emitted once per action when its due date passes while it is unfinished."""
+
+    event_type: ClassVar[str] = "capaflow.capa.action_overdue.v1"
+
+    action_id: UUID
+    kind: str
+    description: str
+    action_owner: str
+    due_date: date
+    detected_at: datetime
+
+
+class CapaOverdue(CapaEvent):
+    """Emitted once per CAPA when its due date passes while it is still open."""
+
+    event_type: ClassVar[str] = "capaflow.capa.overdue.v1"
+
+    status: str
+    due_date: date
+    detected_at: datetime
+
+
+class CapaEffectivenessVerified(CapaEvent):
+    event_type: ClassVar[str] = "capaflow.capa.effectiveness_verified.v1"
+
+    # "effective" | "not_effective"
+    result: str
+    evidence: str
+    cycle: int
+    verified_by: str
+    verified_at: datetime
+
+
+class CapaReopened(CapaEvent):
+    """The effectiveness check failed: back to investigating."""
+
+    event_type: ClassVar[str] = "capaflow.capa.reopened.v1"
+
+    reason: str
+    reopen_count: int
+    reopened_by: str
+    reopened_at: datetime
+
+
+class CapaCancelled(CapaEvent):
+    event_type: ClassVar[str] = "capaflow.capa.cancelled.v1"
+
+    nonconformity_ids: list[UUID] = []
+    reason: str
+    cancelled_by: str
+    cancelled_at: datetime
+
+
+EVENTS: tuple[type[EventData], ...] = (
+    CapaOpened,
+    CapaStatusChanged,
+    CapaNonconformityLinked,
+    CapaRootCauseSubmitted,
+    CapaActionAdded,
+    CapaActionCompleted,
+    CapaActionOverdue,
+    CapaOverdue,
+    CapaEffectivenessVerified,
+    CapaReopened,
+    CapaCancelled,
+    CapaClosed,
+    LessonPublished,
+)

@@ -1,0 +1,99 @@
+"""Actions of a CAPA and its effectiveness verification."""
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+
+from ..schemas import (
+    ActionCreate,
+    ActionPublic,
+    ActionUpdate,
+    CapaPublic,
+    EffectivenessPlanInput,
+    VerificationCreate,
+    VerificationPublic,
+)
+from ..service.actions import add_action, get_action, list_actions, update_action
+from ..service.effectiveness import (
+    list_verifications,
+    plan_effectiveness_check,
+    verify_effectiveness,
+)
+from .deps import (
+    Engineer,
+    NowDep,
+    Planner,
+    Reader,
+    SessionsDep,
+    Verifier,
+    idempotent_create,
+    with_etag,
+)
+
+router = APIRouter(prefix="/v1/capas/{capa_id}", tags=["actions and effectiveness"])
+
+
+@router.get("/actions", response_model=list[ActionPublic])
+async def actions(capa_id: UUID, sessions: SessionsDep, _: Reader,
+                  now: NowDep) -> list[ActionPublic]:
+    return await list_actions(sessions, capa_id=capa_id, now=now)
+
+
+@router.post("/actions", status_code=201, response_model=ActionPublic)
+async def add(capa_id: UUID, body: ActionCreate, request: Request, sessions: SessionsDep,
+              principal: Engineer, now: NowDep) -> JSONResponse:
+    view, replay = await idempotent_create(
+        request, sessions, principal, body,
+        lambda taken: add_action(sessions, capa_id=capa_id, request=body, principal=principal,
+                                 now=now, claim=taken))
+    if replay is not None:
+        return replay
+    return with_etag(view, view.version, status_code=201,
+                     location=f"/v1/capas/{capa_id}/actions/{view.id}")
+
+
+@router.get("/actions/{action_id}", response_model=ActionPublic)
+async def action(capa_id: UUID, action_id: UUID, sessions: SessionsDep, _: Reader,
+                 now: NowDep) -> JSONResponse:
+    view = await get_action(sessions, capa_id=capa_id, action_id=action_id, now=now)
+    return with_etag(view, view.version)
+
+
+@router.patch("/actions/{action_id}", response_model=ActionPublic,
+              summary="Update an action (If-Match); done needs completion evidence")
+async def edit(capa_id: UUID, action_id: UUID, body: ActionUpdate, sessions: SessionsDep,
+               principal: Engineer, now: NowDep,
+               if_match: Annotated[str | None, Header()] = None) -> JSONResponse:
+    view = await update_action(sessions, capa_id=capa_id, action_id=action_id, request=body,
+                               if_match=if_match, principal=principal, now=now)
+    return with_etag(view, view.version)
+
+
+@router.put("/effectiveness-plan", response_model=CapaPublic,
+            summary="How and when effectiveness will be checked")
+async def plan(capa_id: UUID, body: EffectivenessPlanInput, sessions: SessionsDep,
+               principal: Planner, now: NowDep) -> JSONResponse:
+    view = await plan_effectiveness_check(sessions, capa_id=capa_id, request=body,
+                                          principal=principal, now=now)
+    return with_etag(view, view.version)
+
+
+@router.get("/effectiveness-verifications", response_model=list[VerificationPublic])
+async def verifications(capa_id: UUID, sessions: SessionsDep,
+                        _: Reader) -> list[VerificationPublic]:
+    return await list_verifications(sessions, capa_id=capa_id)
+
+
+@router.post("/effectiveness-verifications", status_code=201, response_model=VerificationPublic,
+             summary="Record the check's result; the verifier is not the CAPA owner")
+async def verify(capa_id: UUID, body: VerificationCreate, request: Request,
+                 sessions: SessionsDep, principal: Verifier, now: NowDep) -> JSONResponse:
+    view, replay = await idempotent_create(
+        request, sessions, principal, body,
+        lambda taken: verify_effectiveness(sessions, capa_id=capa_id, request=body,
+                                           principal=principal, now=now, claim=taken))
+    if replay is not None:
+        return replay
+    return JSONResponse(view.model_dump(mode="json"), status_code=201)

@@ -1,0 +1,88 @@
+"""CAPAs: open, list, read, edit planning fields, move through the workflow."""
+
+from datetime import UTC, datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+
+from shared.events.base import Severity
+from shared.http.pagination import MAX_PAGE_SIZE
+
+from ..domain import CapaKind, CapaStatus
+from ..schemas import CapaCreate, CapaPage, CapaPublic, CapaUpdate, TransitionRequest
+from ..service.opening import open_capa
+from ..service.queries import CapaFilter, get_capa, list_capas
+from ..service.workflow import transition_capa, update_capa
+from .deps import (
+    Engineer,
+    NowDep,
+    PolicyDep,
+    Reader,
+    SessionsDep,
+    WorkflowActor,
+    idempotent_create,
+    with_etag,
+)
+
+router = APIRouter(prefix="/v1/capas", tags=["capas"])
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """Query times without an offset are taken as UTC."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@router.post("", status_code=201, response_model=CapaPublic,
+             summary="Open a CAPA by hand (corrective, or preventive from a risk)")
+async def create(body: CapaCreate, request: Request, sessions: SessionsDep, policy: PolicyDep,
+                 principal: Engineer, now: NowDep) -> JSONResponse:
+    view, replay = await idempotent_create(
+        request, sessions, principal, body,
+        lambda taken: open_capa(sessions, request=body, principal=principal, policy=policy,
+                                now=now, claim=taken))
+    if replay is not None:
+        return replay
+    return with_etag(view, view.version, status_code=201, location=f"/v1/capas/{view.id}")
+
+
+@router.get("", response_model=CapaPage)
+async def search(sessions: SessionsDep, _: Reader, now: NowDep,
+                 status: Annotated[list[CapaStatus] | None, Query()] = None,
+                 severity: Severity | None = None, kind: CapaKind | None = None,
+                 owner: str | None = None, source: str | None = None,
+                 nonconformity_id: UUID | None = None, overdue: bool | None = None,
+                 opened_since: datetime | None = None, opened_until: datetime | None = None,
+                 limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+                 cursor: str | None = None) -> CapaPage:
+    filters = CapaFilter(status=status, severity=severity, kind=kind, owner=owner,
+                         source=source, nonconformity_id=nonconformity_id, overdue=overdue,
+                         opened_since=as_utc(opened_since), opened_until=as_utc(opened_until))
+    return await list_capas(sessions, filters=filters, limit=limit, cursor=cursor, now=now)
+
+
+@router.get("/{capa_id}", response_model=CapaPublic)
+async def read(capa_id: UUID, sessions: SessionsDep, _: Reader, now: NowDep) -> JSONResponse:
+    view = await get_capa(sessions, capa_id=capa_id, now=now)
+    return with_etag(view, view.version)
+
+
+@router.patch("/{capa_id}", response_model=CapaPublic,
+              summary="Edit title, description, owner, likelihood or due date (If-Match)")
+async def edit(capa_id: UUID, body: CapaUpdate, sessions: SessionsDep, principal: Engineer,
+               now: NowDep, if_match: Annotated[str | None, Header()] = None) -> JSONResponse:
+    view = await update_capa(sessions, capa_id=capa_id, request=body, if_match=if_match,
+                             principal=principal, now=now)
+    return with_etag(view, view.version)
+
+
+@router.post("/{capa_id}/transitions", response_model=CapaPublic,
+             summary="Move the CAPA to another state; 409 names the allowed moves")
+async def transition(capa_id: UUID, body: TransitionRequest, sessions: SessionsDep,
+                     principal: WorkflowActor, now: NowDep) -> JSONResponse:
+    view = await transition_capa(sessions, capa_id=capa_id, request=body, principal=principal,
+                                 now=now)
+    return with_etag(view, view.version)

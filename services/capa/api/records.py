@@ -1,0 +1,65 @@
+"""Audit trail, lessons learned and management-review figures."""
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+
+from shared.http.errors import Problem
+from shared.http.pagination import MAX_PAGE_SIZE
+
+from ..domain.root_cause import CauseCategory
+from ..schemas import AuditPage, AuditVerification, LessonPage
+from ..service.queries import audit_trail, list_lessons, management_review, verify_audit_trail
+from .capas import as_utc
+from .deps import NowDep, Reader, SessionsDep
+
+router = APIRouter(tags=["records"])
+
+
+@router.get("/v1/capas/{capa_id}/audit-trail", response_model=AuditPage,
+            summary="Every change, oldest first, each hashed with its predecessor")
+async def trail(capa_id: UUID, sessions: SessionsDep, _: Reader,
+                limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
+                cursor: str | None = None) -> AuditPage:
+    return await audit_trail(sessions, capa_id=capa_id, limit=limit, cursor=cursor)
+
+
+@router.get("/v1/capas/{capa_id}/audit-trail/verify", response_model=AuditVerification,
+            summary="Recompute the hash chain; reports the first broken entry")
+async def verify(capa_id: UUID, sessions: SessionsDep, _: Reader) -> AuditVerification:
+    report = await verify_audit_trail(sessions, capa_id=capa_id)
+    return AuditVerification(valid=report.valid, entries=report.entries,
+                             first_broken_sequence=report.first_broken_sequence,
+                             problem=report.problem)
+
+
+@router.get("/v1/lessons", response_model=LessonPage, tags=["lessons"],
+            summary="Search lessons learned by text, tag and cause category")
+async def lessons(sessions: SessionsDep, _: Reader,
+                  text: Annotated[str | None, Query(max_length=200)] = None,
+                  tag: Annotated[str | None, Query(max_length=50)] = None,
+                  category: CauseCategory | None = None,
+                  limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+                  cursor: str | None = None) -> LessonPage:
+    return await list_lessons(sessions, text=text, tag=tag, category=category, limit=limit,
+                              cursor=cursor)
+
+
+async def _review(sessions: SessionsDep, _: Reader, now: NowDep,
+                  since: datetime | None = None,
+                  until: datetime | None = None) -> dict[str, Any]:
+    end = as_utc(until) or now
+    start = as_utc(since) or end - timedelta(days=365)
+    if start >= end:
+        raise Problem(422, "'since' must be before 'until'.", title="Validation failed",
+                      errors=[{"field": "query.since", "message": "must be before until"}])
+    return await management_review(sessions, since=start, until=end, now=now)
+
+
+router.add_api_route("/v1/management-review", _review, methods=["GET"], tags=["reports"],
+                     summary="ISO 9001 9.3 figures: open CAPAs by state and age, overdue, "
+                             "median days to close, effectiveness and reopen rates, Paretos")
+router.add_api_route("/v1/reports/summary", _review, methods=["GET"], tags=["reports"],
+                     summary="The management-review figures (same as /v1/management-review)")

@@ -1,0 +1,163 @@
+"""The CAPA state machine, its guards, readable numbers, risk and due dates."""
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import StrEnum
+
+
+class CapaStatus(StrEnum):
+    open = "open"
+    investigating = "investigating"
+    action_planned = "action_planned"
+    implementing = "implementing"
+    verifying = "verifying"
+    closed = "closed"
+    cancelled = "cancelled"
+
+
+class CapaKind(StrEnum):
+    # Corrective: removes the cause of an existing nonconformity (ISO 9001 10.2).
+    corrective = "corrective"
+    # Preventive: raised from a risk or an opportunity, no NC behind it (6.1).
+    preventive = "preventive"
+
+
+class ActionKind(StrEnum):
+    correction = "correction"  # the immediate fix, not the removal of the cause
+    corrective = "corrective"
+    preventive = "preventive"
+
+
+class ActionStatus(StrEnum):
+    planned = "planned"
+    in_progress = "in_progress"
+    done = "done"
+    cancelled = "cancelled"
+
+
+class EffectivenessResult(StrEnum):
+    effective = "effective"
+    not_effective = "not_effective"
+
+
+# The caller's ``Principal.holds_any``: does it hold one of these roles?
+RoleCheck = Callable[[Iterable[str]], bool]
+
+TERMINAL = frozenset({CapaStatus.closed, CapaStatus.cancelled})
+OPEN_STATES = tuple(s for s in CapaStatus if s not in TERMINAL)
+FINISHED_ACTION = frozenset({ActionStatus.done, ActionStatus.cancelled})
+
+# The forward path, the reopen edge, and cancellation from every open state.
+TRANSITIONS: Mapping[CapaStatus, tuple[CapaStatus, ...]] = {
+    CapaStatus.open: (CapaStatus.investigating, CapaStatus.cancelled),
+    CapaStatus.investigating: (CapaStatus.action_planned, CapaStatus.cancelled),
+    CapaStatus.action_planned: (CapaStatus.implementing, CapaStatus.cancelled),
+    CapaStatus.implementing: (CapaStatus.verifying, CapaStatus.cancelled),
+    CapaStatus.verifying: (CapaStatus.closed, CapaStatus.investigating, CapaStatus.cancelled),
+    CapaStatus.closed: (),
+    CapaStatus.cancelled: (),
+}
+
+# Who may make a move. Closing and cancelling are management decisions.
+MANAGER_ONLY = frozenset({CapaStatus.closed, CapaStatus.cancelled})
+WORKFLOW_ROLES = ("engineer", "manager")
+# A failed effectiveness check is found by the verifier, who may send it back.
+REOPEN_ROLES = ("engineer", "verifier", "manager")
+
+
+class WorkflowError(Exception):
+    """A rule of the CAPA workflow refused a change."""
+
+
+class TransitionNotAllowed(WorkflowError):
+    def __init__(self, current: CapaStatus, to: CapaStatus) -> None:
+        self.current, self.to = current, to
+        self.allowed = [s.value for s in TRANSITIONS[current]]
+        allowed = ", ".join(self.allowed) or "none (the CAPA is finished)"
+        super().__init__(f"A CAPA in '{current}' cannot move to '{to}'. Allowed: {allowed}.")
+
+
+class GuardFailed(WorkflowError):
+    """The move exists but its precondition is not met yet."""
+
+
+class RoleRequired(WorkflowError):
+    def __init__(self, roles: Iterable[str], message: str) -> None:
+        self.roles = list(roles)
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class CapaFacts:
+    """What the guards look at, gathered by the use case."""
+
+    root_cause_submitted: bool = False
+    action_count: int = 0  # actions not cancelled
+    unfinished_action_count: int = 0
+    # The latest effectiveness result of the current verification cycle.
+    effectiveness: EffectivenessResult | None = None
+
+
+def allowed_moves(current: CapaStatus) -> list[str]:
+    return [s.value for s in TRANSITIONS[current]]
+
+
+def required_roles(current: CapaStatus, to: CapaStatus) -> tuple[str, ...]:
+    if to in MANAGER_ONLY:
+        return ("manager",)
+    if current is CapaStatus.verifying and to is CapaStatus.investigating:
+        return REOPEN_ROLES
+    return WORKFLOW_ROLES
+
+
+def check_transition(current: CapaStatus, to: CapaStatus, *, facts: CapaFacts,
+                     holds_any: RoleCheck, reason: str | None) -> None:
+    """Raise why ``current -> to`` may not happen now; return if it may."""
+    if to not in TRANSITIONS[current]:
+        raise TransitionNotAllowed(current, to)
+    roles = required_roles(current, to)
+    if not holds_any(roles):
+        raise RoleRequired(roles, f"Moving a CAPA to '{to}' needs one of the roles: "
+                                  f"{', '.join(roles)}.")
+    if to is CapaStatus.cancelled and not (reason and reason.strip()):
+        raise GuardFailed("Cancelling a CAPA needs a reason.")
+    if current is CapaStatus.investigating and not facts.root_cause_submitted:
+        raise GuardFailed("Submit the root-cause analysis before planning actions.")
+    if current is CapaStatus.action_planned and to is CapaStatus.implementing \
+            and facts.action_count == 0:
+        raise GuardFailed("Plan at least one action before implementing.")
+    if to is CapaStatus.verifying and (facts.action_count == 0
+                                       or facts.unfinished_action_count > 0):
+        raise GuardFailed(f"Every action must be done before verifying "
+                          f"({facts.unfinished_action_count} still open).")
+    if to is CapaStatus.closed and facts.effectiveness is not EffectivenessResult.effective:
+        raise GuardFailed("Closing needs an effectiveness verification with the result "
+                          "'effective'.")
+    if current is CapaStatus.verifying and to is CapaStatus.investigating:
+        if facts.effectiveness is not EffectivenessResult.not_effective:
+            raise GuardFailed("A CAPA goes back to investigating only after an "
+                              "effectiveness verification found it not effective.")
+        if not (reason and reason.strip()):
+            raise GuardFailed("Reopening the investigation needs a reason.")
+
+
+def capa_number(year: int, sequence: int) -> str:
+    """The readable number people quote, e.g. ``CAPA-2026-00017``."""
+    return f"CAPA-{year}-{sequence:05d}"
+
+
+# Severity on the same 1-5 scale as likelihood, so risk runs from 1 to 25.
+SEVERITY_SCORE: Mapping[str, int] = {"critical": 5, "major": 4, "minor": 2, "observation": 1}
+
+
+def risk_score(severity: str, likelihood: int) -> int:
+    """Risk = severity x likelihood (both 1-5)."""
+    if not 1 <= likelihood <= 5:
+        raise ValueError("likelihood is 1 (rare) to 5 (almost certain)")
+    return SEVERITY_SCORE[severity] * likelihood
+
+
+def due_date_for(severity: str, opened_on: date, due_days: Mapping[str, int]) -> date:
+    """The CAPA's due date: the configured number of days for its severity."""
+    return opened_on + timedelta(days=due_days[severity])

@@ -1,0 +1,240 @@
+"""API request and response models (``XCreate / XUpdate / XPublic``).
+
+Requests forbid unknown fields: a misspelt field is a 422, never silently dropped.
+"""
+
+from datetime import date, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from shared.events.base import Severity
+
+from .domain import ActionKind, ActionStatus, CapaKind, CapaStatus, EffectivenessResult
+from .domain.root_cause import AnalysisStatus, CauseCategory
+
+# No NUL characters: PostgreSQL text cannot store them.
+_NO_NUL = r"^[^\x00]*$"
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                             max_length=300, pattern=_NO_NUL)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                            max_length=10_000, pattern=_NO_NUL)]
+Person = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                          max_length=255, pattern=_NO_NUL)]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1,
+                                       max_length=50, pattern=r"^[^|\x00]+$")]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CapaCreate(Request):
+    title: ShortText
+    description: LongText | None = None
+    kind: CapaKind = CapaKind.corrective
+    severity: Severity
+    likelihood: int = Field(default=3, ge=1, le=5)
+    owner: Person | None = None
+    # A corrective CAPA may name the NC it addresses; a preventive one has none.
+    nonconformity_id: UUID | None = None
+    source: Annotated[str, StringConstraints(min_length=1, max_length=32,
+                                             pattern=_NO_NUL)] | None = None
+    # Overrides the due date the severity gives.
+    due_date: date | None = None
+
+
+class CapaUpdate(Request):
+    title: ShortText | None = None
+    description: LongText | None = None
+    owner: Person | None = None
+    likelihood: int | None = Field(default=None, ge=1, le=5)
+    due_date: date | None = None
+    reason: LongText | None = None
+
+
+class EffectivenessPlan(BaseModel):
+    criteria: str
+    check_date: date
+
+
+class CapaPublic(BaseModel):
+    id: UUID
+    number: str
+    title: str
+    description: str | None
+    kind: CapaKind
+    source: str
+    severity: Severity
+    likelihood: int
+    risk_score: int
+    status: CapaStatus
+    allowed_transitions: list[str]
+    owner: str | None
+    due_date: date
+    overdue: bool
+    reopen_count: int
+    nonconformity_ids: list[UUID]
+    cause_category: CauseCategory | None
+    effectiveness_plan: EffectivenessPlan | None
+    created_by: str
+    opened_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+    cancelled_at: datetime | None
+    cancel_reason: str | None
+    version: int
+
+
+class CapaPage(BaseModel):
+    items: list[CapaPublic]
+    next_cursor: str | None
+
+
+class LessonInput(Request):
+    what_to_do_differently: LongText
+    tags: list[Tag] = Field(default_factory=list, max_length=20)
+
+
+class TransitionRequest(Request):
+    to: CapaStatus
+    reason: LongText | None = None
+    # Required when closing: the lessons-learned record published with the closure.
+    lesson: LessonInput | None = None
+
+
+class WhyStep(Request):
+    why: LongText
+    because: LongText
+
+
+class RootCauseInput(Request):
+    status: AnalysisStatus = AnalysisStatus.draft
+    problem_statement: LongText | None = None
+    whys: list[WhyStep] = Field(default_factory=list, max_length=20)
+    short_chain_justification: LongText | None = None
+    root_cause: LongText | None = None
+    cause_category: CauseCategory | None = None
+    contributing_factors: list[ShortText] = Field(default_factory=list, max_length=30)
+
+
+class RootCausePublic(BaseModel):
+    capa_id: UUID
+    status: AnalysisStatus
+    problem_statement: str | None
+    whys: list[dict[str, str]]
+    short_chain_justification: str | None
+    root_cause: str | None
+    cause_category: CauseCategory | None
+    contributing_factors: list[str]
+    submissions: int
+    # None until the form is first saved (version 0).
+    updated_by: str | None
+    updated_at: datetime | None
+    version: int
+
+
+class RootCauseSubmissionPublic(BaseModel):
+    revision: int
+    content: dict[str, Any]
+    submitted_by: str
+    submitted_at: datetime
+
+
+class ActionCreate(Request):
+    kind: ActionKind
+    description: LongText
+    owner: Person
+    due_date: date
+    status: ActionStatus = ActionStatus.planned
+    completion_evidence: LongText | None = None
+
+
+class ActionUpdate(Request):
+    description: LongText | None = None
+    owner: Person | None = None
+    due_date: date | None = None
+    status: ActionStatus | None = None
+    completion_evidence: LongText | None = None
+
+
+class ActionPublic(BaseModel):
+    id: UUID
+    capa_id: UUID
+    kind: ActionKind
+    description: str
+    owner: str
+    due_date: date
+    status: ActionStatus
+    overdue: bool
+    completion_evidence: str | None
+    completed_by: str | None
+    completed_at: datetime | None
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class EffectivenessPlanInput(Request):
+    criteria: LongText
+    check_date: date
+
+
+class VerificationCreate(Request):
+    result: EffectivenessResult
+    evidence: LongText
+
+
+class VerificationPublic(BaseModel):
+    id: UUID
+    capa_id: UUID
+    cycle: int
+    result: EffectivenessResult
+    evidence: str
+    verified_by: str
+    verified_at: datetime
+
+
+class LessonPublic(BaseModel):
+    id: UUID
+    capa_id: UUID
+    capa_number: str
+    title: str
+    problem: str
+    root_cause: str
+    cause_category: str
+    actions: list[str]
+    what_to_do_differently: str
+    tags: list[str]
+    published_at: datetime
+
+
+class LessonPage(BaseModel):
+    items: list[LessonPublic]
+    next_cursor: str | None
+
+
+class AuditEntryPublic(BaseModel):
+    sequence: int
+    at: datetime
+    actor: str
+    action: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    reason: str | None
+    previous_hash: str
+    hash: str
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntryPublic]
+    next_cursor: str | None
+
+
+class AuditVerification(BaseModel):
+    valid: bool
+    entries: int
+    first_broken_sequence: int | None
+    problem: str | None

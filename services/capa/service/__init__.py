@@ -1,0 +1,60 @@
+"""Use cases and event handlers of the CAPA service.
+
+The handler table (:func:`handlers`) is the one place that says which events
+this service reacts to; unknown types are ignored by the consumer.
+"""
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from shared.db import SessionFactory, utcnow
+from shared.events.catalog import NONCONFORMITY_TOPIC
+from shared.events.nonconformity import NonconformityEscalated, NonconformityRecurred
+from shared.inbox import Handler
+from shared.runtime import Subscriptions
+
+from ..settings import CapaSettings
+from .actions import detect_overdue
+from .opening import OpeningPolicy, escalation_handler, recurrence_handler
+
+SERVICE = "capa"
+
+log = logging.getLogger(__name__)
+
+
+def opening_policy(settings: CapaSettings) -> OpeningPolicy:
+    return OpeningPolicy(due_days=dict(settings.due_days),
+                         default_likelihood=settings.default_likelihood)
+
+
+def handlers(settings: CapaSettings, *, clock: Callable[[], datetime] = utcnow
+             ) -> dict[str, Handler]:
+    return {
+        # An escalated NC opens a CAPA, once per NC.
+        NonconformityEscalated.event_type: escalation_handler(opening_policy(settings),
+                                                              clock=clock),
+        # A recurrence of an NC whose CAPA is open is linked to that CAPA.
+        NonconformityRecurred.event_type: recurrence_handler(clock=clock),
+    }
+
+
+def subscriptions(settings: CapaSettings) -> list[Subscriptions]:
+    return [Subscriptions(group=settings.consumer_group, topics=[NONCONFORMITY_TOPIC],
+                          handlers=handlers(settings))]
+
+
+async def run_overdue_checks(sessions: SessionFactory, *, interval: float,
+                             stop: asyncio.Event,
+                             clock: Callable[[], datetime] = utcnow) -> None:
+    """The periodic overdue job; a failing run is logged and tried again next tick."""
+    while not stop.is_set():
+        try:
+            await detect_overdue(sessions, now=clock())
+        except Exception:
+            log.warning("overdue check failed; retrying next interval", exc_info=True)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+        except TimeoutError:
+            pass

@@ -1,0 +1,100 @@
+"""Effectiveness verification: a plan (criteria, check date) and results.
+
+The verifier is never the CAPA owner: whoever fixed it does not judge the fix.
+"""
+
+from datetime import datetime
+from uuid import UUID
+
+from sqlmodel import col, select
+
+from shared.auth import Principal
+from shared.db import SessionFactory, transaction
+from shared.events.capa import CapaEffectivenessVerified
+from shared.idempotency import Claim, complete
+from shared.outbox import record_event
+
+from ..domain import CapaStatus
+from ..models import EffectivenessVerification
+from ..schemas import CapaPublic, EffectivenessPlanInput, VerificationCreate, VerificationPublic
+from .common import (
+    capa_view,
+    event_fields,
+    linked_nonconformities,
+    load_capa,
+    record_change,
+    require_open,
+    touch,
+)
+from .errors import Conflict, NotPermitted
+
+SERVICE = "capa"
+
+
+def verification_view(row: EffectivenessVerification) -> VerificationPublic:
+    return VerificationPublic(id=row.id, capa_id=row.capa_id, cycle=row.cycle,
+                              result=row.result, evidence=row.evidence,
+                              verified_by=row.verified_by, verified_at=row.verified_at)
+
+
+async def plan_effectiveness_check(sessions: SessionFactory, *, capa_id: UUID,
+                                   request: EffectivenessPlanInput, principal: Principal,
+                                   now: datetime) -> CapaPublic:
+    async with transaction(sessions) as session:
+        capa = await load_capa(session, capa_id, for_update=True)
+        require_open(capa, "planning its effectiveness check")
+        before = {"criteria": capa.effectiveness_criteria,
+                  "check_date": capa.effectiveness_check_date}
+        capa.effectiveness_criteria = request.criteria
+        capa.effectiveness_check_date = request.check_date
+        touch(capa, now)
+        await record_change(session, capa_id=capa_id, actor=principal.subject,
+                            action="effectiveness_planned", at=now, before=before,
+                            after={"criteria": request.criteria,
+                                   "check_date": request.check_date})
+        return capa_view(capa, await linked_nonconformities(session, capa_id), now.date())
+
+
+async def verify_effectiveness(sessions: SessionFactory, *, capa_id: UUID,
+                               request: VerificationCreate, principal: Principal,
+                               now: datetime, claim: Claim | None = None
+                               ) -> VerificationPublic:
+    async with transaction(sessions) as session:
+        capa = await load_capa(session, capa_id, for_update=True)
+        if capa.owner is not None and capa.owner == principal.subject:
+            raise NotPermitted(f"{principal.subject} owns {capa.number}; another verifier or "
+                               "manager must check its effectiveness.")
+        if capa.status != CapaStatus.verifying:
+            raise Conflict(f"Effectiveness is verified once every action is done and the CAPA "
+                           f"is verifying; {capa.number} is {capa.status}.",
+                           status_now=str(capa.status))
+        if not (capa.effectiveness_criteria and capa.effectiveness_check_date):
+            raise Conflict("Plan the effectiveness check (criteria and check date) before "
+                           "recording its result.")
+        row = EffectivenessVerification(capa_id=capa_id, cycle=capa.reopen_count,
+                                        result=request.result, evidence=request.evidence,
+                                        verified_by=principal.subject, verified_at=now)
+        session.add(row)
+        touch(capa, now)
+        await record_change(session, capa_id=capa_id, actor=principal.subject,
+                            action="effectiveness_verified", at=now,
+                            after={"result": request.result, "evidence": request.evidence,
+                                   "cycle": row.cycle,
+                                   "criteria": capa.effectiveness_criteria})
+        record_event(session, service=SERVICE, data=CapaEffectivenessVerified(
+            **event_fields(capa), result=request.result, evidence=request.evidence,
+            cycle=row.cycle, verified_by=principal.subject, verified_at=now))
+        view = verification_view(row)
+        await complete(session, claim, status=201, body=view.model_dump(mode="json"))
+        return view
+
+
+async def list_verifications(sessions: SessionFactory, *, capa_id: UUID
+                             ) -> list[VerificationPublic]:
+    async with sessions() as session:
+        await load_capa(session, capa_id)
+        rows = (await session.exec(
+            select(EffectivenessVerification)
+            .where(col(EffectivenessVerification.capa_id) == capa_id)
+            .order_by(col(EffectivenessVerification.verified_at)))).all()
+        return [verification_view(r) for r in rows]

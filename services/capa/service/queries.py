@@ -1,0 +1,193 @@
+"""Read side: CAPAs, the audit trail, lessons learned and management-review figures."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import and_, or_
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col, select
+
+from shared.db import SessionFactory
+from shared.http.pagination import decode_cursor, encode_cursor
+
+from ..domain import CapaKind, CapaStatus, EffectivenessResult
+from ..domain.audit_chain import ChainedEntry, ChainReport, verify_chain
+from ..domain.review import CapaSnapshot, Verification, summarize
+from ..domain.workflow import OPEN_STATES
+from ..models import AuditEntry, Capa, CapaNonconformity, EffectivenessVerification, Lesson
+from ..schemas import (
+    AuditEntryPublic,
+    AuditPage,
+    CapaPage,
+    CapaPublic,
+    LessonPage,
+    LessonPublic,
+)
+from .common import (
+    audit_content,
+    capa_view,
+    linked_nonconformities,
+    linked_nonconformities_of,
+    load_capa,
+)
+from .errors import BadRequest
+
+
+def _cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
+    if cursor is None:
+        return None
+    try:
+        moment, ident = decode_cursor(cursor)
+        return datetime.fromisoformat(moment), UUID(ident)
+    except (ValueError, TypeError) as exc:
+        raise BadRequest("The cursor is not one this API gave out; start from the first "
+                         "page.") from exc
+
+
+def _before(column: Any, ident: Any, cursor: tuple[datetime, UUID]) -> ColumnElement[bool]:
+    """Keyset condition for newest-first pages."""
+    return or_(column < cursor[0], and_(column == cursor[0], ident < cursor[1]))
+
+
+async def get_capa(sessions: SessionFactory, *, capa_id: UUID, now: datetime) -> CapaPublic:
+    async with sessions() as session:
+        capa = await load_capa(session, capa_id)
+        return capa_view(capa, await linked_nonconformities(session, capa_id), now.date())
+
+
+@dataclass(frozen=True)
+class CapaFilter:
+    status: list[CapaStatus] | None = None
+    severity: str | None = None
+    kind: CapaKind | None = None
+    owner: str | None = None
+    source: str | None = None
+    nonconformity_id: UUID | None = None
+    overdue: bool | None = None
+    opened_since: datetime | None = None
+    opened_until: datetime | None = None
+
+
+async def list_capas(sessions: SessionFactory, *, filters: CapaFilter, limit: int,
+                     cursor: str | None, now: datetime) -> CapaPage:
+    query = select(Capa)
+    if filters.status:
+        query = query.where(col(Capa.status).in_(filters.status))
+    if filters.severity:
+        query = query.where(col(Capa.severity) == filters.severity)
+    if filters.kind:
+        query = query.where(col(Capa.kind) == filters.kind)
+    if filters.owner:
+        query = query.where(col(Capa.owner) == filters.owner)
+    if filters.source:
+        query = query.where(col(Capa.source) == filters.source)
+    if filters.nonconformity_id:
+        linked = select(CapaNonconformity.capa_id).where(
+            col(CapaNonconformity.nonconformity_id) == filters.nonconformity_id)
+        query = query.where(col(Capa.id).in_(linked))
+    if filters.overdue is not None:
+        late = and_(col(Capa.status).in_(list(OPEN_STATES)), col(Capa.due_date) < now.date())
+        query = query.where(late if filters.overdue else ~late)
+    if filters.opened_since:
+        query = query.where(col(Capa.opened_at) >= filters.opened_since)
+    if filters.opened_until:
+        query = query.where(col(Capa.opened_at) < filters.opened_until)
+    after = _cursor(cursor)
+    if after:
+        query = query.where(_before(col(Capa.opened_at), col(Capa.id), after))
+    query = query.order_by(col(Capa.opened_at).desc(), col(Capa.id).desc()).limit(limit + 1)
+    async with sessions() as session:
+        rows = list((await session.exec(query)).all())
+        page = rows[:limit]
+        links = await linked_nonconformities_of(session, [c.id for c in page])
+        items = [capa_view(c, links[c.id], now.date()) for c in page]
+    next_cursor = (encode_cursor([page[-1].opened_at.isoformat(), str(page[-1].id)])
+                   if len(rows) > limit else None)
+    return CapaPage(items=items, next_cursor=next_cursor)
+
+
+async def audit_trail(sessions: SessionFactory, *, capa_id: UUID, limit: int,
+                      cursor: str | None) -> AuditPage:
+    try:
+        after = int(decode_cursor(cursor)[0]) if cursor else 0
+    except (ValueError, TypeError, IndexError) as exc:
+        raise BadRequest("The cursor is not one this API gave out.") from exc
+    async with sessions() as session:
+        await load_capa(session, capa_id)
+        rows = list((await session.exec(
+            select(AuditEntry).where(col(AuditEntry.capa_id) == capa_id,
+                                     col(AuditEntry.sequence) > after)
+            .order_by(col(AuditEntry.sequence)).limit(limit + 1))).all())
+    page = rows[:limit]
+    items = [AuditEntryPublic(sequence=e.sequence, at=e.at, actor=e.actor, action=e.action,
+                              before=e.before, after=e.after, reason=e.reason,
+                              previous_hash=e.previous_hash, hash=e.hash) for e in page]
+    return AuditPage(items=items, next_cursor=encode_cursor([page[-1].sequence])
+                     if len(rows) > limit else None)
+
+
+async def verify_audit_trail(sessions: SessionFactory, *, capa_id: UUID) -> ChainReport:
+    async with sessions() as session:
+        await load_capa(session, capa_id)
+        rows = (await session.exec(select(AuditEntry).where(col(AuditEntry.capa_id) == capa_id)
+                                   .order_by(col(AuditEntry.sequence)))).all()
+        return verify_chain(ChainedEntry(sequence=e.sequence, content=audit_content(e),
+                                         previous_hash=e.previous_hash, hash=e.hash)
+                            for e in rows)
+
+
+def _lesson_view(row: Lesson) -> LessonPublic:
+    return LessonPublic(id=row.id, capa_id=row.capa_id, capa_number=row.capa_number,
+                        title=row.title, problem=row.problem, root_cause=row.root_cause,
+                        cause_category=row.cause_category, actions=row.actions,
+                        what_to_do_differently=row.what_to_do_differently, tags=row.tags,
+                        published_at=row.published_at)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def list_lessons(sessions: SessionFactory, *, text: str | None, tag: str | None,
+                       category: str | None, limit: int, cursor: str | None) -> LessonPage:
+    query = select(Lesson)
+    if text:
+        for word in text.lower().split():
+            query = query.where(col(Lesson.search_text).like(f"%{_escape_like(word)}%",
+                                                             escape="\\"))
+    if tag:
+        query = query.where(col(Lesson.tag_index).like(
+            f"%|{_escape_like(tag.strip().lower())}|%", escape="\\"))
+    if category:
+        query = query.where(col(Lesson.cause_category) == category)
+    after = _cursor(cursor)
+    if after:
+        query = query.where(_before(col(Lesson.published_at), col(Lesson.id), after))
+    query = query.order_by(col(Lesson.published_at).desc(), col(Lesson.id).desc())
+    async with sessions() as session:
+        rows = list((await session.exec(query.limit(limit + 1))).all())
+    page = rows[:limit]
+    return LessonPage(items=[_lesson_view(r) for r in page],
+                      next_cursor=encode_cursor([page[-1].published_at.isoformat(),
+                                                 str(page[-1].id)])
+                      if len(rows) > limit else None)
+
+
+async def management_review(sessions: SessionFactory, *, since: datetime, until: datetime,
+                            now: datetime) -> dict[str, Any]:
+    """Figures for ISO 9001 9.3 over every CAPA (a few thousand a year at most)."""
+    async with sessions() as session:
+        capas = (await session.exec(select(Capa))).all()
+        checks = (await session.exec(select(
+            EffectivenessVerification.result, EffectivenessVerification.verified_at)
+            .where(col(EffectivenessVerification.verified_at) >= since,
+                   col(EffectivenessVerification.verified_at) < until))).all()
+    figures = summarize(
+        [CapaSnapshot(status=CapaStatus(c.status), opened_at=c.opened_at,
+                      closed_at=c.closed_at, due_date=c.due_date, reopen_count=c.reopen_count,
+                      source=c.source, cause_category=c.cause_category) for c in capas],
+        [Verification(result=EffectivenessResult(r), verified_at=v) for r, v in checks],
+        since=since, until=until, now=now)
+    return {"since": since, "until": until, "as_of": now, **figures}
