@@ -9,7 +9,7 @@ from fastapi import APIRouter, FastAPI
 from shared.auth import KeyStore
 from shared.http.errors import PROBLEM_RESPONSES, install_problem_handlers
 from shared.http.health import router as health_router
-from shared.http.limits import BodySizeLimit
+from shared.http.limits import BodySizeLimit, NulGuard
 from shared.observability import configure_logging
 from shared.runtime import ServiceRuntime, Subscriptions
 from shared.settings import ServiceSettings
@@ -30,6 +30,7 @@ def service_app(*, service: str, title: str, settings: ServiceSettings,
     app = FastAPI(title=title, version="1", lifespan=lifespan)
     app.state.settings = settings
     app.state.keys = KeyStore.load(Path(settings.credentials_file))
+    app.add_middleware(NulGuard)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_problem_handlers(app)
     app.include_router(health_router)

@@ -52,3 +52,61 @@ class BodySizeLimit:
             413, f"The request body is larger than {self.max_bytes} bytes; split it up.",
             instance=scope.get("path"))
         await response(scope, receive, send)
+
+
+class NulGuard:
+    """Refuses NUL characters in the query string and in bodies (422).
+
+    PostgreSQL text cannot hold NUL, so such input would otherwise fail deep
+    in a query as a 500. A JSON body carries NUL as the escape ``\\u0000``.
+    """
+
+    _BODY_MARKERS = (b"\\u0000", b"\x00")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        query = scope.get("query_string", b"")
+        if b"%00" in query or b"\x00" in query or "\x00" in scope.get("path", ""):
+            await self._reject(scope, receive, send, "the query string or path")
+            return
+
+        # Read the whole body first (BodySizeLimit, outside this, bounds it), so
+        # the app never starts on a request it would have to abandon halfway.
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, _replay([], message, receive), send)
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if any(marker in body.lower() for marker in self._BODY_MARKERS):
+            await self._reject(scope, receive, send, "the request body")
+            return
+        await self.app(scope, _replay([body], None, receive), send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send, where: str) -> None:
+        response = problem_response(
+            422, f"NUL characters (\\u0000) are not accepted in {where}; remove them.",
+            title="Invalid characters", instance=scope.get("path"))
+        await response(scope, receive, send)
+
+
+def _replay(bodies: list[bytes], pending: Message | None, receive: Receive) -> Receive:
+    """A receive() that hands out the already-read body, then defers to the real one."""
+    queue: list[Message] = [{"type": "http.request", "body": b, "more_body": False}
+                            for b in bodies]
+    if pending is not None:
+        queue.append(pending)
+
+    async def replay() -> Message:
+        return queue.pop(0) if queue else await receive()
+
+    return replay

@@ -62,3 +62,29 @@ async def test_unexpected_error_does_not_leak_internals() -> None:
     assert response.status_code == 500
     assert "secret internals" not in response.text
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def _guarded_app() -> FastAPI:
+    from shared.http.limits import NulGuard
+
+    app = _app()
+    app.add_middleware(NulGuard)
+
+    @app.get("/search")
+    async def search(text: str) -> dict[str, str]:
+        return {"text": text}
+
+    return app
+
+
+async def test_nul_characters_are_refused_before_they_reach_the_database() -> None:
+    transport = httpx.ASGITransport(app=_guarded_app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        body = await client.post("/findings", json={"clause": "8", "evidence": "a\u0000b"})
+        query = await client.get("/search", params={"text": "a\x00b"})
+        fine = await client.get("/search", params={"text": "ab"})
+        ok = await client.post("/findings", json={"clause": "8", "evidence": "ab"})
+    assert body.status_code == query.status_code == 422
+    assert body.headers["content-type"] == "application/problem+json"
+    assert "NUL" in body.json()["detail"]
+    assert fine.status_code == 200 and ok.status_code == 200

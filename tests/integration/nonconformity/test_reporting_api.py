@@ -81,6 +81,12 @@ async def test_bad_input_is_a_clear_4xx_and_writes_nothing(nc: NcService) -> Non
                                      headers=nc.auth("reporter") | {
                                          "content-type": "application/json"})
     assert malformed.status_code == 422
+    nul = await nc.client.post("/v1/nonconformities", headers=nc.auth("reporter"),
+                               json={"title": "Valid\u0000title", "severity": "minor"})
+    assert nul.status_code == 422 and "NUL" in nul.json()["detail"]
+    nul_query = await nc.client.get("/v1/nonconformities", params={"text": "a\x00"},
+                                    headers=nc.auth("reporter"))
+    assert nul_query.status_code == 422
     huge = await nc.client.post("/v1/nonconformities", content=b"x" * (5 * 1024 * 1024),
                                 headers=nc.auth("reporter") | {
                                     "content-type": "application/json"})
