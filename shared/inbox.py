@@ -18,12 +18,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared import tracing
 from shared.bus.base import Bus, OutgoingRecord, ReceivedRecord, Subscription
 from shared.db import SessionFactory, UTCDateTime, utcnow
 from shared.events.envelope import from_record
-from shared.observability import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
+from shared.observability import CONSUMER_LAG, EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
 
 log = logging.getLogger(__name__)
+
+# Seconds between consumer-lag measurements (a query on the sql bus).
+LAG_INTERVAL = 5.0
 
 Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
 
@@ -66,10 +70,15 @@ class EventConsumer:
             try:
                 await subscription.start()
                 failures = 0
+                measured = 0.0
                 while not stop.is_set():
                     records = await subscription.fetch(max_records=self._batch_size, timeout=0.5)
                     for record in records:
                         await self.process(record, subscription)
+                    now = asyncio.get_running_loop().time()
+                    if now - measured >= LAG_INTERVAL:
+                        measured = now
+                        await self._measure_lag(subscription)
             except Exception:
                 failures += 1
                 log.warning("consumer %s failed; reconnecting", self.group, exc_info=True)
@@ -82,6 +91,10 @@ class EventConsumer:
                     await asyncio.wait_for(subscription.stop(), timeout=5)
                 except Exception:
                     log.debug("stopping subscription failed", exc_info=True)
+
+    async def _measure_lag(self, subscription: Subscription) -> None:
+        for (topic, partition), behind in (await subscription.lag()).items():
+            CONSUMER_LAG.labels(self.group, topic, str(partition)).set(behind)
 
     async def process(self, record: ReceivedRecord, subscription: Subscription) -> None:
         """Handle one record to its end (done, duplicate, ignored or dead-lettered), then commit."""
@@ -124,6 +137,14 @@ class EventConsumer:
         await subscription.commit(record)
 
     async def _handle_once(self, event: CloudEvent, handler: Handler) -> None:
+        context = tracing.TraceContext(
+            correlation_id=event.get_extension("correlationid") or event.get_id(),
+            causation_id=event.get_id(),
+            traceparent=tracing.child_of(event.get_extension("traceparent")))
+        with tracing.bound(context):
+            await self._handle_in_transaction(event, handler)
+
+    async def _handle_in_transaction(self, event: CloudEvent, handler: Handler) -> None:
         async with self._sessions() as session, session.begin():
             session.add(ProcessedEvent(consumer_group=self.group, event_id=event.get_id(),
                                        event_type=event.get_type(), processed_at=utcnow()))

@@ -8,8 +8,10 @@ samples with its own name.
 import logging
 import sys
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 from pythonjsonlogger.json import JsonFormatter
+
+from shared import tracing
 
 OUTBOX_BACKLOG = Gauge("capaflow_outbox_backlog", "Outbox rows not yet published", ["service"])
 OUTBOX_OLDEST_AGE = Gauge("capaflow_outbox_oldest_age_seconds",
@@ -21,6 +23,24 @@ EVENTS_CONSUMED = Counter("capaflow_events_consumed", "Events handled by a consu
 EVENTS_DEAD_LETTERED = Counter("capaflow_events_dead_lettered", "Records sent to a DLQ",
                                ["group", "type"])
 
+HTTP_LATENCY = Histogram("capaflow_http_request_duration_seconds", "HTTP request latency",
+                         ["service", "method", "route", "status"],
+                         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+CONSUMER_LAG = Gauge("capaflow_consumer_lag", "Records not yet consumed, per partition",
+                     ["group", "topic", "partition"])
+
+
+class _TraceFields(logging.Filter):
+    """Puts the current correlation id and traceparent on every log record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        context = tracing.current()
+        if context.correlation_id and not hasattr(record, "correlation_id"):
+            record.correlation_id = context.correlation_id
+        if context.traceparent and not hasattr(record, "traceparent"):
+            record.traceparent = context.traceparent
+        return True
+
 
 def configure_logging(*, service: str, level: str = "INFO", json_logs: bool = True) -> None:
     handler = logging.StreamHandler(sys.stderr)
@@ -30,6 +50,7 @@ def configure_logging(*, service: str, level: str = "INFO", json_logs: bool = Tr
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
             static_fields={"service": service},
         ))
+    handler.addFilter(_TraceFields())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -43,6 +43,10 @@ class Subscription(Protocol):
         """Mark ``record`` and all before it in its partition as done for the group."""
         ...
 
+    async def lag(self) -> dict[tuple[str, int], int]:
+        """Records behind the head, per (topic, partition) this member reads."""
+        ...
+
 
 class Bus(Protocol):
     async def start(self) -> None: ...

@@ -123,6 +123,14 @@ class KafkaSubscription:
             for m in messages
         ]
 
+    async def lag(self) -> dict[tuple[str, int], int]:
+        behind: dict[tuple[str, int], int] = {}
+        for tp in self._consumer.assignment():
+            head = self._consumer.highwater(tp)
+            if head is not None:
+                behind[(tp.topic, tp.partition)] = max(0, head - await self._consumer.position(tp))
+        return behind
+
     async def commit(self, record: ReceivedRecord) -> None:
         tp = TopicPartition(record.topic, record.partition)
         await self._consumer.commit({tp: OffsetAndMetadata(record.offset + 1, "")})

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    func,
     or_,
     select,
     text,
@@ -157,6 +158,15 @@ class SqlSubscription:
         for r in records:
             self._fetched[r.topic] = r.offset
         return records
+
+    async def lag(self) -> dict[tuple[str, int], int]:
+        behind: dict[tuple[str, int], int] = {}
+        async with self._bus.engine.connect() as conn:
+            for topic, position in self._fetched.items():
+                count = (await conn.execute(select(func.count()).select_from(event_log).where(
+                    event_log.c.topic == topic, event_log.c.position > position))).scalar()
+                behind[(topic, 0)] = int(count or 0)
+        return behind
 
     async def commit(self, record: ReceivedRecord) -> None:
         values = {"consumer_group": self._group, "topic": record.topic,

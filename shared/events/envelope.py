@@ -15,6 +15,7 @@ from cloudevents.core.bindings.kafka import (
 )
 from cloudevents.core.v1.event import CloudEvent
 
+from shared import tracing
 from shared.bus.base import OutgoingRecord, ReceivedRecord
 from shared.db import utcnow
 from shared.events.catalog import CATALOG, EventData
@@ -35,7 +36,12 @@ class Causation:
 
 def new_event(*, service: str, data: EventData, causation: Causation | None = None) -> CloudEvent:
     event_id = str(uuid4())
-    causation = causation or Causation()
+    if causation is None:
+        # Inside a request or an event handler: inherit its correlation and trace.
+        context = tracing.current()
+        causation = Causation(correlation_id=context.correlation_id,
+                              causation_id=context.causation_id,
+                              traceparent=context.traceparent)
     attributes: dict[str, Any] = {
         "specversion": "1.0",
         "id": event_id,

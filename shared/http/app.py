@@ -10,6 +10,7 @@ from shared.auth import KeyStore
 from shared.http.errors import PROBLEM_RESPONSES, install_problem_handlers
 from shared.http.health import router as health_router
 from shared.http.limits import BodySizeLimit, NulGuard
+from shared.http.observe import RequestObservation
 from shared.observability import configure_logging
 from shared.runtime import ServiceRuntime, Subscriptions
 from shared.settings import ServiceSettings
@@ -31,6 +32,7 @@ def service_app(*, service: str, title: str, settings: ServiceSettings,
     app.state.settings = settings
     app.state.keys = KeyStore.load(Path(settings.credentials_file))
     app.add_middleware(NulGuard)
+    app.add_middleware(RequestObservation, service=service)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_problem_handlers(app)
     app.include_router(health_router)

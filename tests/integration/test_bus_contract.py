@@ -125,3 +125,25 @@ async def test_restarted_consumer_resumes_after_its_last_commit(
         await restarted.stop()
     assert sorted(r.value for r in rest) == sorted(
         set(r.value for r in sent) - set(r.value for r in committed))
+
+
+async def test_lag_counts_what_the_member_has_not_fetched(bus_under_test: BusUnderTest) -> None:
+    bus = bus_under_test.make_bus()
+    topic = await bus_under_test.new_topic()
+    await bus.publish(_records(topic, ["a"], 8))
+    sub = await _subscribed(bus, f"g-{uuid.uuid4().hex[:6]}", topic)
+    try:
+        got = await _drain(sub, 8)
+        assert len(got) == 8
+
+        async def caught_up() -> bool:
+            return sum((await sub.lag()).values()) == 0
+        await eventually(caught_up, message="lag 0 after reading everything")
+        await bus.publish(_records(topic, ["a"], 3))
+
+        async def three_behind() -> bool:
+            return sum((await sub.lag()).values()) == 3
+        # Kafka learns the new head with the next fetch response.
+        await eventually(three_behind, timeout=30, message="lag 3", interval=0.2)
+    finally:
+        await sub.stop()
