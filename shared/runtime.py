@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 def build_bus(settings: ServiceSettings, *, client_id: str) -> Bus:
     if settings.bus == "kafka":
-        return KafkaBus(bootstrap_servers=settings.kafka_bootstrap_servers, client_id=client_id)
+        return KafkaBus(bootstrap_servers=settings.kafka_bootstrap_servers, client_id=client_id,
+                        namespace=settings.kafka_namespace)
     return SqlBus(url=settings.bus_database_url)
 
 

@@ -20,6 +20,8 @@ class ServiceSettings(BaseSettings):
     # Only for bus=sql: the database holding the shared event log.
     bus_database_url: str = "sqlite+aiosqlite:///var/events.sqlite"
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
+    # Prefix for every topic and consumer group, e.g. "staging." on a shared cluster.
+    kafka_namespace: str = Field(default="", pattern=r"^[A-Za-z0-9._-]{0,100}$")
     # Start the outbox relay and the consumers in the app's lifespan. A worker
     # deployment can run them apart from the API by switching this off there.
     run_workers: bool = True

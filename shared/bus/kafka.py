@@ -14,9 +14,12 @@ log = logging.getLogger(__name__)
 
 class KafkaBus:
     def __init__(self, *, bootstrap_servers: str, client_id: str,
-                 request_timeout_ms: int = 15_000) -> None:
+                 request_timeout_ms: int = 15_000, namespace: str = "") -> None:
         self._bootstrap = bootstrap_servers
         self._client_id = client_id
+        # Prefixed to every topic and consumer group, so several environments
+        # (or test runs) can share one cluster without seeing each other.
+        self._namespace = namespace
         self._request_timeout_ms = request_timeout_ms
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
@@ -64,7 +67,8 @@ class KafkaBus:
             # send() queues in call order; the idempotent producer keeps that
             # order per partition even across internal retries.
             acks = [
-                await producer.send(r.topic, r.value, key=r.key.encode(), headers=list(r.headers))
+                await producer.send(self._namespace + r.topic, r.value, key=r.key.encode(),
+                                    headers=list(r.headers))
                 for r in records
             ]
             await asyncio.gather(*acks)
@@ -76,8 +80,8 @@ class KafkaBus:
 
     def subscribe(self, *, group: str, topics: Sequence[str]) -> "KafkaSubscription":
         return KafkaSubscription(
-            bootstrap_servers=self._bootstrap, client_id=self._client_id, group=group,
-            topics=list(topics),
+            bootstrap_servers=self._bootstrap, client_id=self._client_id,
+            group=self._namespace + group, topics=list(topics), namespace=self._namespace,
         )
 
     async def ping(self) -> None:
@@ -91,9 +95,10 @@ class KafkaBus:
 
 class KafkaSubscription:
     def __init__(self, *, bootstrap_servers: str, client_id: str, group: str,
-                 topics: list[str]) -> None:
+                 topics: list[str], namespace: str = "") -> None:
+        self._namespace = namespace
         self._consumer = AIOKafkaConsumer(
-            *topics,
+            *(namespace + t for t in topics),
             bootstrap_servers=bootstrap_servers,
             client_id=f"{client_id}-{group}",
             group_id=group,
@@ -115,7 +120,8 @@ class KafkaSubscription:
                                                max_records=max_records)
         return [
             ReceivedRecord(
-                topic=m.topic, partition=m.partition, offset=m.offset,
+                topic=m.topic.removeprefix(self._namespace), partition=m.partition,
+                offset=m.offset,
                 key=(m.key or b"").decode(), value=m.value or b"",
                 headers=tuple(m.headers or ()),
             )
@@ -128,9 +134,10 @@ class KafkaSubscription:
         for tp in self._consumer.assignment():
             head = self._consumer.highwater(tp)
             if head is not None:
-                behind[(tp.topic, tp.partition)] = max(0, head - await self._consumer.position(tp))
+                behind[(tp.topic.removeprefix(self._namespace), tp.partition)] = max(
+                    0, head - await self._consumer.position(tp))
         return behind
 
     async def commit(self, record: ReceivedRecord) -> None:
-        tp = TopicPartition(record.topic, record.partition)
+        tp = TopicPartition(self._namespace + record.topic, record.partition)
         await self._consumer.commit({tp: OffsetAndMetadata(record.offset + 1, "")})

@@ -147,3 +147,24 @@ async def test_lag_counts_what_the_member_has_not_fetched(bus_under_test: BusUnd
         await eventually(three_behind, timeout=30, message="lag 3", interval=0.2)
     finally:
         await sub.stop()
+
+
+async def test_kafka_namespaces_keep_environments_apart(kafka_bootstrap: str) -> None:
+    from shared.bus.kafka import KafkaBus
+
+    staging = KafkaBus(bootstrap_servers=kafka_bootstrap, client_id="t", namespace="staging-x.")
+    prod = KafkaBus(bootstrap_servers=kafka_bootstrap, client_id="t", namespace="prod-x.")
+    topic = f"test.{uuid.uuid4().hex[:8]}"
+    try:
+        await staging.publish([OutgoingRecord(topic=topic, key="k", value=b"staging")])
+        await prod.publish([OutgoingRecord(topic=topic, key="k", value=b"prod")])
+        sub = await _subscribed(staging, "capa", topic)
+        try:
+            got = await _drain(sub, 1)
+            got += await sub.fetch(max_records=10, timeout=1.0)
+        finally:
+            await sub.stop()
+    finally:
+        await staging.stop()
+        await prod.stop()
+    assert [(r.topic, r.value) for r in got] == [(topic, b"staging")]
