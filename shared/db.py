@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -36,6 +38,24 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True when the database could not be reached (not when it refused the data):
+    the request may succeed later, so it is a 503, and a consumer waits rather
+    than dead-lettering."""
+    if isinstance(exc, (OperationalError, InterfaceError, PoolTimeout, ConnectionError,
+                        TimeoutError)):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    # asyncpg raises its own connection errors, sometimes wrapped.
+    name = type(exc).__name__
+    if name in {"ConnectionDoesNotExistError", "CannotConnectNowError",
+                "ConnectionFailureError", "InterfaceError"}:
+        return True
+    cause = exc.__cause__ or exc.__context__
+    return cause is not None and cause is not exc and isinstance(cause, OSError)
 
 
 def is_sqlite(url: str) -> bool:

@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared import tracing
 from shared.bus.base import Bus, OutgoingRecord, ReceivedRecord, Subscription
-from shared.db import SessionFactory, UTCDateTime, utcnow
+from shared.db import SessionFactory, UTCDateTime, is_unavailable, utcnow
 from shared.events.envelope import from_record
 from shared.observability import CONSUMER_LAG, EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
 
@@ -114,7 +114,9 @@ class EventConsumer:
             await subscription.commit(record)
             return
 
-        for attempt in range(1, self._max_attempts + 1):
+        attempt = 0
+        outage = 0
+        while attempt < self._max_attempts:
             try:
                 await self._handle_once(event, handler)
                 EVENTS_CONSUMED.labels(self.group, event_type, "handled").inc()
@@ -123,6 +125,14 @@ class EventConsumer:
                 EVENTS_CONSUMED.labels(self.group, event_type, "duplicate").inc()
                 break
             except Exception as exc:
+                if is_unavailable(exc):
+                    # The database is down, not the record bad: wait for it (the
+                    # partition could not progress anyway) instead of dead-lettering.
+                    outage += 1
+                    log.warning("database unavailable while handling %s; waiting", event_type)
+                    await asyncio.sleep(min(5.0, 0.2 * 2 ** min(outage, 5)))
+                    continue
+                attempt += 1
                 error = exc
                 log.warning("handler for %s failed (attempt %d/%d)", event_type, attempt,
                             self._max_attempts, exc_info=True,

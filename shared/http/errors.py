@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.db import is_unavailable
+
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
@@ -86,6 +88,15 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if is_unavailable(exc):
+            # Nothing was written (the transaction never committed): the client
+            # can safely retry, with the same Idempotency-Key if it used one.
+            log.warning("database unavailable on %s %s: %s", request.method,
+                        request.url.path, exc)
+            return problem_response(503, "The service cannot reach its database right now; "
+                                    "retry after the given delay.",
+                                    title="Temporarily unavailable",
+                                    instance=request.url.path, headers={"Retry-After": "5"})
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(500, "An unexpected error occurred; it has been logged.",
                                 instance=request.url.path)

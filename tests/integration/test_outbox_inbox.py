@@ -220,3 +220,40 @@ async def test_relay_replicas_on_one_database_keep_order(pipeline: Pipeline) -> 
     got = await _read_all(bus, topic, expect=60)
     titles = [from_record(r).get_data()["title"] for r in got]  # type: ignore[index]
     assert titles == [f"step {i}" for i in range(60)]
+
+
+async def test_database_outage_is_waited_out_not_dead_lettered(pipeline: Pipeline) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    bus = pipeline.bus_under_test.make_bus()
+    topic = await pipeline.bus_under_test.new_topic()
+    event = _capa_opened(uuid.uuid4())
+    async with pipeline.sessions() as session, session.begin():
+        enqueue(session, event, topic=topic)
+    await _relay_all(OutboxRelay(service="capa", sessions=pipeline.sessions, bus=bus))
+
+    calls: list[str] = []
+
+    async def handler(session: AsyncSession, received: CloudEvent) -> None:
+        calls.append(received.get_id())
+        if len(calls) <= 4:  # more failures than max_attempts allows for a bad record
+            raise OperationalError("SELECT 1", None, ConnectionRefusedError("db is down"))
+
+    group = f"capa-{uuid.uuid4().hex[:6]}"
+    consumer = EventConsumer(group=group, topics=[topic], sessions=pipeline.sessions, bus=bus,
+                             handlers={CapaOpened.event_type: handler}, max_attempts=2,
+                             retry_backoff=0.01)
+    async with _consuming(consumer):
+        async def handled() -> bool:
+            return len(calls) == 5
+        await eventually(handled, message="handled once the database is back")
+    async with pipeline.sessions() as session:
+        done = (await session.exec(select(ProcessedEvent).where(
+            ProcessedEvent.consumer_group == group))).all()
+    assert [p.event_id for p in done] == [event.get_id()]
+    sub = bus.subscribe(group=f"dlq-reader-{uuid.uuid4().hex[:6]}", topics=[dlq_topic(group)])
+    await sub.start()
+    try:
+        assert await sub.fetch(max_records=10, timeout=1.0) == []
+    finally:
+        await sub.stop()

@@ -88,3 +88,33 @@ async def test_nul_characters_are_refused_before_they_reach_the_database() -> No
     assert body.headers["content-type"] == "application/problem+json"
     assert "NUL" in body.json()["detail"]
     assert fine.status_code == 200 and ok.status_code == 200
+
+
+def test_unreachable_database_is_told_apart_from_refused_data() -> None:
+    from sqlalchemy.exc import IntegrityError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    from shared.db import is_unavailable
+
+    assert is_unavailable(OperationalError("SELECT 1", None, Exception("server closed")))
+    assert is_unavailable(PoolTimeout("pool exhausted"))
+    assert is_unavailable(ConnectionRefusedError(111, "refused"))
+    assert not is_unavailable(IntegrityError("INSERT", None, Exception("duplicate key")))
+    assert not is_unavailable(ValueError("bad input"))
+
+
+async def test_unreachable_database_is_a_503_with_retry_after() -> None:
+    from sqlalchemy.exc import OperationalError
+
+    app = _app()
+
+    @app.get("/down")
+    async def down() -> None:
+        raise OperationalError("SELECT 1", None, ConnectionRefusedError("refused"))
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get("/down")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert response.headers["content-type"] == "application/problem+json"
