@@ -12,13 +12,15 @@ from sqlalchemy import or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.db import utcnow
 from shared.events.capa import CapaClosed, CapaOpened
 from shared.events.envelope import event_data
+from shared.events.nonconformity import NonconformityRecurred
 
 from .domain import CapaLink, NonconformityStatus
 from .lifecycle import close_in_session
 from .models import Nonconformity
-from .records import add_history, touch
+from .records import add_history, emit, touch
 
 
 async def on_capa_opened(session: AsyncSession, event: CloudEvent) -> None:
@@ -34,6 +36,20 @@ async def on_capa_opened(session: AsyncSession, event: CloudEvent) -> None:
     session.add(nc)
     add_history(session, nc, actor="capa-service", action="capa_opened",
                 changes={"capa_id": str(data.capa_id), "capa_number": data.number})
+    # Recurrences that arrived while this CAPA was being opened join it now,
+    # and the CAPA service learns of them through nonconformity.recurred.
+    waiting = (await session.exec(select(Nonconformity).where(
+        Nonconformity.joins_capa_of == nc.id,
+        Nonconformity.capa_link == CapaLink.requested))).all()
+    for other in waiting:
+        other.capa_id, other.capa_number, other.capa_link = data.capa_id, data.number, \
+            CapaLink.open
+        touch(other)
+        session.add(other)
+        add_history(session, other, actor="capa-service", action="linked_to_capa",
+                    changes={"capa_id": str(data.capa_id), "capa_number": data.number})
+        emit(session, other, NonconformityRecurred, occurrence_count=other.occurrence_count,
+             last_seen=other.last_seen, capa_id=data.capa_id, recurred_at=utcnow())
 
 
 async def on_capa_closed(session: AsyncSession, event: CloudEvent) -> None:

@@ -105,11 +105,14 @@ class EscalationPolicy:
 
 @dataclass(frozen=True)
 class EscalationDecision:
-    """``escalate`` asks for a new CAPA; ``link_to`` names an open CAPA to join instead."""
+    """``escalate`` asks for a new CAPA; ``link_to`` names an open CAPA to join
+    instead; ``wait_for`` names an escalated NC of the same problem whose CAPA
+    is asked for but not open yet: this NC joins that CAPA once it opens."""
 
     escalate: bool = False
     reason: EscalationReason | None = None
     link_to: str | None = None
+    wait_for: str | None = None
 
 
 NO_ESCALATION = EscalationDecision()
@@ -118,7 +121,8 @@ NO_ESCALATION = EscalationDecision()
 def decide_escalation(policy: EscalationPolicy, *, severity: Severity,
                       finding_type: FindingType | None, already_escalated: bool,
                       occurrences_in_window: int, open_capa_of_recurrence: str | None,
-                      capa_link: CapaLink = CapaLink.none) -> EscalationDecision:
+                      capa_link: CapaLink = CapaLink.none,
+                      requested_capa_of_recurrence: str | None = None) -> EscalationDecision:
     """Critical/major → now; N occurrences in the window → as recurring; a major
     audit finding → now. Never twice for one NC; a recurrence whose CAPA is
     still open joins that CAPA instead of asking for a new one."""
@@ -126,6 +130,9 @@ def decide_escalation(policy: EscalationPolicy, *, severity: Severity,
         return NO_ESCALATION
     if open_capa_of_recurrence:
         return EscalationDecision(link_to=open_capa_of_recurrence)
+    if requested_capa_of_recurrence:
+        # A burst of the same problem asks for one CAPA, not one per report.
+        return EscalationDecision(wait_for=requested_capa_of_recurrence)
     recurring = occurrences_in_window >= policy.recurrence_threshold
     if finding_type is FindingType.major_nc:
         return EscalationDecision(escalate=True, reason=EscalationReason.audit_finding)
@@ -152,7 +159,7 @@ def check_can_close(status: NonconformityStatus, capa_link: CapaLink) -> None:
     if capa_link in (CapaLink.requested, CapaLink.open):
         raise TransitionRefused("Its CAPA is not closed yet: the nonconformity closes when "
                                 "the CAPA is closed after an effective verification.",
-                                allowed=_allowed_moves(status))
+                                allowed=_allowed_moves(status, capa_link))
 
 
 def check_can_reopen(status: NonconformityStatus) -> None:
@@ -167,7 +174,10 @@ def check_editable(status: NonconformityStatus) -> None:
                                 allowed=_allowed_moves(status))
 
 
-def _allowed_moves(status: NonconformityStatus) -> list[str]:
-    if status in OPEN_STATUSES:
-        return ["update", "triage", "correction", "close"]
-    return ["reopen"]
+def _allowed_moves(status: NonconformityStatus,
+                   capa_link: CapaLink = CapaLink.none) -> list[str]:
+    if status not in OPEN_STATUSES:
+        return ["reopen"]
+    if capa_link in (CapaLink.requested, CapaLink.open):
+        return ["update", "triage", "correction"]
+    return ["update", "triage", "correction", "close"]

@@ -32,9 +32,8 @@ async def occurrences_in_window(session: AsyncSession, nc: Nonconformity, *,
     return max(counts)
 
 
-async def open_capa_of_recurrence(session: AsyncSession,
-                                  nc: Nonconformity) -> tuple[str, str | None] | None:
-    """An earlier NC of the same problem whose CAPA is still open: (capa id, number)."""
+async def capa_of_recurrence(session: AsyncSession, nc: Nonconformity) -> Nonconformity | None:
+    """An earlier NC of the same problem whose CAPA is open or asked for."""
     same_problem = []
     if nc.fingerprint:
         same_problem.append(col(Nonconformity.fingerprint) == nc.fingerprint)
@@ -42,13 +41,19 @@ async def open_capa_of_recurrence(session: AsyncSession,
         same_problem.append(col(Nonconformity.recurrence_key) == nc.recurrence_key)
     if not same_problem:
         return None
-    other = (await session.exec(
-        select(Nonconformity).where(or_(*same_problem), Nonconformity.id != nc.id,
-                                    Nonconformity.capa_link == CapaLink.open)
-        .order_by(col(Nonconformity.created_at).desc()).limit(1))).first()
-    if other is None or other.capa_id is None:
-        return None
-    return str(other.capa_id), other.capa_number
+    candidates = (await session.exec(
+        select(Nonconformity).where(
+            or_(*same_problem), Nonconformity.id != nc.id,
+            col(Nonconformity.capa_link).in_([CapaLink.open, CapaLink.requested]))
+        .order_by(col(Nonconformity.created_at).desc()).limit(20))).all()
+    # An open CAPA beats one still being opened; the escalated NC, not a waiting one.
+    for other in candidates:
+        if other.capa_link == CapaLink.open and other.capa_id is not None:
+            return other
+    for other in candidates:
+        if other.escalated_at is not None:
+            return other
+    return None
 
 
 async def apply_policy(session: AsyncSession, nc: Nonconformity, *, policy: EscalationPolicy,
@@ -59,17 +64,26 @@ async def apply_policy(session: AsyncSession, nc: Nonconformity, *, policy: Esca
     Returns True when this call escalated the NC (``escalated`` is emitted at
     most once per NC: the policy refuses once ``escalated_at`` is set)."""
     seen = await occurrences_in_window(session, nc, policy=policy, now=now)
-    open_capa = await open_capa_of_recurrence(session, nc) if seen > 1 else None
+    other = await capa_of_recurrence(session, nc) if seen > 1 else None
+    open_other = other if other is not None and other.capa_link == CapaLink.open else None
     decision = decide_escalation(
         policy, severity=nc.severity,
         finding_type=FindingType(nc.finding_type) if nc.finding_type else None,
         already_escalated=nc.escalated_at is not None, occurrences_in_window=seen,
-        open_capa_of_recurrence=open_capa[0] if open_capa else None, capa_link=nc.capa_link)
+        open_capa_of_recurrence=str(open_other.capa_id) if open_other else None,
+        requested_capa_of_recurrence=str(other.id) if other and not open_other else None,
+        capa_link=nc.capa_link)
 
-    if decision.link_to and open_capa:
-        nc.capa_id, nc.capa_number, nc.capa_link = UUID(open_capa[0]), open_capa[1], CapaLink.open
+    if decision.link_to and open_other is not None:
+        nc.capa_id, nc.capa_number = open_other.capa_id, open_other.capa_number
+        nc.capa_link = CapaLink.open
         add_history(session, nc, actor=actor, action="linked_to_capa",
-                    changes={"capa_id": open_capa[0]})
+                    changes={"capa_id": decision.link_to})
+    if decision.wait_for:
+        nc.joins_capa_of, nc.capa_link = UUID(decision.wait_for), CapaLink.requested
+        add_history(session, nc, actor=actor, action="joins_requested_capa",
+                    changes={"escalated_nonconformity": decision.wait_for})
+        return False
     if decision.link_to or recurred or seen > 1:
         emit(session, nc, NonconformityRecurred, causation=causation,
              occurrence_count=max(seen, nc.occurrence_count), last_seen=nc.last_seen,

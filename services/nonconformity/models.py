@@ -77,6 +77,8 @@ class Nonconformity(SQLModel, table=True):
     capa_link: CapaLink = Field(default=CapaLink.none, sa_type=String(16))
     capa_id: UUID | None = None
     capa_number: str | None = Field(default=None, max_length=32)
+    # The escalated NC of the same problem whose CAPA this one joins when it opens.
+    joins_capa_of: UUID | None = Field(default=None, index=True)
     resolution: str | None = Field(default=None, sa_column=Column(Text))
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)

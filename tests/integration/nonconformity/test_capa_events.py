@@ -86,3 +86,27 @@ async def test_a_redelivered_capa_event_changes_nothing_twice(nc: NcService) -> 
         return (await _nc(nc, item["id"]))["status"] == "closed"
     await eventually(closed, message="NC closed")
     assert len(await nc.events(item["id"], "capaflow.nonconformity.closed.v1")) == 1
+
+
+async def test_a_burst_of_recurrences_asks_for_one_capa(nc: NcService) -> None:
+    ids = [(await nc.report(severity="minor", category="Valves", affected_item="Line 7",
+                            title=f"Valve sticks {i}")).json()["id"] for i in range(6)]
+    escalated = [i for i in ids if await nc.events(i, "capaflow.nonconformity.escalated.v1")]
+    assert escalated == [ids[2]], "the third occurrence escalates, the later ones wait"
+    waiting = [await _nc(nc, i) for i in ids[3:]]
+    assert all(w["capa_link"] == "requested" and w["escalated_at"] is None for w in waiting)
+
+    capa_id = uuid.uuid4()
+    await _publish_capa_event(nc, CapaOpened(
+        capa_id=capa_id, number="CAPA-2026-00003", title="Valve sticks",
+        nonconformity_id=ids[2], severity=Severity.minor, opened_at=datetime.now(UTC)))
+
+    async def all_joined() -> bool:
+        links = [(await _nc(nc, i))["capa_id"] for i in ids[2:]]
+        return links == [str(capa_id)] * 4
+    await eventually(all_joined, message="waiting recurrences joined the CAPA")
+    for i in ids[3:]:
+        recurred = await nc.events(i, "capaflow.nonconformity.recurred.v1")
+        assert recurred[-1]["data"]["capa_id"] == str(capa_id)
+    assert [i for i in ids if await nc.events(i, "capaflow.nonconformity.escalated.v1")] == \
+        [ids[2]]

@@ -121,3 +121,15 @@ def test_reopen_only_what_is_not_open() -> None:
     check_can_reopen(NonconformityStatus.rejected)
     with pytest.raises(TransitionRefused):
         check_can_reopen(NonconformityStatus.accepted)
+
+
+def test_recurrence_while_a_capa_is_being_opened_waits_for_it() -> None:
+    decision = decide_escalation(POLICY, severity=Severity.critical, finding_type=None,
+                                 already_escalated=False, occurrences_in_window=5,
+                                 open_capa_of_recurrence=None,
+                                 requested_capa_of_recurrence="nc-escalated")
+    assert not decision.escalate and decision.wait_for == "nc-escalated"
+    assert decide_escalation(POLICY, severity=Severity.minor, finding_type=None,
+                             already_escalated=False, occurrences_in_window=5,
+                             open_capa_of_recurrence="capa-1",
+                             requested_capa_of_recurrence="nc-x").link_to == "capa-1"
