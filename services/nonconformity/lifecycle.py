@@ -47,9 +47,11 @@ async def _editing(sessions: SessionFactory, nc_id: UUID,
         if nc is None:
             raise NotFound(str(nc_id))
         check_if_match(if_match, nc.version)
+        before = nc.model_dump(warnings=False)
         yield session, nc
-        touch(nc)
-        session.add(nc)
+        if nc.model_dump(warnings=False) != before:
+            touch(nc)  # a request that changed nothing keeps the version (and ETag)
+            session.add(nc)
 
 
 async def update_nonconformity(*, sessions: SessionFactory, policy: EscalationPolicy,
@@ -145,7 +147,7 @@ async def reopen(*, sessions: SessionFactory, nc_id: UUID, reason: str,
     async with _editing(sessions, nc_id, if_match or "*") as (session, nc):
         check_can_reopen(NonconformityStatus(nc.status))
         before = nc.status
-        nc.status, nc.closed_at = NonconformityStatus.reported, None
+        nc.status, nc.closed_at, nc.resolution = NonconformityStatus.reported, None, None
         add_history(session, nc, actor=actor, action="reopened", reason=reason,
                     changes={"status": {"before": before, "after": nc.status}})
         emit(session, nc, NonconformityReopened, reason=reason, reopened_by=actor,

@@ -49,10 +49,13 @@ async def history(*, sessions: SessionFactory, nc_id: UUID) -> list[HistoryEntry
 async def list_nonconformities(*, sessions: SessionFactory, where: NonconformityFilter,
                                limit: int, cursor: str | None) -> NonconformityPage:
     query = select(Nonconformity)
-    for name in ("status", "severity", "source", "category"):
+    for name in ("status", "severity", "source"):
         value = getattr(where, name)
         if value is not None:
             query = query.where(getattr(Nonconformity, name) == value)
+    if where.category is not None:
+        # As the escalation policy compares them: without regard to case.
+        query = query.where(func.lower(Nonconformity.category) == where.category.lower())
     if where.tag:
         query = query.where(col(Nonconformity.id).in_(
             select(NonconformityTag.nonconformity_id).where(NonconformityTag.tag == where.tag)))
@@ -61,11 +64,14 @@ async def list_nonconformities(*, sessions: SessionFactory, where: Nonconformity
     if where.until:
         query = query.where(col(Nonconformity.created_at) < where.until)
     if where.text:
-        needle = f"%{where.text.lower()}%"
-        query = query.where(or_(func.lower(Nonconformity.title).like(needle),
-                                func.lower(func.coalesce(Nonconformity.description, ""))
-                                .like(needle),
-                                func.lower(Nonconformity.number).like(needle)))
+        # % and _ are text to search for, not wildcards.
+        escaped = (where.text.lower().replace("\\", "\\\\").replace("%", "\\%")
+                   .replace("_", "\\_"))
+        needle = f"%{escaped}%"
+        query = query.where(or_(
+            func.lower(Nonconformity.title).like(needle, escape="\\"),
+            func.lower(func.coalesce(Nonconformity.description, "")).like(needle, escape="\\"),
+            func.lower(Nonconformity.number).like(needle, escape="\\")))
     if cursor:
         created, last_id = _cursor_values(cursor)
         query = query.where(or_(col(Nonconformity.created_at) < created,

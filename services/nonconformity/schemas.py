@@ -1,10 +1,18 @@
 """API request and response models (the XCreate / XUpdate / XPublic families)."""
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from shared.events.base import Severity
 
@@ -51,6 +59,8 @@ class NonconformityCreate(Strict):
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError("give a time zone, e.g. 2026-11-26T08:00:00Z")
+        if value is not None and value > datetime.now(UTC) + timedelta(minutes=5):
+            raise ValueError("lies in the future; give the time the problem occurred")
         return value
 
 
@@ -65,6 +75,14 @@ class NonconformityUpdate(Strict):
     links: list[Link] | None = Field(default=None, max_length=20)
     reason: Text | None = None
 
+    @field_validator("title", "severity", "tags", "links")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # Omit a field to keep it; null would erase something every NC must have.
+        if value is None:
+            raise ValueError("cannot be null; leave the field out to keep its value")
+        return value
+
 
 class TriageRequest(Strict):
     decision: TriageDecision
@@ -72,6 +90,12 @@ class TriageRequest(Strict):
     owner: ShortText | None = None
     duplicate_of: UUID | None = Field(default=None,
                                       description="Required when decision is duplicate.")
+
+    @model_validator(mode="after")
+    def _duplicate_names_its_original(self) -> "TriageRequest":
+        if (self.decision is TriageDecision.duplicate) != (self.duplicate_of is not None):
+            raise ValueError("duplicate_of is required for decision 'duplicate' and only then")
+        return self
 
 
 class CorrectionRequest(Strict):

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import Request
 
-from shared.auth import KeyStore, Principal
+from shared.auth import ROLES, KeyStore, Principal
 from shared.http.errors import Problem
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="capaflow"'}
@@ -50,8 +50,10 @@ def require_roles(*roles: str) -> Callable[[Request], Awaitable[Principal]]:
     async def dependency(request: Request) -> Principal:
         principal = authenticate(request)
         if not principal.holds_any(roles):
-            raise Problem(403, f"This needs one of the roles: {', '.join(roles)}.",
-                          title="Forbidden", required_roles=list(roles))
+            # admin holds every person role; a source token only its own.
+            needed = list(roles) + (["admin"] if any(r in ROLES for r in roles) else [])
+            raise Problem(403, f"This needs one of the roles: {', '.join(needed)}.",
+                          title="Forbidden", required_roles=needed)
         return principal
 
     return dependency

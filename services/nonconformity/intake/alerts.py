@@ -6,10 +6,10 @@ tools' extra fields: they are foreign formats we read, not our API.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from shared.events.base import Severity
 
@@ -28,6 +28,12 @@ class Alert(BaseModel):
     endsAt: datetime | None = None
     generatorURL: str = ""
     fingerprint: str = Field(min_length=1, max_length=200)
+    @field_validator("startsAt", "endsAt")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        # Alertmanager always sends a zone; a hand-made payload may not: read it as UTC.
+        return value.replace(tzinfo=UTC) if value and value.tzinfo is None else value
+
     # Grafana only.
     dashboardURL: str | None = None
     panelURL: str | None = None

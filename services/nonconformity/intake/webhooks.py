@@ -1,5 +1,6 @@
 """Generic JSON sources signed per Standard Webhooks, mapped by per-source config."""
 
+import json
 from typing import Any
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -19,9 +20,17 @@ class MappingFailed(Exception):
 def verify(config: WebhookSource, body: bytes, headers: dict[str, str]) -> Any:
     """The parsed payload if the signature is valid and fresh (5-minute tolerance)."""
     try:
-        return Webhook(config.secret).verify(body, headers)
+        Webhook(config.secret).verify(body, headers, json_parse=False)
     except WebhookVerificationError as exc:
         raise SignatureRejected(str(exc)) from exc
+    except ValueError as exc:
+        # A body that is not UTF-8, or a malformed signature header: nothing a
+        # sender following the standard would produce, so not authenticated.
+        raise SignatureRejected("malformed signature or body encoding") from exc
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise MappingFailed("the signed body is not JSON (or is nested too deeply)") from exc
 
 
 def _at(payload: Any, path: str | None) -> Any:

@@ -83,7 +83,7 @@ async def test_triage_as_duplicate_names_an_existing_nc(nc: NcService) -> None:
     url = f"/v1/nonconformities/{copy['id']}/triage"
     missing = await nc.client.post(url, headers=nc.auth("engineer") | {"If-Match": '"1"'},
                                    json={"decision": "duplicate", "reason": "same"})
-    assert missing.status_code == 409
+    assert missing.status_code == 422
     ok = await nc.client.post(url, headers=nc.auth("engineer") | {"If-Match": '"1"'},
                               json={"decision": "duplicate", "reason": "same",
                                     "duplicate_of": original["id"]})

@@ -116,3 +116,14 @@ async def test_monitoring_sources_authenticate(nc: NcService) -> None:
     assert ok.status_code == 200
     assert (await nc.client.post(AM, json={"version": "4"},
                                  headers=nc.auth("source:alertmanager"))).status_code == 422
+
+
+async def test_timestamps_without_zone_are_read_as_utc(nc: NcService) -> None:
+    r = await _post(nc, alertmanager_payload(alert("fp-naive", starts="2026-11-25T07:00:00")))
+    assert r.status_code == 200, r.text
+    r = await _post(nc, alertmanager_payload(alert("fp-naive", status="resolved",
+                                                   starts="2026-11-25T07:00:00",
+                                                   ends="2026-11-25T07:50:00")))
+    assert r.status_code == 200, r.text
+    [item] = await _by_fingerprint(nc, "fp-naive")
+    assert item["resolved_at"].startswith("2026-11-25T07:50:00")

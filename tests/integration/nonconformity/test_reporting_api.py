@@ -132,3 +132,27 @@ async def test_unknown_nc_is_404_problem(nc: NcService) -> None:
     assert r.headers["content-type"] == "application/problem+json"
     r = await nc.client.get("/v1/nonconformities/not-a-uuid", headers=nc.auth("manager"))
     assert r.status_code == 422
+
+
+async def test_review_findings_are_clear_4xx(nc: NcService) -> None:
+    """Inputs an outside review sent by mistake: each a 4xx a person can act on."""
+    item = (await nc.report(title="Review target")).json()
+    url = f"/v1/nonconformities/{item['id']}"
+    for body in ({"title": None}, {"severity": None}, {"tags": None}):
+        r = await nc.client.patch(url, json=body, headers=nc.auth("engineer") | {
+            "If-Match": '"1"'})
+        assert r.status_code == 422, body
+    same = await nc.client.patch(url, json={}, headers=nc.auth("engineer") | {"If-Match": "1"})
+    assert same.status_code == 200 and same.headers["etag"] == '"1"', "a no-op keeps the ETag"
+    future = await nc.report(occurred_at="2999-01-01T00:00:00Z")
+    assert future.status_code == 422
+    triage = await nc.client.post(f"{url}/triage", headers=nc.auth("engineer") | {
+        "If-Match": '"1"'}, json={"decision": "duplicate", "reason": "same"})
+    assert triage.status_code == 422
+    await nc.report(title="Discount 100% applied twice")
+    wildcard = await nc.client.get("/v1/nonconformities", params={"text": "%"},
+                                   headers=nc.auth("engineer"))
+    assert [i["title"] for i in wildcard.json()["items"]] == ["Discount 100% applied twice"]
+    forbidden = await nc.client.post(f"{url}/reopen", json={"reason": "x"},
+                                     headers=nc.auth("reporter"))
+    assert "admin" in forbidden.json()["required_roles"]

@@ -91,3 +91,25 @@ async def test_minor_finding_and_ofi_do_not_escalate_and_clause_is_checked(
     bad = await nc.client.post("/v1/audits/IA-2026-05/findings", headers=nc.auth("manager"),
                                json=base | {"clause": "8.5", "finding_type": "critical"})
     assert bad.status_code == 422
+
+
+async def test_malformed_webhook_bodies_are_4xx_not_500(nc: NcService) -> None:
+    raw = b"\xff\xfe{not utf-8}"
+    r = await nc.client.post(URL, content=raw, headers={"content-type": "application/json"})
+    assert r.status_code == 401
+    body, headers = _signed({"x": 1})
+    r = await nc.client.post(URL, content=body, headers=headers | {
+        "webhook-signature": "garbage-without-comma"})
+    assert r.status_code == 401
+    text = b"hello there"
+    signature = Webhook(WEBHOOK_SECRET).sign("msg_text", datetime.now(UTC), text.decode())
+    r = await nc.client.post(URL, content=text, headers={
+        "webhook-id": "msg_text", "webhook-timestamp": str(int(datetime.now(UTC).timestamp())),
+        "webhook-signature": signature})
+    assert r.status_code == 422 and "not JSON" in r.json()["detail"]
+    deep = "[" * 100_000 + "]" * 100_000
+    signature = Webhook(WEBHOOK_SECRET).sign("msg_deep", datetime.now(UTC), deep)
+    r = await nc.client.post(URL, content=deep.encode(), headers={
+        "webhook-id": "msg_deep", "webhook-timestamp": str(int(datetime.now(UTC).timestamp())),
+        "webhook-signature": signature})
+    assert r.status_code == 422
