@@ -40,7 +40,8 @@ async def live_stream(
     if last_event_id is not None:
         try:
             after = int(last_event_id)
-            if after < 0:
+            # Positions are 64-bit database integers.
+            if not 0 <= after < 2**63:
                 raise ValueError
         except ValueError as exc:
             raise Problem(400, "Last-Event-ID must be a stream position this API gave out "

@@ -117,6 +117,8 @@ async def test_sse_sends_exactly_the_filtered_events_and_resumes_after_reconnect
 
             bad = await client.get("/v1/stream", headers=auth | {"Last-Event-ID": "x"})
             assert bad.status_code == 400
+            huge = await client.get("/v1/stream", headers=auth | {"Last-Event-ID": "9" * 23})
+            assert huge.status_code == 400
             assert bad.headers["content-type"] == "application/problem+json"
             assert (await client.get("/v1/stream")).status_code == 401
     finally:
