@@ -40,22 +40,35 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# SQLSTATE classes meaning "could not talk to the server": connection
+# exceptions (08), operator intervention such as shutdown or startup (57P),
+# too many connections (53300).
+_UNAVAILABLE_STATES = ("08", "57P", "53300")
+_UNAVAILABLE_NAMES = {"ConnectionDoesNotExistError", "CannotConnectNowError",
+                      "ConnectionFailureError", "AdminShutdownError", "CrashShutdownError"}
+
+
 def is_unavailable(exc: BaseException) -> bool:
     """True when the database could not be reached (not when it refused the data):
     the request may succeed later, so it is a 503, and a consumer waits rather
-    than dead-lettering."""
-    if isinstance(exc, (OperationalError, InterfaceError, PoolTimeout, ConnectionError,
-                        TimeoutError)):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    # asyncpg raises its own connection errors, sometimes wrapped.
-    name = type(exc).__name__
-    if name in {"ConnectionDoesNotExistError", "CannotConnectNowError",
-                "ConnectionFailureError", "InterfaceError"}:
-        return True
-    cause = exc.__cause__ or exc.__context__
-    return cause is not None and cause is not exc and isinstance(cause, OSError)
+    than dead-lettering. Looks through SQLAlchemy's wrapping to the driver error."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (OperationalError, InterfaceError, PoolTimeout, OSError,
+                                TimeoutError)):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        state = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
+        if isinstance(state, str) and state.startswith(_UNAVAILABLE_STATES):
+            return True
+        if type(current).__name__ in _UNAVAILABLE_NAMES:
+            return True
+        current = (getattr(current, "orig", None) or current.__cause__
+                   or current.__context__)
+    return False
 
 
 def is_sqlite(url: str) -> bool:

@@ -1,0 +1,276 @@
+"""Faults while 2,000 NCs are posted: the Kafka broker killed (-9) and
+restarted, each service killed (-9) and restarted, PostgreSQL stopped for
+20 s. Afterwards nothing accepted is lost, nothing is doubled, nothing sits
+in a dead-letter queue, and the outage was a 503, never a 500."""
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shared.bus.kafka import KafkaBus
+from shared.credentials import provision_dev
+from tests.conftest import ROOT, require_kafka, require_postgres
+from tests.e2e.loop import _new_databases, poll, webhook_receiver
+from tests.e2e.test_run_services import SERVICES, _free_port
+
+pytestmark = [pytest.mark.chaos, pytest.mark.kafka, pytest.mark.postgres]
+
+TOTAL = 2000
+WORKERS = 8
+PER_WORKER_RATE = 3.5  # requests/s per worker: the load spans the whole fault sequence
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    port: int
+    env: dict[str, str]
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        out = self.log.open("ab")
+        self.process = subprocess.Popen(
+            [PYTHON, "-m", "uvicorn", f"services.{self.name}.app:create_app", "--factory",
+             "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log"],
+            cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+        poll(self._alive, timeout=60, message=f"{self.name} answering")
+
+    def _alive(self) -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).is_success
+        except httpx.HTTPError:
+            return False
+
+    def kill9(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+
+
+def _script(path: str, command: str) -> None:
+    subprocess.run([str(ROOT / path), command], check=True, timeout=240,
+                   capture_output=True)
+
+
+@dataclass
+class Load:
+    """Posts the NCs with retries, as a careful client would (same
+    Idempotency-Key), and keeps every answer it saw."""
+
+    url: str
+    key: str
+    accepted: dict[str, str] = field(default_factory=dict)  # external_ref -> NC id
+    critical: set[str] = field(default_factory=set)
+    statuses: Counter[int] = field(default_factory=Counter)
+    unavailable_without_retry_after: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def post(self, client: httpx.Client, n: int, run: str) -> None:
+        ref = f"{run}-{n}"
+        critical = n % 10 == 0
+        body = {"title": f"Chaos report {n}", "severity": "critical" if critical else "minor",
+                "external_ref": ref, "source": "support"}
+        headers = {"Authorization": f"Bearer {self.key}", "Idempotency-Key": ref}
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                r = client.post(self.url, json=body, headers=headers, timeout=15)
+            except httpx.HTTPError:
+                time.sleep(0.5)  # the service is down or restarting
+                continue
+            with self.lock:
+                self.statuses[r.status_code] += 1
+                if r.status_code == 503 and "retry-after" not in r.headers:
+                    self.unavailable_without_retry_after += 1
+            if r.status_code in (200, 201):
+                with self.lock:
+                    self.accepted[ref] = r.json()["id"]
+                    if critical:
+                        self.critical.add(r.json()["id"])
+                return
+            time.sleep(0.5)
+
+    def run(self, run: str) -> None:
+        def worker(start: int) -> None:
+            with httpx.Client() as client:
+                for n in range(start, TOTAL, WORKERS):
+                    began = time.monotonic()
+                    self.post(client, n, run)
+                    time.sleep(max(0.0, 1 / PER_WORKER_RATE - (time.monotonic() - began)))
+
+        with ThreadPoolExecutor(WORKERS) as pool:
+            list(pool.map(worker, range(WORKERS)))
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[tuple[dict[str, ServiceProcess], dict, str]]:
+    bootstrap = require_kafka()
+    urls, drop = _new_databases(require_postgres(), len(SERVICES))
+    namespace = f"chaos-{uuid.uuid4().hex[:8]}."
+    # Service logs outlive pytest's temporary folders: a failure here is read afterwards.
+    logs = ROOT / "var" / "test-logs" / namespace.rstrip(".")
+    logs.mkdir(parents=True, exist_ok=True)
+    creds = provision_dev(tmp_path / "api-keys.json", tmp_path / "dev-credentials.json")
+    processes: dict[str, ServiceProcess] = {}
+    try:
+        for svc, url in zip(SERVICES, urls, strict=True):
+            prefix = svc.upper()
+            env = os.environ | {
+                f"{prefix}_DATABASE_URL": url, f"{prefix}_BUS": "kafka",
+                f"{prefix}_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+                f"{prefix}_KAFKA_NAMESPACE": namespace,
+                f"{prefix}_CREDENTIALS_FILE": str(tmp_path / "api-keys.json"),
+                f"{prefix}_LOG_LEVEL": "WARNING",
+                "NOTIFICATIONS_ALLOWED_NETWORKS": '["127.0.0.0/8"]',
+                "NOTIFICATIONS_RETRY_SCHEDULE": "[1, 2, 4, 8, 16, 30, 60]"}
+            subprocess.run([PYTHON, "-m", f"services.{svc}.migrate"], cwd=ROOT, env=env,
+                           check=True, capture_output=True, timeout=120)
+            processes[svc] = ServiceProcess(svc, _free_port(), env, logs / f"{svc}.log")
+            processes[svc].start()
+        yield processes, creds, namespace
+    finally:
+        for process in processes.values():
+            process.stop()
+        # Whatever happened, leave the suite its broker and database.
+        _script("deploy/postgres/postgres.sh", "up")
+        _script("deploy/kafka/kafka.sh", "up")
+        drop()
+
+
+def _get(process: ServiceProcess, path: str, key: str, **params: object) -> dict:
+    r = httpx.get(f"http://127.0.0.1:{process.port}{path}", params=params,
+                  headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def _all_capas(capa: ServiceProcess, key: str) -> list[dict]:
+    items: list[dict] = []
+    cursor = None
+    while True:
+        page = _get(capa, "/v1/capas", key, limit=200, **({"cursor": cursor} if cursor else {}))
+        items += page["items"]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return items
+
+
+def test_nothing_accepted_is_lost_under_faults(services, tmp_path: Path) -> None:
+    processes, creds, namespace = services
+    keys = creds["api_keys"]
+    nc, capa, notifications = (processes[s] for s in SERVICES)
+    with webhook_receiver() as receiver:
+        sub = httpx.post(f"http://127.0.0.1:{notifications.port}/v1/subscriptions",
+                         headers={"Authorization": f"Bearer {keys['manager']}"}, json={
+                             "channel": "webhook", "target": receiver.url,
+                             "filter": {"event_types": ["capaflow.nonconformity.reported.v1",
+                                                        "capaflow.capa.opened.v1"]}})
+        assert sub.status_code == 201, sub.text
+
+        load = Load(url=f"http://127.0.0.1:{nc.port}/v1/nonconformities", key=keys["reporter"])
+        loader = threading.Thread(target=load.run, args=(uuid.uuid4().hex[:8],))
+        loader.start()
+        time.sleep(3)
+
+        _script("deploy/kafka/kafka.sh", "kill9")
+        time.sleep(3)
+        _script("deploy/kafka/kafka.sh", "up")
+        for process in (nc, capa, notifications):
+            process.kill9()
+            time.sleep(1)
+            process.start()
+        seen_before = load.statuses[503]
+        _script("deploy/postgres/postgres.sh", "down")
+        time.sleep(20)
+        _script("deploy/postgres/postgres.sh", "up")
+        assert load.statuses[503] > seen_before, "writes during the outage answered 503"
+        loader.join(timeout=400)
+        assert not loader.is_alive()
+
+        assert load.statuses[500] == 0 and load.unavailable_without_retry_after == 0
+        assert len(load.accepted) == TOTAL, "every request got through once things recovered"
+        accepted_ids = set(load.accepted.values())
+        assert len(accepted_ids) == TOTAL, "one NC per ticket, retries included"
+
+        # Every accepted NC exists.
+        listed: set[str] = set()
+        cursor = None
+        while True:
+            page = _get(nc, "/v1/nonconformities", keys["engineer"], limit=200,
+                        **({"cursor": cursor} if cursor else {}))
+            listed |= {i["id"] for i in page["items"]}
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        assert accepted_ids <= listed
+
+        # Every escalation has exactly one CAPA.
+        def capas_by_nc() -> Counter[str]:
+            return Counter(n for c in _all_capas(capa, keys["engineer"])
+                           for n in c["nonconformity_ids"])
+        poll(lambda: load.critical <= set(capas_by_nc()), timeout=180,
+             message="a CAPA for every critical NC")
+        counts = capas_by_nc()
+        assert all(counts[n] == 1 for n in load.critical)
+        assert not set(counts) - load.critical
+
+        # The subscriber got every expected event; repeats only as retries.
+        def delivered() -> dict[str, set[str]]:
+            got: dict[str, set[str]] = {"reported": set(), "opened": set()}
+            for request in list(receiver.requests):
+                event = json.loads(request.body)
+                kind = event["type"].split(".")[2]
+                if kind == "reported":
+                    got["reported"].add(event["subject"])
+                elif kind == "opened":
+                    got["opened"].add(event["data"]["nonconformity_id"])
+            return got
+        poll(lambda: (lambda d: accepted_ids <= d["reported"] and load.critical <= d["opened"])(
+            delivered()), timeout=240, message="every event delivered to the subscriber")
+        by_webhook_id: dict[str, str] = {}
+        for request in receiver.requests:
+            event_id = json.loads(request.body)["id"]
+            assert by_webhook_id.setdefault(request.headers["webhook-id"], event_id) == event_id
+        by_event: Counter[str] = Counter(json.loads(r.body)["id"] for r in receiver.requests)
+        repeated = {e for e, n in by_event.items() if n > 1}
+        webhook_ids = {json.loads(r.body)["id"]: r.headers["webhook-id"]
+                       for r in receiver.requests}
+        assert all(len({r.headers["webhook-id"] for r in receiver.requests
+                        if json.loads(r.body)["id"] == e}) == 1 for e in repeated), webhook_ids
+
+    # Nothing sits in a dead-letter queue.
+    async def dead_letters() -> int:
+        bus = KafkaBus(bootstrap_servers=require_kafka(), client_id="chaos-dlq",
+                       namespace=namespace)
+        sub = bus.subscribe(group="chaos-dlq-reader",
+                            topics=[f"{group}.dlq" for group in SERVICES])
+        await sub.start()
+        try:
+            return len(await sub.fetch(max_records=100, timeout=3.0))
+        finally:
+            await sub.stop()
+            await bus.stop()
+    assert asyncio.run(dead_letters()) == 0
