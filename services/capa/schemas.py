@@ -10,6 +10,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.events.base import Severity
+from shared.http.params import IsoDate
 
 from .domain import ActionKind, ActionStatus, CapaKind, CapaStatus, EffectivenessResult
 from .domain.root_cause import AnalysisStatus, CauseCategory
@@ -42,7 +43,7 @@ class CapaCreate(Request):
     source: Annotated[str, StringConstraints(min_length=1, max_length=32,
                                              pattern=_NO_NUL)] | None = None
     # Overrides the due date the severity gives.
-    due_date: date | None = None
+    due_date: IsoDate | None = None
 
 
 class CapaUpdate(Request):
@@ -50,13 +51,13 @@ class CapaUpdate(Request):
     description: LongText | None = None
     owner: Person | None = None
     likelihood: int | None = Field(default=None, ge=1, le=5)
-    due_date: date | None = None
+    due_date: IsoDate | None = None
     reason: LongText | None = None
 
 
 class EffectivenessPlan(BaseModel):
     criteria: str
-    check_date: date
+    check_date: IsoDate
 
 
 class CapaPublic(BaseModel):
@@ -146,7 +147,7 @@ class ActionCreate(Request):
     kind: ActionKind
     description: LongText
     owner: Person
-    due_date: date
+    due_date: IsoDate
     status: ActionStatus = ActionStatus.planned
     completion_evidence: LongText | None = None
 
@@ -154,7 +155,7 @@ class ActionCreate(Request):
 class ActionUpdate(Request):
     description: LongText | None = None
     owner: Person | None = None
-    due_date: date | None = None
+    due_date: IsoDate | None = None
     status: ActionStatus | None = None
     completion_evidence: LongText | None = None
 
@@ -179,7 +180,7 @@ class ActionPublic(BaseModel):
 
 class EffectivenessPlanInput(Request):
     criteria: LongText
-    check_date: date
+    check_date: IsoDate
 
 
 class VerificationCreate(Request):

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from shared.events.base import Severity
 from shared.http.pagination import MAX_PAGE_SIZE
+from shared.http.params import QueryTime
 
 from ..domain import CapaKind, CapaStatus
 from ..schemas import CapaCreate, CapaPage, CapaPublic, CapaUpdate, TransitionRequest
@@ -55,7 +56,7 @@ async def search(sessions: SessionsDep, _: Reader, now: NowDep,
                  severity: Severity | None = None, kind: CapaKind | None = None,
                  owner: str | None = None, source: str | None = None,
                  nonconformity_id: UUID | None = None, overdue: bool | None = None,
-                 opened_since: datetime | None = None, opened_until: datetime | None = None,
+                 opened_since: QueryTime | None = None, opened_until: QueryTime | None = None,
                  limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
                  cursor: str | None = None) -> CapaPage:
     filters = CapaFilter(status=status, severity=severity, kind=kind, owner=owner,

@@ -1,6 +1,6 @@
 """Audit trail, lessons learned and management-review figures."""
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from shared.http.errors import Problem
 from shared.http.pagination import MAX_PAGE_SIZE
+from shared.http.params import QueryTime
 
 from ..domain.root_cause import CauseCategory
 from ..schemas import AuditPage, AuditVerification, LessonPage
@@ -48,8 +49,8 @@ async def lessons(sessions: SessionsDep, _: Reader,
 
 
 async def _review(sessions: SessionsDep, _: Reader, now: NowDep,
-                  since: datetime | None = None,
-                  until: datetime | None = None) -> dict[str, Any]:
+                  since: QueryTime | None = None,
+                  until: QueryTime | None = None) -> dict[str, Any]:
     end = as_utc(until) or now
     start = as_utc(since) or end - timedelta(days=365)
     if start >= end:

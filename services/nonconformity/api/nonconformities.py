@@ -1,4 +1,3 @@
-from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -9,6 +8,7 @@ from shared import idempotency
 from shared.events.base import Severity
 from shared.http.concurrency import etag
 from shared.http.pagination import MAX_PAGE_SIZE
+from shared.http.params import QueryTime
 
 from .. import lifecycle, queries, reporting
 from ..domain import NonconformityStatus, Source
@@ -29,11 +29,6 @@ router = APIRouter(prefix="/v1/nonconformities", tags=["nonconformities"])
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    # Times without a zone are read as UTC, the zone of every CAPAflow time stamp.
-    return value.replace(tzinfo=UTC) if value and value.tzinfo is None else value
 
 
 def _with_etag(nc: NonconformityPublic, response: Response) -> NonconformityPublic:
@@ -66,13 +61,13 @@ async def list_nonconformities(
         source: Source | None = None,
         category: Annotated[str | None, Query(max_length=100)] = None,
         tag: Annotated[str | None, Query(max_length=100)] = None,
-        since: datetime | None = None, until: datetime | None = None,
+        since: QueryTime | None = None, until: QueryTime | None = None,
         text: Annotated[str | None, Query(max_length=200)] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
         cursor: Annotated[str | None, Query(max_length=500)] = None) -> NonconformityPage:
     where = queries.NonconformityFilter(status=status, severity=severity, source=source,
-                                        category=category, tag=tag, since=_utc(since),
-                                        until=_utc(until), text=text)
+                                        category=category, tag=tag, since=since,
+                                        until=until, text=text)
     return await queries.list_nonconformities(sessions=sessions, where=where, limit=limit,
                                               cursor=cursor)
 

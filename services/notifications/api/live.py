@@ -92,7 +92,8 @@ async def lessons_atom(principal: Person, sessions: Sessions, settings: Settings
     return Response(body, media_type="application/atom+xml; charset=utf-8")
 
 
-@router.get("/feeds/lessons.json")
+@router.get("/feeds/lessons.json", responses={200: {
+    "description": "JSON Feed 1.1", "content": {"application/feed+json": {}}}})
 async def lessons_json(principal: Person, sessions: Sessions, settings: Settings) -> Response:
     """The latest lessons learned as a JSON Feed 1.1."""
     base = settings.feed_base_url.rstrip("/")
