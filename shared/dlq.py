@@ -1,7 +1,12 @@
 """Inspect and replay a consumer group's dead letters (``<group>.dlq``).
 
-    python -m shared.dlq list   --group capa [--all]          [--bus kafka --bootstrap HOST:PORT]
-    python -m shared.dlq replay --group capa [--event-id ID ...] [--bus sql --url URL]
+    python -m shared.dlq list   --group capa [--all]             [--env-prefix CAPA_]
+    python -m shared.dlq replay --group capa [--event-id ID ...]  [--bus kafka --bootstrap H:P]
+
+The bus is chosen like a service chooses it: ``--env-prefix CAPA_`` reads
+CAPA_BUS, CAPA_KAFKA_BOOTSTRAP_SERVERS, CAPA_KAFKA_NAMESPACE and
+CAPA_BUS_DATABASE_URL (run it in that service's worker pod); flags override.
+Without a prefix the defaults are those of ``make run``.
 
 ``shared.inbox`` dead-letters a record unchanged plus ``dlq-*`` headers and
 does not mark the event processed. Replay republishes it to its original
@@ -24,6 +29,8 @@ import uuid
 from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 
+from pydantic_settings import SettingsConfigDict
+
 from shared.bus.base import Bus, OutgoingRecord, ReceivedRecord, Subscription
 from shared.db import utcnow
 from shared.events.envelope import from_record
@@ -32,6 +39,7 @@ from shared.runtime import build_bus
 from shared.settings import ServiceSettings
 
 REPLAYED_AT = "dlq-replayed-at"
+_BUS_FIELDS = ("bus", "kafka_bootstrap_servers", "kafka_namespace", "bus_database_url")
 
 
 def replayer_group(group: str) -> str:
@@ -148,15 +156,15 @@ async def replay(*, bus: Bus, group: str, event_ids: Collection[str] | None = No
 
 
 def _parser() -> argparse.ArgumentParser:
-    defaults = ServiceSettings.model_fields
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--group", required=True,
                         help="the consumer group whose DLQ (<group>.dlq) to read")
-    common.add_argument("--bus", choices=["sql", "kafka"], default=defaults["bus"].default)
-    common.add_argument("--bootstrap", default=defaults["kafka_bootstrap_servers"].default,
-                        help="Kafka bootstrap servers (--bus kafka)")
-    common.add_argument("--url", default=defaults["bus_database_url"].default,
-                        help="the event-log database (--bus sql)")
+    common.add_argument("--env-prefix", metavar="PREFIX",
+                        help="read the bus settings from a service's environment, e.g. CAPA_")
+    common.add_argument("--bus", choices=["sql", "kafka"])
+    common.add_argument("--bootstrap", help="Kafka bootstrap servers (--bus kafka)")
+    common.add_argument("--namespace", help="Kafka topic and group prefix (--bus kafka)")
+    common.add_argument("--url", help="the event-log database (--bus sql)")
     common.add_argument("--idle", type=float, default=10.0,
                         help="stop after this many seconds without a record")
     parser = argparse.ArgumentParser(prog="python -m shared.dlq", description=__doc__,
@@ -172,10 +180,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _settings(args: argparse.Namespace) -> ServiceSettings:
+    given = {field: value for field, value in (
+        ("bus", args.bus), ("kafka_bootstrap_servers", args.bootstrap),
+        ("kafka_namespace", args.namespace), ("bus_database_url", args.url))
+        if value is not None}
+    if args.env_prefix:
+        class FromEnvironment(ServiceSettings):
+            model_config = SettingsConfigDict(env_prefix=args.env_prefix, extra="ignore")
+
+        return FromEnvironment(**given)
+    # Without a prefix the environment is not read: a stray BUS or
+    # DATABASE_URL in the shell must not pick the bus.
+    defaults = {field: ServiceSettings.model_fields[field].default for field in _BUS_FIELDS}
+    return ServiceSettings(**(defaults | given))
+
+
 async def _run(args: argparse.Namespace) -> int:
-    settings = ServiceSettings(bus=args.bus, kafka_bootstrap_servers=args.bootstrap,
-                               bus_database_url=args.url)
-    bus = build_bus(settings, client_id="capaflow-dlq")
+    bus = build_bus(_settings(args), client_id="capaflow-dlq")
     await bus.start()
     try:
         if args.command == "list":

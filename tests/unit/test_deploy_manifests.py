@@ -1,0 +1,127 @@
+"""deploy/k8s and deploy/prometheus say what the code expects.
+
+Checked at the text level, without a YAML parser (PyYAML is no dependency of
+the project): documents are split on ``---`` lines and read with regular
+expressions that match the layout the manifests are written in.
+"""
+
+import importlib
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+K8S = ROOT / "deploy" / "k8s"
+SERVICES = ("nonconformity", "capa", "notifications")
+SETTINGS = {"nonconformity": "NonconformitySettings", "capa": "CapaSettings",
+            "notifications": "NotificationsSettings"}
+
+
+def _documents(path: Path) -> list[str]:
+    return [doc for doc in re.split(r"(?m)^---\s*$", path.read_text())
+            if re.search(r"(?m)^kind:", doc)]
+
+
+def _kind(doc: str) -> str:
+    match = re.search(r"(?m)^kind: *(\S+)", doc)
+    assert match, doc[:200]
+    return match.group(1)
+
+
+def _name(doc: str) -> str:
+    match = re.search(r"(?m)^metadata:\n(?:  .*\n)*?  name: *(\S+)", doc)
+    assert match, doc[:200]
+    return match.group(1)
+
+
+def _objects(path: Path) -> dict[tuple[str, str], str]:
+    return {(_kind(doc), _name(doc)): doc for doc in _documents(path)}
+
+
+def test_kustomization_lists_every_manifest_but_the_secret_example() -> None:
+    text = (K8S / "kustomization.yaml").read_text()
+    listed = re.findall(r"(?m)^  - (\S+\.yaml)$", text)
+    assert sorted(listed) == sorted(p.name for p in K8S.glob("*.yaml")
+                                    if p.name not in ("kustomization.yaml",
+                                                      "secrets.example.yaml"))
+    for path in K8S.glob("*.yaml"):
+        assert path.read_text().strip(), path
+        if path.name != "kustomization.yaml":
+            for doc in _documents(path):
+                assert re.search(r"(?m)^apiVersion: *\S+", doc), (path, doc[:200])
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_service_has_api_worker_hpa_and_migration(service: str) -> None:
+    objects = _objects(K8S / f"{service}.yaml")
+    assert set(objects) == {
+        ("ConfigMap", f"{service}-config"), ("Service", service),
+        ("Deployment", f"{service}-api"), ("Deployment", f"{service}-worker"),
+        ("HorizontalPodAutoscaler", f"{service}-api"), ("Job", f"{service}-migrate")}
+    prefix = service.upper()
+    for role, workers in (("api", "false"), ("worker", "true")):
+        doc = objects[("Deployment", f"{service}-{role}")]
+        for required in ("livenessProbe:", "path: /healthz", "readinessProbe:",
+                         "path: /readyz", "resources:", "requests:", "limits:",
+                         "runAsNonRoot: true", "allowPrivilegeEscalation: false",
+                         f'args: ["services.{service}.app:create_app"]',
+                         f"name: {service}-config"):
+            assert required in doc, (service, role, required)
+        assert re.search(rf'- name: {prefix}_RUN_WORKERS\n +value: "{workers}"', doc), role
+    assert re.search(r"(?m)^  replicas: 1$", objects[("Deployment", f"{service}-worker")])
+
+    hpa = objects[("HorizontalPodAutoscaler", f"{service}-api")]
+    assert "apiVersion: autoscaling/v2" in hpa and "averageUtilization: 70" in hpa
+    assert re.search(rf"kind: Deployment\n +name: {service}-api\n", hpa)
+    service_doc = objects[("Service", service)]
+    assert "app.kubernetes.io/component: api" in service_doc
+    job = objects[("Job", f"{service}-migrate")]
+    assert f'command: ["python", "-m", "services.{service}.migrate"]' in job
+    assert "runAsNonRoot: true" in job
+    importlib.import_module(f"services.{service}.migrate")
+    assert callable(importlib.import_module(f"services.{service}.app").create_app)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_variable_is_a_setting_of_its_service(service: str) -> None:
+    """A misspelt variable would be ignored silently (extra="ignore")."""
+    module = importlib.import_module(f"services.{service}.settings")
+    fields = getattr(module, SETTINGS[service]).model_fields
+    text = (K8S / f"{service}.yaml").read_text()
+    names = set(re.findall(r"(?m)^  ([A-Z][A-Z0-9_]+):", text))
+    names |= set(re.findall(r"- name: ([A-Z][A-Z0-9_]+)$", text, re.MULTILINE))
+    assert names, service
+    prefix = f"{service.upper()}_"
+    for name in names:
+        assert name.startswith(prefix), name
+        assert name.removeprefix(prefix).lower() in fields, name
+
+
+def test_every_secret_reference_has_its_example() -> None:
+    secrets: dict[str, str] = {_name(doc): doc
+                               for doc in _documents(K8S / "secrets.example.yaml")}
+    for service in SERVICES:
+        text = (K8S / f"{service}.yaml").read_text()
+        refs = re.findall(r"secretKeyRef: \{name: ([\w-]+), key: ([\w.-]+)", text)
+        refs += re.findall(r"secretName: ([\w-]+)\n +items:\n +- key: ([\w.-]+)", text)
+        assert refs, service
+        for name, key in refs:
+            assert name in secrets, name
+            assert re.search(rf"(?m)^  {re.escape(key)}:", secrets[name]), (name, key)
+
+
+def test_prometheus_scrapes_the_three_services_and_alerts_via_alertmanager() -> None:
+    prometheus = ROOT / "deploy" / "prometheus"
+    text = (prometheus / "prometheus.yml").read_text()
+    for port, service in (("8001", "nonconformity"), ("8002", "capa"),
+                          ("8003", "notifications")):
+        assert re.search(rf'targets: \["127\.0\.0\.1:{port}"\]\n +labels: '
+                         rf"\{{service: {service}\}}", text), service
+    assert "kubernetes_sd_configs" in text
+    assert "deploy/alertmanager/alertmanager.yml" in text
+    assert (ROOT / "deploy" / "alertmanager" / "alertmanager.yml").is_file()
+    for rule_file in re.findall(r"(?m)^  - (\S+\.yml)$", text):
+        rules = (prometheus / rule_file).read_text()
+        assert re.findall(r"(?m)^      - alert: \w+", rules), rule_file
