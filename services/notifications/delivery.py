@@ -19,6 +19,7 @@ from prometheus_client import Counter
 from sqlalchemy import and_, func
 from sqlmodel import col, select
 
+from shared import tracing
 from shared.db import SessionFactory, transaction, utcnow
 from shared.events.notifications import NotificationDeadLettered, NotificationDelivered
 from shared.outbox import record_event
@@ -168,6 +169,8 @@ class DeliveryWorker:
                 secrets.append(sub.previous_secret)
             headers = webhook.signed_headers(secrets=secrets, msg_id=str(delivery.id),
                                              timestamp=now, body=delivery.payload)
+            # The receiver joins the trace that started with the original request.
+            headers["traceparent"] = tracing.child_of(envelope.get("traceparent"))
             return await webhook.post(self._client, url=sub.target, body=delivery.payload,
                                       headers=headers, allowed=self._allowed,
                                       timeout=settings.delivery_timeout, now=now)

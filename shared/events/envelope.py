@@ -72,12 +72,13 @@ def caused_by(event: CloudEvent) -> Causation:
 def to_record(event: CloudEvent, topic: str) -> OutgoingRecord:
     message = to_structured_event(event, key_mapper=lambda e: e.get_subject())
     key = message.key.decode() if isinstance(message.key, bytes) else (message.key or "")
-    return OutgoingRecord(
-        topic=topic,
-        key=key,
-        value=message.value,
-        headers=tuple(message.headers.items()),
-    )
+    headers = dict(message.headers)
+    traceparent = event.get_extension("traceparent")
+    if traceparent:
+        # Also as a record header, where Kafka tracing tools look for it.
+        headers["traceparent"] = traceparent.encode()
+    return OutgoingRecord(topic=topic, key=key, value=message.value,
+                          headers=tuple(headers.items()))
 
 
 def from_record(record: ReceivedRecord) -> CloudEvent:

@@ -129,6 +129,9 @@ def test_full_loop_from_ticket_to_lesson(loop: Loop, receiver: Receiver) -> None
     opened = next(e for _, e in delivered if e["type"] == "capaflow.capa.opened.v1")
     assert opened["correlationid"] == nc_response.headers["x-correlation-id"]
     assert opened["traceparent"].split("-")[1] == trace
+    opened_request = next(r for r in receiver.requests
+                          if json.loads(r.body)["id"] == opened["id"])
+    assert opened_request.headers["traceparent"].split("-")[1] == trace
 
 
 def test_alert_storm_gives_one_nc_per_fingerprint_and_capas_for_recurring(loop: Loop) -> None:

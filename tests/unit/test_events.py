@@ -36,12 +36,23 @@ def test_event_survives_the_wire_with_its_envelope() -> None:
 
     assert record.topic == "nonconformity.events"
     assert record.key == str(data.nonconformity_id)
-    assert dict(record.headers) == {"content-type": b"application/cloudevents+json"}
+    assert dict(record.headers)["content-type"] == b"application/cloudevents+json"
     read = from_record(_received(record))
     assert read.get_id() == event.get_id()
     assert read.get_source() == "/capaflow/nonconformity"
     assert read.get_subject() == str(data.nonconformity_id)
     assert event_data(read) == data
+
+
+def test_trace_context_travels_as_a_kafka_header_too() -> None:
+    from shared.events.envelope import Causation
+
+    parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    event = new_event(service="nonconformity", data=_reported(),
+                      causation=Causation(traceparent=parent))
+    headers = dict(to_record(event, "nonconformity.events").headers)
+    assert headers["traceparent"] == parent.encode()
+    assert headers["content-type"] == b"application/cloudevents+json"
 
 
 def test_first_event_correlates_to_itself_and_followers_chain() -> None:
