@@ -125,3 +125,15 @@ def test_prometheus_scrapes_the_three_services_and_alerts_via_alertmanager() -> 
     for rule_file in re.findall(r"(?m)^  - (\S+\.yml)$", text):
         rules = (prometheus / rule_file).read_text()
         assert re.findall(r"(?m)^      - alert: \w+", rules), rule_file
+
+
+def test_compose_has_every_part_of_the_loop() -> None:
+    """docker-compose.yml: Kafka, PostgreSQL, migrations, an SMTP sink, the
+    three services, each service waiting for migrations (checked by text:
+    no YAML parser is a project dependency)."""
+    text = (ROOT / "docker-compose.yml").read_text()
+    for name in ("kafka", "postgres", "migrate", "smtp", "nonconformity", "capa",
+                 "notifications"):
+        assert f"\n  {name}:\n" in text, name
+    assert "service_completed_successfully" in text
+    assert "NOTIFICATIONS_SMTP_HOST: smtp" in text
