@@ -147,12 +147,13 @@ class EventConsumer:
         await subscription.commit(record)
 
     async def _handle_once(self, event: CloudEvent, handler: Handler) -> None:
-        context = tracing.TraceContext(
-            correlation_id=event.get_extension("correlationid") or event.get_id(),
-            causation_id=event.get_id(),
-            traceparent=tracing.child_of(event.get_extension("traceparent")))
-        with tracing.bound(context):
-            await self._handle_in_transaction(event, handler)
+        with tracing.span(f"consume {event.get_type()}", kind="consumer",
+                          parent=event.get_extension("traceparent")) as traceparent:
+            context = tracing.TraceContext(
+                correlation_id=event.get_extension("correlationid") or event.get_id(),
+                causation_id=event.get_id(), traceparent=traceparent)
+            with tracing.bound(context):
+                await self._handle_in_transaction(event, handler)
 
     async def _handle_in_transaction(self, event: CloudEvent, handler: Handler) -> None:
         async with self._sessions() as session, session.begin():

@@ -33,5 +33,9 @@ class ServiceSettings(BaseSettings):
     credentials_file: str = "var/api-keys.json"
     # Larger request bodies get 413. 1,000 Alertmanager alerts fit well inside.
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    # OpenTelemetry span export: "none" (default), "console" or "otlp" (OTLP/HTTP to
+    # otel_endpoint, else OTEL_EXPORTER_OTLP_ENDPOINT). Trace ids flow either way.
+    otel_exporter: Literal["none", "console", "otlp"] = "none"
+    otel_endpoint: str | None = None
     log_level: str = "INFO"
     log_json: bool = True

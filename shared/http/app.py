@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 
+from shared import tracing
 from shared.auth import KeyStore
 from shared.http.errors import PROBLEM_RESPONSES, install_problem_handlers
 from shared.http.health import router as health_router
@@ -20,6 +21,8 @@ def service_app(*, service: str, title: str, settings: ServiceSettings,
                 subscriptions: Sequence[Subscriptions] = (),
                 routers: Sequence[APIRouter] = ()) -> FastAPI:
     configure_logging(service=service, level=settings.log_level, json_logs=settings.log_json)
+    tracing.configure_exporter(service=service, exporter=settings.otel_exporter,
+                               endpoint=settings.otel_endpoint)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

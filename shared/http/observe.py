@@ -22,9 +22,7 @@ class RequestObservation:
             return
         headers = dict(scope["headers"])
         correlation = headers.get(CORRELATION_HEADER, b"").decode("latin-1")[:64] or str(uuid4())
-        context = tracing.TraceContext(
-            correlation_id=correlation,
-            traceparent=tracing.child_of(headers.get(b"traceparent", b"").decode("latin-1")))
+        incoming = headers.get(b"traceparent", b"").decode("latin-1") or None
         status = 500
         started = time.perf_counter()
 
@@ -38,8 +36,12 @@ class RequestObservation:
             await send(message)
 
         try:
-            with tracing.bound(context):
-                await self.app(scope, receive, observed_send)
+            with tracing.span(f"{scope['method']} {scope['path']}", parent=incoming,
+                              kind="server") as traceparent:
+                context = tracing.TraceContext(correlation_id=correlation,
+                                               traceparent=traceparent)
+                with tracing.bound(context):
+                    await self.app(scope, receive, observed_send)
         finally:
             route = scope.get("route")
             # The route template keeps the label set small (no ids in labels).
