@@ -202,6 +202,15 @@ async def rotate_secret(sessions: SessionFactory, *, principal: Principal,
             raise Problem(409, "Only webhook subscriptions have a signing secret.",
                           title="No secret to rotate")
         now = utcnow()
+        if (overlap > timedelta(0) and sub.previous_secret and sub.previous_secret_expires_at
+                and sub.previous_secret_expires_at > now):
+            # A second rotation now would drop the secret receivers may still
+            # hold (a retried request would do just that): one overlap at a time.
+            raise Problem(409, "A rotation is still in its overlap period, until "
+                          f"{sub.previous_secret_expires_at.isoformat()}; rotate again after "
+                          "it, or with overlap_seconds 0 to drop the old secrets now.",
+                          title="Rotation in progress",
+                          overlap_ends_at=sub.previous_secret_expires_at.isoformat())
         sub.previous_secret, sub.secret = sub.secret, new_secret()
         sub.previous_secret_expires_at = now + overlap
         sub.updated_at = now

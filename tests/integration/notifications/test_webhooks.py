@@ -239,6 +239,12 @@ async def test_secret_rotation_signs_with_both_secrets_during_the_overlap(
     assert verify(new_secret, request)["id"]
     assert request.headers["webhook-id"] == test.json()["id"]
 
+    # A retried rotation must not drop the secret receivers still use.
+    again = await notifications.client.post(
+        f"/v1/subscriptions/{sub['id']}/rotate-secret", json={"overlap_seconds": 3600},
+        headers=notifications.auth("reporter"))
+    assert again.status_code == 409 and "overlap_ends_at" in again.json()
+
     # Overlap 0: only the new secret signs.
     await notifications.client.post(f"/v1/subscriptions/{sub['id']}/rotate-secret",
                                     json={"overlap_seconds": 0},
