@@ -15,7 +15,8 @@ from fastapi import Request
 from shared.auth import ROLES, KeyStore, Principal
 from shared.http.errors import Problem
 
-_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="capaflow"'}
+# Basic too: feed readers and Alertmanager's basic_auth prompt only for it.
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="capaflow", Basic realm="capaflow"'}
 
 
 def _token(request: Request) -> str | None:
