@@ -87,10 +87,16 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     return engine
 
 
+# Execution option marking a connection that will write (see transaction()).
+WRITES = {"capaflow_writes": True}
+
+
 def _use_wal_and_immediate_transactions(engine: AsyncEngine) -> None:
-    # WAL lets readers run beside the one writer. BEGIN IMMEDIATE takes the
-    # write lock up front: SQLite's default deferred transactions deadlock
-    # (SQLITE_BUSY at once, no retry) when two of them read, then both write.
+    # WAL lets readers run beside the one writer. A writing transaction takes
+    # the write lock up front (BEGIN IMMEDIATE): SQLite's deferred transactions
+    # fail at once (SQLITE_BUSY, no retry) when one read, then wants to write
+    # after another wrote. Reads begin deferred, so a long write (a 5,000-alert
+    # payload) never holds up a read.
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
@@ -102,7 +108,8 @@ def _use_wal_and_immediate_transactions(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        writes = connection.get_execution_options().get("capaflow_writes", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
 def session_factory(engine: AsyncEngine) -> SessionFactory:
@@ -113,4 +120,5 @@ def session_factory(engine: AsyncEngine) -> SessionFactory:
 async def transaction(sessions: SessionFactory) -> AsyncIterator[AsyncSession]:
     """One unit of work: commits on success, rolls back on any exception."""
     async with sessions() as session, session.begin():
+        await session.connection(execution_options=WRITES)
         yield session

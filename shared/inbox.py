@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared import tracing
 from shared.bus.base import Bus, OutgoingRecord, ReceivedRecord, Subscription
-from shared.db import SessionFactory, UTCDateTime, is_unavailable, utcnow
+from shared.db import WRITES, SessionFactory, UTCDateTime, is_unavailable, utcnow
 from shared.events.envelope import from_record
 from shared.observability import CONSUMER_LAG, EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
 
@@ -157,6 +157,7 @@ class EventConsumer:
 
     async def _handle_in_transaction(self, event: CloudEvent, handler: Handler) -> None:
         async with self._sessions() as session, session.begin():
+            await session.connection(execution_options=WRITES)
             session.add(ProcessedEvent(consumer_group=self.group, event_id=event.get_id(),
                                        event_type=event.get_type(), processed_at=utcnow()))
             try:

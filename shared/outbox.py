@@ -14,7 +14,7 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.bus.base import Bus, OutgoingRecord
-from shared.db import SessionFactory, UTCDateTime, transaction, utcnow
+from shared.db import WRITES, SessionFactory, UTCDateTime, transaction, utcnow
 from shared.events.catalog import EventData
 from shared.events.envelope import Causation, new_event, to_record
 from shared.observability import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
@@ -95,6 +95,7 @@ class OutboxRelay:
         # advisory lock lets one relay at a time publish, so batches never
         # interleave and per-aggregate order holds. The others skip this round.
         async with session.begin():
+            await session.connection(execution_options=WRITES)
             leader = (await session.exec(text(  # type: ignore[call-overload]
                 "SELECT pg_try_advisory_xact_lock(hashtext(:key))").bindparams(
                     key=f"capaflow-outbox-relay:{self._service}"))).scalar()

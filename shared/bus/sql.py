@@ -7,7 +7,8 @@ topic, one active member per consumer group, polling reads.
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 from sqlalchemy import (
     BigInteger,
@@ -27,10 +28,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.bus.base import OutgoingRecord, ReceivedRecord
-from shared.db import UTCDateTime, create_engine, utcnow
+from shared.db import WRITES, UTCDateTime, create_engine, utcnow
 
 metadata = MetaData()
 
@@ -61,6 +62,15 @@ consumer_offsets = Table(
 # visible in commit order; otherwise a reader could pass over a position whose
 # transaction commits late. SQLite serialises writers already.
 _APPEND_LOCK_ID = 0x0CAFF10
+
+
+@asynccontextmanager
+async def _writing(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A write transaction (BEGIN IMMEDIATE on SQLite, see shared.db)."""
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(**WRITES)
+        async with conn.begin():
+            yield conn
 
 
 def _encode_headers(headers: Sequence[tuple[str, bytes]]) -> str:
@@ -94,7 +104,7 @@ class SqlBus:
     async def publish(self, records: Sequence[OutgoingRecord]) -> None:
         if not records:
             return
-        async with self.engine.begin() as conn:
+        async with _writing(self.engine) as conn:
             if conn.dialect.name == "postgresql":
                 await conn.execute(text("SELECT pg_advisory_xact_lock(:id)"),
                                    {"id": _APPEND_LOCK_ID})
@@ -171,7 +181,7 @@ class SqlSubscription:
     async def commit(self, record: ReceivedRecord) -> None:
         values = {"consumer_group": self._group, "topic": record.topic,
                   "position": record.offset}
-        async with self._bus.engine.begin() as conn:
+        async with _writing(self._bus.engine) as conn:
             insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
             stmt = insert(consumer_offsets).values(**values)
             await conn.execute(stmt.on_conflict_do_update(
