@@ -51,9 +51,15 @@ format: venv
 
 schemas: venv
 	$(BIN)/python -m shared.events.schemas
+	$(BIN)/python -m shared.events.asyncapi
 
 constraints: venv
 	{ head -2 constraints.txt; $(BIN)/pip freeze --exclude-editable; } > constraints.new && mv constraints.new constraints.txt
 
 clean:
 	rm -rf var/*.sqlite* var/run
+
+# Benchmarks against baselines measured in the same run (issue 7; bench/README.md).
+.PHONY: bench
+bench: venv
+	bench/bench.sh $(BENCH_ARGS)
