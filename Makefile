@@ -42,7 +42,7 @@ infra-down:
 	deploy/infra.sh down
 
 lint: venv
-	$(BIN)/ruff check shared services tests
+	$(BIN)/ruff check shared services tests bench
 	$(BIN)/mypy shared services
 
 format: venv
