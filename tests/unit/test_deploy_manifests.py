@@ -137,3 +137,18 @@ def test_compose_has_every_part_of_the_loop() -> None:
         assert f"\n  {name}:\n" in text, name
     assert "service_completed_successfully" in text
     assert "NOTIFICATIONS_SMTP_HOST: smtp" in text
+
+
+def test_compose_file_is_valid_for_compose() -> None:
+    import shutil
+    import subprocess
+
+    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+        command = ["docker", "compose"]
+    elif shutil.which("docker-compose"):
+        command = ["docker-compose"]
+    else:
+        pytest.skip("no docker compose client on this machine")
+    result = subprocess.run([*command, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
