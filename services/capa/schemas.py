@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from shared.events.base import Severity
 from shared.http.params import IsoDate
@@ -36,7 +36,8 @@ class CapaCreate(Request):
     description: LongText | None = None
     kind: CapaKind = CapaKind.corrective
     severity: Severity
-    likelihood: int = Field(default=3, ge=1, le=5)
+    # Strict: true/false are not likelihoods (pydantic would read true as 1).
+    likelihood: StrictInt = Field(default=3, ge=1, le=5)
     owner: Person | None = None
     # A corrective CAPA may name the NC it addresses; a preventive one has none.
     nonconformity_id: UUID | None = None
@@ -50,7 +51,7 @@ class CapaUpdate(Request):
     title: ShortText | None = None
     description: LongText | None = None
     owner: Person | None = None
-    likelihood: int | None = Field(default=None, ge=1, le=5)
+    likelihood: StrictInt | None = Field(default=None, ge=1, le=5)
     due_date: IsoDate | None = None
     reason: LongText | None = None
 

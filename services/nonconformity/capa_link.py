@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import utcnow
-from shared.events.capa import CapaClosed, CapaOpened
+from shared.events.capa import CapaCancelled, CapaClosed, CapaOpened
 from shared.events.envelope import event_data
 from shared.events.nonconformity import NonconformityRecurred
 
@@ -71,3 +71,22 @@ async def on_capa_closed(session: AsyncSession, event: CloudEvent) -> None:
                          resolution=f"Closed with {data.number}; effectiveness: {effectiveness}"
                          + (f" ({data.effectiveness_evidence})"
                             if data.effectiveness_evidence else ""))
+
+
+async def on_capa_cancelled(session: AsyncSession, event: CloudEvent) -> None:
+    """A cancelled CAPA no longer addresses its NCs: they are released, so they
+    can be closed (or handled by another CAPA) instead of waiting forever."""
+    data = event_data(event)
+    assert isinstance(data, CapaCancelled)
+    rows = (await session.exec(select(Nonconformity).where(
+        or_(col(Nonconformity.capa_id) == data.capa_id,
+            col(Nonconformity.id).in_(set(data.nonconformity_ids)))))).all()
+    for nc in rows:
+        if nc.capa_link not in (CapaLink.open, CapaLink.requested):
+            continue
+        nc.capa_link, nc.capa_id, nc.capa_number = CapaLink.none, None, None
+        touch(nc)
+        session.add(nc)
+        add_history(session, nc, actor=data.cancelled_by, action="capa_cancelled",
+                    reason=data.reason, changes={"capa_id": str(data.capa_id),
+                                                 "capa_number": data.number})

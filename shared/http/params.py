@@ -10,7 +10,7 @@ def _iso_only(value: Any) -> Any:
     # pydantic would read "0.5" as seconds since 1970; our API speaks ISO 8601 only.
     if isinstance(value, (int, float)) or (isinstance(value, str)
                                            and value.replace(".", "", 1).isdigit()):
-        raise ValueError("give an ISO 8601 time, e.g. 2026-11-26T08:00:00Z")
+        raise ValueError("give an ISO 8601 date or time, e.g. 2026-12-31 or 2026-11-26T08:00:00Z")
     return value
 
 

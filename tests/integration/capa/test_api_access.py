@@ -109,6 +109,8 @@ async def test_reads_need_any_valid_key(capas: Capas) -> None:
     ({"severity": "major"}, {"body.title"}),
     ({"title": "t", "severity": "catastrophic"}, {"body.severity"}),
     ({"title": "t", "severity": "major", "likelihood": 9}, {"body.likelihood"}),
+    ({"title": "t", "severity": "major", "likelihood": True}, {"body.likelihood"}),
+    ({"title": "t", "severity": "major", "due_date": 20270101}, {"body.due_date"}),
     ({"title": "t", "severity": "major", "colour": "red"}, {"body.colour"}),
     ({"title": "t", "severity": "major", "kind": "curative"}, {"body.kind"}),
     ({"title": "", "severity": "major", "due_date": "soon"}, {"body.title", "body.due_date"}),

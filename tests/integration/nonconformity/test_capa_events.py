@@ -110,3 +110,29 @@ async def test_a_burst_of_recurrences_asks_for_one_capa(nc: NcService) -> None:
         assert recurred[-1]["data"]["capa_id"] == str(capa_id)
     assert [i for i in ids if await nc.events(i, "capaflow.nonconformity.escalated.v1")] == \
         [ids[2]]
+
+
+async def test_a_cancelled_capa_releases_its_nc(nc: NcService) -> None:
+    from shared.events.capa import CapaCancelled
+
+    item = (await nc.report(severity="critical")).json()
+    capa_id = uuid.uuid4()
+    await _publish_capa_event(nc, CapaOpened(
+        capa_id=capa_id, number="CAPA-2026-00009", title=item["title"],
+        nonconformity_id=item["id"], severity=Severity.critical, opened_at=datetime.now(UTC)))
+
+    async def linked() -> bool:
+        return (await _nc(nc, item["id"]))["capa_link"] == "open"
+    await eventually(linked, message="linked")
+    await _publish_capa_event(nc, CapaCancelled(
+        capa_id=capa_id, number="CAPA-2026-00009",
+        severity=Severity.critical, nonconformity_ids=[item["id"]],
+        reason="handled under another CAPA", cancelled_by="test-manager",
+        cancelled_at=datetime.now(UTC)))
+
+    async def released() -> bool:
+        return (await _nc(nc, item["id"]))["capa_link"] == "none"
+    await eventually(released, message="NC released by the cancellation")
+    closed = await nc.client.post(f"/v1/nonconformities/{item['id']}/close",
+                                  headers=nc.auth("manager"), json={"resolution": "see CAPA-8"})
+    assert closed.status_code == 200, closed.text
