@@ -95,6 +95,9 @@ class CapaFacts:
     root_cause_submitted: bool = False
     action_count: int = 0  # actions not cancelled
     unfinished_action_count: int = 0
+    # Actions planned since the last reopen (None: never reopened). The failed
+    # cycle's actions did not work, so a new cycle needs at least one new action.
+    actions_this_cycle: int | None = None
     # The latest effectiveness result of the current verification cycle.
     effectiveness: EffectivenessResult | None = None
 
@@ -124,9 +127,12 @@ def check_transition(current: CapaStatus, to: CapaStatus, *, facts: CapaFacts,
         raise GuardFailed("Cancelling a CAPA needs a reason.")
     if current is CapaStatus.investigating and not facts.root_cause_submitted:
         raise GuardFailed("Submit the root-cause analysis before planning actions.")
-    if current is CapaStatus.action_planned and to is CapaStatus.implementing \
-            and facts.action_count == 0:
-        raise GuardFailed("Plan at least one action before implementing.")
+    if current is CapaStatus.action_planned and to is CapaStatus.implementing:
+        if facts.action_count == 0:
+            raise GuardFailed("Plan at least one action before implementing.")
+        if facts.actions_this_cycle == 0:
+            raise GuardFailed("The CAPA was reopened: plan at least one new action for the "
+                              "revised root cause before implementing.")
     if to is CapaStatus.verifying and (facts.action_count == 0
                                        or facts.unfinished_action_count > 0):
         raise GuardFailed(f"Every action must be done before verifying "

@@ -58,10 +58,23 @@ async def gather_facts(session: AsyncSession, capa: Capa) -> CapaFacts:
     active = sum(n for status, n in counts.items() if status != ActionStatus.cancelled)
     unfinished = sum(n for status, n in counts.items() if status not in FINISHED_ACTION)
     check = await latest_verification(session, capa)
+    this_cycle: int | None = None
+    if capa.reopen_count:
+        # The cycle began when the last cycle's verification failed.
+        began = (await session.exec(
+            select(func.max(EffectivenessVerification.verified_at)).where(
+                col(EffectivenessVerification.capa_id) == capa.id,
+                col(EffectivenessVerification.cycle) == capa.reopen_count - 1))).one()
+        this_cycle = (await session.exec(
+            select(func.count()).select_from(ActionRow).where(
+                col(ActionRow.capa_id) == capa.id,
+                col(ActionRow.status) != ActionStatus.cancelled,
+                col(ActionRow.created_at) > began))).one() if began else 0
     return CapaFacts(
         root_cause_submitted=analysis is not None
         and analysis.status == AnalysisStatus.submitted,
         action_count=active, unfinished_action_count=unfinished,
+        actions_this_cycle=this_cycle,
         effectiveness=EffectivenessResult(check.result) if check else None)
 
 

@@ -96,6 +96,12 @@ async def test_a_failed_effectiveness_check_reopens_the_investigation(capas: Cap
     versions = await capas.client.get(f"/v1/capas/{capa['id']}/root-cause/submissions",
                                       headers=capas.as_("engineer"))
     assert [v["revision"] for v in versions.json()] == [1, 2]
+    # The failed cycle's actions do not count for the new one.
+    assert (await capas.move(capa["id"], "action_planned")).status_code == 200
+    old_actions = await capas.move(capa["id"], "implementing")
+    assert old_actions.status_code == 409 and "new action" in old_actions.json()["detail"]
+    await capas.add_action(capa["id"])
+    assert (await capas.move(capa["id"], "implementing")).status_code == 200
 
 
 async def test_cancelling_needs_a_manager_and_a_reason(capas: Capas) -> None:

@@ -126,3 +126,14 @@ def test_readable_number_risk_and_due_date() -> None:
     days = {"critical": 30, "major": 60, "minor": 90, "observation": 120}
     assert due_date_for("critical", date(2026, 11, 26), days) == date(2026, 12, 26)
     assert due_date_for("minor", date(2026, 11, 26), days | {"minor": 7}) == date(2026, 12, 3)
+
+
+def test_a_reopened_cycle_needs_a_new_action_before_implementing() -> None:
+    from dataclasses import replace
+
+    reopened = replace(READY, actions_this_cycle=0)
+    with pytest.raises(GuardFailed, match="new action"):
+        check_transition(S.action_planned, S.implementing, facts=reopened,
+                         holds_any=MANAGER, reason=None)
+    check_transition(S.action_planned, S.implementing, facts=replace(READY, actions_this_cycle=1),
+                     holds_any=MANAGER, reason=None)
