@@ -22,7 +22,7 @@ from shared.idempotency import Claim, complete
 from shared.inbox import Handler
 from shared.outbox import record_event
 
-from ..domain import CapaKind, capa_number, due_date_for, risk_score
+from ..domain import CapaKind, CapaStatus, capa_number, due_date_for, risk_score
 from ..domain.workflow import TERMINAL
 from ..models import Capa, CapaCounter, CapaNonconformity
 from ..schemas import CapaCreate, CapaPublic
@@ -107,15 +107,27 @@ async def open_capa(sessions: SessionFactory, *, request: CapaCreate, principal:
     async with transaction(sessions) as session:
         if request.nonconformity_id is not None:
             link = await session.get(CapaNonconformity, request.nonconformity_id)
-            if link is not None:
+            linked = await session.get(Capa, link.capa_id) if link is not None else None
+            if link is not None and linked is not None \
+                    and linked.status != CapaStatus.cancelled:
                 raise Conflict("This nonconformity is already addressed by a CAPA.",
                                capa_id=str(link.capa_id))
+            if link is not None:
+                # Its CAPA was cancelled: the NC is free for a new one (the
+                # cancelled CAPA's audit trail still records the link).
+                await session.delete(link)
+                if linked is not None and linked.nonconformity_id == request.nonconformity_id:
+                    linked.nonconformity_id = None
+                    session.add(linked)
+                await session.flush()
         capa = await create_capa(
             session, policy=policy, title=request.title, severity=request.severity,
             now=now, created_by=principal.subject, kind=request.kind,
             description=request.description, likelihood=request.likelihood,
             owner=request.owner, nonconformity_id=request.nonconformity_id,
-            source=request.source, due_date=request.due_date)
+            # A preventive CAPA comes from a risk or an opportunity (ISO 9001 6.1).
+            source="risk" if request.kind is CapaKind.preventive else request.source,
+            due_date=request.due_date)
         ncs = [request.nonconformity_id] if request.nonconformity_id else []
         view = capa_view(capa, ncs, now.date())
         await complete(session, claim, status=201, body=view.model_dump(mode="json"))

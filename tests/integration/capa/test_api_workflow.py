@@ -1,6 +1,7 @@
 """The CAPA workflow end to end over HTTP (SQLite + sql bus, app in-process)."""
 
 import asyncio
+import uuid
 from typing import Any
 
 from tests.integration.capa.conftest import Capas, root_cause_form
@@ -229,3 +230,27 @@ async def test_editing_likelihood_recomputes_risk_and_is_audited(capas: Capas) -
     assert last["action"] == "updated" and last["actor"] == "test-manager"
     assert last["before"] == {"likelihood": 1} and last["reason"] == "seen weekly"
     assert last["after"] == {"likelihood": 5, "risk_score": 10}
+
+
+async def test_an_nc_of_a_cancelled_capa_can_get_a_new_one(capas: Capas) -> None:
+    nc_id = str(uuid.uuid4())
+    first = await capas.client.post("/v1/capas", headers=capas.as_("engineer"), json={
+        "title": "Export loses rows", "severity": "major", "nonconformity_id": nc_id})
+    assert first.status_code == 201, first.text
+    taken = await capas.client.post("/v1/capas", headers=capas.as_("engineer"), json={
+        "title": "Export loses rows again", "severity": "major", "nonconformity_id": nc_id})
+    assert taken.status_code == 409
+    assert (await capas.move(first.json()["id"], "cancelled", role="manager",
+                             reason="wrong scope")).status_code == 200
+    second = await capas.client.post("/v1/capas", headers=capas.as_("engineer"), json={
+        "title": "Export loses rows (rescoped)", "severity": "major",
+        "nonconformity_id": nc_id})
+    assert second.status_code == 201, second.text
+    assert second.json()["nonconformity_ids"] == [nc_id]
+
+
+async def test_a_preventive_capa_comes_from_a_risk(capas: Capas) -> None:
+    r = await capas.client.post("/v1/capas", headers=capas.as_("manager"), json={
+        "title": "Single gasket supplier", "kind": "preventive", "severity": "minor",
+        "source": "audit"})
+    assert r.status_code == 201 and r.json()["source"] == "risk"
