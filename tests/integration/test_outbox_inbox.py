@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 from cloudevents.core.v1.event import CloudEvent
+from prometheus_client import REGISTRY
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -145,9 +146,16 @@ async def test_relay_crash_between_publish_and_mark_sent_has_effect_once(
                     ProcessedEvent.consumer_group == group))).all()
             return len(rows) == 5
         await eventually(all_seen, message="5 processed events")
-        # Let the duplicates arrive and be skipped before counting effects.
-        await _read_all(bus, topic, expect=10)
-        await asyncio.sleep(0)
+        assert len(await _read_all(bus, topic, expect=10)) == 10  # each event is there twice
+
+        # Wait until the consumer has also met the five republished copies.
+        def duplicates() -> float:
+            return REGISTRY.get_sample_value("capaflow_events_consumed_total", {
+                "group": group, "type": CapaOpened.event_type, "outcome": "duplicate"}) or 0
+
+        async def copies_skipped() -> bool:
+            return duplicates() == 5
+        await eventually(copies_skipped, message="the 5 republished copies skipped")
     assert sorted(effects) == sorted(e.get_id() for e in events)
 
 
