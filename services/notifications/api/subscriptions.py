@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 from sqlmodel import col, select
 
 from shared.http.pagination import MAX_PAGE_SIZE, decode_cursor, encode_cursor
-from shared.idempotency import abandon, claim
+from shared.idempotency import Claim, run_once
 
 from .. import service
 from ..models import Subscription
@@ -31,18 +31,14 @@ async def create_subscription(body: SubscriptionCreate, principal: Person, sessi
                               settings: Settings,
                               idempotency_key: Annotated[str | None, Header()] = None) -> Any:
     """Create a subscription. A webhook's signing secret is in this response only."""
-    ticket = None
-    if idempotency_key is not None:
-        ticket = await claim(sessions, subject=principal.subject, key=idempotency_key,
-                             payload=body.model_dump(mode="json"))
-        if ticket.is_replay:
-            return JSONResponse(ticket.replay_body, status_code=ticket.replay_status or 201)
-    try:
-        return await service.create_subscription(sessions, principal=principal, request=body,
-                                                 settings=settings, claim=ticket)
-    except BaseException:
-        await abandon(sessions, ticket)
-        raise
+    async def create(ticket: Claim | None) -> JSONResponse:
+        created = await service.create_subscription(sessions, principal=principal, request=body,
+                                                    settings=settings, claim=ticket)
+        return JSONResponse(created.model_dump(mode="json"),
+                            status_code=201)
+
+    return await run_once(sessions, subject=principal.subject, key=idempotency_key,
+                          payload=body.model_dump(mode="json"), use_case=create)
 
 
 @router.get("", response_model=SubscriptionPage)
