@@ -47,12 +47,13 @@ async def _ensure_topics(bootstrap: str, topics: list[str]) -> None:
 
 
 @asynccontextmanager
-async def _kafka_capa_app(url: str, bootstrap: str, keys_path: Path
+async def _kafka_capa_app(url: str, bootstrap: str, keys_path: Path, namespace: str
                           ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    # A namespace of its own: the service reads only this test's topics, not
+    # the shared topics' whole history.
     settings = CapaSettings(database_url=url, bus="kafka", kafka_bootstrap_servers=bootstrap,
-                            credentials_file=str(keys_path), relay_poll_interval=0.05,
-                            consumer_group=f"capa-test-{uuid.uuid4().hex[:8]}",
-                            log_json=False)
+                            kafka_namespace=namespace, credentials_file=str(keys_path),
+                            relay_poll_interval=0.05, log_json=False)
     app = create_app(settings)
     async with running(app) as client:
         yield app, client
@@ -64,7 +65,8 @@ async def test_escalation_delivered_twice_opens_one_capa_and_publishes_opened(
     bootstrap = require_kafka()
     url = await new_postgres_database()
     await migrate(SERVICE_MIGRATIONS, url)
-    await _ensure_topics(bootstrap, [NONCONFORMITY_TOPIC, CAPA_TOPIC])
+    namespace = f"capa-test-{uuid.uuid4().hex[:8]}."
+    await _ensure_topics(bootstrap, [namespace + NONCONFORMITY_TOPIC, namespace + CAPA_TOPIC])
     keys_path, keys = api_keys
     nc_id = uuid.uuid4()
 
@@ -76,8 +78,9 @@ async def test_escalation_delivered_twice_opens_one_capa_and_publishes_opened(
 
     first = new_event(service="nonconformity", data=escalated())
     second = new_event(service="nonconformity", data=escalated())
-    producer = KafkaBus(bootstrap_servers=bootstrap, client_id="test-nonconformity")
-    async with _kafka_capa_app(url, bootstrap, keys_path) as (app, client):
+    producer = KafkaBus(bootstrap_servers=bootstrap, client_id="test-nonconformity",
+                        namespace=namespace)
+    async with _kafka_capa_app(url, bootstrap, keys_path, namespace) as (app, client):
         try:
             # The same event redelivered, then a second escalation of the same NC.
             await producer.publish([to_record(first, NONCONFORMITY_TOPIC),
@@ -102,7 +105,8 @@ async def test_escalation_delivered_twice_opens_one_capa_and_publishes_opened(
         [capa] = listed.json()["items"]
         assert capa["nonconformity_ids"] == [str(nc_id)]
 
-        reader = KafkaBus(bootstrap_servers=bootstrap, client_id="test-reader")
+        reader = KafkaBus(bootstrap_servers=bootstrap, client_id="test-reader",
+                          namespace=namespace)
         sub = reader.subscribe(group=f"reader-{uuid.uuid4().hex[:8]}", topics=[CAPA_TOPIC])
         await sub.start()
         opened: list[dict[str, object]] = []
