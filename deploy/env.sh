@@ -10,6 +10,7 @@ KAFKA_PORT="${KAFKA_PORT:-19092}"
 export NONCONFORMITY_PORT="${NONCONFORMITY_PORT:-8001}"
 export CAPA_PORT="${CAPA_PORT:-8002}"
 export NOTIFICATIONS_PORT="${NOTIFICATIONS_PORT:-8003}"
+export WEB_PORT="${WEB_PORT:-8000}"
 
 # Hashed API keys every service reads; `make run` provisions development keys.
 export CAPAFLOW_CREDENTIALS_FILE="${CAPAFLOW_CREDENTIALS_FILE:-$VAR/api-keys.json}"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make run`: migrate, then the three services on 127.0.0.1 (8001-8003) until
-# Ctrl-C, which stops all three.
+# `make run`: migrate, then the three services on 127.0.0.1 (8001-8003) and the
+# web UI (8000) until Ctrl-C, which stops them all.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -41,6 +41,15 @@ for svc in nonconformity capa notifications; do
   pids+=($!)
 done
 
+# The web UI: no database, it calls the three services' public APIs.
+WEB_NONCONFORMITY_URL="${WEB_NONCONFORMITY_URL:-http://127.0.0.1:$NONCONFORMITY_PORT}" \
+WEB_CAPA_URL="${WEB_CAPA_URL:-http://127.0.0.1:$CAPA_PORT}" \
+WEB_NOTIFICATIONS_URL="${WEB_NOTIFICATIONS_URL:-http://127.0.0.1:$NOTIFICATIONS_PORT}" \
+WEB_CREDENTIALS_FILE="${WEB_CREDENTIALS_FILE:-$CAPAFLOW_CREDENTIALS_FILE}" \
+  "$BIN/uvicorn" services.web.app:create_app --factory --host 127.0.0.1 --port "$WEB_PORT" \
+  --no-access-log &
+pids+=($!)
+
 # Say when all three answer /readyz, so a newcomer knows when to start curling.
 for svc in nonconformity capa notifications; do
   port_var="$(echo "$svc" | tr a-z A-Z)_PORT"
@@ -52,6 +61,13 @@ for svc in nonconformity capa notifications; do
     sleep 0.2
   done
 done
-echo "CAPAflow is running (BUS=$BUS). Ctrl-C stops all three services."
+for _ in $(seq 1 150); do
+  if "$BIN/python" -c "import httpx,sys; sys.exit(httpx.get('http://127.0.0.1:$WEB_PORT/healthz').status_code != 200)" 2>/dev/null; then
+    echo "web UI ready on http://127.0.0.1:$WEB_PORT  (sign in with a key from var/dev-credentials.json)"
+    break
+  fi
+  sleep 0.2
+done
+echo "CAPAflow is running (BUS=$BUS). Ctrl-C stops the services and the UI."
 # Any one service dying stops the others: a half-running loop misleads.
 wait -n "${pids[@]}" || true

@@ -31,8 +31,9 @@ def _wait_ready(ports: dict[str, int], process: subprocess.Popen[bytes], log: Pa
     while pending:
         assert process.poll() is None, f"run.sh exited early:\n{log.read_text()[-3000:]}"
         for svc, port in list(pending.items()):
+            probe = "/healthz" if svc == "web" else "/readyz"
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                if httpx.get(f"http://127.0.0.1:{port}{probe}", timeout=2).status_code == 200:
                     del pending[svc]
             except httpx.HTTPError:
                 pass
@@ -42,12 +43,18 @@ def _wait_ready(ports: dict[str, int], process: subprocess.Popen[bytes], log: Pa
 
 
 @contextmanager
-def services_running(env_overrides: dict[str, str], tmp_path: Path) -> Iterator[dict[str, int]]:
-    """deploy/run.sh (what `make run` runs) with free ports; yields {service: port}.
-    Leaving the block sends Ctrl-C to the process group and checks all stopped."""
+def services_running(env_overrides: dict[str, str], tmp_path: Path,
+                     web: bool = False) -> Iterator[dict[str, int]]:
+    """deploy/run.sh (what `make run` runs) with free ports; yields {service: port}
+    (plus "web", the UI, when asked for). Leaving the block sends Ctrl-C to the
+    process group and checks all stopped."""
     ports = {svc: _free_port() for svc in SERVICES}
-    env = os.environ | env_overrides | {"CAPAFLOW_VAR": str(tmp_path / "var")}
+    web_port = _free_port()
+    env = os.environ | env_overrides | {"CAPAFLOW_VAR": str(tmp_path / "var"),
+                                        "WEB_PORT": str(web_port)}
     env |= {f"{svc.upper()}_PORT": str(port) for svc, port in ports.items()}
+    if web:
+        ports["web"] = web_port
     log = tmp_path / "run.log"
     with log.open("wb") as out:
         process = subprocess.Popen([str(ROOT / "deploy" / "run.sh")], cwd=ROOT, env=env,
@@ -68,8 +75,15 @@ def services_running(env_overrides: dict[str, str], tmp_path: Path) -> Iterator[
 
 
 def _run_and_interrupt(env_overrides: dict[str, str], tmp_path: Path) -> None:
-    with services_running(env_overrides, tmp_path) as ports:
+    with services_running(env_overrides, tmp_path, web=True) as ports:
+        web = ports.pop("web")
+        # The UI answers, asks for sign-in, and is stopped by Ctrl-C with the rest.
+        page = httpx.get(f"http://127.0.0.1:{web}/sign-in")
+        assert page.status_code == 200 and 'name="api_key"' in page.text
+        ports["web"] = web
         for svc, port in ports.items():
+            if svc == "web":
+                continue
             body = httpx.get(f"http://127.0.0.1:{port}/readyz").json()
             assert body["checks"] == {"database": "ok", "bus": "ok"}, svc
             assert httpx.get(f"http://127.0.0.1:{port}/openapi.json").status_code == 200

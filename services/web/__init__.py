@@ -1,0 +1,1 @@
+"""CAPAflow web UI: server-rendered pages over the three services' public APIs."""

@@ -1,0 +1,97 @@
+"""Composition root of the web UI (port 8000).
+
+``uvicorn services.web.app:create_app --factory``
+
+A thin app: no database and no bus. Pages call the three services' public
+APIs with the signed-in person's key (docs/ui.md).
+"""
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from types import ModuleType
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from .client import ApiClient, ApiError
+from .deps import CsrfRejected, SignInRequired, render, sign_in_redirect
+from .pages import auth, capas, dashboard, home, lessons, nonconformities, subscriptions
+from .session import SESSION_COOKIE, SessionStore
+from .settings import WebSettings
+
+# The pages load nothing from elsewhere and run no inline script.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+                               "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+def create_app(settings: WebSettings | None = None,
+               transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+    settings = settings or WebSettings()
+    logging.basicConfig(level=settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.api = ApiClient(settings, transport=transport)
+        try:
+            yield
+        finally:
+            await app.state.api.aclose()
+
+    app = FastAPI(title="CAPAflow web UI", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)
+    app.state.settings = settings
+    app.state.sessions = SessionStore(idle_seconds=settings.session_idle_minutes * 60)
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")),
+              name="static")
+    for module in _page_modules():
+        app.include_router(module.router)
+
+    @app.middleware("http")
+    async def security_headers(request: Request,
+                               call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if "text/html" in response.headers.get("content-type", ""):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.exception_handler(SignInRequired)
+    async def to_sign_in(request: Request, exc: SignInRequired) -> Response:
+        return sign_in_redirect(exc.next_path)
+
+    @app.exception_handler(CsrfRejected)
+    async def csrf_rejected(request: Request, exc: CsrfRejected) -> Response:
+        return render(request, "error.html", status_code=403, title="Form expired",
+                      message="This form was not sent from your current session. "
+                              "Go back, reload the page and try again.")
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> Response:
+        if exc.status == 401:  # the key was revoked since sign-in
+            request.app.state.sessions.close(request.cookies.get(SESSION_COOKIE))
+            return sign_in_redirect(request.url.path)
+        titles = {403: "Not allowed", 404: "Not found", 503: "Service unavailable"}
+        return render(request, "error.html", status_code=exc.status if exc.status < 500 else 503,
+                      title=titles.get(exc.status, "Request failed"), message=str(exc))
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    return app
+
+
+def _page_modules() -> list[ModuleType]:
+    # Each area of the UI is one module with a `router`, listed here so the
+    # composition root shows the whole UI at a glance.
+    return [auth, home, nonconformities, capas, dashboard, subscriptions, lessons]

@@ -1,0 +1,111 @@
+"""The one way the UI talks to CAPAflow: the services' public HTTP APIs.
+
+Every call carries the signed-in person's own API key, so the services make the
+authorization decisions; the UI only hides buttons a person may not use.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import httpx
+
+from .settings import WebSettings
+
+ServiceName = Literal["nonconformity", "capa", "notifications"]
+
+
+@dataclass
+class ApiError(Exception):
+    """A problem+json answer (or an unreachable service, status 503)."""
+
+    status: int
+    detail: str
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    title: str = ""
+
+    def __str__(self) -> str:
+        return self.detail or self.title or f"HTTP {self.status}"
+
+    def field_errors(self) -> dict[str, str]:
+        """Field -> message, keyed by the last part of the field path ("body.why.0" -> "0")."""
+        out: dict[str, str] = {}
+        for error in self.errors:
+            path = str(error.get("field", ""))
+            name = path.removeprefix("body.") if path.startswith("body.") else path
+            out.setdefault(name, str(error.get("message", "")))
+        return out
+
+
+@dataclass
+class ApiResponse:
+    status: int
+    body: Any
+    headers: httpx.Headers
+
+    @property
+    def etag(self) -> str | None:
+        return self.headers.get("etag")
+
+
+class ApiClient:
+    """Shared connection pool; `as_user(key)` gives a client acting as one person."""
+
+    def __init__(self, settings: WebSettings, transport: httpx.AsyncBaseTransport | None = None):
+        self._bases: dict[str, str] = {
+            "nonconformity": settings.nonconformity_url.rstrip("/"),
+            "capa": settings.capa_url.rstrip("/"),
+            "notifications": settings.notifications_url.rstrip("/"),
+        }
+        self._http = httpx.AsyncClient(timeout=settings.api_timeout_seconds, transport=transport)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def as_user(self, key: str) -> "UserApi":
+        return UserApi(self, key)
+
+    async def request(self, service: ServiceName, method: str, path: str, *, key: str,
+                      params: dict[str, Any] | None = None, json: Any = None,
+                      headers: dict[str, str] | None = None) -> ApiResponse:
+        sent = {"Authorization": f"Bearer {key}", **(headers or {})}
+        clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
+        try:
+            response = await self._http.request(method, self._bases[service] + path,
+                                                params=clean, json=json, headers=sent)
+        except httpx.HTTPError as exc:
+            raise ApiError(503, f"The {service} service cannot be reached ({type(exc).__name__}); "
+                                "try again in a moment.") from exc
+        body: Any = None
+        if response.content:
+            try:
+                body = response.json()
+            except ValueError:
+                body = response.text
+        if response.status_code >= 400:
+            problem = body if isinstance(body, dict) else {}
+            detail = problem.get("detail") or problem.get("title") or response.reason_phrase
+            raise ApiError(response.status_code, str(detail), list(problem.get("errors") or []),
+                           str(problem.get("title") or ""))
+        return ApiResponse(response.status_code, body, response.headers)
+
+
+class UserApi:
+    def __init__(self, client: ApiClient, key: str) -> None:
+        self._client = client
+        self._key = key
+
+    async def get(self, service: ServiceName, path: str, **params: Any) -> Any:
+        return (await self._client.request(service, "GET", path, key=self._key, params=params)).body
+
+    async def get_with_etag(self, service: ServiceName, path: str) -> ApiResponse:
+        return await self._client.request(service, "GET", path, key=self._key)
+
+    async def send(self, service: ServiceName, method: str, path: str, json: Any = None, *,
+                   if_match: str | None = None, idempotency_key: str | None = None) -> ApiResponse:
+        headers: dict[str, str] = {}
+        if if_match:
+            headers["If-Match"] = if_match
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        return await self._client.request(service, method, path, key=self._key, json=json,
+                                          headers=headers)

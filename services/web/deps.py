@@ -1,0 +1,72 @@
+"""What every page handler needs: the signed-in person, CSRF checks, rendering."""
+
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from .client import ApiClient, UserApi
+from .session import SESSION_COOKIE, SessionStore, UserSession, tokens_match
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+class SignInRequired(Exception):
+    def __init__(self, next_path: str) -> None:
+        self.next_path = next_path
+
+
+class CsrfRejected(Exception):
+    """A state-changing request without this session's CSRF token."""
+
+
+def _store(request: Request) -> SessionStore:
+    return request.app.state.sessions  # type: ignore[no-any-return]
+
+
+def current_user(request: Request) -> UserSession:
+    user = _store(request).get(request.cookies.get(SESSION_COOKIE))
+    if user is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise SignInRequired(target)
+    return user
+
+
+def user_api(request: Request, user: Annotated[UserSession, Depends(current_user)]) -> UserApi:
+    client: ApiClient = request.app.state.api
+    return client.as_user(user.key)
+
+
+async def csrf_checked(request: Request,
+                       user: Annotated[UserSession, Depends(current_user)]) -> UserSession:
+    """For every POST: the form's token must be this session's (or the htmx header)."""
+    form = await request.form()
+    given = form.get("csrf_token") or request.headers.get("x-csrf-token")
+    if not tokens_match(user.csrf_token, given if isinstance(given, str) else None):
+        raise CsrfRejected()
+    return user
+
+
+CurrentUser = Annotated[UserSession, Depends(current_user)]
+CsrfUser = Annotated[UserSession, Depends(csrf_checked)]
+Api = Annotated[UserApi, Depends(user_api)]
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    user = _store(request).get(request.cookies.get(SESSION_COOKIE))
+    context.setdefault("user", user)
+    context.setdefault("flashes", user.pop_flashes() if user else [])
+    context.setdefault("csrf_token", user.csrf_token if user else "")
+    return templates.TemplateResponse(request, template, context, status_code=status_code)
+
+
+def redirect(path: str) -> RedirectResponse:
+    """Post/Redirect/Get: 303 so a reload does not resubmit the form."""
+    return RedirectResponse(path, status_code=303)
+
+
+def sign_in_redirect(next_path: str) -> RedirectResponse:
+    return redirect(f"/sign-in?next={quote(next_path, safe='')}")

@@ -1,0 +1,22 @@
+"""Settings of the web UI (env prefix ``WEB_``)."""
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class WebSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WEB_", extra="ignore")
+
+    # The public APIs the UI calls; it never reads a service's database.
+    nonconformity_url: str = "http://127.0.0.1:8001"
+    capa_url: str = "http://127.0.0.1:8002"
+    notifications_url: str = "http://127.0.0.1:8003"
+    # The key store the services read: sign-in checks a key against it to know the
+    # person's roles (which buttons to show); the services still authorize every call.
+    credentials_file: str = "var/api-keys.json"
+    # Cookies marked Secure; switch on wherever the UI is served over HTTPS.
+    cookie_secure: bool = False
+    # A session ends after this much inactivity.
+    session_idle_minutes: int = Field(default=480, ge=1)
+    api_timeout_seconds: float = Field(default=10.0, gt=0)
+    log_level: str = "INFO"

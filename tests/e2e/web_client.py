@@ -1,0 +1,43 @@
+"""Drive the web UI over plain HTTP (no browser): sign in, then send forms with the
+page's CSRF token, as a browser without JavaScript would."""
+
+import re
+from typing import Any
+
+import httpx
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class WebClient:
+    def __init__(self, base_url: str) -> None:
+        self.http = httpx.Client(base_url=base_url, timeout=30, follow_redirects=False)
+        self.csrf = ""
+
+    def sign_in(self, api_key: str, next_path: str = "/") -> httpx.Response:
+        page = self.http.get("/sign-in", params={"next": next_path})
+        token = CSRF.search(page.text)
+        assert token, page.text[:500]
+        response = self.http.post("/sign-in", data={"api_key": api_key, "next": next_path,
+                                                     "csrf_token": token.group(1)})
+        assert response.status_code == 303, (response.status_code, response.text[:500])
+        self.csrf = self._session_csrf()
+        return response
+
+    def _session_csrf(self) -> str:
+        # Any signed-in page carries the session's token (the sign-out form has it).
+        page = self.http.get("/nonconformities", follow_redirects=True)
+        token = CSRF.search(page.text)
+        assert token, page.text[:500]
+        return token.group(1)
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.http.get(path, **kwargs)
+
+    def submit(self, path: str, data: dict[str, Any] | list[tuple[str, str]]) -> httpx.Response:
+        """POST a form with the session's CSRF token (what the page's hidden field holds)."""
+        items = list(data.items()) if isinstance(data, dict) else list(data)
+        return self.http.post(path, data=[*items, ("csrf_token", self.csrf)])  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self.http.close()
