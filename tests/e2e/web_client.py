@@ -7,6 +7,8 @@ from typing import Any
 import httpx
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+LOGIN = re.compile(r'name="login_token" value="([^"]+)"')
+SESSION_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
 
 class WebClient:
@@ -16,18 +18,18 @@ class WebClient:
 
     def sign_in(self, api_key: str, next_path: str = "/") -> httpx.Response:
         page = self.http.get("/sign-in", params={"next": next_path})
-        token = CSRF.search(page.text)
+        token = LOGIN.search(page.text)
         assert token, page.text[:500]
         response = self.http.post("/sign-in", data={"api_key": api_key, "next": next_path,
-                                                     "csrf_token": token.group(1)})
+                                                     "login_token": token.group(1)})
         assert response.status_code == 303, (response.status_code, response.text[:500])
         self.csrf = self._session_csrf()
         return response
 
     def _session_csrf(self) -> str:
-        # Any signed-in page carries the session's token (the sign-out form has it).
-        page = self.http.get("/nonconformities", follow_redirects=True)
-        token = CSRF.search(page.text)
+        # Signed-in pages carry the session's token in a meta tag (and in every form).
+        page = self.http.get("/sign-in")
+        token = SESSION_CSRF.search(page.text)
         assert token, page.text[:500]
         return token.group(1)
 

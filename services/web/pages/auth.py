@@ -27,7 +27,8 @@ def _safe_next(target: str | None) -> str:
 def _sign_in_page(request: Request, next_path: str, error: str | None = None,
                   status_code: int = 200) -> Response:
     token = secrets.token_urlsafe(32)
-    response = render(request, "sign_in.html", status_code=status_code, user=None,
+    # Someone already signed in sees who they are; signing in again replaces the session.
+    response = render(request, "sign_in.html", status_code=status_code,
                       login_csrf=token, next_path=next_path, error=error)
     response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
                         secure=request.app.state.settings.cookie_secure, path="/sign-in")
@@ -41,10 +42,10 @@ async def sign_in_form(request: Request, next: str | None = None) -> Response:
 
 @router.post("/sign-in", include_in_schema=False)
 async def sign_in(request: Request, api_key: Annotated[str, Form(max_length=200)] = "",
-                  csrf_token: Annotated[str, Form(max_length=100)] = "",
+                  login_token: Annotated[str, Form(max_length=100)] = "",
                   next: Annotated[str, Form(max_length=2000)] = "/") -> Response:
     next_path = _safe_next(next)
-    if not tokens_match(request.cookies.get(LOGIN_CSRF_COOKIE), csrf_token):
+    if not tokens_match(request.cookies.get(LOGIN_CSRF_COOKIE), login_token):
         return _sign_in_page(request, next_path, "The sign-in form expired; please try again.",
                              status_code=403)
     settings = request.app.state.settings
