@@ -133,8 +133,8 @@ def test_compose_has_every_part_of_the_loop() -> None:
     no YAML parser is a project dependency)."""
     text = (ROOT / "docker-compose.yml").read_text()
     for name in ("kafka", "postgres", "migrate", "smtp", "nonconformity", "capa",
-                 "notifications"):
-        assert f"\n  {name}:\n" in text, name
+                 "notifications", "web"):
+        assert text.count(f"\n  {name}:\n") == 1, name
     assert "service_completed_successfully" in text
     assert "NOTIFICATIONS_SMTP_HOST: smtp" in text
 
@@ -152,3 +152,15 @@ def test_compose_file_is_valid_for_compose() -> None:
     result = subprocess.run([*command, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_web_ui_manifest_uses_only_its_settings_and_one_replica() -> None:
+    from services.web.settings import WebSettings
+
+    text = (K8S / "web.yaml").read_text()
+    names = set(re.findall(r"(?m)^  (WEB_[A-Z0-9_]+):", text))
+    assert {"WEB_CAPA_URL", "WEB_CREDENTIALS_FILE", "WEB_COOKIE_SECURE"} <= names
+    for name in names:
+        assert name.removeprefix("WEB_").lower() in WebSettings.model_fields, name
+    # In-memory sessions: a second replica would sign people out at random.
+    assert "replicas: 1" in text and 'args: ["services.web.app:create_app"]' in text
