@@ -115,7 +115,7 @@ def _new_databases(admin_url: str, count: int) -> tuple[list[str], Callable[[], 
 
 
 @contextmanager
-def loop_on_kafka(tmp_path: Path) -> Iterator[Loop]:
+def loop_on_kafka(tmp_path: Path, web: bool = False) -> Iterator[Loop]:
     bootstrap = require_kafka()
     urls, drop = _new_databases(require_postgres(), len(SERVICES))
     namespace = f"e2e-{time.time_ns() % 10**12}."
@@ -127,7 +127,7 @@ def loop_on_kafka(tmp_path: Path) -> Iterator[Loop]:
            "NOTIFICATIONS_RETRY_SCHEDULE": "[1, 2, 4, 8]"}
     env |= {f"{svc.upper()}_DATABASE_URL": u for svc, u in zip(SERVICES, urls, strict=True)}
     try:
-        with services_running(env, tmp_path) as ports:
+        with services_running(env, tmp_path, web=web) as ports:
             creds = json.loads((tmp_path / "var" / "dev-credentials.json").read_text())
             yield Loop(ports=ports, keys=creds["api_keys"], source_tokens=creds["source_tokens"])
     finally:
