@@ -19,7 +19,18 @@ from fastapi.staticfiles import StaticFiles
 
 from .client import ApiClient, ApiError
 from .deps import CsrfRejected, SignInRequired, render, sign_in_redirect
-from .pages import auth, capas, dashboard, home, lessons, nonconformities, subscriptions
+from .pages import (
+    auth,
+    capa_actions,
+    capa_forms,
+    capas,
+    dashboard,
+    home,
+    lessons,
+    nc_actions,
+    nonconformities,
+    subscriptions,
+)
 from .session import SESSION_COOKIE, SessionStore
 from .settings import WebSettings
 
@@ -94,4 +105,5 @@ def create_app(settings: WebSettings | None = None,
 def _page_modules() -> list[ModuleType]:
     # Each area of the UI is one module with a `router`, listed here so the
     # composition root shows the whole UI at a glance.
-    return [auth, home, nonconformities, capas, dashboard, subscriptions, lessons]
+    return [auth, home, nonconformities, nc_actions, capas, capa_forms, capa_actions, dashboard,
+            subscriptions, lessons]

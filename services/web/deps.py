@@ -12,6 +12,9 @@ from .client import ApiClient, UserApi
 from .session import SESSION_COOKIE, SessionStore, UserSession, tokens_match
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+# Block tags leave no blank lines behind: the HTML stays readable in "view source".
+templates.env.trim_blocks = True
+templates.env.lstrip_blocks = True
 
 
 class SignInRequired(Exception):

@@ -3,6 +3,7 @@ page's CSRF token, as a browser without JavaScript would."""
 
 import re
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -39,7 +40,10 @@ class WebClient:
     def submit(self, path: str, data: dict[str, Any] | list[tuple[str, str]]) -> httpx.Response:
         """POST a form with the session's CSRF token (what the page's hidden field holds)."""
         items = list(data.items()) if isinstance(data, dict) else list(data)
-        return self.http.post(path, data=[*items, ("csrf_token", self.csrf)])  # type: ignore[arg-type]
+        # Encoded here: httpx's `data=` takes a dict only, and repeated fields (the
+        # 5-Whys rows) need a list of pairs.
+        return self.http.post(path, content=urlencode([*items, ("csrf_token", self.csrf)]),
+                              headers={"content-type": "application/x-www-form-urlencoded"})
 
     def close(self) -> None:
         self.http.close()

@@ -1,5 +1,197 @@
-"""(being written)"""
+"""The CAPA board, a CAPA's page and its workflow moves.
 
-from fastapi import APIRouter
+The root-cause form is in capa_forms.py, actions and effectiveness in
+capa_actions.py; all re-render the page through ``render_capa`` when the API refuses.
+"""
+
+import asyncio
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from ..client import ApiError, UserApi
+from ..deps import Api, CsrfUser, CurrentUser, redirect, render
+from ..session import UserSession
+from .forms import FormState, allowed, new_idempotency_key, posted, refused, text, valid_uuid, words
+from .why_form import form_from_saved, why_rows
 
 router = APIRouter()
+
+OPEN_STATES = ("open", "investigating", "action_planned", "implementing", "verifying")
+FINISHED_STATES = ("closed", "cancelled")
+STATE_LABELS = {"open": "Open", "investigating": "Investigating (root cause)",
+                "action_planned": "Actions planned", "implementing": "Implementing",
+                "verifying": "Verifying effectiveness", "closed": "Closed",
+                "cancelled": "Cancelled"}
+SEVERITIES = ("critical", "major", "minor", "observation")
+KINDS = ("corrective", "preventive")
+CAUSE_CATEGORIES = (("people", "People"), ("process", "Process"),
+                    ("equipment_technology", "Equipment / technology"),
+                    ("materials_supplier", "Materials / supplier"),
+                    ("measurement", "Measurement"), ("environment", "Environment"))
+ACTION_KINDS = (("corrective", "Corrective action"), ("preventive", "Preventive action"),
+                ("correction", "Correction (immediate fix)"))
+ACTION_STATUSES = ("planned", "in_progress", "done", "cancelled")
+BOARD_LIMIT = 200
+# The buttons of the moves that need no fields; closing, cancelling and sending
+# back to investigation get their own small forms (lesson, reason).
+MOVE_LABELS = {"investigating": "Start investigation", "action_planned": "Mark actions planned",
+               "implementing": "Start implementing", "verifying": "Start effectiveness check"}
+
+
+@router.get("/capas", include_in_schema=False)
+async def board(request: Request, user: CurrentUser, api: Api) -> Response:
+    q = request.query_params
+    finished = q.get("finished") == "1"
+    filters = {"severity": allowed(q.get("severity"), SEVERITIES),
+               "kind": allowed(q.get("kind"), KINDS),
+               "owner": (q.get("owner") or "").strip()[:255] or None,
+               "overdue": "true" if q.get("overdue") == "1" else None}
+    states = OPEN_STATES + (FINISHED_STATES if finished else ())
+    page = await api.get("capa", "/v1/capas", status=list(states), limit=BOARD_LIMIT, **filters)
+    columns: dict[str, list[dict[str, Any]]] = {s: [] for s in states}
+    for capa in page["items"]:
+        columns.setdefault(capa["status"], []).append(capa)
+    return render(request, "capa_board.html", title="CAPA board", columns=columns,
+                  labels=STATE_LABELS, filters=filters, finished=finished,
+                  truncated=bool(page.get("next_cursor")), limit=BOARD_LIMIT,
+                  severities=SEVERITIES, kinds=KINDS)
+
+
+@router.get("/capas/new", include_in_schema=False)
+async def new_form(request: Request, user: CurrentUser) -> Response:
+    return _new_page(request, FormState(name="new", values={"kind": "preventive"}))
+
+
+def _new_page(request: Request, state: FormState) -> Response:
+    return render(request, "capa_new.html", status_code=state.status, title="Open a CAPA",
+                  state=state, severities=SEVERITIES, new_key=new_idempotency_key())
+
+
+@router.post("/capas", include_in_schema=False)
+async def open_capa(request: Request, user: CsrfUser, api: Api) -> Response:
+    """A CAPA without a nonconformity behind it: preventive (a risk or an opportunity,
+    ISO 9001 6.1) or corrective opened by hand. For an NC, use its page."""
+    values = await posted(request)
+    body: dict[str, Any] = {"kind": values.get("kind") or "preventive",
+                            "title": values.get("title", ""),
+                            "severity": values.get("severity", ""),
+                            "description": text(values.get("description")),
+                            "owner": text(values.get("owner")),
+                            "due_date": text(values.get("due_date"))}
+    if values.get("likelihood", "").isdigit():
+        body["likelihood"] = int(values["likelihood"])
+    body = {k: v for k, v in body.items() if v is not None}
+    try:
+        created = await api.send("capa", "POST", "/v1/capas", body,
+                                 idempotency_key=values.get("idempotency_key") or None)
+    except ApiError as exc:
+        return _new_page(request, refused("new", exc, values))
+    user.flash(f"{created.body['number']} opened.", "ok")
+    return redirect(f"/capas/{created.body['id']}")
+
+
+@router.get("/capas/{capa_id}", include_in_schema=False)
+async def capa_page(request: Request, capa_id: str, user: CurrentUser, api: Api) -> Response:
+    return await render_capa(request, api, user, capa_id)
+
+
+async def render_capa(request: Request, api: UserApi, user: UserSession, capa_id: str,
+                      state: FormState | None = None,
+                      root_form: dict[str, Any] | None = None) -> Response:
+    """The CAPA page with fresh data. ``state``: the form the API refused;
+    ``root_form``: the person's own 5-Whys text to show instead of the saved one."""
+    capa_id = valid_uuid(capa_id, "CAPA")
+    base = f"/v1/capas/{capa_id}"
+    got, root, actions, verifications, trail, chain = await asyncio.gather(
+        api.get_with_etag("capa", base), api.get_with_etag("capa", f"{base}/root-cause"),
+        api.get("capa", f"{base}/actions"),
+        api.get("capa", f"{base}/effectiveness-verifications"),
+        api.get("capa", f"{base}/audit-trail", limit=200),
+        api.get("capa", f"{base}/audit-trail/verify"))
+    capa = got.body
+    saved = root.body
+    form = root_form or form_from_saved(saved, root.etag or '"0"')
+    if not form["etag"]:  # after a conflict: the person's text on the current version
+        form["etag"] = root.etag or '"0"'
+    state = state or FormState()
+    can = _may(user, capa)
+    shown = {f"move_{to}" for to in can["moves"]} | {
+        name for name in ("root_cause", "add_action", "plan", "verify", "edit") if can[name]}
+    shown |= {f"action_{a['id']}" for a in actions
+              if can["update_action"] and a["status"] not in ("done", "cancelled")}
+    # A refused form the fresh page no longer shows still needs its message.
+    orphan = state.message if state.name and state.name not in shown else ""
+    return render(request, "capa_detail.html", status_code=state.status,
+                  title=f"{capa['number']} {capa['title']}", capa=capa, etag=got.etag or "",
+                  saved=saved, form=form, rows=why_rows(form, state), actions=actions,
+                  verifications=verifications, trail=trail["items"], chain=chain,
+                  ncs=await _linked_ncs(api, capa["nonconformity_ids"]), state=state,
+                  can=can, orphan=orphan, labels=STATE_LABELS, causes=CAUSE_CATEGORIES,
+                  action_kinds=ACTION_KINDS, action_statuses=ACTION_STATUSES,
+                  move_labels=MOVE_LABELS, new_key=new_idempotency_key(),
+                  today=date.today().isoformat())
+
+
+async def _linked_ncs(api: UserApi, ids: list[str]) -> list[dict[str, Any]]:
+    """Number and title of the CAPA's nonconformities (the CAPA holds only their ids)."""
+    async def one(nc_id: str) -> dict[str, Any]:
+        try:
+            return dict(await api.get("nonconformity", f"/v1/nonconformities/{nc_id}"))
+        except ApiError:  # not visible or service down: still link to it
+            return {"id": nc_id, "number": nc_id, "title": ""}
+    return list(await asyncio.gather(*(one(i) for i in ids[:20])))
+
+
+def _may(user: UserSession, capa: dict[str, Any]) -> dict[str, Any]:
+    """Which forms and buttons to show (a hint; the API decides every request)."""
+    status = capa["status"]
+    engineer = user.holds_any("engineer", "manager")
+    moves = []
+    for to in capa["allowed_transitions"]:
+        if to in ("closed", "cancelled"):
+            roles: tuple[str, ...] = ("manager",)
+        elif status == "verifying" and to == "investigating":
+            roles = ("engineer", "verifier", "manager")
+        else:
+            roles = ("engineer", "manager")
+        if user.holds_any(*roles):
+            moves.append(to)
+    return {
+        "moves": moves,
+        "root_cause": engineer and status in ("open", "investigating"),
+        "add_action": engineer and status in ("open", "investigating", "action_planned",
+                                              "implementing"),
+        "update_action": engineer and status in OPEN_STATES,
+        "edit": engineer and status in OPEN_STATES,
+        "plan": user.holds_any("engineer", "verifier", "manager") and status in OPEN_STATES,
+        "verify": user.holds_any("verifier", "manager") and status == "verifying",
+        "is_owner": capa.get("owner") == user.subject,
+    }
+
+
+@router.post("/capas/{capa_id}/transitions", include_in_schema=False)
+async def move(request: Request, capa_id: str, user: CsrfUser, api: Api) -> Response:
+    capa_id = valid_uuid(capa_id, "CAPA")
+    values = await posted(request)
+    to = values.get("to", "")
+    body: dict[str, Any] = {"to": to}
+    if text(values.get("reason")):
+        body["reason"] = text(values.get("reason"))
+    if to == "closed":
+        # The lesson learned is published with the closure; the API says if it is missing.
+        lesson = text(values.get("lesson"))
+        if lesson:
+            body["lesson"] = {"what_to_do_differently": lesson,
+                              "tags": words(values.get("lesson_tags"))}
+    try:
+        await api.send("capa", "POST", f"/v1/capas/{capa_id}/transitions", body)
+    except ApiError as exc:
+        state = refused(f"move_{to}", exc, values,
+                        aliases={"lesson.tags": "lesson_tags", "lesson": "lesson",
+                                 "reason": "reason", "to": "to"})
+        return await render_capa(request, api, user, capa_id, state)
+    user.flash(f"The CAPA is now {STATE_LABELS.get(to, to).lower()}.", "ok")
+    return redirect(f"/capas/{capa_id}")

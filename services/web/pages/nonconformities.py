@@ -1,5 +1,145 @@
-"""(being written)"""
+"""Nonconformities: the inbox (filters, cursor pages), reporting one, and its page.
 
-from fastapi import APIRouter
+The forms on an NC's page (triage, correction, close, ...) are in nc_actions.py;
+they re-render the page through ``render_nc`` when the API refuses.
+"""
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from ..client import ApiError, UserApi
+from ..deps import Api, CsrfUser, CurrentUser, redirect, render
+from ..session import UserSession
+from .forms import (
+    FormState,
+    allowed,
+    lines,
+    new_idempotency_key,
+    posted,
+    refused,
+    text,
+    valid_uuid,
+    words,
+)
 
 router = APIRouter()
+
+STATUSES = ("reported", "accepted", "rejected", "duplicate", "closed")
+OPEN_STATUSES = ("reported", "accepted")
+SEVERITIES = ("critical", "major", "minor", "observation")
+SOURCES = ("support", "monitoring", "audit", "customer", "supplier", "internal")
+EDITORS = ("engineer", "manager")
+PAGE_SIZE = 50
+
+
+@router.get("/nonconformities", include_in_schema=False)
+async def inbox(request: Request, user: CurrentUser, api: Api) -> Response:
+    q = request.query_params
+    filters = {"status": allowed(q.get("status"), STATUSES),
+               "severity": allowed(q.get("severity"), SEVERITIES),
+               "source": allowed(q.get("source"), SOURCES),
+               "category": (q.get("category") or "").strip()[:100] or None,
+               "tag": (q.get("tag") or "").strip()[:100] or None,
+               "text": (q.get("text") or "").strip()[:200] or None}
+    cursor = q.get("cursor") or None
+    page = await api.get("nonconformity", "/v1/nonconformities", limit=PAGE_SIZE,
+                         cursor=cursor, **filters)
+    # The next page keeps the filters; only the cursor moves.
+    next_query = None
+    if page.get("next_cursor"):
+        next_query = {k: v for k, v in filters.items() if v} | {"cursor": page["next_cursor"]}
+    return render(request, "nc_list.html", title="Nonconformities", items=page["items"],
+                  filters=filters, next_query=next_query, paged=bool(cursor),
+                  statuses=STATUSES, severities=SEVERITIES, sources=SOURCES)
+
+
+@router.get("/nonconformities/new", include_in_schema=False)
+async def report_form(request: Request, user: CurrentUser) -> Response:
+    return _report_page(request, FormState(name="report"))
+
+
+def _report_page(request: Request, state: FormState) -> Response:
+    # A fresh key each time the form is shown: a corrected resend is another body, and
+    # the API refuses a reused key with another body.
+    state.values["idempotency_key"] = new_idempotency_key()
+    return render(request, "nc_new.html", status_code=state.status,
+                  title="Report a nonconformity", state=state, severities=SEVERITIES,
+                  sources=SOURCES)
+
+
+@router.post("/nonconformities", include_in_schema=False)
+async def report(request: Request, user: CsrfUser, api: Api) -> Response:
+    values = await posted(request)
+    occurred = text(values.get("occurred_at"))
+    body: dict[str, Any] = {
+        "title": values.get("title", ""), "severity": values.get("severity", ""),
+        "source": values.get("source") or "support",
+        "description": text(values.get("description")),
+        "category": text(values.get("category")),
+        "affected_item": text(values.get("affected_item")),
+        "external_ref": text(values.get("external_ref")),
+        "reporter": text(values.get("reporter")),
+        # <input type="datetime-local"> has no zone; the label says the time is UTC.
+        "occurred_at": f"{occurred}Z" if occurred and len(occurred) <= 19 else occurred,
+        "tags": words(values.get("tags")),
+        "links": [{"url": url} for url in lines(values.get("links"))],
+    }
+    body = {k: v for k, v in body.items() if v is not None}
+    try:
+        created = await api.send("nonconformity", "POST", "/v1/nonconformities", body,
+                                 idempotency_key=values.get("idempotency_key") or None)
+    except ApiError as exc:
+        # "links.0.url" is shown at the links field, "tags.1" at the tags field.
+        state = refused("report", exc, values, aliases={"links": "links", "tags": "tags"})
+        return _report_page(request, state)
+    nc = created.body
+    if created.status == 200:
+        user.flash(f"{nc['number']} was already reported with this source and reference; "
+                   "this is that nonconformity.")
+    else:
+        user.flash(f"{nc['number']} reported.", "ok")
+    return redirect(f"/nonconformities/{nc['id']}")
+
+
+@router.get("/nonconformities/{nc_id}", include_in_schema=False)
+async def nonconformity_page(request: Request, nc_id: str, user: CurrentUser,
+                             api: Api) -> Response:
+    return await render_nc(request, api, user, nc_id)
+
+
+async def render_nc(request: Request, api: UserApi, user: UserSession, nc_id: str,
+                    state: FormState | None = None) -> Response:
+    """The NC page with fresh data; ``state`` carries the form that was refused."""
+    nc_id = valid_uuid(nc_id, "nonconformity")
+    path = f"/v1/nonconformities/{nc_id}"
+    got, history = await asyncio.gather(api.get_with_etag("nonconformity", path),
+                                        api.get("nonconformity", f"{path}/history"))
+    nc = got.body
+    state = state or FormState()
+    can = _may(user, nc)
+    # A refused form that the fresh page no longer shows (the NC moved on, or the
+    # role may not use it) still needs its message: shown at the top instead.
+    orphan = state.message if state.name and not can.get(state.name) else ""
+    return render(request, "nc_detail.html", status_code=state.status,
+                  title=f"{nc['number']} {nc['title']}", nc=nc, etag=got.etag or "",
+                  history=history, state=state, can=can, orphan=orphan,
+                  severities=SEVERITIES, capa_key=new_idempotency_key())
+
+
+def _may(user: UserSession, nc: dict[str, Any]) -> dict[str, bool]:
+    """Which forms to show. Only a hint: the API decides (a 403 is shown as a message)."""
+    editor = user.holds_any(*EDITORS)
+    is_open = nc["status"] in OPEN_STATUSES
+    has_capa = nc["capa_link"] in ("requested", "open")
+    return {
+        "triage": editor and is_open,
+        "edit": editor and is_open,
+        "correction": editor and is_open,
+        "close": editor and is_open and not has_capa,
+        "reopen": user.holds_any("manager") and not is_open,
+        # A CAPA may be opened by hand for an NC that has none (or whose CAPA was cancelled).
+        "open_capa": editor and is_open and nc["capa_link"] == "none",
+    }

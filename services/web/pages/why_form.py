@@ -1,0 +1,79 @@
+"""The 5-Whys root-cause form as the page holds it: built from the saved analysis or
+from what the person posted, and turned into the API's body.
+
+Pure functions, no router: capas.py renders the form, capa_forms.py handles its posts.
+"""
+
+from itertools import zip_longest
+from typing import Any
+
+from .forms import FormState, lines, text
+
+# A fresh analysis starts with the minimum chain the API asks for at submission.
+START_ROWS = 3
+MAX_ROWS = 20  # the API's limit
+
+
+def form_from_saved(saved: dict[str, Any], etag: str) -> dict[str, Any]:
+    whys = [{"why": w.get("why", ""), "because": w.get("because", "")}
+            for w in saved.get("whys") or []]
+    return {"etag": etag,
+            "problem_statement": saved.get("problem_statement") or "",
+            "whys": whys or [{"why": "", "because": ""} for _ in range(START_ROWS)],
+            "short_chain_justification": saved.get("short_chain_justification") or "",
+            "root_cause": saved.get("root_cause") or "",
+            "cause_category": saved.get("cause_category") or "",
+            "contributing_factors": "\n".join(saved.get("contributing_factors") or [])}
+
+
+def form_from_post(values: dict[str, str], why: list[str], because: list[str]
+                   ) -> dict[str, Any]:
+    rows = [{"why": w or "", "because": b or ""} for w, b in zip_longest(why, because)]
+    return {"etag": values.get("etag", ""),
+            "problem_statement": values.get("problem_statement", ""),
+            "whys": rows or [{"why": "", "because": ""}],
+            "short_chain_justification": values.get("short_chain_justification", ""),
+            "root_cause": values.get("root_cause", ""),
+            "cause_category": values.get("cause_category", ""),
+            "contributing_factors": values.get("contributing_factors", "")}
+
+
+def add_row(form: dict[str, Any]) -> None:
+    if len(form["whys"]) < MAX_ROWS:
+        form["whys"].append({"why": "", "because": ""})
+
+
+def remove_row(form: dict[str, Any], index: str) -> None:
+    # One row always stays, so the form keeps a place to type.
+    if index.isdigit() and int(index) < len(form["whys"]) and len(form["whys"]) > 1:
+        del form["whys"][int(index)]
+
+
+def to_api(form: dict[str, Any], status: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The PUT body, and aliases from the API's error fields to the form's.
+
+    Empty rows are left out (the add-row button leaves some); the API's row numbers
+    then differ from the page's, so "whys.1" may be the page's third row.
+    """
+    whys: list[dict[str, str]] = []
+    aliases = {"whys": "whys", "contributing_factors": "contributing_factors"}
+    for row_index, row in enumerate(form["whys"]):
+        why, because = row["why"].strip(), row["because"].strip()
+        if not (why or because):
+            continue
+        aliases[f"whys.{len(whys)}"] = f"whys.{row_index}"
+        whys.append({"why": why, "because": because})
+    body = {"status": status, "problem_statement": text(form["problem_statement"]),
+            "whys": whys,
+            "short_chain_justification": text(form["short_chain_justification"]),
+            "root_cause": text(form["root_cause"]),
+            "cause_category": form["cause_category"] or None,
+            "contributing_factors": lines(form["contributing_factors"])}
+    return body, aliases
+
+
+def why_rows(form: dict[str, Any], state: FormState) -> list[dict[str, str]]:
+    """The rows with their own error message (from a refused save)."""
+    errors = state.of("root_cause").errors
+    return [{"why": row["why"], "because": row["because"],
+             "error": errors.get(f"whys.{i}", "")} for i, row in enumerate(form["whys"])]

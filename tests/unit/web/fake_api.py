@@ -1,0 +1,243 @@
+"""A small in-memory stand-in for the nonconformity and CAPA APIs, served to the UI
+through httpx.MockTransport, and the UI app signed in as one role.
+
+It keeps the parts of the contracts the pages rely on: ETag / If-Match (428, 412
+with current_etag), problem+json with field errors, roles per key (403), cursor
+pages. Every request is recorded so tests can check what the UI sent.
+"""
+
+import json
+import re
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from services.web.app import create_app
+from services.web.settings import WebSettings
+from shared.auth import hash_key
+from tests.conftest import running
+
+NC_URL, CAPA_URL = "http://nc.test", "http://capa.test"
+ROLES = ("reporter", "engineer", "verifier", "manager", "admin")
+KEYS = {role: f"key-{role}-{uuid.uuid4().hex}" for role in ROLES}
+LOGIN = re.compile(r'name="login_token" value="([^"]+)"')
+SESSION_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+
+def problem(status: int, detail: str, errors: list[dict[str, str]] | None = None,
+            **extra: Any) -> httpx.Response:
+    body: dict[str, Any] = {"type": "about:blank", "title": "Problem", "status": status,
+                            "detail": detail, **extra}
+    if errors is not None:
+        body["errors"] = errors
+    return httpx.Response(status, json=body, headers={"content-type": "application/problem+json"})
+
+
+def nonconformity(**overrides: Any) -> dict[str, Any]:
+    nc_id = str(uuid.uuid4())
+    base = {"id": nc_id, "number": "NC-2026-00001", "title": "Checkout returns 500",
+            "description": "PayPal fails", "source": "support", "severity": "minor",
+            "category": "payments", "affected_item": "shop", "external_ref": None,
+            "reporter": None, "reported_by": "test-reporter", "occurred_at": None,
+            "tags": ["paypal"], "links": [], "status": "reported", "owner": None,
+            "version": 1, "occurrence_count": 1, "first_seen": "2026-01-01T00:00:00Z",
+            "last_seen": "2026-01-01T00:00:00Z", "audit_ref": None, "triage_reason": None,
+            "duplicate_of": None, "correction": None, "correction_by": None,
+            "correction_at": None, "escalated_at": None, "capa_link": "none",
+            "capa_id": None, "capa_number": None, "resolution": None,
+            "created_at": "2026-01-01T00:00:00Z"}
+    return base | overrides
+
+
+def capa(**overrides: Any) -> dict[str, Any]:
+    base = {"id": str(uuid.uuid4()), "number": "CAPA-2026-00001", "title": "Seal leak",
+            "description": None, "kind": "corrective", "source": "internal",
+            "severity": "major", "likelihood": 3, "risk_score": 12, "status": "open",
+            "allowed_transitions": ["investigating", "cancelled"], "owner": "dev-engineer",
+            "due_date": "2026-03-01", "overdue": False, "reopen_count": 0,
+            "nonconformity_ids": [], "cause_category": None, "effectiveness_plan": None,
+            "created_by": "test-engineer", "opened_at": "2026-01-01T00:00:00Z",
+            "closed_at": None, "cancelled_at": None, "cancel_reason": None, "version": 1}
+    return base | overrides
+
+
+def root_cause(**overrides: Any) -> dict[str, Any]:
+    return {"status": "draft", "problem_statement": None, "whys": [],
+            "short_chain_justification": None, "root_cause": None, "cause_category": None,
+            "contributing_factors": [], "submissions": 0, "updated_by": None,
+            "updated_at": None, "version": 0} | overrides
+
+
+@dataclass
+class FakeApi:
+    ncs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    capas: dict[str, dict[str, Any]] = field(default_factory=dict)
+    analyses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requests: list[httpx.Request] = field(default_factory=list)
+    # A refusal the next write answers with (to show how the UI presents it).
+    refuse_next: httpx.Response | None = None
+
+    def writes(self) -> list[tuple[str, str, Any]]:
+        return [(r.method, r.url.path, json.loads(r.content) if r.content else None)
+                for r in self.requests if r.method != "GET"]
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        role = next((r for r, k in KEYS.items()
+                     if request.headers.get("authorization") == f"Bearer {k}"), None)
+        if role is None:
+            return problem(401, "No valid key.")
+        if request.method != "GET" and self.refuse_next is not None:
+            refusal, self.refuse_next = self.refuse_next, None
+            return refusal
+        body = json.loads(request.content) if request.content else None
+        if request.url.host == "nc.test":
+            return self._nc(request, role, body)
+        return self._capa(request, role, body)
+
+    def _nc(self, request: httpx.Request, role: str, body: Any) -> httpx.Response:
+        parts = request.url.path.strip("/").split("/")[2:]
+        if not parts:
+            if request.method == "POST":
+                if len(body.get("title", "")) < 3:
+                    return problem(422, "The request is not valid; see errors for each field.",
+                                   [{"field": "body.title",
+                                     "message": "String should have at least 3 characters"}])
+                created = nonconformity(**{k: v for k, v in body.items() if k != "links"})
+                self.ncs[created["id"]] = created
+                return httpx.Response(201, json=created, headers={"etag": '"1"'})
+            more = "cursor" not in request.url.params
+            return httpx.Response(200, json={"items": list(self.ncs.values()),
+                                             "next_cursor": "page-2" if more else None})
+        nc = self.ncs.get(parts[0])
+        if nc is None:
+            return problem(404, "No such nonconformity.")
+        if request.method == "GET":
+            if parts[1:] == ["history"]:
+                return httpx.Response(200, json=[{"at": "2026-01-01T00:00:00Z",
+                                                  "actor": "test-reporter",
+                                                  "action": "reported", "changes": {},
+                                                  "reason": None}])
+            return httpx.Response(200, json=nc, headers={"etag": f'"{nc["version"]}"'})
+        if role not in ("engineer", "manager", "admin"):
+            return problem(403, "This needs one of the roles: engineer, manager.")
+        if_match = request.headers.get("if-match")
+        if not if_match:
+            return problem(428, "Send the ETag you last read in an If-Match header.")
+        if if_match != f'"{nc["version"]}"':
+            return problem(412, "Someone changed this since you read it.",
+                           current_etag=f'"{nc["version"]}"')
+        if parts[1:] == ["triage"]:
+            nc["status"] = "accepted" if body["decision"] == "accept" else body["decision"]
+            nc["owner"] = body.get("owner", nc["owner"])
+        nc["version"] += 1
+        return httpx.Response(200, json=nc, headers={"etag": f'"{nc["version"]}"'})
+
+    def _capa(self, request: httpx.Request, role: str, body: Any) -> httpx.Response:
+        parts = request.url.path.strip("/").split("/")[2:]
+        if not parts:
+            if request.method == "POST":
+                opened = capa(title=body["title"], severity=body["severity"],
+                              kind=body["kind"],
+                              nonconformity_ids=[body["nonconformity_id"]]
+                              if body.get("nonconformity_id") else [])
+                self.capas[opened["id"]] = opened
+                return httpx.Response(201, json=opened, headers={"etag": '"1"'})
+            wanted = request.url.params.get_list("status")
+            return httpx.Response(200, json={"items": [c for c in self.capas.values()
+                                                       if c["status"] in wanted],
+                                             "next_cursor": None})
+        item = self.capas.get(parts[0])
+        if item is None:
+            return problem(404, "No such CAPA.")
+        rest = parts[1:]
+        if rest == [] and request.method == "GET":
+            return httpx.Response(200, json=item, headers={"etag": f'"{item["version"]}"'})
+        if rest == [] and request.method == "PATCH":
+            if request.headers.get("if-match") != f'"{item["version"]}"':
+                return problem(412, "Someone changed this since you read it.")
+            item.update({k: v for k, v in body.items() if k != "reason"})
+            item["version"] += 1
+            return httpx.Response(200, json=item, headers={"etag": f'"{item["version"]}"'})
+        if rest == ["root-cause"]:
+            return self._root_cause(request, item["id"], body)
+        if rest in (["actions"], ["effectiveness-verifications"]):
+            return httpx.Response(200, json=[])
+        if rest == ["audit-trail"]:
+            return httpx.Response(200, json={"items": [], "next_cursor": None})
+        if rest == ["audit-trail", "verify"]:
+            return httpx.Response(200, json={"valid": True, "entries": 0,
+                                             "first_broken_sequence": None, "problem": None})
+        if rest == ["transitions"]:
+            item["status"] = body["to"]
+            item["version"] += 1
+            return httpx.Response(200, json=item)
+        return problem(404, f"Not faked: {request.method} {request.url.path}")
+
+    def _root_cause(self, request: httpx.Request, capa_id: str, body: Any) -> httpx.Response:
+        saved = self.analyses.setdefault(capa_id, root_cause())
+        etag = f'"{saved["version"]}"'
+        if request.method == "GET":
+            return httpx.Response(200, json=saved | {"capa_id": capa_id},
+                                  headers={"etag": etag})
+        if request.headers.get("if-match") != etag:
+            return problem(412, "Someone changed this since you read it.", current_etag=etag)
+        if body["status"] == "submitted" and len(body["whys"]) < 3:
+            return problem(422, "The analysis is not complete enough to submit.",
+                           [{"field": "whys", "message": "Ask 'why?' at least 3 times."},
+                            {"field": "root_cause",
+                             "message": "State the root cause before submitting."}])
+        saved |= body | {"version": saved["version"] + 1, "updated_by": "test-engineer"}
+        return httpx.Response(200, json=saved, headers={"etag": f'"{saved["version"]}"'})
+
+
+class Browser:
+    """The UI app signed in as one role, posting forms with or without the CSRF token."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.http = client
+        self.csrf = ""
+
+    async def sign_in(self, role: str) -> None:
+        page = await self.http.get("/sign-in")
+        token = LOGIN.search(page.text)
+        assert token, page.text[:500]
+        signed = await self.http.post("/sign-in", data={"api_key": KEYS[role], "next": "/",
+                                                        "login_token": token.group(1)})
+        assert signed.status_code == 303, signed.text
+        landing = await self.http.get("/capas")
+        found = SESSION_CSRF.search(landing.text)
+        assert found, landing.text[:500]
+        self.csrf = found.group(1)
+
+    async def get(self, path: str, **params: Any) -> httpx.Response:
+        return await self.http.get(path, params=params)
+
+    async def post(self, path: str, data: dict[str, str] | list[tuple[str, str]],
+                   csrf: bool = True) -> httpx.Response:
+        items = list(data.items()) if isinstance(data, dict) else list(data)
+        if csrf:
+            items.append(("csrf_token", self.csrf))
+        return await self.http.post(path, content=urlencode(items), headers={
+            "content-type": "application/x-www-form-urlencoded"})
+
+
+@asynccontextmanager
+async def ui_as(role: str, fake: FakeApi, tmp_path: Path) -> AsyncIterator[Browser]:
+    store = tmp_path / f"keys-{uuid.uuid4().hex}.json"
+    store.write_text(json.dumps({"keys": [{"sha256": hash_key(key), "subject": f"test-{r}",
+                                           "roles": [r]} for r, key in KEYS.items()]}))
+    settings = WebSettings(nonconformity_url=NC_URL, capa_url=CAPA_URL,
+                           notifications_url="http://notifications.test",
+                           credentials_file=str(store))
+    app = create_app(settings, transport=httpx.MockTransport(fake.handle))
+    async with running(app) as client:
+        browser = Browser(client)
+        await browser.sign_in(role)
+        yield browser
