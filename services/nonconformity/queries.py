@@ -1,10 +1,14 @@
 """Read side: one NC, its history, and filtered, cursor-paginated lists."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import Date, and_, func, or_
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import col, select
 
 from shared.db import SessionFactory
@@ -14,6 +18,7 @@ from shared.http.pagination import decode_cursor, encode_cursor
 from .lifecycle import NotFound
 from .models import Nonconformity, NonconformityHistory, NonconformityTag
 from .schemas import HistoryEntry, NonconformityPage, NonconformityPublic
+from .weekly import bucket_by_week, week_starts
 
 
 @dataclass(frozen=True)
@@ -96,3 +101,49 @@ def _cursor_values(cursor: str) -> tuple[datetime, UUID]:
     except (IndexError, TypeError, ValueError) as exc:
         raise Problem(400, "The cursor is not one this API gave out.",
                       title="Invalid cursor") from exc
+
+
+class utc_day(FunctionElement[date]):
+    """The UTC calendar day of a stored time stamp, on SQLite and PostgreSQL.
+
+    PostgreSQL's own ``date()`` of a timestamptz uses the session's time zone,
+    which is the server's choice; the report's weeks must be UTC weeks.
+    """
+
+    type = Date()
+    name = "utc_day"
+    inherit_cache = True
+
+
+@compiles(utc_day)
+def _utc_day_sqlite(element: utc_day, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite keeps the UTC time stamps as ISO text: date() takes the day part.
+    return f"date({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(utc_day, "postgresql")
+def _utc_day_postgres(element: utc_day, compiler: SQLCompiler, **kw: Any) -> str:
+    # The zone is written inline (not a bound parameter) so that the GROUP BY
+    # expression is textually the one selected.
+    return f"CAST(timezone('UTC', {compiler.process(element.clauses, **kw)}) AS DATE)"
+
+
+async def nonconformities_per_week(*, sessions: SessionFactory, weeks: int,
+                                   now: datetime) -> dict[str, Any]:
+    """NCs reported (``created_at``) per UTC ISO week and source: the ``weeks`` weeks
+    ending with the current one, oldest first, zero-filled."""
+    mondays = week_starts(last_day=now.astimezone(UTC).date(), weeks=weeks)
+    start = datetime.combine(mondays[0], time(), tzinfo=UTC)
+    end = datetime.combine(mondays[-1] + timedelta(days=7), time(), tzinfo=UTC)
+    day = utc_day(col(Nonconformity.created_at))
+    query = (select(day, col(Nonconformity.source), func.count())
+             .where(col(Nonconformity.created_at) >= start,
+                    col(Nonconformity.created_at) < end)
+             .group_by(day, col(Nonconformity.source)))
+    async with sessions() as session:
+        rows = (await session.exec(query)).all()
+    # SQLite may hand the day back as text; PostgreSQL as a date.
+    folded = bucket_by_week(((d if isinstance(d, date) else date.fromisoformat(str(d)), source,
+                              int(count)) for d, source, count in rows), mondays)
+    return {"since": mondays[0].isoformat(), "until": (mondays[-1] + timedelta(days=7)).isoformat(),
+            **folded}

@@ -3,5 +3,6 @@
 from .audits import router as audits_router
 from .intake import router as intake_router
 from .nonconformities import router as nonconformities_router
+from .reports import router as reports_router
 
-ROUTERS = [nonconformities_router, intake_router, audits_router]
+ROUTERS = [nonconformities_router, intake_router, audits_router, reports_router]
