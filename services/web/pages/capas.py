@@ -14,7 +14,17 @@ from fastapi.responses import Response
 from ..client import ApiError, UserApi
 from ..deps import Api, CsrfUser, CurrentUser, redirect, render
 from ..session import UserSession
-from .forms import FormState, allowed, new_idempotency_key, posted, refused, text, valid_uuid, words
+from .forms import (
+    FormState,
+    allowed,
+    capa_request,
+    new_idempotency_key,
+    posted,
+    refused,
+    text,
+    valid_uuid,
+    words,
+)
 from .why_form import form_from_saved, why_rows
 
 router = APIRouter()
@@ -75,15 +85,9 @@ async def open_capa(request: Request, user: CsrfUser, api: Api) -> Response:
     """A CAPA without a nonconformity behind it: preventive (a risk or an opportunity,
     ISO 9001 6.1) or corrective opened by hand. For an NC, use its page."""
     values = await posted(request)
-    body: dict[str, Any] = {"kind": values.get("kind") or "preventive",
-                            "title": values.get("title", ""),
-                            "severity": values.get("severity", ""),
-                            "description": text(values.get("description")),
-                            "owner": text(values.get("owner")),
-                            "due_date": text(values.get("due_date"))}
-    if values.get("likelihood", "").isdigit():
-        body["likelihood"] = int(values["likelihood"])
-    body = {k: v for k, v in body.items() if v is not None}
+    # No source here: the capa API takes it only with a nonconformity.
+    values = {k: v for k, v in values.items() if k != "source"}
+    body = capa_request(values, kind=values.get("kind") or "preventive")
     try:
         created = await api.send("capa", "POST", "/v1/capas", body,
                                  idempotency_key=values.get("idempotency_key") or None)

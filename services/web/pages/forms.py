@@ -127,3 +127,17 @@ def valid_uuid(value: str, what: str) -> str:
 def allowed(value: str | None, options: tuple[str, ...]) -> str | None:
     """A filter value the API knows, else none (a stale bookmark is not an error)."""
     return value if value in options else None
+
+
+def capa_request(values: dict[str, str], *, kind: str,
+                 nonconformity_id: str | None = None) -> dict[str, Any]:
+    """The POST /v1/capas body from an "open a CAPA" form (blank fields left out)."""
+    body: dict[str, Any] = {
+        "kind": kind, "nonconformity_id": nonconformity_id,
+        "title": values.get("title", ""), "severity": values.get("severity", ""),
+        "description": text(values.get("description")), "owner": text(values.get("owner")),
+        "due_date": text(values.get("due_date")), "source": text(values.get("source")),
+    }
+    if values.get("likelihood", "").isdigit():
+        body["likelihood"] = int(values["likelihood"])
+    return {k: v for k, v in body.items() if v is not None}

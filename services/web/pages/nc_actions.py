@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from ..client import ApiError, UserApi
 from ..deps import Api, CsrfUser, redirect
 from ..session import UserSession
-from .forms import posted, refused, text, valid_uuid, words
+from .forms import capa_request, posted, refused, text, valid_uuid, words
 from .nonconformities import render_nc
 
 router = APIRouter()
@@ -87,15 +87,7 @@ async def open_capa(request: Request, nc_id: str, user: CsrfUser, api: Api) -> R
     the link once the nonconformity service has read the capa.opened event."""
     nc_id = valid_uuid(nc_id, "nonconformity")
     values = await posted(request)
-    body: dict[str, Any] = {
-        "kind": "corrective", "nonconformity_id": nc_id,
-        "title": values.get("title", ""), "severity": values.get("severity", ""),
-        "description": text(values.get("description")), "owner": text(values.get("owner")),
-        "due_date": text(values.get("due_date")), "source": text(values.get("source")),
-    }
-    if values.get("likelihood", "").isdigit():
-        body["likelihood"] = int(values["likelihood"])
-    body = {k: v for k, v in body.items() if v is not None}
+    body = capa_request(values, kind="corrective", nonconformity_id=nc_id)
     try:
         created = await api.send("capa", "POST", "/v1/capas", body,
                                  idempotency_key=values.get("idempotency_key") or None)

@@ -7,9 +7,8 @@ Not a page module (no router): subscriptions.py uses it.
 import uuid
 from typing import Any
 
-from fastapi import Request
-
 from ..client import ApiError
+from .forms import words
 
 PEOPLE = ("reporter", "engineer", "verifier", "manager")
 CHANNELS = (("webhook", "Webhook (signed HTTP POST)"), ("email", "E-mail"),
@@ -26,17 +25,6 @@ FIELDS = {"channel", "target", "mode", "description", "owner", "min_severity", *
           *ID_FILTERS}
 
 
-async def form_values(request: Request) -> dict[str, str]:
-    """The posted fields (single values, trimmed); the CSRF token is left out."""
-    form = await request.form()
-    return {k: v.strip() if isinstance(v, str) else "" for k, v in form.items()
-            if k != "csrf_token"}
-
-
-def _words(value: str) -> list[str]:
-    return [w for w in value.replace(",", " ").split() if w]
-
-
 def subscription_body(values: dict[str, str], *, may_set_owner: bool
                       ) -> tuple[dict[str, Any], dict[str, str]]:
     """The POST /v1/subscriptions body, and errors the UI can see before asking.
@@ -45,7 +33,7 @@ def subscription_body(values: dict[str, str], *, may_set_owner: bool
     UUID); everything else is the API's to judge, so its rules live in one place.
     """
     errors: dict[str, str] = {}
-    flt: dict[str, Any] = {name: _words(values.get(name, "")) for name in LIST_FILTERS}
+    flt: dict[str, Any] = {name: words(values.get(name, "")) for name in LIST_FILTERS}
     flt = {k: v for k, v in flt.items() if v}
     if values.get("min_severity"):
         flt["min_severity"] = values["min_severity"]

@@ -16,13 +16,13 @@ from fastapi.responses import Response
 from ..client import ApiError
 from ..deps import Api, CsrfUser, CurrentUser, redirect, render
 from ..session import SESSION_COOKIE
+from .forms import posted
 from .sub_forms import (
     CHANNELS,
     MODES,
     PEOPLE,
     SEVERITIES,
     form_errors,
-    form_values,
     subscription_body,
 )
 
@@ -117,7 +117,7 @@ async def new_form(request: Request, user: CurrentUser) -> Response:
 
 @router.post("/subscriptions", include_in_schema=False)
 async def create(request: Request, user: CsrfUser, api: Api) -> Response:
-    values = await form_values(request)
+    values = await posted(request)
     manager = user.holds_any("manager")
     body, errors = subscription_body(values, may_set_owner=manager)
     if errors:
@@ -178,7 +178,7 @@ async def send_test(request: Request, user: CsrfUser, api: Api,
 @router.post("/subscriptions/{subscription_id}/active", include_in_schema=False)
 async def set_active(request: Request, user: CsrfUser, api: Api,
                      subscription_id: str) -> Response:
-    active = (await form_values(request)).get("active") == "true"
+    active = (await posted(request)).get("active") == "true"
     return await _act(user, api, subscription_id, "PATCH", "", {"active": active},
                       "Subscription resumed." if active else "Subscription paused.")
 
@@ -187,7 +187,7 @@ async def set_active(request: Request, user: CsrfUser, api: Api,
 async def rotate_secret(request: Request, user: CsrfUser, api: Api,
                         subscription_id: str) -> Response:
     sub_id = _valid_id(subscription_id)
-    overlap = (await form_values(request)).get("overlap_seconds", "86400")
+    overlap = (await posted(request)).get("overlap_seconds", "86400")
     if overlap not in {value for value, _ in OVERLAPS}:
         overlap = "86400"
     try:
@@ -205,7 +205,7 @@ async def rotate_secret(request: Request, user: CsrfUser, api: Api,
 @router.post("/subscriptions/{subscription_id}/delete", include_in_schema=False)
 async def delete(request: Request, user: CsrfUser, api: Api, subscription_id: str) -> Response:
     sub_id = _valid_id(subscription_id)
-    if (await form_values(request)).get("confirm") != "yes":
+    if (await posted(request)).get("confirm") != "yes":
         # Without JavaScript there is no confirm() dialog: the form has a checkbox.
         user.flash("Tick “Yes, delete it” to delete the subscription.", "error")
         return redirect(f"/subscriptions/{sub_id}")

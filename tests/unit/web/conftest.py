@@ -4,6 +4,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -12,6 +13,9 @@ from fastapi.testclient import TestClient
 from services.web.app import create_app
 from services.web.settings import WebSettings
 from shared.auth import hash_key
+
+if TYPE_CHECKING:
+    from tests.unit.web.fake_notifications import FakeSubscriptions
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 LOGIN = re.compile(r'name="login_token" value="([^"]+)"')
@@ -78,3 +82,10 @@ def session_csrf(client: TestClient) -> str:
     found = SESSION_CSRF.search(client.get("/sign-in").text)
     assert found, "not signed in"
     return found.group(1)
+
+
+@pytest.fixture
+def subs(fake_api: FakeApi) -> "FakeSubscriptions":
+    from tests.unit.web.fake_notifications import FakeSubscriptions
+
+    return FakeSubscriptions(fake_api)

@@ -7,7 +7,6 @@ import uuid
 from typing import Any
 
 import httpx
-import pytest
 from fastapi.testclient import TestClient
 
 from tests.unit.web.conftest import KEYS, FakeApi, sign_in
@@ -17,11 +16,6 @@ from tests.unit.web.fake_notifications import (
     problem,
     sent,
 )
-
-
-@pytest.fixture
-def subs(fake_api: FakeApi) -> FakeSubscriptions:
-    return FakeSubscriptions(fake_api)
 
 HOSTILE = '<img src=x onerror="alert(1)">'
 REVIEW = {

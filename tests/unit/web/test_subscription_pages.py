@@ -6,7 +6,6 @@ import json
 import re
 
 import httpx
-import pytest
 from fastapi.testclient import TestClient
 
 from tests.unit.web.conftest import FakeApi, sign_in
@@ -16,11 +15,6 @@ from tests.unit.web.fake_notifications import (
     problem,
     sent,
 )
-
-
-@pytest.fixture
-def subs(fake_api: FakeApi) -> FakeSubscriptions:
-    return FakeSubscriptions(fake_api)
 
 
 def test_every_form_on_the_pages_carries_the_sessions_token(ui: TestClient,
