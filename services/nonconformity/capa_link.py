@@ -40,7 +40,9 @@ async def on_capa_opened(session: AsyncSession, event: CloudEvent) -> None:
     # and the CAPA service learns of them through nonconformity.recurred.
     waiting = (await session.exec(select(Nonconformity).where(
         Nonconformity.joins_capa_of == nc.id,
-        Nonconformity.capa_link == CapaLink.requested))).all()
+        Nonconformity.capa_link == CapaLink.requested)
+        # Report order: the recurred events then reach the CAPA service in that order.
+        .order_by(col(Nonconformity.created_at), col(Nonconformity.id)))).all()
     for other in waiting:
         other.capa_id, other.capa_number, other.capa_link = data.capa_id, data.number, \
             CapaLink.open
@@ -58,7 +60,8 @@ async def on_capa_closed(session: AsyncSession, event: CloudEvent) -> None:
     assert isinstance(data, CapaClosed)
     ids: set[UUID] = set(data.nonconformity_ids)
     rows = (await session.exec(select(Nonconformity).where(
-        or_(col(Nonconformity.capa_id) == data.capa_id, col(Nonconformity.id).in_(ids))))).all()
+        or_(col(Nonconformity.capa_id) == data.capa_id, col(Nonconformity.id).in_(ids)))
+        .order_by(col(Nonconformity.created_at), col(Nonconformity.id)))).all()
     effectiveness = data.effectiveness_result or "verified"
     for nc in rows:
         nc.capa_link, nc.capa_id = CapaLink.closed, data.capa_id
@@ -80,7 +83,8 @@ async def on_capa_cancelled(session: AsyncSession, event: CloudEvent) -> None:
     assert isinstance(data, CapaCancelled)
     rows = (await session.exec(select(Nonconformity).where(
         or_(col(Nonconformity.capa_id) == data.capa_id,
-            col(Nonconformity.id).in_(set(data.nonconformity_ids)))))).all()
+            col(Nonconformity.id).in_(set(data.nonconformity_ids))))
+        .order_by(col(Nonconformity.created_at), col(Nonconformity.id)))).all()
     for nc in rows:
         if nc.capa_link not in (CapaLink.open, CapaLink.requested):
             continue

@@ -9,12 +9,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared import idempotency
 from shared.db import SessionFactory, transaction, utcnow
-from shared.events.nonconformity import NonconformityReported
 
 from .domain import FINDING_SEVERITY, EscalationPolicy, Source
-from .escalation import apply_policy
-from .models import Nonconformity, NonconformityTag, Occurrence, ReceivedWebhook
-from .records import add_history, allocate_numbers, emit, recurrence_key
+from .escalation import evaluate, occurrences_in_window, record_verdict
+from .models import Nonconformity, ReceivedWebhook
+from .records import add_reported, allocate_numbers, emit_reported, new_nonconformity
 from .schemas import AuditFindingCreate, NonconformityCreate, NonconformityPublic
 
 
@@ -27,12 +26,16 @@ class Reported:
 async def report_nonconformity(*, sessions: SessionFactory, policy: EscalationPolicy,
                                request: NonconformityCreate, reported_by: str,
                                claim: idempotency.Claim | None = None) -> Reported:
-    # Two concurrent reports of one ticket: the loser hits the unique
-    # constraint and, on its second pass, finds and returns the winner's NC.
+    # The unique (source, external_ref) constraint is the dedup: a report of a
+    # known ticket fails its first INSERT (before the number counter is locked)
+    # and the second pass finds and returns the NC already there. A new report,
+    # the common case, so needs no lookup; two concurrent reports of one ticket
+    # end the same way (the loser's INSERT waits for the winner's commit).
     for attempt in (1, 2):
         try:
             async with transaction(sessions) as session:
-                existing = await _by_external_ref(session, request.source, request.external_ref)
+                existing = None if attempt == 1 else await _by_external_ref(
+                    session, request.source, request.external_ref)
                 if existing is not None:
                     result = Reported(NonconformityPublic.model_validate(existing), created=False)
                     await idempotency.complete(session, claim, status=200,
@@ -72,30 +75,27 @@ async def record_audit_finding(*, sessions: SessionFactory, policy: EscalationPo
 
 
 async def create_nonconformity(session: AsyncSession, *, policy: EscalationPolicy,
-                               reported_by: str, fields: dict[str, Any],
-                               number: str | None = None) -> Nonconformity:
+                               reported_by: str, fields: dict[str, Any]) -> Nonconformity:
     """Insert one NC with its first occurrence, tags, history, ``reported`` event,
     and the escalation policy's verdict."""
     now = utcnow()
-    started = fields.pop("started_at", None) or fields.get("occurred_at") or now
-    nc = Nonconformity(
-        **fields, number=number or (await allocate_numbers(session, 1))[0],
-        reported_by=reported_by, first_seen=started, last_seen=now,
-        recurrence_key=recurrence_key(fields.get("category"), fields.get("affected_item")),
-        created_at=now, updated_at=now)
-    session.add(nc)
+    nc, started = new_nonconformity(fields=fields, reported_by=reported_by, number=None,
+                                    now=now)
+    add_reported(session, nc, started=started)
+    # What needs neither the readable number nor the verdict is written first,
+    # under a provisional number; the year's counter, which every other report
+    # waits for until COMMIT, is taken only after it: the lock then spans the
+    # count, one UPDATE and the outbox INSERT instead of the whole report.
     await session.flush()
-    for tag in dict.fromkeys(nc.tags):
-        session.add(NonconformityTag(nonconformity_id=nc.id, tag=tag))
-    session.add(Occurrence(nonconformity_id=nc.id, fingerprint=nc.fingerprint,
-                           started_at=started))
-    add_history(session, nc, actor=reported_by, action="reported",
-                changes={"severity": nc.severity, "source": nc.source})
-    emit(session, nc, NonconformityReported, description=nc.description,
-         external_ref=nc.external_ref, fingerprint=nc.fingerprint, reported_by=reported_by,
-         reported_at=now)
-    await session.flush()
-    await apply_policy(session, nc, policy=policy, now=now, actor=reported_by, recurred=False)
+    [number] = await allocate_numbers(session, 1)
+    # Counted once the counter is ours: an earlier report of the same problem
+    # that held it has committed, so the policy sees it (a burst of one problem
+    # still asks for one CAPA).
+    seen = await occurrences_in_window(session, nc, policy=policy, now=now)
+    verdict = await evaluate(session, nc, policy=policy, seen=seen)
+    nc.number = number
+    emit_reported(session, nc)
+    record_verdict(session, nc, verdict, now=now, actor=reported_by, recurred=False)
     return nc
 
 
