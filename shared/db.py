@@ -1,16 +1,19 @@
-"""Async engines and sessions built from settings, and a UTC timestamp type."""
+"""Async engines and sessions built from settings, a UTC timestamp type, and
+signals that wake a background worker when a transaction left work for it."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, event
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.types import TypeDecorator
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -122,3 +125,69 @@ async def transaction(sessions: SessionFactory) -> AsyncIterator[AsyncSession]:
     async with sessions() as session, session.begin():
         await session.connection(execution_options=WRITES)
         yield session
+
+
+# Commit signals. A worker that polls a table for work (the outbox relay, say)
+# waits on commit_signal(); a use case that leaves such work calls
+# signal_on_commit() in its transaction. Only this process is woken: workers
+# keep polling, more slowly, for what other processes commit.
+
+# session.info keys: channels to signal when the transaction commits; hooks set.
+_SIGNAL = "capaflow_signal_on_commit"
+_HOOKED = "capaflow_commit_hooks"
+_Waiter = tuple[asyncio.AbstractEventLoop, asyncio.Event]
+_waiters: dict[tuple[Engine, str], set[_Waiter]] = {}
+
+
+def signal_on_commit(session: AsyncSession, channel: str) -> None:
+    """Set this process's ``commit_signal(..., channel)`` events for the session's
+    database once its transaction commits; a rollback signals nothing."""
+    sync = session.sync_session
+    sync.info.setdefault(_SIGNAL, set()).add(channel)
+    if not sync.info.get(_HOOKED):
+        # Hooks on this session only: sessions that never signal pay nothing.
+        sync.info[_HOOKED] = True
+        event.listen(sync, "after_commit", _after_commit)
+        event.listen(sync, "after_soft_rollback", _after_rollback)
+
+
+@contextmanager
+def commit_signal(sessions: SessionFactory, channel: str) -> Iterator[asyncio.Event]:
+    """An event set whenever a transaction on ``sessions``' database that called
+    ``signal_on_commit(session, channel)`` commits. Clear it before looking for
+    work, so a commit during the look sets it again."""
+    bind = sessions().sync_session.bind
+    wake = asyncio.Event()
+    if not isinstance(bind, Engine):  # bound to a connection: nothing to key on
+        yield wake
+        return
+    waiter = (asyncio.get_running_loop(), wake)
+    _waiters.setdefault((bind, channel), set()).add(waiter)
+    try:
+        yield wake
+    finally:
+        waiting = _waiters.get((bind, channel), set())
+        waiting.discard(waiter)
+        if not waiting:
+            _waiters.pop((bind, channel), None)
+
+
+def _after_commit(session: Session) -> None:
+    # A released savepoint fires this too, while its rows are not visible yet.
+    if session.in_nested_transaction() or not isinstance(session.bind, Engine):
+        return
+    try:
+        running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:  # a synchronous session outside any event loop
+        running = None
+    for channel in session.info.pop(_SIGNAL, ()):
+        for loop, wake in tuple(_waiters.get((session.bind, channel), ())):
+            if loop is running:
+                wake.set()
+            elif not loop.is_closed():
+                loop.call_soon_threadsafe(wake.set)
+
+
+def _after_rollback(session: Session, previous: SessionTransaction) -> None:
+    if previous.parent is None:
+        session.info.pop(_SIGNAL, None)

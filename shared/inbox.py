@@ -5,6 +5,10 @@ Each record is handled in one database transaction that also inserts
 committed only after that transaction committed. A redelivered event is a
 no-op. A handler that keeps failing sends the record to ``<group>.dlq``
 after ``max_attempts`` tries, and the partition moves on.
+
+Offsets are committed once per fetched batch (the highest handled offset of
+each partition), not per record: the inbox already makes redelivery harmless,
+and a crash mid-batch only redelivers what was handled since the last commit.
 """
 
 import asyncio
@@ -75,6 +79,8 @@ class EventConsumer:
                     records = await subscription.fetch(max_records=self._batch_size, timeout=0.5)
                     for record in records:
                         await self.process(record, subscription)
+                    if records:
+                        await subscription.commit_handled()
                     now = asyncio.get_running_loop().time()
                     if now - measured >= LAG_INTERVAL:
                         measured = now
@@ -87,6 +93,7 @@ class EventConsumer:
                 except TimeoutError:
                     pass
             finally:
+                # stop() also commits what this batch handled before a failure.
                 try:
                     await asyncio.wait_for(subscription.stop(), timeout=5)
                 except Exception:
@@ -97,21 +104,22 @@ class EventConsumer:
             CONSUMER_LAG.labels(self.group, topic, str(partition)).set(behind)
 
     async def process(self, record: ReceivedRecord, subscription: Subscription) -> None:
-        """Handle one record to its end (done, duplicate, ignored or dead-lettered), then commit."""
+        """Handle one record to its end (done, duplicate, ignored or dead-lettered), then
+        mark it handled; the caller commits the batch's offsets."""
         error: BaseException | None = None
         event_type = "unknown"
         try:
             event = from_record(record)
             event_type = event.get_type()
         except Exception as exc:  # unreadable: retrying cannot help
-            await self._dead_letter(record, exc, attempts=1, event_type=event_type)
-            await subscription.commit(record)
+            await self._dead_letter(record, subscription, exc, attempts=1,
+                                    event_type=event_type)
             return
 
         handler = self._handlers.get(event_type)
         if handler is None:
             EVENTS_CONSUMED.labels(self.group, event_type, "ignored").inc()
-            await subscription.commit(record)
+            subscription.mark_handled(record)
             return
 
         attempt = 0
@@ -142,9 +150,10 @@ class EventConsumer:
                     await asyncio.sleep(delay * random.uniform(0.5, 1.5))
         else:
             assert error is not None
-            await self._dead_letter(record, error, attempts=self._max_attempts,
+            await self._dead_letter(record, subscription, error, attempts=self._max_attempts,
                                     event_type=event_type)
-        await subscription.commit(record)
+            return
+        subscription.mark_handled(record)
 
     async def _handle_once(self, event: CloudEvent, handler: Handler) -> None:
         with tracing.span(f"consume {event.get_type()}", kind="consumer",
@@ -166,8 +175,8 @@ class EventConsumer:
                 raise _AlreadyProcessed from exc
             await handler(session, event)
 
-    async def _dead_letter(self, record: ReceivedRecord, error: BaseException, *,
-                           attempts: int, event_type: str) -> None:
+    async def _dead_letter(self, record: ReceivedRecord, subscription: Subscription,
+                           error: BaseException, *, attempts: int, event_type: str) -> None:
         headers = (*record.headers,
                    ("dlq-consumer-group", self.group.encode()),
                    ("dlq-original-topic", record.topic.encode()),
@@ -183,3 +192,7 @@ class EventConsumer:
         EVENTS_DEAD_LETTERED.labels(self.group, event_type).inc()
         log.error("dead-lettered %s after %d attempts: %s", event_type, attempts, error,
                   extra={"group": self.group, "offset": record.offset})
+        # Dead letters are rare: commit at once rather than with the batch, so a
+        # crash before the batch ends cannot dead-letter this record twice.
+        subscription.mark_handled(record)
+        await subscription.commit_handled()

@@ -1,6 +1,6 @@
 """The bus interface both adapters implement and the contract tests exercise."""
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -33,7 +33,9 @@ class Subscription(Protocol):
 
     async def start(self) -> None: ...
 
-    async def stop(self) -> None: ...
+    async def stop(self) -> None:
+        """Commits what was marked handled (best effort), then leaves the group."""
+        ...
 
     async def fetch(self, *, max_records: int, timeout: float) -> list[ReceivedRecord]:
         """Up to ``max_records`` records after the last fetched; [] after ``timeout`` s."""
@@ -41,6 +43,15 @@ class Subscription(Protocol):
 
     async def commit(self, record: ReceivedRecord) -> None:
         """Mark ``record`` and all before it in its partition as done for the group."""
+        ...
+
+    def mark_handled(self, record: ReceivedRecord) -> None:
+        """Remember ``record`` (and all before it in its partition) as handled, without
+        I/O; :meth:`commit_handled`, a rebalance or :meth:`stop` commits it."""
+        ...
+
+    async def commit_handled(self) -> None:
+        """Commit what :meth:`mark_handled` remembered, in one round trip."""
         ...
 
     async def lag(self) -> dict[tuple[str, int], int]:
@@ -56,6 +67,17 @@ class Bus(Protocol):
     async def publish(self, records: Sequence[OutgoingRecord]) -> None:
         """Returns once the bus has durably acknowledged every record, in order
         per key; raises otherwise (the caller retries the whole batch)."""
+        ...
+
+    async def begin_publish(self, records: Sequence[OutgoingRecord], *,
+                            after: Awaitable[None] | None = None) -> Awaitable[None]:
+        """:meth:`publish` in two steps, to pipeline batches: hands the records to
+        the bus in order and returns an awaitable that completes (or raises) as
+        publish would. ``after`` is the caller's previous, still outstanding
+        call: these records must not overtake it, so a bus that cannot promise
+        that any more (its producer was replaced) raises without sending. When
+        one call fails, the caller awaits every outstanding one before it
+        publishes again, and retries from the failed call on."""
         ...
 
     def subscribe(self, *, group: str, topics: Sequence[str]) -> Subscription: ...

@@ -2,14 +2,45 @@
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Generator, Sequence
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError
 from aiokafka.structs import OffsetAndMetadata
 
 from shared.bus.base import OutgoingRecord, ReceivedRecord
 
 log = logging.getLogger(__name__)
+
+# Seconds stop() may spend committing what was handled before it leaves the group.
+_STOP_COMMIT_TIMEOUT = 2.0
+
+
+def _settled() -> Awaitable[None]:
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    done.set_result(None)
+    return done
+
+
+class _ProducerReplaced(ConnectionError):
+    pass
+
+
+class _Acks:
+    """What begin_publish returns: the acknowledgement of one call, and the
+    producer that carries its records."""
+
+    def __init__(self, producer: AIOKafkaProducer, acknowledged: asyncio.Future[None]) -> None:
+        self.producer = producer
+        self._acknowledged = acknowledged
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return self._acknowledged.__await__()
+
+    def succeeded(self) -> bool:
+        done = self._acknowledged
+        return done.done() and not done.cancelled() and done.exception() is None
 
 
 class KafkaBus:
@@ -53,30 +84,52 @@ class KafkaBus:
                 self._producer = producer
             return self._producer
 
-    async def _drop_producer(self) -> None:
+    async def _drop_producer(self, failed: AIOKafkaProducer | None = None) -> None:
         async with self._lock:
+            if failed is not None and self._producer is not failed:
+                return  # whoever saw it fail first dropped it already
             producer, self._producer = self._producer, None
         if producer is not None:
             await producer.stop()
 
     async def publish(self, records: Sequence[OutgoingRecord]) -> None:
+        await (await self.begin_publish(records))
+
+    async def begin_publish(self, records: Sequence[OutgoingRecord], *,
+                            after: Awaitable[None] | None = None) -> Awaitable[None]:
         if not records:
-            return
+            return _settled()
         producer = await self._ensure_producer()
+        if isinstance(after, _Acks) and after.producer is not producer and not after.succeeded():
+            # The producer was replaced (a failed publish elsewhere, a failed
+            # ping) while ``after`` is unacknowledged: sent through the new one,
+            # these records could overtake it.
+            raise _ProducerReplaced("the producer changed under a pipelined publish")
         try:
             # send() queues in call order; the idempotent producer keeps that
-            # order per partition even across internal retries.
+            # order per partition even across internal retries, and across
+            # calls as long as they share this producer.
             acks = [
                 await producer.send(self._namespace + r.topic, r.value, key=r.key.encode(),
                                     headers=list(r.headers))
                 for r in records
             ]
-            await asyncio.gather(*acks)
         except Exception:
+            await self._drop_producer(producer)
+            raise
+        return _Acks(producer, asyncio.ensure_future(self._acknowledged(producer, acks)))
+
+    async def _acknowledged(self, producer: AIOKafkaProducer,
+                            acks: list[asyncio.Future[Any]]) -> None:
+        # Every ack settles before this returns, so a caller that waited for
+        # all of its calls knows nothing of them is still on the way.
+        results = await asyncio.gather(*acks, return_exceptions=True)
+        error = next((r for r in results if isinstance(r, BaseException)), None)
+        if error is not None:
             # Start the next attempt on a fresh producer: after a broker outage
             # the old one can hold expired batches and a fenced producer id.
-            await self._drop_producer()
-            raise
+            await self._drop_producer(producer)
+            raise error
 
     def subscribe(self, *, group: str, topics: Sequence[str]) -> "KafkaSubscription":
         return KafkaSubscription(
@@ -98,7 +151,6 @@ class KafkaSubscription:
                  topics: list[str], namespace: str = "") -> None:
         self._namespace = namespace
         self._consumer = AIOKafkaConsumer(
-            *(namespace + t for t in topics),
             bootstrap_servers=bootstrap_servers,
             client_id=f"{client_id}-{group}",
             group_id=group,
@@ -108,11 +160,21 @@ class KafkaSubscription:
             auto_offset_reset="earliest",
             isolation_level="read_committed",
         )
+        self._consumer.subscribe(topics=[namespace + t for t in topics],
+                                 listener=_CommitBeforeRevoke(self))
+        # Next offset to commit per partition: handled, not committed yet.
+        self._handled: dict[TopicPartition, int] = {}
 
     async def start(self) -> None:
         await self._consumer.start()
 
     async def stop(self) -> None:
+        try:
+            await asyncio.wait_for(self.commit_handled(), timeout=_STOP_COMMIT_TIMEOUT)
+        except Exception:
+            # Not committed means redelivered to the next member; the inbox
+            # makes that a no-op.
+            log.warning("committing handled offsets on stop failed", exc_info=True)
         await self._consumer.stop()
 
     async def fetch(self, *, max_records: int, timeout: float) -> list[ReceivedRecord]:
@@ -141,3 +203,44 @@ class KafkaSubscription:
     async def commit(self, record: ReceivedRecord) -> None:
         tp = TopicPartition(self._namespace + record.topic, record.partition)
         await self._consumer.commit({tp: OffsetAndMetadata(record.offset + 1, "")})
+
+    def mark_handled(self, record: ReceivedRecord) -> None:
+        tp = TopicPartition(self._namespace + record.topic, record.partition)
+        self._handled[tp] = record.offset + 1
+
+    async def commit_handled(self) -> None:
+        # Taken before the first await: a commit from the rebalance listener
+        # running meanwhile sends only what was marked after this one.
+        handled, self._handled = self._handled, {}
+        if not handled:
+            return
+        assigned = self._consumer.assignment()
+        # A partition taken away by a rebalance is not ours to commit: its new
+        # owner starts at the last committed offset, and the inbox skips what
+        # this member handled since.
+        offsets = {tp: OffsetAndMetadata(offset, "") for tp, offset in handled.items()
+                   if tp in assigned}
+        if not offsets:
+            return
+        try:
+            await self._consumer.commit(offsets)
+        except CommitFailedError:
+            log.info("group rebalanced before the commit; the handled records will be "
+                     "redelivered and skipped by the inbox", exc_info=True)
+
+
+class _CommitBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Commits what was handled before the partitions move to another member,
+    so it does not redeliver a whole batch there."""
+
+    def __init__(self, subscription: KafkaSubscription) -> None:
+        self._subscription = subscription
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        try:
+            await self._subscription.commit_handled()
+        except Exception:
+            log.warning("committing handled offsets before a rebalance failed", exc_info=True)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        return None

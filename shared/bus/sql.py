@@ -7,7 +7,8 @@ topic, one active member per consumer group, polling reads.
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
+import logging
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from contextlib import asynccontextmanager
 
 from sqlalchemy import (
@@ -32,6 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.bus.base import OutgoingRecord, ReceivedRecord
 from shared.db import WRITES, UTCDateTime, create_engine, utcnow
+
+log = logging.getLogger(__name__)
 
 metadata = MetaData()
 
@@ -115,6 +118,15 @@ class SqlBus:
                     topic=r.topic, key=r.key, value=r.value,
                     headers=_encode_headers(r.headers), appended_at=now))
 
+    async def begin_publish(self, records: Sequence[OutgoingRecord], *,
+                            after: Awaitable[None] | None = None) -> Awaitable[None]:
+        # Appending is durable once its transaction commits: nothing to pipeline,
+        # and an earlier call has always completed.
+        await self.publish(records)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
     def subscribe(self, *, group: str, topics: Sequence[str]) -> "SqlSubscription":
         return SqlSubscription(bus=self, group=group, topics=list(topics))
 
@@ -132,6 +144,8 @@ class SqlSubscription:
         self._group = group
         self._topics = topics
         self._fetched: dict[str, int] = {}
+        # Last handled position per topic, not committed yet.
+        self._handled: dict[str, int] = {}
 
     async def start(self) -> None:
         async with self._bus.engine.connect() as conn:
@@ -143,7 +157,12 @@ class SqlSubscription:
         self._fetched = {t: committed.get(t, 0) for t in self._topics}
 
     async def stop(self) -> None:
-        return None
+        try:
+            await self.commit_handled()
+        except Exception:
+            # Not committed means redelivered after a restart; the inbox makes
+            # that a no-op.
+            log.warning("committing handled positions on stop failed", exc_info=True)
 
     async def fetch(self, *, max_records: int, timeout: float) -> list[ReceivedRecord]:
         loop = asyncio.get_running_loop()
@@ -179,11 +198,22 @@ class SqlSubscription:
         return behind
 
     async def commit(self, record: ReceivedRecord) -> None:
-        values = {"consumer_group": self._group, "topic": record.topic,
-                  "position": record.offset}
+        await self._commit({record.topic: record.offset})
+
+    def mark_handled(self, record: ReceivedRecord) -> None:
+        self._handled[record.topic] = record.offset
+
+    async def commit_handled(self) -> None:
+        handled, self._handled = self._handled, {}
+        if handled:
+            await self._commit(handled)
+
+    async def _commit(self, positions: Mapping[str, int]) -> None:
         async with _writing(self._bus.engine) as conn:
             insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-            stmt = insert(consumer_offsets).values(**values)
-            await conn.execute(stmt.on_conflict_do_update(
-                index_elements=["consumer_group", "topic"],
-                set_={"position": stmt.excluded.position}))
+            for topic, position in positions.items():
+                stmt = insert(consumer_offsets).values(
+                    consumer_group=self._group, topic=topic, position=position)
+                await conn.execute(stmt.on_conflict_do_update(
+                    index_elements=["consumer_group", "topic"],
+                    set_={"position": stmt.excluded.position}))
