@@ -188,6 +188,8 @@ def test_from_new_nonconformity_to_closed_capa_in_the_browser(loop: Loop,
         close.get_by_role("button", name="Close CAPA").click()
         expect(manager.locator("main")).to_contain_text("closed")
         expect(manager.get_by_role("form", name="Close CAPA")).to_have_count(0)
+        lesson = manager.get_by_role("region", name="Lesson learned")
+        expect(lesson).to_contain_text(f"in the PM plan ({marker})")
         shots.take(manager, "capa closed")
 
         # The CAPA's closure reaches the nonconformity service over Kafka.

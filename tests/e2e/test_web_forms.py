@@ -203,6 +203,9 @@ def test_from_nonconformity_to_closed_capa_through_the_forms(ui: Ui) -> None:
     page = move(manager, "closed", lesson="State the operating temperature in every spec",
                 lesson_tags="seals specifications", reason="verified effective")
     assert "This CAPA is closed" in page.text and "effectiveness verified" in page.text
+    # The closed CAPA's page shows the lesson it published.
+    assert 'id="h-lesson"' in page.text
+    assert "State the operating temperature in every spec" in page.text
     capa = ui.api.call("GET", "capa", f"/v1/capas/{capa_id}", role="reporter").json()
     assert capa["status"] == "closed" and capa["cause_category"] == "materials_supplier"
     lessons = ui.api.call("GET", "capa", "/v1/lessons", role="reporter",

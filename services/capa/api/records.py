@@ -42,10 +42,11 @@ async def lessons(sessions: SessionsDep, _: Reader,
                   text: Annotated[str | None, Query(max_length=200)] = None,
                   tag: Annotated[str | None, Query(max_length=50)] = None,
                   category: CauseCategory | None = None,
+                  capa_id: Annotated[UUID | None, Query(description="Lessons of one CAPA")] = None,
                   limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
                   cursor: str | None = None) -> LessonPage:
     return await list_lessons(sessions, text=text, tag=tag, category=category, limit=limit,
-                              cursor=cursor)
+                              cursor=cursor, capa_id=capa_id)
 
 
 async def _review(sessions: SessionsDep, _: Reader, now: NowDep,

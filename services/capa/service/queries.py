@@ -151,8 +151,11 @@ def _escape_like(text: str) -> str:
 
 
 async def list_lessons(sessions: SessionFactory, *, text: str | None, tag: str | None,
-                       category: str | None, limit: int, cursor: str | None) -> LessonPage:
+                       category: str | None, limit: int, cursor: str | None,
+                       capa_id: UUID | None = None) -> LessonPage:
     query = select(Lesson)
+    if capa_id:
+        query = query.where(col(Lesson.capa_id) == capa_id)
     if text:
         for word in text.lower().split():
             query = query.where(col(Lesson.search_text).like(f"%{_escape_like(word)}%",

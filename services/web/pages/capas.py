@@ -117,6 +117,9 @@ async def render_capa(request: Request, api: UserApi, user: UserSession, capa_id
         api.get("capa", f"{base}/audit-trail/verify"))
     capa = got.body
     saved = root.body
+    # A closed CAPA shows the lesson learned it published.
+    lessons = (await api.get("capa", "/v1/lessons", capa_id=capa_id, limit=5))["items"] \
+        if capa["status"] == "closed" else []
     form = root_form or form_from_saved(saved, root.etag or '"0"')
     if not form["etag"]:  # after a conflict: the person's text on the current version
         form["etag"] = root.etag or '"0"'
@@ -133,7 +136,7 @@ async def render_capa(request: Request, api: UserApi, user: UserSession, capa_id
                   saved=saved, form=form, rows=why_rows(form, state), actions=actions,
                   verifications=verifications, trail=trail["items"], chain=chain,
                   ncs=await _linked_ncs(api, capa["nonconformity_ids"]), state=state,
-                  can=can, orphan=orphan, labels=STATE_LABELS, causes=CAUSE_CATEGORIES,
+                  can=can, orphan=orphan, lessons=lessons, labels=STATE_LABELS, causes=CAUSE_CATEGORIES,
                   action_kinds=ACTION_KINDS, action_statuses=ACTION_STATUSES,
                   move_labels=MOVE_LABELS, new_key=new_idempotency_key(),
                   today=date.today().isoformat())

@@ -30,7 +30,11 @@ async def test_a_capa_goes_from_open_to_closed_and_publishes_its_lesson(capas: C
     assert lesson["cause_category"] == "materials_supplier"
     assert lesson["tags"] == ["seals", "specs"]
     assert lesson["actions"] == ["corrective: Replace the seal supplier's gasket spec"]
-    for params in ({"category": "people"}, {"tag": "spec"}, {"text": "unrelated"}):
+    of_capa = await capas.client.get("/v1/lessons", params={"capa_id": capa["id"]},
+                                     headers=capas.as_("reporter"))
+    assert [item["capa_id"] for item in of_capa.json()["items"]] == [capa["id"]]
+    for params in ({"category": "people"}, {"tag": "spec"}, {"text": "unrelated"},
+                   {"capa_id": "00000000-0000-4000-8000-000000000000"}):
         other = await capas.client.get("/v1/lessons", params=params,
                                        headers=capas.as_("reporter"))
         assert other.json()["items"] == [], params
