@@ -106,6 +106,19 @@ class TransitionRequest(Request):
     lesson: LessonInput | None = None
 
 
+class TransitionOption(BaseModel):
+    """A move out of the current state: who may make it, what it asks for, and
+    (``blocked_by``) the rule that refuses it right now, if any."""
+
+    to: CapaStatus
+    roles: list[str]
+    you_may: bool
+    ready: bool
+    blocked_by: str | None
+    needs_reason: bool
+    needs_lesson: bool
+
+
 class WhyStep(Request):
     why: LongText
     because: LongText

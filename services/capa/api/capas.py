@@ -12,10 +12,17 @@ from shared.http.pagination import MAX_PAGE_SIZE
 from shared.http.params import QueryTime
 
 from ..domain import CapaKind, CapaStatus
-from ..schemas import CapaCreate, CapaPage, CapaPublic, CapaUpdate, TransitionRequest
+from ..schemas import (
+    CapaCreate,
+    CapaPage,
+    CapaPublic,
+    CapaUpdate,
+    TransitionOption,
+    TransitionRequest,
+)
 from ..service.opening import open_capa
 from ..service.queries import CapaFilter, get_capa, list_capas
-from ..service.workflow import transition_capa, update_capa
+from ..service.workflow import transition_capa, transition_options, update_capa
 from .deps import (
     Engineer,
     NowDep,
@@ -78,6 +85,13 @@ async def edit(capa_id: UUID, body: CapaUpdate, sessions: SessionsDep, principal
     view = await update_capa(sessions, capa_id=capa_id, request=body, if_match=if_match,
                              principal=principal, now=now)
     return with_etag(view, view.version)
+
+
+@router.get("/{capa_id}/transitions", response_model=list[TransitionOption],
+            summary="The moves possible now: roles, whether you may, what still blocks each")
+async def options(capa_id: UUID, sessions: SessionsDep, principal: Reader
+                  ) -> list[TransitionOption]:
+    return await transition_options(sessions, capa_id=capa_id, principal=principal)
 
 
 @router.post("/{capa_id}/transitions", response_model=CapaPublic,

@@ -125,7 +125,9 @@ def check_transition(current: CapaStatus, to: CapaStatus, *, facts: CapaFacts,
                                   f"{', '.join(roles)}.")
     if to is CapaStatus.cancelled and not (reason and reason.strip()):
         raise GuardFailed("Cancelling a CAPA needs a reason.")
-    if current is CapaStatus.investigating and not facts.root_cause_submitted:
+    # Only planning needs the analysis: a CAPA may be cancelled mid-investigation.
+    if (current is CapaStatus.investigating and to is CapaStatus.action_planned
+            and not facts.root_cause_submitted):
         raise GuardFailed("Submit the root-cause analysis before planning actions.")
     if current is CapaStatus.action_planned and to is CapaStatus.implementing:
         if facts.action_count == 0:
@@ -146,6 +148,36 @@ def check_transition(current: CapaStatus, to: CapaStatus, *, facts: CapaFacts,
                               "effectiveness verification found it not effective.")
         if not (reason and reason.strip()):
             raise GuardFailed("Reopening the investigation needs a reason.")
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """A move the state machine offers now, who may make it, and what still blocks it."""
+
+    to: CapaStatus
+    roles: tuple[str, ...]
+    needs_reason: bool
+    needs_lesson: bool
+    blocked_by: str | None
+
+
+def next_steps(current: CapaStatus, facts: CapaFacts) -> list[NextStep]:
+    """Every move out of ``current`` with its guard evaluated on ``facts`` (roles and the
+    reason the person would type are not judged here), so a form can offer only the
+    moves that would succeed and say why the others cannot happen yet."""
+    steps = []
+    for to in TRANSITIONS[current]:
+        try:
+            check_transition(current, to, facts=facts, holds_any=lambda _roles: True,
+                             reason="(given by the person)")
+            blocked = None
+        except GuardFailed as exc:
+            blocked = str(exc)
+        reopening = current is CapaStatus.verifying and to is CapaStatus.investigating
+        steps.append(NextStep(to=to, roles=required_roles(current, to),
+                              needs_reason=to is CapaStatus.cancelled or reopening,
+                              needs_lesson=to is CapaStatus.closed, blocked_by=blocked))
+    return steps
 
 
 def capa_number(year: int, sequence: int) -> str:

@@ -23,9 +23,15 @@ from shared.outbox import record_event
 
 from ..domain import ActionStatus, CapaStatus, EffectivenessResult, risk_score
 from ..domain.root_cause import AnalysisStatus
-from ..domain.workflow import FINISHED_ACTION, CapaFacts, check_transition
+from ..domain.workflow import FINISHED_ACTION, CapaFacts, check_transition, next_steps
 from ..models import ActionRow, Capa, EffectivenessVerification, Lesson, RootCauseAnalysis
-from ..schemas import CapaPublic, CapaUpdate, LessonInput, TransitionRequest
+from ..schemas import (
+    CapaPublic,
+    CapaUpdate,
+    LessonInput,
+    TransitionOption,
+    TransitionRequest,
+)
 from .common import (
     capa_view,
     event_fields,
@@ -76,6 +82,18 @@ async def gather_facts(session: AsyncSession, capa: Capa) -> CapaFacts:
         action_count=active, unfinished_action_count=unfinished,
         actions_this_cycle=this_cycle,
         effectiveness=EffectivenessResult(check.result) if check else None)
+
+
+async def transition_options(sessions: SessionFactory, *, capa_id: UUID,
+                             principal: Principal) -> list[TransitionOption]:
+    async with sessions() as session:
+        capa = await load_capa(session, capa_id)
+        facts = await gather_facts(session, capa)
+    return [TransitionOption(to=step.to, roles=list(step.roles),
+                             you_may=principal.holds_any(step.roles),
+                             ready=step.blocked_by is None, blocked_by=step.blocked_by,
+                             needs_reason=step.needs_reason, needs_lesson=step.needs_lesson)
+            for step in next_steps(CapaStatus(capa.status), facts)]
 
 
 async def transition_capa(sessions: SessionFactory, *, capa_id: UUID,

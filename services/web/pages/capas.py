@@ -109,8 +109,9 @@ async def render_capa(request: Request, api: UserApi, user: UserSession, capa_id
     ``root_form``: the person's own 5-Whys text to show instead of the saved one."""
     capa_id = valid_uuid(capa_id, "CAPA")
     base = f"/v1/capas/{capa_id}"
-    got, root, actions, verifications, trail, chain = await asyncio.gather(
+    got, root, options, actions, verifications, trail, chain = await asyncio.gather(
         api.get_with_etag("capa", base), api.get_with_etag("capa", f"{base}/root-cause"),
+        api.get("capa", f"{base}/transitions"),
         api.get("capa", f"{base}/actions"),
         api.get("capa", f"{base}/effectiveness-verifications"),
         api.get("capa", f"{base}/audit-trail", limit=200),
@@ -124,7 +125,7 @@ async def render_capa(request: Request, api: UserApi, user: UserSession, capa_id
     if not form["etag"]:  # after a conflict: the person's text on the current version
         form["etag"] = root.etag or '"0"'
     state = state or FormState()
-    can = _may(user, capa)
+    can = _may(user, capa, options)
     shown = {f"move_{to}" for to in can["moves"]} | {
         name for name in ("root_cause", "add_action", "plan", "verify", "edit") if can[name]}
     shown |= {f"action_{a['id']}" for a in actions
@@ -136,7 +137,8 @@ async def render_capa(request: Request, api: UserApi, user: UserSession, capa_id
                   saved=saved, form=form, rows=why_rows(form, state), actions=actions,
                   verifications=verifications, trail=trail["items"], chain=chain,
                   ncs=await _linked_ncs(api, capa["nonconformity_ids"]), state=state,
-                  can=can, orphan=orphan, lessons=lessons, labels=STATE_LABELS, causes=CAUSE_CATEGORIES,
+                  can=can, orphan=orphan, lessons=lessons, labels=STATE_LABELS,
+                  causes=CAUSE_CATEGORIES,
                   action_kinds=ACTION_KINDS, action_statuses=ACTION_STATUSES,
                   move_labels=MOVE_LABELS, new_key=new_idempotency_key(),
                   today=date.today().isoformat())
@@ -152,22 +154,18 @@ async def _linked_ncs(api: UserApi, ids: list[str]) -> list[dict[str, Any]]:
     return list(await asyncio.gather(*(one(i) for i in ids[:20])))
 
 
-def _may(user: UserSession, capa: dict[str, Any]) -> dict[str, Any]:
-    """Which forms and buttons to show (a hint; the API decides every request)."""
+def _may(user: UserSession, capa: dict[str, Any],
+         options: list[dict[str, Any]]) -> dict[str, Any]:
+    """Which forms and buttons to show (a hint; the API decides every request). The
+    moves come from the API: those this person may make and that would succeed now;
+    the ones still blocked are listed with the rule that blocks them."""
     status = capa["status"]
     engineer = user.holds_any("engineer", "manager")
-    moves = []
-    for to in capa["allowed_transitions"]:
-        if to in ("closed", "cancelled"):
-            roles: tuple[str, ...] = ("manager",)
-        elif status == "verifying" and to == "investigating":
-            roles = ("engineer", "verifier", "manager")
-        else:
-            roles = ("engineer", "manager")
-        if user.holds_any(*roles):
-            moves.append(to)
+    moves = [o["to"] for o in options if o["you_may"] and o["ready"]]
+    blocked = [(o["to"], o["blocked_by"]) for o in options if o["you_may"] and not o["ready"]]
     return {
         "moves": moves,
+        "blocked": blocked,
         "root_cause": engineer and status in ("open", "investigating"),
         "add_action": engineer and status in ("open", "investigating", "action_planned",
                                               "implementing"),

@@ -121,6 +121,40 @@ async def test_cancelling_needs_a_manager_and_a_reason(capas: Capas) -> None:
     assert again.status_code == 409 and again.json()["allowed"] == []
 
 
+async def test_a_capa_under_investigation_can_be_cancelled(capas: Capas) -> None:
+    capa = await capas.open()
+    await capas.move(capa["id"], "investigating")
+    done = await capas.move(capa["id"], "cancelled", role="manager", reason="Raised twice")
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "cancelled"
+
+
+async def test_transition_options_name_roles_readiness_and_blockers(capas: Capas) -> None:
+    capa = await capas.open()
+    await capas.move(capa["id"], "investigating")
+
+    async def options(role: str) -> dict[str, dict[str, object]]:
+        answer = await capas.client.get(f"/v1/capas/{capa['id']}/transitions",
+                                        headers=capas.as_(role))
+        assert answer.status_code == 200, answer.text
+        return {o["to"]: o for o in answer.json()}
+
+    engineer = await options("engineer")
+    assert set(engineer) == {"action_planned", "cancelled"}
+    plan = engineer["action_planned"]
+    assert plan["you_may"] and not plan["ready"] and "root-cause" in str(plan["blocked_by"])
+    assert not engineer["cancelled"]["you_may"] and engineer["cancelled"]["needs_reason"]
+    manager = await options("manager")
+    assert manager["cancelled"]["you_may"] and manager["cancelled"]["ready"]
+    reporter = await options("reporter")
+    assert not any(o["you_may"] for o in reporter.values())
+    assert (await capas.submit_root_cause(capa["id"])).status_code == 200
+    plan = (await options("engineer"))["action_planned"]
+    assert plan["ready"] and plan["blocked_by"] is None
+    # What the options promise, the move does.
+    assert (await capas.move(capa["id"], "action_planned")).status_code == 200
+
+
 async def test_closing_needs_the_manager_role(capas: Capas) -> None:
     capa = await capas.open()
     await capas.to_verifying(capa["id"])

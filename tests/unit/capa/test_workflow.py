@@ -15,6 +15,7 @@ from services.capa.domain.workflow import (
     TransitionNotAllowed,
     allowed_moves,
     check_transition,
+    next_steps,
 )
 
 S = CapaStatus
@@ -89,6 +90,33 @@ def test_cancelling_needs_a_manager_and_a_reason(current: CapaStatus) -> None:
             check_transition(current, S.cancelled, facts=READY, holds_any=MANAGER,
                              reason=blank)
     check_transition(current, S.cancelled, facts=READY, holds_any=MANAGER, reason="dup")
+
+
+@pytest.mark.parametrize("current", [S.open, S.investigating, S.action_planned,
+                                     S.implementing, S.verifying])
+def test_a_capa_can_be_cancelled_whatever_its_work_so_far(current: CapaStatus) -> None:
+    # No analysis, no action, no verification: cancelling asks only for a reason.
+    check_transition(current, S.cancelled, facts=CapaFacts(), holds_any=MANAGER,
+                     reason="Raised in error")
+
+
+def test_next_steps_say_who_may_move_and_what_still_blocks() -> None:
+    fresh = {step.to: step for step in next_steps(S.investigating, CapaFacts())}
+    assert set(fresh) == {S.action_planned, S.cancelled}
+    assert fresh[S.action_planned].blocked_by is not None
+    assert "root-cause" in fresh[S.action_planned].blocked_by
+    assert fresh[S.action_planned].roles == ("engineer", "manager")
+    assert fresh[S.cancelled].blocked_by is None and fresh[S.cancelled].needs_reason
+    assert fresh[S.cancelled].roles == ("manager",)
+
+    effective = {step.to: step for step in next_steps(S.verifying, READY)}
+    assert effective[S.closed].blocked_by is None and effective[S.closed].needs_lesson
+    assert "not effective" in (effective[S.investigating].blocked_by or "")
+    failed = {step.to: step for step in next_steps(S.verifying, FAILED_CHECK)}
+    assert failed[S.investigating].blocked_by is None and failed[S.investigating].needs_reason
+    assert "verifier" in failed[S.investigating].roles
+    assert "effective" in (failed[S.closed].blocked_by or "")
+    assert next_steps(S.closed, READY) == []
 
 
 def test_closing_needs_the_manager_role() -> None:

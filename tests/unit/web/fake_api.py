@@ -174,6 +174,9 @@ class FakeApi:
         if rest == ["audit-trail", "verify"]:
             return httpx.Response(200, json={"valid": True, "entries": 0,
                                              "first_broken_sequence": None, "problem": None})
+        if rest == ["transitions"] and request.method == "GET":
+            return httpx.Response(200, json=[_option(item, to, role)
+                                             for to in item["allowed_transitions"]])
         if rest == ["transitions"]:
             item["status"] = body["to"]
             item["version"] += 1
@@ -241,3 +244,20 @@ async def ui_as(role: str, fake: FakeApi, tmp_path: Path) -> AsyncIterator[Brows
         browser = Browser(client)
         await browser.sign_in(role)
         yield browser
+
+
+def _option(item: dict[str, Any], to: str, role: str) -> dict[str, Any]:
+    """What GET /v1/capas/{id}/transitions answers (roles as the CAPA service's
+    workflow rules say; ``item["blocked"]`` names moves a guard refuses)."""
+    if to in ("closed", "cancelled"):
+        roles = ["manager"]
+    elif item["status"] == "verifying" and to == "investigating":
+        roles = ["engineer", "verifier", "manager"]
+    else:
+        roles = ["engineer", "manager"]
+    blocked = item.get("blocked", {}).get(to)
+    return {"to": to, "roles": roles, "you_may": role in roles or role == "admin",
+            "ready": blocked is None, "blocked_by": blocked,
+            "needs_reason": to == "cancelled" or (item["status"] == "verifying"
+                                                  and to == "investigating"),
+            "needs_lesson": to == "closed"}

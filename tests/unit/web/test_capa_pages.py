@@ -65,6 +65,21 @@ async def test_workflow_buttons_follow_role_and_allowed_transitions(tmp_path: Pa
         assert 'id="f-cancel-reason"' in page.text  # cancelling needs a reason
 
 
+async def test_a_move_a_rule_still_blocks_is_no_button_but_says_why(tmp_path: Path) -> None:
+    fake = FakeApi()
+    item = capa(status="verifying", allowed_transitions=["closed", "investigating",
+                                                         "cancelled"],
+                blocked={"closed": "Closing needs an effectiveness verification with the "
+                                   "result 'effective'."})
+    fake.capas[item["id"]] = item
+    async with ui_as("manager", fake, tmp_path) as ui:
+        page = await ui.get(f"/capas/{item['id']}")
+    assert 'aria-label="Close CAPA"' not in page.text
+    assert 'aria-label="Cancel CAPA"' in page.text
+    blocked = page.text.split('aria-label="Moves not possible yet"')[1].split("</ul>")[0]
+    assert "Closed" in blocked and "needs an effectiveness verification" in blocked
+
+
 async def test_closing_sends_the_lesson_and_shows_a_refusal(tmp_path: Path) -> None:
     fake = FakeApi()
     item = capa(status="verifying", allowed_transitions=["closed", "investigating",
