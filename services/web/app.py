@@ -17,8 +17,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from .client import ApiClient, ApiError
-from .deps import CsrfRejected, SignInRequired, render, sign_in_redirect
+from .client import ApiClient
+from .errors import install_error_pages
 from .pages import (
     auth,
     capa_actions,
@@ -31,7 +31,7 @@ from .pages import (
     nonconformities,
     subscriptions,
 )
-from .session import SESSION_COOKIE, SessionStore
+from .session import SessionStore
 from .settings import WebSettings
 
 # The pages load nothing from elsewhere and run no inline script.
@@ -76,24 +76,7 @@ def create_app(settings: WebSettings | None = None,
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
-    @app.exception_handler(SignInRequired)
-    async def to_sign_in(request: Request, exc: SignInRequired) -> Response:
-        return sign_in_redirect(exc.next_path)
-
-    @app.exception_handler(CsrfRejected)
-    async def csrf_rejected(request: Request, exc: CsrfRejected) -> Response:
-        return render(request, "error.html", status_code=403, title="Form expired",
-                      message="This form was not sent from your current session. "
-                              "Go back, reload the page and try again.")
-
-    @app.exception_handler(ApiError)
-    async def api_error(request: Request, exc: ApiError) -> Response:
-        if exc.status == 401:  # the key was revoked since sign-in
-            request.app.state.sessions.close(request.cookies.get(SESSION_COOKIE))
-            return sign_in_redirect(request.url.path)
-        titles = {403: "Not allowed", 404: "Not found", 503: "Service unavailable"}
-        return render(request, "error.html", status_code=exc.status if exc.status < 500 else 503,
-                      title=titles.get(exc.status, "Request failed"), message=str(exc))
+    install_error_pages(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> PlainTextResponse:

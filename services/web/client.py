@@ -4,12 +4,15 @@ Every call carries the signed-in person's own API key, so the services make the
 authorization decisions; the UI only hides buttons a person may not use.
 """
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import httpx
 
 from .settings import WebSettings
+
+log = logging.getLogger(__name__)
 
 ServiceName = Literal["nonconformity", "capa", "notifications"]
 
@@ -73,7 +76,11 @@ class ApiClient:
             response = await self._http.request(method, self._bases[service] + path,
                                                 params=clean, json=json, headers=sent)
         except httpx.HTTPError as exc:
-            raise ApiError(503, f"The {service} service cannot be reached ({type(exc).__name__}); "
+            # The exception's class (ConnectError, ReadTimeout) is for the log; people
+            # get what they can do about it.
+            log.warning("%s service unreachable: %s %s: %s: %s", service, method, path,
+                        type(exc).__name__, exc)
+            raise ApiError(503, f"The {service} service cannot be reached; "
                                 "try again in a moment.") from exc
         body: Any = None
         if response.content:

@@ -18,8 +18,12 @@ templates.env.lstrip_blocks = True
 
 
 class SignInRequired(Exception):
-    def __init__(self, next_path: str) -> None:
+    """No session. ``lost``: a form was being sent, so its text is gone and the
+    sign-in page says so."""
+
+    def __init__(self, next_path: str, lost: bool = False) -> None:
         self.next_path = next_path
+        self.lost = lost
 
 
 class CsrfRejected(Exception):
@@ -30,11 +34,36 @@ def _store(request: Request) -> SessionStore:
     return request.app.state.sessions  # type: ignore[no-any-return]
 
 
+# The areas whose records have a page at /{area}/{id} and a create form at /{area}/new.
+RECORD_AREAS = ("capas", "nonconformities", "subscriptions")
+
+
+def form_page(path: str) -> str | None:
+    """The page a form posting to ``path`` sits on: "/capas/{id}/root-cause" ->
+    "/capas/{id}", "/capas" (create) -> "/capas/new"; None for other addresses.
+
+    Form addresses take POST only: sending someone to one with GET (after sign-in,
+    or on reload) would answer 405, so they go to the form's page instead.
+    """
+    parts = [p for p in path.split("/") if p]
+    if not parts or parts[0] not in RECORD_AREAS:
+        return None
+    if len(parts) == 1 or parts[1] == "new":
+        return f"/{parts[0]}/new"
+    return f"/{parts[0]}/{quote(parts[1], safe='')}"
+
+
+def return_path(request: Request) -> tuple[str, bool]:
+    """Where to come back to after signing in, and whether a posted form was lost."""
+    if request.method in ("GET", "HEAD"):
+        return request.url.path + (f"?{request.url.query}" if request.url.query else ""), False
+    return form_page(request.url.path) or "/", True
+
+
 def current_user(request: Request) -> UserSession:
     user = _store(request).get(request.cookies.get(SESSION_COOKIE))
     if user is None:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise SignInRequired(target)
+        raise SignInRequired(*return_path(request))
     return user
 
 
@@ -71,5 +100,6 @@ def redirect(path: str) -> RedirectResponse:
     return RedirectResponse(path, status_code=303)
 
 
-def sign_in_redirect(next_path: str) -> RedirectResponse:
-    return redirect(f"/sign-in?next={quote(next_path, safe='')}")
+def sign_in_redirect(next_path: str, lost: bool = False) -> RedirectResponse:
+    # expired=1: the sign-in page says the session ended and the form was not saved.
+    return redirect(f"/sign-in?next={quote(next_path, safe='')}" + ("&expired=1" if lost else ""))

@@ -55,7 +55,10 @@ def hidden(page: httpx.Response, name: str, form_action: str | None = None) -> s
     """A hidden field's value (of the form posting to ``form_action``, if given)."""
     text = page.text
     if form_action is not None:
-        start = text.index(f'action="{form_action}"')
+        # The action may end in the form's section anchor ("...#root-cause").
+        found_at = re.search(rf'action="{re.escape(form_action)}["#]', text)
+        assert found_at, f"no form posting to {form_action}"
+        start = found_at.start()
         text = text[start:text.index("</form>", start)]
     found = re.search(rf'name="{name}" value="([^"]*)"', text)
     assert found, f"no hidden {name} in {form_action}"
@@ -82,7 +85,7 @@ def test_from_nonconformity_to_closed_capa_through_the_forms(ui: Ui) -> None:
     nc_id = nc_path.rsplit("/", 1)[1]
     assert f"Seal leak on line 3 {marker}" in page.text and "reported." in page.text
     # A reporter may not triage: the form is not offered.
-    assert f'action="/nonconformities/{nc_id}/triage"' not in page.text
+    assert f'action="/nonconformities/{nc_id}/triage' not in page.text
     assert ui.api.call("GET", "nonconformity", f"/v1/nonconformities/{nc_id}",
                        role="engineer").json()["tags"] == ["seals", "line-3"]
 
@@ -118,7 +121,11 @@ def test_from_nonconformity_to_closed_capa_through_the_forms(ui: Ui) -> None:
         return shown
 
     page = move(engineer, "investigating")
-    assert "Start investigation" not in page.text and "Mark actions planned" in page.text
+    assert "Start investigation" not in page.text
+    # Planning actions waits for the submitted root cause: listed with the rule, no button.
+    assert "Mark actions planned" not in page.text
+    assert "<strong>Actions planned</strong>: not yet. Submit the root-cause analysis" \
+        in page.text
 
     # 5 Whys: a draft with two levels, a row added without JavaScript, an incomplete
     # submission refused with the messages at the fields, then the submission.
@@ -251,3 +258,34 @@ def test_a_second_save_of_the_same_5_whys_shows_the_conflict(ui: Ui) -> None:
     assert again.status_code == 303
     saved = ui.api.call("GET", "capa", f"/v1{capa_path}/root-cause", role="engineer").json()
     assert saved["problem_statement"] == "Bob: head is dirty"
+
+
+def test_refusals_in_plain_words_and_html_pages_never_json(ui: Ui) -> None:
+    """Against the real APIs' wording: a half-filled why row, a session that ended
+    while a form was sent, an unknown address and a reload of a form address."""
+    capa_path = f"/capas/{_investigating_capa(ui, 'Barcode reader misreads')}"
+    engineer = ui.person("engineer")
+    action = f"{capa_path}/root-cause"
+    etag = hidden(engineer.get(capa_path), "etag", action)
+    rows = [("why", "Why misreads?"), ("because", "Dirty lens"), ("why", ""), ("because", ""),
+            ("why", "Why dirty?"), ("because", "")]
+    refused = engineer.submit(action, [("etag", etag), ("problem_statement", "Misreads"),
+                                       *rows, ("op", "draft")])
+    assert refused.status_code == 422, refused.text[:2000]
+    assert "Why 3 needs its answer (Because 3) — or remove the row." in refused.text
+    assert "String should" not in refused.text and "see errors for each field" not in refused.text
+
+    # The form's address reloaded (GET) is the CAPA's page, not a 405 in JSON.
+    assert engineer.get(action).headers["location"] == capa_path
+    missing = engineer.get("/nonesuch")
+    assert missing.status_code == 404 and "Page not found" in missing.text
+
+    # The session ends (here: signed out), then a form is sent: back to sign-in, told
+    # so, and after signing in on the CAPA page.
+    engineer.http.post("/sign-out", data={"csrf_token": engineer.csrf})
+    lost = engineer.submit(action, [("etag", etag), ("op", "draft")])
+    assert lost.status_code == 303
+    page = engineer.get(lost.headers["location"])
+    assert "Your session ended; sign in again. What you were sending was not saved." in page.text
+    signed = engineer.sign_in(ui.keys["engineer"], next_path=capa_path)
+    assert signed.headers["location"] == capa_path

@@ -87,4 +87,4 @@ async def edit_planning(request: Request, capa_id: str, user: CsrfUser, api: Api
         body["likelihood"] = int(values["likelihood"])
     body = {k: v for k, v in body.items() if v is not None}
     return await _send(request, api, user, capa_id, "edit", "PATCH", "", body, values,
-                       "CAPA planning updated.", "h-facts", if_match=values.get("etag") or None)
+                       "CAPA planning updated.", "facts", if_match=values.get("etag") or None)

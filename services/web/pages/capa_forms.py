@@ -14,7 +14,7 @@ from ..client import ApiError
 from ..deps import Api, CsrfUser, redirect
 from .capas import render_capa
 from .forms import posted, posted_list, refused, valid_uuid
-from .why_form import add_row, form_from_post, remove_row, to_api
+from .why_form import add_row, form_from_post, remove_row, row_messages, to_api
 
 router = APIRouter()
 
@@ -44,7 +44,7 @@ async def root_cause(request: Request, capa_id: str, user: CsrfUser, api: Api) -
                        if_match=form["etag"] or None)
     except ApiError as exc:
         state = refused("root_cause", exc, values, aliases=aliases,
-                        stale_message=CONFLICT_MESSAGE)
+                        stale_message=CONFLICT_MESSAGE, explain=row_messages(aliases))
         if state.stale:
             # Keep the person's text but take the current ETag from the fresh read
             # (render_capa puts it in the form when root_form has none).

@@ -45,6 +45,8 @@ ACTION_KINDS = (("corrective", "Corrective action"), ("preventive", "Preventive 
                 ("correction", "Correction (immediate fix)"))
 ACTION_STATUSES = ("planned", "in_progress", "done", "cancelled")
 BOARD_LIMIT = 200
+# Who may open a CAPA (the capa API's rule for POST /v1/capas; admin holds every role).
+OPENERS = ("engineer", "manager")
 # The buttons of the moves that need no fields; closing, cancelling and sending
 # back to investigation get their own small forms (lesson, reason).
 MOVE_LABELS = {"investigating": "Start investigation", "action_planned": "Mark actions planned",
@@ -67,17 +69,22 @@ async def board(request: Request, user: CurrentUser, api: Api) -> Response:
     return render(request, "capa_board.html", title="CAPA board", columns=columns,
                   labels=STATE_LABELS, filters=filters, finished=finished,
                   truncated=bool(page.get("next_cursor")), limit=BOARD_LIMIT,
-                  severities=SEVERITIES, kinds=KINDS)
+                  severities=SEVERITIES, kinds=KINDS, may_open=user.holds_any(*OPENERS))
 
 
 @router.get("/capas/new", include_in_schema=False)
 async def new_form(request: Request, user: CurrentUser) -> Response:
+    if not user.holds_any(*OPENERS):
+        # The API would refuse the form on submit: say so before anything is typed.
+        return render(request, "capa_new.html", status_code=403, title="Open a CAPA",
+                      allowed=False)
     return _new_page(request, FormState(name="new", values={"kind": "preventive"}))
 
 
 def _new_page(request: Request, state: FormState) -> Response:
     return render(request, "capa_new.html", status_code=state.status, title="Open a CAPA",
-                  state=state, severities=SEVERITIES, new_key=new_idempotency_key())
+                  allowed=True, state=state, severities=SEVERITIES,
+                  new_key=new_idempotency_key())
 
 
 @router.post("/capas", include_in_schema=False)
@@ -160,7 +167,7 @@ def _may(user: UserSession, capa: dict[str, Any],
     moves come from the API: those this person may make and that would succeed now;
     the ones still blocked are listed with the rule that blocks them."""
     status = capa["status"]
-    engineer = user.holds_any("engineer", "manager")
+    engineer = user.holds_any(*OPENERS)
     moves = [o["to"] for o in options if o["you_may"] and o["ready"]]
     blocked = [(o["to"], o["blocked_by"]) for o in options if o["you_may"] and not o["ready"]]
     return {

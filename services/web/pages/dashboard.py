@@ -13,6 +13,7 @@ from markupsafe import Markup
 from .. import charts
 from ..client import ApiError, UserApi
 from ..deps import Api, CurrentUser, render
+from .wording import plain
 
 router = APIRouter()
 
@@ -63,7 +64,8 @@ def _message(exc: ApiError | None) -> str | None:
 
 
 def _query_errors(exc: ApiError) -> dict[str, str]:
-    return {key.removeprefix("query."): message for key, message in exc.field_errors().items()}
+    return {key.removeprefix("query."): plain(message)
+            for key, message in exc.field_errors().items()}
 
 
 def _label(value: str) -> str:

@@ -5,12 +5,14 @@ Not a page module (no router): the pages import it.
 """
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
 
 from ..client import ApiError
+from .wording import GENERIC_DETAIL, LABELS, plain
 
 # Refusals a person can act on are shown on the form with the API's status; the
 # rest (401, 404, 503) go to the app's error handler (sign-in, error page).
@@ -41,29 +43,39 @@ class FormState:
 
 
 def refused(name: str, exc: ApiError, values: dict[str, Any],
-            aliases: dict[str, str] | None = None, stale_message: str = STALE_MESSAGE
-            ) -> FormState:
-    """The form state for an API refusal; re-raises what is no form problem."""
+            aliases: dict[str, str] | None = None, stale_message: str = STALE_MESSAGE,
+            explain: Callable[[str, str], str | None] | None = None) -> FormState:
+    """The form state for an API refusal; re-raises what is no form problem.
+
+    Every message is put in plain words (wording.plain); ``explain(api_field,
+    message)`` may word one more precisely (the 5-Whys rows), or return None.
+    """
     status = FORM_STATUSES.get(exc.status)
     if status is None:
         raise exc
     errors: dict[str, str] = {}
     unplaced: list[str] = []
-    for key, message in exc.field_errors().items():
+    for key, raw in exc.field_errors().items():
+        message = (explain(key, raw) if explain else None) or plain(raw)
         target = _place(key, values, aliases or {})
-        if target is None:
-            unplaced.append(f"{key}: {message}")
-        else:
+        if target is not None:
             errors.setdefault(target, message)
+        elif key in ("", "body"):  # about the whole form (a cross-field rule)
+            unplaced.append(message)
+        else:
+            unplaced.append(f"{LABELS.get(key, key)}: {message}")
     if exc.status == 428:  # the form lacked its ETag; the re-rendered page carries one
         message = "The page did not say which version you edited; it now shows the " \
                   "current one. Check it and send your change again."
     elif status == 412:
         message = stale_message
     elif status == 403:
-        message = f"You are not allowed to do this: {exc}"
+        message = f"You are not allowed to do this: {plain(str(exc))}"
+    elif str(exc) == GENERIC_DETAIL and unplaced and not errors:
+        # Only messages no field shows: they are the whole story.
+        message, unplaced = "; ".join(unplaced), []
     else:
-        message = str(exc)
+        message = plain(str(exc))
     if unplaced:
         message = f"{message} ({'; '.join(unplaced)})"
     return FormState(name=name, values=values, errors=errors, message=message,

@@ -1,11 +1,14 @@
 """Lessons learned (published when a CAPA closes): search by text, tag and cause
 category, page on, and go to the CAPA each lesson came from."""
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from ..client import ApiError
 from ..deps import Api, CurrentUser, render
+from .wording import plain
 
 router = APIRouter()
 
@@ -23,16 +26,22 @@ async def lessons(request: Request, user: CurrentUser, api: Api, text: str = "",
     search = {"text": text.strip()[:200], "tag": tag.strip()[:50],
               "category": category if category in dict(CAUSE_CATEGORIES) else ""}
     errors: dict[str, str] = {}
-    try:
-        page = await api.get("capa", "/v1/lessons", limit=PAGE_SIZE, cursor=cursor[:500],
-                             **search)
-    except ApiError as exc:
-        if exc.status not in (400, 422):
-            raise
-        # A field the API refused (or a cursor from elsewhere): say which, show nothing.
-        errors = {key.removeprefix("query."): message
-                  for key, message in exc.field_errors().items()} or {"text": str(exc)}
-        page = {"items": [], "next_cursor": None}
+    page: dict[str, Any] = {"items": [], "next_cursor": None}
+    if category and not search["category"]:
+        # An unknown category (a hand-edited link): searching without it would show
+        # every lesson as if they matched, so say so and ask nothing of the API.
+        errors = {"category": "There is no such cause category; choose one from the list."}
+    else:
+        try:
+            page = await api.get("capa", "/v1/lessons", limit=PAGE_SIZE, cursor=cursor[:500],
+                                 **search)
+        except ApiError as exc:
+            if exc.status not in (400, 422):
+                raise
+            # A field the API refused (or a cursor from elsewhere): say which, show nothing.
+            errors = {key.removeprefix("query."): plain(message)
+                      for key, message in exc.field_errors().items()} \
+                or {"text": plain(str(exc))}
     next_query = None
     if page.get("next_cursor"):
         next_query = {k: v for k, v in search.items() if v} | {"cursor": page["next_cursor"]}

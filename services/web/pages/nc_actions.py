@@ -36,9 +36,13 @@ async def _send(request: Request, api: UserApi, user: UserSession, nc_id: str, f
 @router.post("/nonconformities/{nc_id}/triage", include_in_schema=False)
 async def triage(request: Request, nc_id: str, user: CsrfUser, api: Api) -> Response:
     values = await posted(request)
-    body = {"decision": values.get("decision", ""), "reason": values.get("reason", ""),
+    decision = values.get("decision", "")
+    body = {"decision": decision, "reason": values.get("reason", ""),
             "owner": text(values.get("owner")),
-            "duplicate_of": text(values.get("duplicate_of"))}
+            # The field stays on the form whatever the decision; the API takes it
+            # only with "duplicate", so a leftover id must not be sent with another.
+            "duplicate_of": text(values.get("duplicate_of")) if decision == "duplicate"
+            else None}
     body = {k: v for k, v in body.items() if v is not None}
     return await _send(request, api, user, nc_id, "triage", "triage", body, values,
                        "Triage recorded.")

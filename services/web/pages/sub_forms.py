@@ -9,6 +9,7 @@ from typing import Any
 
 from ..client import ApiError
 from .forms import words
+from .wording import plain
 
 PEOPLE = ("reporter", "engineer", "verifier", "manager")
 CHANNELS = (("webhook", "Webhook (signed HTTP POST)"), ("email", "E-mail"),
@@ -69,13 +70,15 @@ def form_errors(exc: ApiError) -> tuple[dict[str, str], list[str]]:
             parts = parts[1:]
         name = parts[0] if parts else ""
         if name:
-            message = str(error.get("message", ""))
+            message = plain(str(error.get("message", "")))
             if len(parts) > 1 and parts[1].isdigit():
                 message = f"Entry {int(parts[1]) + 1}: {message}"
             if name in FIELDS:
                 errors.setdefault(name, message)
             else:
                 unplaced.append(f"{'.'.join(parts)}: {message}")
+        elif error.get("message"):  # a rule about the whole request
+            unplaced.append(plain(str(error["message"])))
     if not errors and not unplaced and exc.title in TITLED_FIELDS:
         errors[TITLED_FIELDS[exc.title]] = str(exc)
     return errors, unplaced

@@ -25,6 +25,7 @@ from .sub_forms import (
     form_errors,
     subscription_body,
 )
+from .wording import plain
 
 router = APIRouter()
 
@@ -81,7 +82,7 @@ def _refusal(exc: ApiError) -> str:
     (sign-in, missing object, service down) goes to the app's error handler."""
     if exc.status in (400, 403, 409, 422):
         prefix = "You are not allowed to do this: " if exc.status == 403 else ""
-        return f"{prefix}{exc}"
+        return f"{prefix}{plain(str(exc))}"
     raise exc
 
 

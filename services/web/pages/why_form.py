@@ -4,6 +4,8 @@ from what the person posted, and turned into the API's body.
 Pure functions, no router: capas.py renders the form, capa_forms.py handles its posts.
 """
 
+import re
+from collections.abc import Callable
 from itertools import zip_longest
 from typing import Any
 
@@ -70,6 +72,26 @@ def to_api(form: dict[str, Any], status: str) -> tuple[dict[str, Any], dict[str,
             "cause_category": form["cause_category"] or None,
             "contributing_factors": lines(form["contributing_factors"])}
     return body, aliases
+
+
+# What the API says about a blank half of a row it was sent (its WhyStep texts
+# need at least one character).
+_BLANK = re.compile(r"^String should have at least 1 character")
+
+
+def row_messages(aliases: dict[str, str]) -> Callable[[str, str], str | None]:
+    """For forms.refused: a half-filled row named as the page numbers it ("Why 2
+    needs its answer"); the API's row numbers skip empty rows (see ``to_api``)."""
+    def explain(key: str, message: str) -> str | None:
+        parts = key.split(".")
+        if len(parts) != 3 or parts[0] != "whys" or parts[2] not in ("why", "because") \
+                or not parts[1].isdigit() or not _BLANK.match(message):
+            return None
+        n = int(aliases.get(f"whys.{parts[1]}", key).split(".")[1]) + 1
+        if parts[2] == "because":
+            return f"Why {n} needs its answer (Because {n}) — or remove the row."
+        return f"Because {n} needs its question (Why {n}) — or remove the row."
+    return explain
 
 
 def why_rows(form: dict[str, Any], state: FormState) -> list[dict[str, str]]:

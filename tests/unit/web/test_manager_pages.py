@@ -210,7 +210,9 @@ def test_api_refusals_are_messages_on_the_form_never_500(ui: TestClient,
     assert page.status_code == 422
     assert re.search(r'id="f-event_types"[^>]*aria-invalid="true" '
                      r'aria-describedby="e-event_types"', page.text, re.S)
-    assert "Entry 2: String should match pattern" in page.text
+    assert "Entry 2: Contains characters that are not allowed here." in page.text
+    assert "Choose one of &#39;immediate&#39;, &#39;daily&#39; or &#39;weekly&#39;." in page.text
+    assert "String should" not in page.text and "Input should" not in page.text
     assert 'id="e-mode"' in page.text
     assert 'value="ok.* bad/type"' in page.text  # what was typed is kept
 
