@@ -3,7 +3,8 @@
 ``uvicorn services.notifications.app:create_app --factory``
 
 Besides what every service runs (outbox relay, consumer), the lifespan
-starts the delivery worker and the digest schedule when ``run_workers``.
+starts the delivery worker and the digest schedule when ``run_workers``; the
+consumer's matcher wakes that worker when it queued deliveries.
 """
 
 import asyncio
@@ -17,15 +18,19 @@ from shared.http.app import service_app
 from .api import deliveries, live, subscriptions
 from .delivery import DeliveryWorker
 from .digests import run_digest_schedule
-from .service import SERVICE, SUBSCRIPTIONS
+from .matching import EventMatcher
+from .service import SERVICE, SUBSCRIPTIONS, with_matcher
 from .settings import NotificationsSettings
 
 
 def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     settings = settings or NotificationsSettings()
+    # One matcher per app: its filter cache belongs to this app's database.
+    matcher = EventMatcher()
     app = service_app(service=SERVICE, title="CAPAflow notifications service",
-                      settings=settings, subscriptions=SUBSCRIPTIONS,
+                      settings=settings, subscriptions=with_matcher(SUBSCRIPTIONS, matcher),
                       routers=[subscriptions.router, deliveries.router, live.router])
+    app.state.notifications_matcher = matcher
     runtime_lifespan = app.router.lifespan_context
 
     @asynccontextmanager
@@ -37,12 +42,15 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
             if settings.run_workers:
                 sessions = app.state.runtime.sessions
                 worker = DeliveryWorker(sessions=sessions, settings=settings)
+                # The consumer runs in this process too: its commits wake the worker.
+                matcher.on_queued = worker.wake
                 tasks = [asyncio.create_task(worker.run(stop), name="delivery-worker"),
                          asyncio.create_task(run_digest_schedule(
                              sessions, stop, settings.digest_check_interval), name="digests")]
             try:
                 yield
             finally:
+                matcher.on_queued = None
                 stop.set()
                 _, pending = await asyncio.wait(tasks, timeout=10) if tasks else ((), ())
                 for task in pending:

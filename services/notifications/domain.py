@@ -69,8 +69,14 @@ class EventFilter:
                    capa_id=opt("capa_id"))
 
     def matches(self, event_type: str, data: Mapping[str, Any]) -> bool:
-        if self.event_types and not any(fnmatchcase(event_type, p) for p in self.event_types):
-            return False
+        return self.matches_type(event_type) and self.matches_data(data)
+
+    def matches_type(self, event_type: str) -> bool:
+        # Split from matches_data: the glob test depends on the type alone, so a
+        # matcher can run it once per event type instead of once per event.
+        return not self.event_types or any(fnmatchcase(event_type, p) for p in self.event_types)
+
+    def matches_data(self, data: Mapping[str, Any]) -> bool:
         if self.min_severity is not None:
             rank = SEVERITY_RANK.get(str(data.get("severity")))
             if rank is None or rank < SEVERITY_RANK[self.min_severity]:

@@ -3,7 +3,7 @@
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
 from sqlalchemy import String as SAString
 from sqlmodel import Field, SQLModel
 
@@ -13,7 +13,7 @@ from shared.inbox import ProcessedEvent
 from shared.outbox import OutboxMessage
 
 __all__ = ["Delivery", "IdempotencyRecord", "OutboxMessage", "ProcessedEvent",
-           "ReceivedEvent", "Subscription", "metadata"]
+           "ReceivedEvent", "Subscription", "SubscriptionsRevision", "metadata"]
 
 
 class Subscription(SQLModel, table=True):
@@ -36,6 +36,20 @@ class Subscription(SQLModel, table=True):
     last_digest_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class SubscriptionsRevision(SQLModel, table=True):
+    """One row, bumped in every transaction that changes what subscriptions match.
+
+    Each process keeps the parsed filters in memory (``matching.py``) and
+    compares this number, read with every consumed event, to know they are
+    current, whichever process (API replica or worker) made the change.
+    """
+
+    __tablename__ = "subscriptions_revision"
+
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    revision: int = Field(default=0, sa_type=BigInteger)
 
 
 class ReceivedEvent(SQLModel, table=True):

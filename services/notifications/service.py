@@ -8,13 +8,11 @@ writes commits here (``transaction``), never in the routers.
 import json
 import re
 import secrets
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 from uuid import UUID, uuid4
 
-from cloudevents.core.v1.event import CloudEvent
 from sqlalchemy import delete
-from sqlmodel import col, select
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.auth import Principal
@@ -26,9 +24,10 @@ from shared.inbox import Handler
 from shared.runtime import Subscriptions
 
 from .channels.guard import TargetRefused, check_target
-from .domain import Channel, DeliveryMode, DeliveryStatus, EventFilter, parse_networks
+from .domain import Channel, DeliveryMode, DeliveryStatus, parse_networks
+from .matching import EventMatcher, match_event, subscriptions_changed
 from .messages import TEST_TYPE
-from .models import Delivery, ReceivedEvent, Subscription
+from .models import Delivery, Subscription
 from .schemas import (
     SecretRotated,
     SubscriptionCreate,
@@ -43,41 +42,6 @@ SERVICE = "notifications"
 EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
 
-def envelope_of(event: CloudEvent) -> dict[str, Any]:
-    """The structured CloudEvents JSON of an event: what a webhook receives."""
-    attributes = dict(event.get_attributes())
-    time = attributes.get("time")
-    if isinstance(time, datetime):
-        attributes["time"] = time.isoformat().replace("+00:00", "Z")
-    return {**attributes, "data": event.get_data()}
-
-
-async def match_event(session: AsyncSession, event: CloudEvent) -> None:
-    """Inbox handler: number the event and queue one delivery per matching subscription.
-
-    No network I/O here: the delivery worker sends. Digest subscriptions get
-    nothing now; their digest reads ``received_events`` later.
-    """
-    envelope = envelope_of(event)
-    received = ReceivedEvent(event_id=event.get_id(), event_type=event.get_type(),
-                             subject=event.get_subject() or "",
-                             envelope=json.dumps(envelope, default=str), received_at=utcnow())
-    session.add(received)
-    await session.flush()
-    data = envelope.get("data") if isinstance(envelope.get("data"), dict) else {}
-    assert isinstance(data, dict) and received.position is not None
-    subscriptions = (await session.exec(select(Subscription).where(
-        col(Subscription.active).is_(True),
-        col(Subscription.mode) == DeliveryMode.immediate.value))).all()
-    now = utcnow()
-    for sub in subscriptions:
-        if EventFilter.from_dict(json.loads(sub.filter)).matches(event.get_type(), data):
-            session.add(Delivery(subscription_id=sub.id, event_id=event.get_id(),
-                                 event_type=event.get_type(), subject=received.subject,
-                                 seq=received.position, payload=received.envelope,
-                                 next_attempt_at=now, created_at=now))
-
-
 HANDLERS: dict[str, Handler] = {
     event_type: match_event for event_type, model in CATALOG.items()
     if model.topic in (NONCONFORMITY_TOPIC, CAPA_TOPIC)
@@ -85,6 +49,16 @@ HANDLERS: dict[str, Handler] = {
 
 SUBSCRIPTIONS = [Subscriptions(group="notifications", topics=[NONCONFORMITY_TOPIC, CAPA_TOPIC],
                                handlers=HANDLERS)]
+
+
+def with_matcher(subscriptions: list[Subscriptions],
+                 matcher: EventMatcher) -> list[Subscriptions]:
+    """The consumer table with one app's matcher (its filter cache and worker wake-up)
+    in place of ``match_event``; groups and topics as given (the bench renames groups)."""
+    return [Subscriptions(group=s.group, topics=s.topics,
+                          handlers={t: matcher if h is match_event else h
+                                    for t, h in s.handlers.items()})
+            for s in subscriptions]
 
 
 # --- subscriptions ----------------------------------------------------------
@@ -141,6 +115,7 @@ async def create_subscription(sessions: SessionFactory, *, principal: Principal,
     async with transaction(sessions) as session:
         session.add(sub)
         await complete(session, claim, status=201, body=created.model_dump(mode="json"))
+        await subscriptions_changed(session)
     return created
 
 
@@ -182,6 +157,7 @@ async def update_subscription(sessions: SessionFactory, *, principal: Principal,
                 sub.disabled_reason = None
         sub.updated_at = utcnow()
         session.add(sub)
+        await subscriptions_changed(session)
         return public(sub)
 
 
@@ -192,6 +168,7 @@ async def delete_subscription(sessions: SessionFactory, *, principal: Principal,
         await session.exec(delete(Delivery)  # type: ignore[call-overload]
                            .where(col(Delivery.subscription_id) == sub.id))
         await session.delete(sub)
+        await subscriptions_changed(session)
 
 
 async def rotate_secret(sessions: SessionFactory, *, principal: Principal,

@@ -1,11 +1,26 @@
 """SSRF guard: resolve a target URL's host and refuse non-public addresses."""
 
 import asyncio
+import ipaddress
 import socket
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from ..domain import IPNetwork, refused_address
+
+
+def _literal_address(host: str) -> set[str] | None:
+    """The address of an IP-literal host (``127.0.0.1``, ``::1``), or None for a name.
+
+    A literal needs no DNS, so it skips getaddrinfo, which asyncio runs in its
+    thread pool (a thread hand-off per send). Only canonical literals qualify;
+    anything else (``127.1``, ``0x7f.1``, names such as ``localhost``) is
+    resolved as before and checked the same way.
+    """
+    try:
+        return {str(ipaddress.ip_address(host))}
+    except ValueError:
+        return None
 
 
 class TargetRefused(Exception):
@@ -34,12 +49,14 @@ async def check_target(url: str, allowed: Sequence[IPNetwork]) -> None:
     may have changed in between.
     """
     host, port = check_url_shape(url)
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port,
-                                                             type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise TargetRefused(f"The target host {host!r} does not resolve.") from exc
-    addresses = {str(info[4][0]) for info in infos}
+    addresses = _literal_address(host)
+    if addresses is None:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port,
+                                                                 type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise TargetRefused(f"The target host {host!r} does not resolve.") from exc
+        addresses = {str(info[4][0]) for info in infos}
     if not addresses:
         raise TargetRefused(f"The target host {host!r} does not resolve.")
     for address in sorted(addresses):
