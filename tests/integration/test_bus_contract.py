@@ -33,6 +33,19 @@ async def _drain(sub: Subscription, want: int, *, commit: bool = True,
     return got
 
 
+async def _restarted_member_gets(bus_under_test: BusUnderTest, group: str, topic: str,
+                                 expected: int) -> list[ReceivedRecord]:
+    """What a new member of ``group`` receives: ``expected`` records, then nothing more
+    (committed records are not redelivered)."""
+    restarted = await _subscribed(bus_under_test.make_bus(), group, topic)
+    try:
+        rest = await _drain(restarted, expected)
+        rest += await restarted.fetch(max_records=100, timeout=1.0)
+    finally:
+        await restarted.stop()
+    return rest
+
+
 async def _subscribed(bus: Bus, group: str, topic: str) -> Subscription:
     sub = bus.subscribe(group=group, topics=[topic])
     await sub.start()
@@ -118,13 +131,7 @@ async def test_restarted_consumer_resumes_after_its_last_commit(
         await sub.stop()
 
     # A new member of the same group gets exactly what was not committed.
-    restarted = await _subscribed(bus_under_test.make_bus(), group, topic)
-    try:
-        rest = await _drain(restarted, len(sent) - 12)
-        # Nothing more shows up: committed records are not redelivered.
-        rest += await restarted.fetch(max_records=100, timeout=1.0)
-    finally:
-        await restarted.stop()
+    rest = await _restarted_member_gets(bus_under_test, group, topic, len(sent) - 12)
     assert sorted(r.value for r in rest) == sorted(
         set(r.value for r in sent) - set(r.value for r in committed))
 
@@ -149,12 +156,7 @@ async def test_marked_records_are_committed_in_one_go(bus_under_test: BusUnderTe
     finally:
         await sub.stop()
 
-    restarted = await _subscribed(bus_under_test.make_bus(), group, topic)
-    try:
-        rest = await _drain(restarted, len(sent) - 20)
-        rest += await restarted.fetch(max_records=100, timeout=1.0)
-    finally:
-        await restarted.stop()
+    rest = await _restarted_member_gets(bus_under_test, group, topic, len(sent) - 20)
     assert sorted(r.value for r in rest) == sorted(r.value for r in got[20:])
 
 
