@@ -44,6 +44,8 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
                 worker = DeliveryWorker(sessions=sessions, settings=settings)
                 # The consumer runs in this process too: its commits wake the worker.
                 matcher.on_queued = worker.wake
+                # So do the API's test sends and retries (api.wake_of).
+                app.state.wake_deliveries = worker.wake
                 tasks = [asyncio.create_task(worker.run(stop), name="delivery-worker"),
                          asyncio.create_task(run_digest_schedule(
                              sessions, stop, settings.digest_check_interval), name="digests")]
@@ -51,6 +53,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
                 yield
             finally:
                 matcher.on_queued = None
+                app.state.wake_deliveries = None
                 stop.set()
                 _, pending = await asyncio.wait(tasks, timeout=10) if tasks else ((), ())
                 for task in pending:

@@ -1,6 +1,8 @@
 """Thin routers: parse, authorize, call a use case, map errors."""
 
+from collections.abc import Callable, Iterable
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import Depends, Request
 
@@ -24,5 +26,18 @@ def settings_of(request: Request) -> NotificationsSettings:
     return settings
 
 
+def _ignore(_ids: Iterable[UUID]) -> None:
+    return None
+
+
+def wake_of(request: Request) -> Callable[[Iterable[UUID]], None]:
+    """Starts deliveries this request committed now, when this process runs the
+    delivery worker; API-only processes leave them to the workers' poll."""
+    wake: Callable[[Iterable[UUID]], None] = getattr(request.app.state, "wake_deliveries",
+                                                     _ignore)
+    return wake
+
+
 Sessions = Annotated[SessionFactory, Depends(sessions_of)]
+WakeDeliveries = Annotated[Callable[[Iterable[UUID]], None], Depends(wake_of)]
 Settings = Annotated[NotificationsSettings, Depends(settings_of)]

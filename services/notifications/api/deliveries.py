@@ -12,7 +12,7 @@ from .. import service
 from ..domain import DeliveryStatus
 from ..models import Delivery, Subscription
 from ..schemas import DeliveryPage, DeliveryPublic
-from . import Person, Sessions
+from . import Person, Sessions, WakeDeliveries
 
 router = APIRouter(prefix="/v1/deliveries", tags=["deliveries"])
 
@@ -62,8 +62,10 @@ async def get_delivery(delivery_id: UUID, principal: Person, sessions: Sessions)
 
 
 @router.post("/{delivery_id}/retry", status_code=202, response_model=DeliveryPublic)
-async def retry_delivery(delivery_id: UUID, principal: Person, sessions: Sessions) -> Any:
+async def retry_delivery(delivery_id: UUID, principal: Person, sessions: Sessions,
+                         wake: WakeDeliveries) -> Any:
     """Replay a dead-lettered delivery (same webhook-id), from a fresh retry schedule."""
     delivery = await service.retry_delivery(sessions, principal=principal,
                                             delivery_id=delivery_id)
+    wake([delivery.id])
     return DeliveryPublic.model_validate(delivery, from_attributes=True)

@@ -21,7 +21,7 @@ from ..schemas import (
     SubscriptionPublic,
     SubscriptionUpdate,
 )
-from . import Person, Sessions, Settings
+from . import Person, Sessions, Settings, WakeDeliveries
 
 router = APIRouter(prefix="/v1/subscriptions", tags=["subscriptions"])
 
@@ -112,8 +112,10 @@ async def rotate_secret(subscription_id: UUID, principal: Person, sessions: Sess
 
 
 @router.post("/{subscription_id}/test", status_code=202, response_model=DeliveryPublic)
-async def send_test(subscription_id: UUID, principal: Person, sessions: Sessions) -> Any:
+async def send_test(subscription_id: UUID, principal: Person, sessions: Sessions,
+                    wake: WakeDeliveries) -> Any:
     """Queue a signed test event; follow it at ``GET /v1/deliveries/{id}``."""
     delivery = await service.send_test_event(sessions, principal=principal,
                                              subscription_id=subscription_id)
+    wake([delivery.id])
     return DeliveryPublic.model_validate(delivery, from_attributes=True)

@@ -76,6 +76,24 @@ async def test_a_consumed_event_is_delivered_long_before_the_next_poll(
     assert request.json()["id"] == event_.get_id()
 
 
+async def test_a_test_send_from_the_api_goes_out_before_the_next_poll(
+        slow_poll: Harness, receiver: Receiver) -> None:
+    sub = await slow_poll.subscribe(target=receiver.url("/test-send"))
+    sent = await slow_poll.client.post(f"/v1/subscriptions/{sub['id']}/test",
+                                       headers=slow_poll.auth("reporter"))
+    assert sent.status_code == 202, sent.text
+    delivery_id = sent.json()["id"]
+
+    async def delivered() -> bool:
+        answer = await slow_poll.client.get(f"/v1/deliveries/{delivery_id}",
+                                            headers=slow_poll.auth("reporter"))
+        return bool(answer.json()["status"] == "delivered")
+
+    await eventually(delivered, timeout=DEADLINE, interval=0.02,
+                     message=f"test send without waiting for the {POLL:g} s poll")
+    assert len(receiver.at("/test-send")) == 1
+
+
 async def test_a_burst_for_one_capa_goes_out_in_order_without_polling(
         slow_poll: Harness, receiver: Receiver) -> None:
     # Slow enough that later events are queued while earlier ones are in flight.
