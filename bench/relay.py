@@ -1,4 +1,4 @@
-"""Row 3: shared.outbox.OutboxRelay draining pre-written outbox rows on PostgreSQL
+"""Row 3: shared.relay.OutboxRelay draining pre-written outbox rows on PostgreSQL
 vs a raw aiokafka producer sending the same records."""
 
 import asyncio
@@ -17,7 +17,7 @@ from bench.procs import migrate
 from shared.bus.base import OutgoingRecord
 from shared.bus.kafka import KafkaBus
 from shared.db import create_engine, session_factory
-from shared.outbox import OutboxRelay
+from shared.relay import OutboxRelay
 from shared.settings import ServiceSettings
 
 Record = tuple[str, str, bytes, str]  # event_type, key, value, headers (JSON)

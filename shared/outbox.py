@@ -1,52 +1,33 @@
 """Transactional outbox: events are rows written in the use case's transaction;
-the relay publishes them afterwards and marks them sent only once acknowledged.
+the relay (:mod:`shared.relay`) publishes them afterwards and marks them sent
+only once acknowledged.
 
 A commit that added outbox rows wakes the relays of this process at once
 (see :func:`enqueue`); their poll interval is only the fallback for rows
 committed by other processes, such as replicas whose relay was not the leader.
 """
 
-import asyncio
 import json
 import logging
-from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import cast
 
 from cloudevents.core.v1.event import CloudEvent
 from sqlalchemy import (
     Column,
     Index,
-    Integer,
     LargeBinary,
-    Row,
-    Table,
     Text,
-    any_,
-    bindparam,
-    func,
-    select,
-    text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.bus.base import Bus, OutgoingRecord
 from shared.db import (
-    WRITES,
-    SessionFactory,
     UTCDateTime,
-    commit_signal,
     signal_on_commit,
-    transaction,
     utcnow,
 )
 from shared.events.catalog import EventData
 from shared.events.envelope import Causation, new_event, to_record
-from shared.observability import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
 
 log = logging.getLogger(__name__)
 
@@ -87,222 +68,3 @@ def enqueue(session: AsyncSession, event: CloudEvent, *, topic: str) -> None:
     ))
     # The relays of this process start on it once the transaction commits.
     signal_on_commit(session, RELAY_CHANNEL)
-
-
-# How often run() refreshes the backlog gauges: a count(*) after every pass
-# cost about as much as publishing the batch.
-BACKLOG_INTERVAL = 1.0
-# Batches one relay pass publishes before it commits their marks: bounds what
-# a crash republishes and how long the leader holds its transaction.
-PASS_BATCHES = 10
-
-_outbox = cast(Table, OutboxMessage.__table__)  # type: ignore[attr-defined]
-_UNSENT_COLUMNS = (_outbox.c.id, _outbox.c.event_type, _outbox.c.topic, _outbox.c.key,
-                   _outbox.c.value, _outbox.c.headers)
-# id, event_type, topic, key, value, headers
-Unsent = Row[int, str, str, str, bytes, str]
-Reader = Callable[[int], Awaitable[Sequence[Unsent]]]
-Marker = Callable[[list[int]], Awaitable[None]]
-
-
-class _PublishFailed(Exception):
-    """The bus failed part-way through a pass; the batches before it are marked."""
-
-    def __init__(self, error: Exception) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-class OutboxRelay:
-    """Publishes unsent outbox rows in id order, a batch at a time.
-
-    On PostgreSQL any number of replicas may run a relay: an advisory lock
-    elects one per pass. A crash between publish and mark-sent republishes
-    the pass's batches; consumers' inboxes make that harmless.
-    """
-
-    def __init__(self, *, service: str, sessions: SessionFactory, bus: Bus,
-                 batch_size: int = 1000, poll_interval: float = 0.1,
-                 after_publish: Callable[[list[int]], Awaitable[None]] | None = None) -> None:
-        self._service = service
-        self._sessions = sessions
-        self._bus = bus
-        self._batch_size = batch_size
-        self._poll_interval = poll_interval
-        # Test seam: lets a test crash the relay between publish and mark-sent.
-        self._after_publish = after_publish
-
-    async def relay_once(self) -> int:
-        """One pass: publishes up to PASS_BATCHES batches; returns how many rows
-        were sent. Fewer than PASS_BATCHES full batches: the backlog was drained."""
-        async with self._sessions() as session:
-            if session.get_bind().dialect.name == "postgresql":
-                return await self._relay_as_leader(session)
-        # SQLite: one process owns the file, so no leader is needed; and holding
-        # its single write lock while the broker is slow would stall every writer,
-        # so each batch is read and marked in short transactions of its own.
-        try:
-            return await self._pump(self._read_apart, self._mark_apart)
-        except _PublishFailed as failed:
-            raise failed.error from None
-
-    async def _relay_as_leader(self, session: AsyncSession) -> int:
-        # Replicas of a service share its database; the transaction-scoped
-        # advisory lock lets one relay at a time publish, so batches never
-        # interleave and per-aggregate order holds. The others skip this pass.
-        failed: _PublishFailed | None = None
-        async with session.begin():
-            conn = await session.connection(execution_options=WRITES)
-            leader = (await conn.execute(text(
-                "SELECT pg_try_advisory_xact_lock(hashtext(:key))"),
-                {"key": f"capaflow-outbox-relay:{self._service}"})).scalar()
-            if not leader:
-                return 0
-            try:
-                sent = await self._pump(lambda last_id: self._unsent(conn, last_id),
-                                          lambda ids: self._mark_sent(conn, ids))
-            except _PublishFailed as exc:
-                failed = exc
-        # Committed: the batches acknowledged before a failure stay marked sent.
-        if failed is not None:
-            raise failed.error from None
-        return sent
-
-    async def _pump(self, read: Reader, mark: Marker) -> int:
-        """Reads and sends batch n+1 while batch n's acks are outstanding, and
-        marks each batch sent after its own acks, in id order.
-
-        The bus keeps the order of successive sends per key. When a batch
-        fails, it and every later one stay unsent (even if acknowledged), and
-        the next pass republishes them in order; raises _PublishFailed.
-        """
-        sent, last_id, batches = 0, 0, 0
-        in_flight: deque[tuple[Sequence[Unsent], Awaitable[None]]] = deque()
-        try:
-            while True:
-                rows = await read(last_id) if batches < PASS_BATCHES else ()
-                if rows:
-                    batches += 1
-                    last_id = rows[-1].id
-                    records = [_outgoing(r) for r in rows]
-                    previous = in_flight[-1][1] if in_flight else None
-                    try:
-                        acks = await self._bus.begin_publish(records, after=previous)
-                        in_flight.append((rows, acks))
-                    except Exception as exc:
-                        # What went out before this batch may well be acknowledged.
-                        while in_flight:
-                            sent += await self._confirm(*in_flight.popleft(), mark)
-                        raise _PublishFailed(exc) from exc
-                # One batch stays in flight while there may be more to read.
-                more = len(rows) == self._batch_size
-                while len(in_flight) > int(more):
-                    sent += await self._confirm(*in_flight.popleft(), mark)
-                if not more:
-                    return sent
-        except Exception:
-            # Later batches may still be on their way through the same producer:
-            # let them settle (unmarked) before anything publishes again, so a
-            # retry can never overtake them.
-            for _, acks in in_flight:
-                try:
-                    await acks
-                except Exception:
-                    log.debug("a batch behind a failed one failed too", exc_info=True)
-            raise
-
-    async def _confirm(self, rows: Sequence[Unsent], acks: Awaitable[None],
-                       mark: Marker) -> int:
-        ids = [r.id for r in rows]
-        try:
-            await acks
-            if self._after_publish is not None:
-                await self._after_publish(ids)
-        except Exception as exc:
-            raise _PublishFailed(exc) from exc
-        await mark(ids)
-        for event_type, count in Counter(r.event_type for r in rows).items():
-            EVENTS_PUBLISHED.labels(self._service, event_type).inc(count)
-        return len(rows)
-
-    async def _unsent(self, conn: AsyncConnection, last_id: int) -> Sequence[Unsent]:
-        # Core rows: loading ORM entities cost more than sending the records.
-        return (await conn.execute(
-            select(*_UNSENT_COLUMNS).where(_outbox.c.sent_at.is_(None), _outbox.c.id > last_id)
-            .order_by(_outbox.c.id).limit(self._batch_size))).all()
-
-    async def _mark_sent(self, conn: AsyncConnection, ids: list[int]) -> None:
-        # By id, never by range: a row with a lower id can commit after a higher one.
-        # One array parameter on PostgreSQL: expanding IN into a thousand bound
-        # parameters cost more CPU than the rest of the pass's SQL.
-        chosen = (_outbox.c.id == any_(bindparam("ids", ids, type_=ARRAY(Integer)))
-                  if conn.dialect.name == "postgresql" else _outbox.c.id.in_(ids))
-        await conn.execute(_outbox.update().where(chosen).values(sent_at=utcnow()))
-
-    async def _read_apart(self, last_id: int) -> Sequence[Unsent]:
-        async with self._sessions() as session:
-            return await self._unsent(await session.connection(), last_id)
-
-    async def _mark_apart(self, ids: list[int]) -> None:
-        async with transaction(self._sessions) as session:
-            await self._mark_sent(await session.connection(), ids)
-
-    async def measure_backlog(self) -> tuple[int, float]:
-        async with self._sessions() as session:
-            count, oldest = (await (await session.connection()).execute(
-                select(func.count(), func.min(_outbox.c.created_at))
-                .where(_outbox.c.sent_at.is_(None)))).one()
-        # min() keeps the column's UTCDateTime type, so ``oldest`` is aware.
-        age = max(0.0, (utcnow() - oldest).total_seconds()) if oldest is not None else 0.0
-        OUTBOX_BACKLOG.labels(self._service).set(count)
-        OUTBOX_OLDEST_AGE.labels(self._service).set(age)
-        return int(count), age
-
-    async def run(self, stop: asyncio.Event) -> None:
-        with commit_signal(self._sessions, RELAY_CHANNEL) as wake:
-            stopping = asyncio.ensure_future(stop.wait())
-            stopping.add_done_callback(lambda _: wake.set())
-            try:
-                await self._relay_until(stop, wake)
-            finally:
-                stopping.cancel()
-
-    async def _relay_until(self, stop: asyncio.Event, wake: asyncio.Event) -> None:
-        loop = asyncio.get_running_loop()
-        failures = 0
-        measured = -BACKLOG_INTERVAL
-        while not stop.is_set():
-            # Cleared before the pass reads: a commit during the pass wakes the next.
-            wake.clear()
-            try:
-                sent = await self.relay_once()
-                failures = 0
-                if loop.time() - measured >= BACKLOG_INTERVAL:
-                    measured = loop.time()
-                    await self.measure_backlog()
-            except Exception:
-                failures += 1
-                log.warning("outbox relay failed; retrying", exc_info=True,
-                            extra={"service": self._service, "failures": failures})
-                sent = 0
-            if failures:
-                # Backing off from a failing broker or database: new commits do
-                # not cut the wait short.
-                delay = min(5.0, self._poll_interval * 2 ** min(failures, 6))
-                await _wait(stop, delay)
-            elif sent < self._batch_size * PASS_BATCHES:
-                # Drained (or not the leader): wait for a commit, or poll for
-                # rows committed elsewhere.
-                await _wait(wake, self._poll_interval)
-
-
-async def _wait(event_: asyncio.Event, timeout: float) -> None:
-    try:
-        await asyncio.wait_for(event_.wait(), timeout=timeout)
-    except TimeoutError:
-        pass
-
-
-def _outgoing(row: Unsent) -> OutgoingRecord:
-    return OutgoingRecord(topic=row.topic, key=row.key, value=row.value,
-                          headers=tuple((k, v.encode()) for k, v in json.loads(row.headers)))

@@ -18,7 +18,7 @@ from shared.bus.kafka import KafkaBus
 from shared.bus.sql import SqlBus
 from shared.db import SessionFactory, create_engine, session_factory
 from shared.inbox import EventConsumer, Handler
-from shared.outbox import OutboxRelay
+from shared.relay import OutboxRelay
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)

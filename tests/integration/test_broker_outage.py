@@ -11,7 +11,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from shared.bus.kafka import KafkaBus
 from shared.db import create_engine, session_factory
 from shared.events.envelope import from_record
-from shared.outbox import OutboxRelay, enqueue
+from shared.outbox import enqueue
+from shared.relay import OutboxRelay
 from tests.conftest import ROOT, SERVICE_MIGRATIONS, DatabaseFactory, eventually, migrate
 from tests.integration.test_outbox_inbox import _capa_opened, _read_all
 

@@ -19,7 +19,8 @@ from shared.db import utcnow
 from shared.events.catalog import CapaOpened, Severity
 from shared.events.envelope import from_record, new_event
 from shared.inbox import EventConsumer, Handler, ProcessedEvent, dlq_topic
-from shared.outbox import OutboxMessage, OutboxRelay, enqueue
+from shared.outbox import OutboxMessage, enqueue
+from shared.relay import OutboxRelay
 from tests.conftest import eventually
 from tests.integration.conftest import Pipeline
 

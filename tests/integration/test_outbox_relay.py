@@ -13,7 +13,8 @@ from sqlmodel import col, select
 
 from shared.bus.base import Bus, OutgoingRecord
 from shared.events.envelope import from_record
-from shared.outbox import PASS_BATCHES, OutboxMessage, OutboxRelay, enqueue
+from shared.outbox import OutboxMessage, enqueue
+from shared.relay import PASS_BATCHES, OutboxRelay
 from tests.conftest import eventually
 from tests.integration.conftest import Pipeline
 from tests.integration.test_outbox_inbox import _capa_opened, _read_all, _relay_all
