@@ -14,11 +14,11 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e.browser import Screenshots, chromium
-from tests.e2e.loop import Loop, loop_on_kafka
+from tests.e2e.loop import Loop, loop_on_kafka, poll
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 # Pages load in milliseconds; the long wait is only for events crossing Kafka.
-EVENT_WAIT_MS = 60_000
+EVENT_WAIT_S = 60
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +197,7 @@ def test_from_new_nonconformity_to_closed_capa_in_the_browser(loop: Loop,
             manager.goto(nc_url)
             return "closed" in (manager.locator(".badge").first.text_content() or "")
 
-        _poll_page(nc_closed, "the nonconformity closed by capa.closed")
+        poll(nc_closed, timeout=EVENT_WAIT_S, message="the nonconformity closed by capa.closed")
         shots.take(manager, "nonconformity closed")
 
         # The lesson is published and searchable.
@@ -219,11 +219,3 @@ def test_from_new_nonconformity_to_closed_capa_in_the_browser(loop: Loop,
     assert all(p.stat().st_size > 5_000 for p in shots.taken), shots.taken
     assert all(isinstance(p, Path) for p in shots.taken)
 
-
-def _poll_page(check: object, what: str, timeout_ms: int = EVENT_WAIT_MS) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout_ms / 1000
-    while not check():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"{what} not seen within {timeout_ms / 1000} s"
-        time.sleep(0.5)
