@@ -91,6 +91,9 @@ class Delivery(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=1000)
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
+    # The worker process attempting it now, and until when that claim holds.
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claim_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 metadata = SQLModel.metadata
