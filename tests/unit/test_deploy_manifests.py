@@ -59,7 +59,8 @@ def test_service_has_api_worker_hpa_and_migration(service: str) -> None:
     assert set(objects) == {
         ("ConfigMap", f"{service}-config"), ("Service", service),
         ("Deployment", f"{service}-api"), ("Deployment", f"{service}-worker"),
-        ("HorizontalPodAutoscaler", f"{service}-api"), ("Job", f"{service}-migrate")}
+        ("HorizontalPodAutoscaler", f"{service}-api"), ("Job", f"{service}-migrate"),
+        ("PodDisruptionBudget", f"{service}-api"), ("PodDisruptionBudget", f"{service}-worker")}
     prefix = service.upper()
     for role, workers in (("api", "false"), ("worker", "true")):
         doc = objects[("Deployment", f"{service}-{role}")]
@@ -70,7 +71,17 @@ def test_service_has_api_worker_hpa_and_migration(service: str) -> None:
                          f"name: {service}-config"):
             assert required in doc, (service, role, required)
         assert re.search(rf'- name: {prefix}_RUN_WORKERS\n +value: "{workers}"', doc), role
-    assert re.search(r"(?m)^  replicas: 1$", objects[("Deployment", f"{service}-worker")])
+    # Workers scale out (claims, leases, the relay's leader election) and roll
+    # without a gap: never Recreate, never pinned to one replica.
+    worker = objects[("Deployment", f"{service}-worker")]
+    replicas = re.search(r"(?m)^  replicas: (\d+)$", worker)
+    assert replicas and int(replicas.group(1)) >= 2, service
+    assert "type: Recreate" not in worker and "maxUnavailable: 0" in worker
+    for role, rule in (("api", "minAvailable: 1"), ("worker", "maxUnavailable: 1")):
+        pdb = objects[("PodDisruptionBudget", f"{service}-{role}")]
+        assert "apiVersion: policy/v1" in pdb and rule in pdb, (service, role)
+        assert re.search(rf"matchLabels:\n +app.kubernetes.io/name: {service}\n"
+                         rf" +app.kubernetes.io/component: {role}\n", pdb), (service, role)
 
     hpa = objects[("HorizontalPodAutoscaler", f"{service}-api")]
     assert "apiVersion: autoscaling/v2" in hpa and "averageUtilization: 70" in hpa
