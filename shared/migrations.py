@@ -93,3 +93,23 @@ def create_idempotency_table_v1() -> None:
         sa.Column("response_body", sa.Text(), nullable=True),
         sa.Column("updated_at", UTCDateTime(), nullable=False),
     )
+
+
+def add_outbox_dead_letter_columns_v2() -> None:
+    """Outbox rows the bus refused for good (see shared.relay, shared.outbox_dlq).
+
+    No new index: dead-lettered rows keep ``sent_at`` NULL, so the relay's
+    query still walks ix_outbox_unsent (sent_at, id) and skips the few dead
+    letters among the unsent rows it reads.
+    """
+    with op.batch_alter_table("outbox") as batch:
+        batch.add_column(sa.Column("dead_lettered_at", UTCDateTime(), nullable=True))
+        batch.add_column(sa.Column("dead_letter_error", sa.Text(), nullable=True))
+        batch.add_column(sa.Column("discarded_at", UTCDateTime(), nullable=True))
+
+
+def drop_outbox_dead_letter_columns_v2() -> None:
+    with op.batch_alter_table("outbox") as batch:
+        batch.drop_column("discarded_at")
+        batch.drop_column("dead_letter_error")
+        batch.drop_column("dead_lettered_at")

@@ -16,6 +16,12 @@ from shared import tracing
 OUTBOX_BACKLOG = Gauge("capaflow_outbox_backlog", "Outbox rows not yet published", ["service"])
 OUTBOX_OLDEST_AGE = Gauge("capaflow_outbox_oldest_age_seconds",
                           "Age of the oldest unpublished outbox row", ["service"])
+OUTBOX_DEAD_LETTERS = Gauge("capaflow_outbox_dead_letters",
+                            "Outbox rows the bus refused, waiting for a replay or discard",
+                            ["service"])
+OUTBOX_DEAD_LETTERED = Counter("capaflow_outbox_dead_lettered",
+                               "Outbox rows the bus refused for good, set aside by the relay",
+                               ["service", "event_type"])
 EVENTS_PUBLISHED = Counter("capaflow_events_published", "Events published by the outbox relay",
                            ["service", "type"])
 EVENTS_CONSUMED = Counter("capaflow_events_consumed", "Events handled by a consumer",

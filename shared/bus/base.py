@@ -28,6 +28,31 @@ class ReceivedRecord:
         return next((v for k, v in self.headers if k == name), None)
 
 
+class RecordRefused(Exception):
+    """The bus refuses this record for good (too large, invalid): sending it
+    again can never succeed, unlike a broker outage or a timeout."""
+
+
+class PartlyRefused(Exception):
+    """What a publish call raises when the bus refused some of its records for good.
+
+    ``refused`` maps a record's index in the call to the bus's error. Every
+    record before index ``settled`` was either acknowledged or refused; from
+    ``settled`` on the call failed transiently (``cause``): those records,
+    acknowledged or not, must be sent again, in order.
+    """
+
+    def __init__(self, refused: dict[int, BaseException], *, settled: int,
+                 cause: BaseException | None = None) -> None:
+        first = refused[min(refused)]
+        super().__init__(f"{len(refused)} record(s) refused, e.g. {type(first).__name__}: "
+                         f"{first}" + (f"; then {type(cause).__name__}: {cause}"
+                                       if cause is not None else ""))
+        self.refused = refused
+        self.settled = settled
+        self.cause = cause
+
+
 class Subscription(Protocol):
     """One consumer-group member. Records of a partition come in order."""
 
@@ -66,7 +91,9 @@ class Bus(Protocol):
 
     async def publish(self, records: Sequence[OutgoingRecord]) -> None:
         """Returns once the bus has durably acknowledged every record, in order
-        per key; raises otherwise (the caller retries the whole batch)."""
+        per key; raises otherwise (the caller retries the whole batch).
+        Records the bus refuses for good raise :class:`PartlyRefused`, which
+        says which ones, and up to which record the rest was settled."""
         ...
 
     async def begin_publish(self, records: Sequence[OutgoingRecord], *,

@@ -6,15 +6,30 @@ from collections.abc import Awaitable, Generator, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError
+from aiokafka.errors import (
+    CommitFailedError,
+    CorruptRecordException,
+    InvalidTopicError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
 from aiokafka.structs import OffsetAndMetadata
 
-from shared.bus.base import OutgoingRecord, ReceivedRecord
+from shared.bus.base import OutgoingRecord, PartlyRefused, ReceivedRecord
 
 log = logging.getLogger(__name__)
 
 # Seconds stop() may spend committing what was handled before it leaves the group.
 _STOP_COMMIT_TIMEOUT = 2.0
+
+# Errors about the record itself: sent again it is refused again. Everything
+# else (broker down, timeouts, not enough replicas, and the OutOfOrderSequence
+# that follows a refused record on its partition) goes away with a retry on a
+# fresh producer. UnknownTopicOrPartition is not here: aiokafka raises it for
+# a topic being created as for an invalid name.
+_REFUSED = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError,
+            InvalidTopicError, CorruptRecordException)
 
 
 def _settled() -> Awaitable[None]:
@@ -39,8 +54,13 @@ class _Acks:
         return self._acknowledged.__await__()
 
     def succeeded(self) -> bool:
+        """Every record was acknowledged or refused for good: none is still on
+        its way, so nothing sent later can overtake it."""
         done = self._acknowledged
-        return done.done() and not done.cancelled() and done.exception() is None
+        if not done.done() or done.cancelled():
+            return False
+        error = done.exception()
+        return error is None or (isinstance(error, PartlyRefused) and error.cause is None)
 
 
 class KafkaBus:
@@ -105,31 +125,47 @@ class KafkaBus:
             # ping) while ``after`` is unacknowledged: sent through the new one,
             # these records could overtake it.
             raise _ProducerReplaced("the producer changed under a pipelined publish")
+        # send() queues in call order; the idempotent producer keeps that
+        # order per partition even across internal retries, and across
+        # calls as long as they share this producer.
+        acks: list[asyncio.Future[Any]] = []
+        refused_at_send: dict[int, BaseException] = {}
         try:
-            # send() queues in call order; the idempotent producer keeps that
-            # order per partition even across internal retries, and across
-            # calls as long as they share this producer.
-            acks = [
-                await producer.send(self._namespace + r.topic, r.value, key=r.key.encode(),
-                                    headers=list(r.headers))
-                for r in records
-            ]
+            for index, r in enumerate(records):
+                try:
+                    acks.append(await producer.send(
+                        self._namespace + r.topic, r.value, key=r.key.encode(),
+                        headers=list(r.headers)))
+                except _REFUSED as exc:
+                    # Over max_request_size: refused before it entered the
+                    # producer, which stays usable for the records after it.
+                    refused_at_send[index] = exc
         except Exception:
             await self._drop_producer(producer)
             raise
-        return _Acks(producer, asyncio.ensure_future(self._acknowledged(producer, acks)))
+        return _Acks(producer, asyncio.ensure_future(
+            self._acknowledged(producer, acks, refused_at_send, len(records))))
 
-    async def _acknowledged(self, producer: AIOKafkaProducer,
-                            acks: list[asyncio.Future[Any]]) -> None:
+    async def _acknowledged(self, producer: AIOKafkaProducer, acks: list[asyncio.Future[Any]],
+                            refused_at_send: dict[int, BaseException], count: int) -> None:
         # Every ack settles before this returns, so a caller that waited for
         # all of its calls knows nothing of them is still on the way.
-        results = await asyncio.gather(*acks, return_exceptions=True)
-        error = next((r for r in results if isinstance(r, BaseException)), None)
-        if error is not None:
+        results = iter(await asyncio.gather(*acks, return_exceptions=True))
+        outcomes = [refused_at_send[i] if i in refused_at_send else next(results)
+                    for i in range(count)]
+        errors = {i: r for i, r in enumerate(outcomes) if isinstance(r, BaseException)}
+        if not errors:
+            return
+        if len(errors) > len(refused_at_send):
             # Start the next attempt on a fresh producer: after a broker outage
-            # the old one can hold expired batches and a fenced producer id.
+            # the old one can hold expired batches and a fenced producer id, and
+            # after a refused batch its partition's sequence numbers have a gap.
             await self._drop_producer(producer)
-            raise error
+        settled = next((i for i, e in errors.items() if not isinstance(e, _REFUSED)), count)
+        refused = {i: e for i, e in errors.items() if i < settled}
+        if not refused:
+            raise errors[settled]
+        raise PartlyRefused(refused, settled=settled, cause=errors.get(settled))
 
     def subscribe(self, *, group: str, topics: Sequence[str]) -> "KafkaSubscription":
         return KafkaSubscription(

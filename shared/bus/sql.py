@@ -31,7 +31,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from shared.bus.base import OutgoingRecord, ReceivedRecord
+from shared.bus.base import OutgoingRecord, PartlyRefused, ReceivedRecord, RecordRefused
 from shared.db import WRITES, UTCDateTime, create_engine, utcnow
 
 log = logging.getLogger(__name__)
@@ -85,9 +85,13 @@ def _decode_headers(raw: str) -> tuple[tuple[str, bytes], ...]:
 
 
 class SqlBus:
-    def __init__(self, *, url: str, poll_interval: float = 0.05) -> None:
+    def __init__(self, *, url: str, poll_interval: float = 0.05,
+                 max_record_bytes: int | None = None) -> None:
         self._url = url
         self._poll_interval = poll_interval
+        # Like a broker's message size limit: larger records are refused (not
+        # appended) while the rest of the call is. None: no limit.
+        self._max_record_bytes = max_record_bytes
         self._engine: AsyncEngine | None = None
 
     @property
@@ -105,6 +109,21 @@ class SqlBus:
             self._engine = None
 
     async def publish(self, records: Sequence[OutgoingRecord]) -> None:
+        refused = self._refused(records)
+        await self._append([r for i, r in enumerate(records) if i not in refused])
+        if refused:
+            raise PartlyRefused(refused, settled=len(records))
+
+    def _refused(self, records: Sequence[OutgoingRecord]) -> dict[int, BaseException]:
+        limit = self._max_record_bytes
+        if limit is None:
+            return {}
+        sizes = ((i, len(r.value) + len(r.key.encode()) + len(_encode_headers(r.headers)))
+                 for i, r in enumerate(records))
+        return {i: RecordRefused(f"the record is {size} bytes, over this bus's limit "
+                                 f"of {limit}") for i, size in sizes if size > limit}
+
+    async def _append(self, records: Sequence[OutgoingRecord]) -> None:
         if not records:
             return
         async with _writing(self.engine) as conn:
@@ -122,9 +141,14 @@ class SqlBus:
                             after: Awaitable[None] | None = None) -> Awaitable[None]:
         # Appending is durable once its transaction commits: nothing to pipeline,
         # and an earlier call has always completed.
-        await self.publish(records)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        done.set_result(None)
+        try:
+            await self.publish(records)
+        except PartlyRefused as refused:
+            # Settled like an acknowledgement: the caller learns it by awaiting.
+            done.set_exception(refused)
+        else:
+            done.set_result(None)
         return done
 
     def subscribe(self, *, group: str, topics: Sequence[str]) -> "SqlSubscription":
