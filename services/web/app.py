@@ -2,8 +2,9 @@
 
 ``uvicorn services.web.app:create_app --factory``
 
-A thin app: no database and no bus. Pages call the three services' public
-APIs with the signed-in person's key (docs/ui.md).
+A thin app: no bus, and a database of its own that holds only sign-in sessions
+(so any replica serves any signed-in person). Pages call the three services'
+public APIs with the signed-in person's key (docs/ui.md).
 """
 
 import logging
@@ -16,6 +17,8 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
+
+from shared.db import create_engine
 
 from .client import ApiClient
 from .errors import install_error_pages
@@ -32,6 +35,7 @@ from .pages import (
     subscriptions,
 )
 from .session import SessionStore
+from .session_middleware import SessionMiddleware
 from .settings import WebSettings
 
 # The pages load nothing from elsewhere and run no inline script.
@@ -49,6 +53,9 @@ def create_app(settings: WebSettings | None = None,
     settings = settings or WebSettings()
     logging.basicConfig(level=settings.log_level)
 
+    # Connects on first use; the tables come from `python -m services.web.migrate`.
+    engine = create_engine(settings.database_url, pool_size=5)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.api = ApiClient(settings, transport=transport)
@@ -56,15 +63,18 @@ def create_app(settings: WebSettings | None = None,
             yield
         finally:
             await app.state.api.aclose()
+            await engine.dispose()
 
     app = FastAPI(title="CAPAflow web UI", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None)
     app.state.settings = settings
-    app.state.sessions = SessionStore(idle_seconds=settings.session_idle_minutes * 60)
+    app.state.sessions = SessionStore(engine, idle_seconds=settings.session_idle_minutes * 60)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")),
               name="static")
     for module in _page_modules():
         app.include_router(module.router)
+    # Added before the headers middleware, so it runs inside it: its 503 gets the headers.
+    app.add_middleware(SessionMiddleware, store=app.state.sessions)
 
     @app.middleware("http")
     async def security_headers(request: Request,

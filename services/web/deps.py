@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from .client import ApiClient, UserApi
-from .session import SESSION_COOKIE, SessionStore, UserSession, tokens_match
+from .session import SessionStore, UserSession, tokens_match
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 # Block tags leave no blank lines behind: the HTML stays readable in "view source".
@@ -30,8 +30,18 @@ class CsrfRejected(Exception):
     """A state-changing request without this session's CSRF token."""
 
 
-def _store(request: Request) -> SessionStore:
+def session_store(request: Request) -> SessionStore:
     return request.app.state.sessions  # type: ignore[no-any-return]
+
+
+def signed_in(request: Request) -> UserSession | None:
+    """The session the middleware read for this request (session_middleware.py)."""
+    return getattr(request.state, "web_session", None)
+
+
+def forget_session(request: Request) -> None:
+    """After the session was closed: nothing of it is shown or saved any more."""
+    request.state.web_session = None
 
 
 # The areas whose records have a page at /{area}/{id} and a create form at /{area}/new.
@@ -61,7 +71,7 @@ def return_path(request: Request) -> tuple[str, bool]:
 
 
 def current_user(request: Request) -> UserSession:
-    user = _store(request).get(request.cookies.get(SESSION_COOKIE))
+    user = signed_in(request)
     if user is None:
         raise SignInRequired(*return_path(request))
     return user
@@ -88,7 +98,7 @@ Api = Annotated[UserApi, Depends(user_api)]
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    user = _store(request).get(request.cookies.get(SESSION_COOKIE))
+    user = signed_in(request)
     context.setdefault("user", user)
     context.setdefault("flashes", user.pop_flashes() if user else [])
     context.setdefault("csrf_token", user.csrf_token if user else "")

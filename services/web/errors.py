@@ -13,10 +13,12 @@ from .client import ApiError
 from .deps import (
     CsrfRejected,
     SignInRequired,
+    forget_session,
     form_page,
     redirect,
     render,
     return_path,
+    session_store,
     sign_in_redirect,
 )
 from .session import SESSION_COOKIE
@@ -44,7 +46,8 @@ def install_error_pages(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> Response:
         if exc.status == 401:  # the key was revoked since sign-in
-            request.app.state.sessions.close(request.cookies.get(SESSION_COOKIE))
+            await session_store(request).close(request.cookies.get(SESSION_COOKIE))
+            forget_session(request)
             return sign_in_redirect(*return_path(request))
         titles = {403: "Not allowed", 404: "Not found", 503: "Service unavailable"}
         return render(request, "error.html", status_code=exc.status if exc.status < 500 else 503,

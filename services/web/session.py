@@ -1,33 +1,85 @@
-"""Sign-in sessions and CSRF protection.
+"""Sign-in sessions and CSRF protection, kept in the UI's own database.
 
 A person signs in with their API key. The key never reaches the browser again:
-the session cookie carries only a random id (HttpOnly, SameSite=Lax), and the
-key stays in this process's memory. Sessions therefore end when the UI process
-restarts, and several UI replicas need sticky sessions — acceptable for a thin UI
-whose only state is "who is signed in" (docs/ui.md).
+the session cookie carries only a random id (HttpOnly, SameSite=Lax). Sessions
+live in a table every UI replica reads, so any replica serves any signed-in
+person, and signing out on one ends the session on all of them (docs/ui.md).
+
+The table is no second key store: a row is found by SHA-256 of the session id,
+never the id itself, and the API key (like a shown-once signing secret) is sealed
+with AES-GCM under a key derived from the id (HKDF-SHA256). The id exists only in
+the person's cookie, so a copy of the database opens nothing, and a row cannot
+be used without the cookie that made it.
 
 Every state-changing form carries the session's CSRF token (synchroniser token
 pattern); the sign-in form, which has no session yet, uses a double-submit cookie.
 """
 
+import hashlib
+import json
+import os
 import secrets
-import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.auth import Principal
+from shared.db import WRITES, utcnow
+
+from .models import web_sessions, web_shown_once
 
 SESSION_COOKIE = "capaflow_session"
 LOGIN_CSRF_COOKIE = "capaflow_login_csrf"
+# A secret not shown within this time (the page after create or rotate was never
+# opened) is dropped.
+SECRET_TTL = timedelta(minutes=10)
+# Longer than any id open() makes: such a cookie is no session, without a lookup.
+MAX_SID_LENGTH = 100
+_KDF_INFO = b"capaflow web session v1"
 
 
-@dataclass
+def id_hash(sid: str) -> str:
+    """The lookup key of a session: SHA-256 of its id, hex."""
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
+class _Sealer:
+    """AES-GCM under a key derived from the session id. The associated data names
+    what is sealed (and for which subscription), so a sealed value cannot be moved
+    to another column or row and still open."""
+
+    def __init__(self, sid: str) -> None:
+        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                   info=_KDF_INFO).derive(sid.encode())
+        self._aead = AESGCM(key)
+
+    def seal(self, text: str, what: str) -> bytes:
+        nonce = os.urandom(12)
+        return nonce + self._aead.encrypt(nonce, text.encode(), what.encode())
+
+    def open(self, sealed: bytes, what: str) -> str:
+        return self._aead.decrypt(sealed[:12], sealed[12:], what.encode()).decode()
+
+
+@dataclass(eq=False)
 class UserSession:
-    key: str
+    sid: str = field(repr=False)
+    key: str = field(repr=False)
     principal: Principal
-    csrf_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
-    last_seen: float = field(default_factory=time.monotonic)
+    csrf_token: str
     # One-shot messages shown on the next page ("CAPA-2026-0001 opened").
     flashes: list[tuple[str, str]] = field(default_factory=list)
+    # Something the store has not written yet (a flash added or shown, a late
+    # last_seen); the session middleware saves it before the response leaves.
+    dirty: bool = field(default=False, repr=False)
 
     @property
     def subject(self) -> str:
@@ -38,45 +90,131 @@ class UserSession:
 
     def flash(self, message: str, kind: str = "info") -> None:
         self.flashes.append((kind, message))
+        self.dirty = True
 
     def pop_flashes(self) -> list[tuple[str, str]]:
         shown, self.flashes = self.flashes, []
+        self.dirty = self.dirty or bool(shown)
         return shown
 
 
 class SessionStore:
-    def __init__(self, idle_seconds: float) -> None:
-        self._idle = idle_seconds
-        self._sessions: dict[str, UserSession] = {}
+    """Sessions and shown-once secrets in the UI's database (one per deployment,
+    shared by its replicas). Idle expiry is judged on every read; expired rows are
+    deleted when found, and all of them at each sign-in."""
 
-    def open(self, key: str, principal: Principal) -> tuple[str, UserSession]:
-        self._expire()
+    def __init__(self, engine: AsyncEngine, idle_seconds: float) -> None:
+        self._engine = engine
+        self._idle = timedelta(seconds=idle_seconds)
+        # last_seen is rewritten at most this often: a page view costs one read, not
+        # a read and a write, and the idle timeout ends at most a tenth early.
+        self._touch_every = min(timedelta(minutes=1), self._idle / 10)
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncConnection]:
+        # A write transaction (BEGIN IMMEDIATE on SQLite, see shared.db).
+        async with self._engine.connect() as conn:
+            conn = await conn.execution_options(**WRITES)
+            async with conn.begin():
+                yield conn
+
+    async def open(self, key: str, principal: Principal,
+                   flash: tuple[str, str] | None = None) -> UserSession:
+        """A new session with a fresh random id (a new one on every sign-in)."""
         sid = secrets.token_urlsafe(32)
-        session = UserSession(key=key, principal=principal)
-        self._sessions[sid] = session
-        return sid, session
-
-    def get(self, sid: str | None) -> UserSession | None:
-        if not sid:
-            return None
-        session = self._sessions.get(sid)
-        if session is None:
-            return None
-        now = time.monotonic()
-        if now - session.last_seen > self._idle:
-            del self._sessions[sid]
-            return None
-        session.last_seen = now
+        session = UserSession(sid=sid, key=key, principal=principal,
+                              csrf_token=secrets.token_urlsafe(32),
+                              flashes=[flash] if flash else [])
+        now = utcnow()
+        async with self._writing() as conn:
+            await conn.execute(delete(web_sessions).where(
+                web_sessions.c.last_seen < now - self._idle))
+            await conn.execute(delete(web_shown_once).where(
+                web_shown_once.c.created_at < now - SECRET_TTL))
+            await conn.execute(insert(web_sessions).values(
+                id_hash=id_hash(sid), subject=principal.subject,
+                roles=json.dumps(sorted(principal.roles)),
+                api_key=_Sealer(sid).seal(key, "api_key"), csrf_token=session.csrf_token,
+                flashes=json.dumps(session.flashes), created_at=now, last_seen=now))
         return session
 
-    def close(self, sid: str | None) -> None:
-        if sid:
-            self._sessions.pop(sid, None)
+    async def get(self, sid: str | None) -> UserSession | None:
+        """The session whose id the cookie carries, unless it ended or idled out."""
+        if not sid or len(sid) > MAX_SID_LENGTH:
+            return None
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(web_sessions).where(
+                web_sessions.c.id_hash == id_hash(sid)))).first()
+        if row is None:
+            return None
+        now = utcnow()
+        if now - row.last_seen > self._idle:
+            await self.close(sid)
+            return None
+        try:
+            key = _Sealer(sid).open(row.api_key, "api_key")
+        except InvalidTag:  # a row written over by hand: no session
+            await self.close(sid)
+            return None
+        principal = Principal(subject=row.subject, roles=frozenset(json.loads(row.roles)))
+        return UserSession(sid=sid, key=key, principal=principal, csrf_token=row.csrf_token,
+                           flashes=[(k, m) for k, m in json.loads(row.flashes)],
+                           dirty=now - row.last_seen >= self._touch_every)
 
-    def _expire(self) -> None:
-        now = time.monotonic()
-        for sid in [s for s, v in self._sessions.items() if now - v.last_seen > self._idle]:
-            del self._sessions[sid]
+    async def save(self, session: UserSession) -> None:
+        """Writes the flashes and marks the session seen now. An UPDATE only: a
+        session ended meanwhile (signed out in another tab) stays ended."""
+        if not session.dirty:
+            return
+        async with self._writing() as conn:
+            await conn.execute(update(web_sessions).where(
+                web_sessions.c.id_hash == id_hash(session.sid)).values(
+                flashes=json.dumps(session.flashes), last_seen=utcnow()))
+        session.dirty = False
+
+    async def close(self, sid: str | None) -> None:
+        """Ends the session on every replica, with any secret it still held."""
+        if not sid or len(sid) > MAX_SID_LENGTH:
+            return
+        hashed = id_hash(sid)
+        async with self._writing() as conn:
+            await conn.execute(delete(web_shown_once).where(
+                web_shown_once.c.session_hash == hashed))
+            await conn.execute(delete(web_sessions).where(web_sessions.c.id_hash == hashed))
+
+    async def keep_secret(self, session: UserSession, subscription_id: str,
+                          secret: str) -> None:
+        """Holds a signing secret for its one showing on the subscription's page."""
+        hashed = id_hash(session.sid)
+        sealed = _Sealer(session.sid).seal(secret, f"secret:{subscription_id}")
+        async with self._writing() as conn:
+            # A rotation before the first secret was shown: the newer one wins.
+            await conn.execute(delete(web_shown_once).where(
+                web_shown_once.c.session_hash == hashed,
+                web_shown_once.c.subscription_id == subscription_id))
+            await conn.execute(insert(web_shown_once).values(
+                session_hash=hashed, subscription_id=subscription_id, secret=sealed,
+                created_at=utcnow()))
+
+    async def take_secret(self, session: UserSession, subscription_id: str) -> str | None:
+        """The secret waiting for this session and subscription, removed as it is
+        read: DELETE ... RETURNING, so two replicas cannot both show it."""
+        async with self._writing() as conn:
+            row = (await conn.execute(delete(web_shown_once).where(
+                web_shown_once.c.session_hash == id_hash(session.sid),
+                web_shown_once.c.subscription_id == subscription_id).returning(
+                web_shown_once.c.secret, web_shown_once.c.created_at))).first()
+        if row is None or utcnow() - _aware(row.created_at) >= SECRET_TTL:
+            return None
+        try:
+            return _Sealer(session.sid).open(row.secret, f"secret:{subscription_id}")
+        except InvalidTag:
+            return None
+
+
+def _aware(value: datetime) -> datetime:
+    # RETURNING hands back what the driver read; the column type re-attaches UTC.
+    return value if value.tzinfo else value.replace(tzinfo=utcnow().tzinfo)
 
 
 def tokens_match(expected: str | None, given: str | None) -> bool:

@@ -14,6 +14,9 @@ class WebSettings(BaseSettings):
     # The key store the services read: sign-in checks a key against it to know the
     # person's roles (which buttons to show); the services still authorize every call.
     credentials_file: str = "var/api-keys.json"
+    # The UI's own database: sign-in sessions and shown-once secrets, shared by every
+    # replica (SQLite for one process; PostgreSQL when the UI runs as several).
+    database_url: str = "sqlite+aiosqlite:///var/web.sqlite"
     # Cookies marked Secure; switch on wherever the UI is served over HTTPS.
     cookie_secure: bool = False
     # A session ends after this much inactivity.

@@ -10,8 +10,8 @@ from fastapi.responses import Response
 
 from shared.auth import KeyStore
 
-from ..deps import CsrfRejected, redirect, render
-from ..session import LOGIN_CSRF_COOKIE, SESSION_COOKIE, SessionStore, tokens_match
+from ..deps import CsrfRejected, forget_session, redirect, render, session_store, signed_in
+from ..session import LOGIN_CSRF_COOKIE, SESSION_COOKIE, tokens_match
 
 router = APIRouter()
 
@@ -65,12 +65,13 @@ async def sign_in(request: Request, api_key: Annotated[str, Form()] = "",
         principal = KeyStore.load(Path(settings.credentials_file)).authenticate(api_key.strip())
     if principal is None:
         return _sign_in_page(request, next_path, "That API key is not known.", status_code=401)
-    store: SessionStore = request.app.state.sessions
-    store.close(request.cookies.get(SESSION_COOKIE))  # a fresh id on every sign-in
-    sid, session = store.open(api_key.strip(), principal)
-    session.flash(f"Signed in as {principal.subject}.")
+    store = session_store(request)
+    await store.close(request.cookies.get(SESSION_COOKIE))  # a fresh id on every sign-in
+    forget_session(request)
+    session = await store.open(api_key.strip(), principal,
+                               flash=("info", f"Signed in as {principal.subject}."))
     response = redirect(next_path)
-    response.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="lax",
+    response.set_cookie(SESSION_COOKIE, session.sid, httponly=True, samesite="lax",
                         secure=settings.cookie_secure, path="/")
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/sign-in")
     return response
@@ -80,21 +81,21 @@ async def sign_in(request: Request, api_key: Annotated[str, Form()] = "",
 async def sign_out_page(request: Request) -> Response:
     """Signing out is a form (POST with the CSRF token); a typed-in or bookmarked
     /sign-out gets that form, or the sign-in page when no one is signed in."""
-    if request.app.state.sessions.get(request.cookies.get(SESSION_COOKIE)) is None:
+    if signed_in(request) is None:
         return redirect("/sign-in")
     return render(request, "sign_out.html", title="Sign out")
 
 
 @router.post("/sign-out", include_in_schema=False)
 async def sign_out(request: Request) -> Response:
-    store: SessionStore = request.app.state.sessions
-    user = store.get(request.cookies.get(SESSION_COOKIE))
+    user = signed_in(request)
     if user is not None:
         # Only the session's own form may end it (no sign-out by a foreign page).
         given = (await request.form()).get("csrf_token")
         if not tokens_match(user.csrf_token, given if isinstance(given, str) else None):
             raise CsrfRejected()
-        store.close(request.cookies.get(SESSION_COOKIE))
+        await session_store(request).close(user.sid)
+        forget_session(request)
     # Without a session there is nothing to end: no "session ended" message needed.
     response = redirect("/sign-in")
     response.delete_cookie(SESSION_COOKIE, path="/")

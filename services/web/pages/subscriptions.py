@@ -3,10 +3,11 @@ resume, rotate the signing secret, send a test event, delete; and one
 subscription's deliveries with "retry" for dead-lettered ones.
 
 A webhook's signing secret is in the API's answer to create (and rotate) only.
-After the redirect it is shown once on the subscription's page, then forgotten.
+After the redirect it is shown once on the subscription's page, then forgotten:
+the session store holds it sealed until then, for whichever replica serves that
+page (session.py).
 """
 
-import time
 import uuid
 from typing import Any
 
@@ -14,8 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from ..client import ApiError
-from ..deps import Api, CsrfUser, CurrentUser, redirect, render
-from ..session import SESSION_COOKIE
+from ..deps import Api, CsrfUser, CurrentUser, redirect, render, session_store
 from .forms import posted
 from .sub_forms import (
     CHANNELS,
@@ -33,40 +33,6 @@ PAGE_SIZE = 50
 DELIVERY_STATUSES = ("pending", "delivered", "dead_lettered")
 OVERLAPS = (("86400", "1 day"), ("3600", "1 hour"), ("604800", "7 days"),
             ("0", "none: the old secret stops at once"))
-
-
-class ShownOnce:
-    """Secrets waiting for their one showing, per browser session and subscription.
-
-    In memory only, like the sessions themselves; taken when shown, and dropped
-    after a few minutes if the page is never opened.
-    """
-
-    def __init__(self, ttl_seconds: float = 600) -> None:
-        self._ttl = ttl_seconds
-        self._items: dict[tuple[str, str], tuple[str, float]] = {}
-
-    def put(self, sid: str, subscription_id: str, secret: str) -> None:
-        now = time.monotonic()
-        self._items = {k: v for k, v in self._items.items() if now - v[1] < self._ttl}
-        self._items[(sid, subscription_id)] = (secret, now)
-
-    def take(self, sid: str, subscription_id: str) -> str | None:
-        item = self._items.pop((sid, subscription_id), None)
-        if item is None or time.monotonic() - item[1] >= self._ttl:
-            return None
-        return item[0]
-
-
-def _secrets(request: Request) -> ShownOnce:
-    store = getattr(request.app.state, "shown_once_secrets", None)
-    if store is None:
-        store = request.app.state.shown_once_secrets = ShownOnce()
-    return store  # type: ignore[no-any-return]
-
-
-def _sid(request: Request) -> str:
-    return request.cookies.get(SESSION_COOKIE, "")
 
 
 def _valid_id(value: str) -> str:
@@ -135,7 +101,7 @@ async def create(request: Request, user: CsrfUser, api: Api) -> Response:
         return _form_page(request, values=values, errors=errors, message=message,
                           status=exc.status, manager=manager)
     if created.get("secret"):
-        _secrets(request).put(_sid(request), created["id"], created["secret"])
+        await session_store(request).keep_secret(user, created["id"], created["secret"])
     user.flash(f"Subscription to {created['target']} created.", "ok")
     return redirect(f"/subscriptions/{created['id']}")
 
@@ -152,8 +118,9 @@ async def detail(request: Request, user: CurrentUser, api: Api, subscription_id:
     if deliveries.get("next_cursor"):
         next_query = {"cursor": deliveries["next_cursor"]} | ({"status": status} if status
                                                                 else {})
+    secret = await session_store(request).take_secret(user, sub_id)
     return render(request, "sub_detail.html", title=f"Subscription {subscription['target']}",
-                  sub=subscription, secret=_secrets(request).take(_sid(request), sub_id),
+                  sub=subscription, secret=secret,
                   deliveries=deliveries["items"], status=status, statuses=DELIVERY_STATUSES,
                   next_query=next_query, paged=bool(cursor), overlaps=OVERLAPS)
 
@@ -198,7 +165,7 @@ async def rotate_secret(request: Request, user: CsrfUser, api: Api,
     except ApiError as exc:
         user.flash(_refusal(exc), "error")
         return redirect(f"/subscriptions/{sub_id}")
-    _secrets(request).put(_sid(request), sub_id, rotated["secret"])
+    await session_store(request).keep_secret(user, sub_id, rotated["secret"])
     user.flash("New signing secret made.", "ok")
     return redirect(f"/subscriptions/{sub_id}")
 

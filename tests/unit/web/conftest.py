@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from services.web.app import create_app
 from services.web.settings import WebSettings
 from shared.auth import hash_key
+from tests.unit.web.web_db import fresh_web_db
 
 if TYPE_CHECKING:
     from tests.unit.web.fake_notifications import FakeSubscriptions
@@ -59,8 +60,13 @@ def fake_api() -> FakeApi:
 
 
 @pytest.fixture
-def ui(key_store: Path, fake_api: FakeApi) -> Iterator[TestClient]:
-    settings = WebSettings(credentials_file=str(key_store))
+def web_db_url(tmp_path: Path) -> str:
+    return fresh_web_db(tmp_path)
+
+
+@pytest.fixture
+def ui(key_store: Path, fake_api: FakeApi, web_db_url: str) -> Iterator[TestClient]:
+    settings = WebSettings(credentials_file=str(key_store), database_url=web_db_url)
     app = create_app(settings, transport=httpx.MockTransport(fake_api))
     with TestClient(app, base_url="http://testserver", follow_redirects=False) as client:
         yield client

@@ -22,6 +22,7 @@ from services.web.app import create_app
 from services.web.settings import WebSettings
 from shared.auth import hash_key
 from tests.conftest import running
+from tests.unit.web.web_db import fresh_web_db
 
 NC_URL, CAPA_URL = "http://nc.test", "http://capa.test"
 ROLES = ("reporter", "engineer", "verifier", "manager", "admin")
@@ -238,7 +239,7 @@ async def ui_as(role: str, fake: FakeApi, tmp_path: Path) -> AsyncIterator[Brows
                                            "roles": [r]} for r, key in KEYS.items()]}))
     settings = WebSettings(nonconformity_url=NC_URL, capa_url=CAPA_URL,
                            notifications_url="http://notifications.test",
-                           credentials_file=str(store))
+                           credentials_file=str(store), database_url=fresh_web_db(tmp_path))
     app = create_app(settings, transport=httpx.MockTransport(fake.handle))
     async with running(app) as client:
         browser = Browser(client)

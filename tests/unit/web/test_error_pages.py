@@ -46,7 +46,7 @@ def test_a_form_posted_without_a_session_comes_back_to_its_page(ui: TestClient, 
 def test_after_the_session_ended_the_sign_in_page_says_so_and_leads_back(
         ui: TestClient) -> None:
     csrf = sign_in(ui)
-    ui.app.state.sessions.close(ui.cookies.get(SESSION_COOKIE))  # signed out elsewhere
+    ui.portal.call(ui.app.state.sessions.close, ui.cookies.get(SESSION_COOKIE))  # signed out elsewhere
     answer = ui.post(f"/capas/{CAPA_ID}/root-cause", data={"csrf_token": csrf, "op": "draft"})
     assert answer.status_code == 303
     page = ui.get(answer.headers["location"])
@@ -109,7 +109,7 @@ def test_get_sign_out_is_a_page_not_json(ui: TestClient) -> None:
     page = _html_page(ui.get("/sign-out"), 200)
     assert 'aria-label="Sign out"' in page and f'value="{csrf}"' in page
     # A sign-out with no session left is no "session ended" detour.
-    ui.app.state.sessions.close(ui.cookies.get(SESSION_COOKIE))
+    ui.portal.call(ui.app.state.sessions.close, ui.cookies.get(SESSION_COOKIE))
     assert ui.post("/sign-out", data={}).headers["location"] == "/sign-in"
 
 

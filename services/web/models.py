@@ -1,0 +1,40 @@
+"""The UI's own tables: sign-in sessions and shown-once signing secrets.
+
+Shared by every UI replica, so any replica serves any signed-in person. What a
+copy of these tables gives its reader is nothing usable: a session is found by
+SHA-256 of the cookie's id (never the id itself), and the person's API key and
+any secret waiting to be shown are sealed with a key derived from that id
+(services/web/session.py).
+"""
+
+from sqlalchemy import Column, Index, LargeBinary, MetaData, String, Table, Text
+
+from shared.db import UTCDateTime
+
+metadata = MetaData()
+
+web_sessions = Table(
+    "web_sessions", metadata,
+    # Hex SHA-256 of the session id the cookie carries.
+    Column("id_hash", String(64), primary_key=True),
+    Column("subject", String(255), nullable=False),
+    Column("roles", Text, nullable=False),  # JSON list
+    # 12-byte nonce + AES-GCM ciphertext of the person's API key.
+    Column("api_key", LargeBinary, nullable=False),
+    # Useless without the cookie: it only accompanies the session's own requests.
+    Column("csrf_token", String(64), nullable=False),
+    Column("flashes", Text, nullable=False),  # JSON list of [kind, message]
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen", UTCDateTime, nullable=False),
+    Index("ix_web_sessions_last_seen", "last_seen"),
+)
+
+web_shown_once = Table(
+    "web_shown_once", metadata,
+    Column("session_hash", String(64), primary_key=True),
+    Column("subscription_id", String(36), primary_key=True),
+    # 12-byte nonce + AES-GCM ciphertext, sealed with the session's key.
+    Column("secret", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_web_shown_once_created_at", "created_at"),
+)
