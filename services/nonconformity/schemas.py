@@ -15,6 +15,7 @@ from pydantic import (
 )
 
 from shared.events.base import Severity
+from shared.http.params import utc_in_range
 
 from .domain import CLAUSE_PATTERN, FindingType, Source, TriageDecision
 
@@ -59,6 +60,8 @@ class NonconformityCreate(Strict):
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError("give a time zone, e.g. 2026-11-26T08:00:00Z")
+        if value is not None:
+            value = utc_in_range(value)  # 0001-01-01T00:00:00+14:00 is no time at all
         if value is not None and value > datetime.now(UTC) + timedelta(minutes=5):
             raise ValueError("lies in the future; give the time the problem occurred")
         return value
