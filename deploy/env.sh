@@ -32,3 +32,12 @@ for svc in nonconformity capa notifications; do
   eval "export ${prefix}CREDENTIALS_FILE=\"\${${prefix}CREDENTIALS_FILE:-$CAPAFLOW_CREDENTIALS_FILE}\""
   eval "export ${prefix}KAFKA_BOOTSTRAP_SERVERS=\"\${${prefix}KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$KAFKA_PORT}\""
 done
+
+# The web UI's own database (sign-in sessions only): a SQLite file for one UI
+# process; with BUS=kafka the PostgreSQL database capaflow_web, which any number
+# of UI replicas share.
+if [ "$BUS" = kafka ]; then
+  export WEB_DATABASE_URL="${WEB_DATABASE_URL:-postgresql+asyncpg://postgres@127.0.0.1:$PG_PORT/capaflow_web}"
+else
+  export WEB_DATABASE_URL="${WEB_DATABASE_URL:-sqlite+aiosqlite:///$VAR/web.sqlite}"
+fi

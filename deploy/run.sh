@@ -41,7 +41,8 @@ for svc in nonconformity capa notifications; do
   pids+=($!)
 done
 
-# The web UI: no database, it calls the three services' public APIs.
+# The web UI: it calls the three services' public APIs; its own database
+# (WEB_DATABASE_URL, from env.sh) holds only sign-in sessions.
 WEB_NONCONFORMITY_URL="${WEB_NONCONFORMITY_URL:-http://127.0.0.1:$NONCONFORMITY_PORT}" \
 WEB_CAPA_URL="${WEB_CAPA_URL:-http://127.0.0.1:$CAPA_PORT}" \
 WEB_NOTIFICATIONS_URL="${WEB_NOTIFICATIONS_URL:-http://127.0.0.1:$NOTIFICATIONS_PORT}" \

@@ -30,7 +30,7 @@ PG_PORT="${PG_PORT:-15432}"
 PG_READY_TIMEOUT="${PG_READY_TIMEOUT:-60}"
 PG_USER=postgres   # OS user that owns and runs the cluster, and DB superuser
 
-DATABASES=(capaflow_nonconformity capaflow_capa capaflow_notifications capaflow_events)
+DATABASES=(capaflow_nonconformity capaflow_capa capaflow_notifications capaflow_events capaflow_web)
 
 STATE_DIR="$REPO_ROOT/var/infra/postgres"
 DATA_DIR="$STATE_DIR/data"

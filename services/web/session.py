@@ -22,7 +22,7 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -204,17 +204,12 @@ class SessionStore:
                 web_shown_once.c.session_hash == id_hash(session.sid),
                 web_shown_once.c.subscription_id == subscription_id).returning(
                 web_shown_once.c.secret, web_shown_once.c.created_at))).first()
-        if row is None or utcnow() - _aware(row.created_at) >= SECRET_TTL:
+        if row is None or utcnow() - row.created_at >= SECRET_TTL:
             return None
         try:
             return _Sealer(session.sid).open(row.secret, f"secret:{subscription_id}")
         except InvalidTag:
             return None
-
-
-def _aware(value: datetime) -> datetime:
-    # RETURNING hands back what the driver read; the column type re-attaches UTC.
-    return value if value.tzinfo else value.replace(tzinfo=utcnow().tzinfo)
 
 
 def tokens_match(expected: str | None, given: str | None) -> bool:

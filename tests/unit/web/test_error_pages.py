@@ -46,7 +46,8 @@ def test_a_form_posted_without_a_session_comes_back_to_its_page(ui: TestClient, 
 def test_after_the_session_ended_the_sign_in_page_says_so_and_leads_back(
         ui: TestClient) -> None:
     csrf = sign_in(ui)
-    ui.portal.call(ui.app.state.sessions.close, ui.cookies.get(SESSION_COOKIE))  # signed out elsewhere
+    # Signed out elsewhere.
+    ui.portal.call(ui.app.state.sessions.close, ui.cookies.get(SESSION_COOKIE))
     answer = ui.post(f"/capas/{CAPA_ID}/root-cause", data={"csrf_token": csrf, "op": "draft"})
     assert answer.status_code == 303
     page = ui.get(answer.headers["location"])
