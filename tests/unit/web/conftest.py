@@ -4,7 +4,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -95,3 +95,12 @@ def subs(fake_api: FakeApi) -> "FakeSubscriptions":
     from tests.unit.web.fake_notifications import FakeSubscriptions
 
     return FakeSubscriptions(fake_api)
+
+
+def end_session(client: TestClient) -> None:
+    """Ends the client's session in the store, as a sign-out in another tab would."""
+    from services.web.session import SESSION_COOKIE
+
+    assert client.portal is not None, "use the client inside its `with` block"
+    app: Any = client.app
+    client.portal.call(app.state.sessions.close, client.cookies.get(SESSION_COOKIE))

@@ -11,8 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from services.web.deps import form_page
-from services.web.session import SESSION_COOKIE
-from tests.unit.web.conftest import KEYS, LOGIN, FakeApi, sign_in
+from tests.unit.web.conftest import KEYS, LOGIN, FakeApi, end_session, sign_in
 
 CAPA_ID = str(uuid.uuid4())
 ENDED = "Your session ended; sign in again. What you were sending was not saved."
@@ -46,8 +45,7 @@ def test_a_form_posted_without_a_session_comes_back_to_its_page(ui: TestClient, 
 def test_after_the_session_ended_the_sign_in_page_says_so_and_leads_back(
         ui: TestClient) -> None:
     csrf = sign_in(ui)
-    # Signed out elsewhere.
-    ui.portal.call(ui.app.state.sessions.close, ui.cookies.get(SESSION_COOKIE))
+    end_session(ui)  # signed out elsewhere
     answer = ui.post(f"/capas/{CAPA_ID}/root-cause", data={"csrf_token": csrf, "op": "draft"})
     assert answer.status_code == 303
     page = ui.get(answer.headers["location"])
@@ -110,7 +108,7 @@ def test_get_sign_out_is_a_page_not_json(ui: TestClient) -> None:
     page = _html_page(ui.get("/sign-out"), 200)
     assert 'aria-label="Sign out"' in page and f'value="{csrf}"' in page
     # A sign-out with no session left is no "session ended" detour.
-    ui.portal.call(ui.app.state.sessions.close, ui.cookies.get(SESSION_COOKIE))
+    end_session(ui)
     assert ui.post("/sign-out", data={}).headers["location"] == "/sign-in"
 
 
