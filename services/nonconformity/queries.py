@@ -14,6 +14,7 @@ from sqlmodel import col, select
 from shared.db import SessionFactory
 from shared.http.errors import Problem
 from shared.http.pagination import decode_cursor, encode_cursor
+from shared.http.params import cursor_time
 
 from .lifecycle import NotFound
 from .models import Nonconformity, NonconformityHistory, NonconformityTag
@@ -97,7 +98,7 @@ async def list_nonconformities(*, sessions: SessionFactory, where: Nonconformity
 def _cursor_values(cursor: str) -> tuple[datetime, UUID]:
     values = decode_cursor(cursor)
     try:
-        return datetime.fromisoformat(values[0]), UUID(values[1])
+        return cursor_time(values[0]), UUID(values[1])
     except (IndexError, TypeError, ValueError) as exc:
         raise Problem(400, "The cursor is not one this API gave out.",
                       title="Invalid cursor") from exc

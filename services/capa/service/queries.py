@@ -11,6 +11,7 @@ from sqlmodel import col, select
 
 from shared.db import SessionFactory
 from shared.http.pagination import decode_cursor, encode_cursor
+from shared.http.params import cursor_time
 
 from ..domain import CapaKind, CapaStatus, EffectivenessResult
 from ..domain.audit_chain import ChainedEntry, ChainReport, verify_chain
@@ -40,7 +41,7 @@ def _cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
         return None
     try:
         moment, ident = decode_cursor(cursor)
-        return datetime.fromisoformat(moment), UUID(ident)
+        return cursor_time(moment), UUID(ident)
     except (ValueError, TypeError) as exc:
         raise BadRequest("The cursor is not one this API gave out; start from the first "
                          "page.") from exc

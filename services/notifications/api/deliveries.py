@@ -1,4 +1,3 @@
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -7,6 +6,7 @@ from sqlmodel import col, select
 
 from shared.http.errors import Problem
 from shared.http.pagination import MAX_PAGE_SIZE, decode_cursor, encode_cursor
+from shared.http.params import cursor_time
 
 from .. import service
 from ..domain import DeliveryStatus
@@ -39,7 +39,7 @@ async def list_deliveries(principal: Person, sessions: Sessions,
     if cursor:
         values = decode_cursor(cursor)
         try:
-            created, last_id = datetime.fromisoformat(values[0]), UUID(values[1])
+            created, last_id = cursor_time(values[0]), UUID(values[1])
         except (ValueError, IndexError, TypeError) as exc:
             raise Problem(400, "The cursor is not one this API gave out.",
                           title="Invalid cursor") from exc

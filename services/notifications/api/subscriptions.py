@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from sqlmodel import col, select
 
 from shared.http.pagination import MAX_PAGE_SIZE, decode_cursor, encode_cursor
+from shared.http.params import cursor_time
 from shared.idempotency import Claim, run_once
 
 from .. import service
@@ -65,13 +66,11 @@ async def list_subscriptions(principal: Person, sessions: Sessions,
 
 
 def _cursor(cursor: str) -> tuple[Any, UUID]:
-    from datetime import datetime
-
     from shared.http.errors import Problem
 
     values = decode_cursor(cursor)
     try:
-        return datetime.fromisoformat(values[0]), UUID(values[1])
+        return cursor_time(values[0]), UUID(values[1])
     except (ValueError, IndexError, TypeError) as exc:
         raise Problem(400, "The cursor is not one this API gave out.",
                       title="Invalid cursor") from exc
