@@ -17,15 +17,24 @@ from pydantic import (
 from shared.events.base import Severity
 from shared.http.params import utc_in_range
 
-from .domain import CLAUSE_PATTERN, FindingType, Source, TriageDecision
+from .domain import (
+    CLAUSE_PATTERN,
+    DESCRIPTION_CHARS,
+    TITLE_CHARS,
+    FindingType,
+    Source,
+    TriageDecision,
+)
 
 # Surrounding white space is stripped; the patterns say so in the schema: at
 # least one visible character (Text), at least three (Title).
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000,
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                        max_length=DESCRIPTION_CHARS,
                                         pattern=r"\S")]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200,
                                              pattern=r"\S")]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300,
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3,
+                                         max_length=TITLE_CHARS,
                                          pattern=r"\S[\s\S]+\S")]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100,
                                        pattern=r"^[A-Za-z0-9._:/-]+$")]

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.db import is_unavailable
+from shared.outbox import EventTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,16 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem_response(exc.status_code, str(exc.detail), instance=request.url.path,
                                 headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(EventTooLarge)
+    async def _event_too_large(request: Request, exc: EventTooLarge) -> JSONResponse:
+        # The request was within the body limit, but what it asks to record
+        # would not fit in one event: nothing was written (rolled back).
+        return problem_response(422, f"The change cannot be recorded: {exc}. Shorten the "
+                                "longest text fields and send it again.",
+                                title="Event too large", instance=request.url.path,
+                                event_type=exc.event_type, event_bytes=exc.size,
+                                max_event_bytes=exc.limit)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -13,7 +13,17 @@ from pydantic import BaseModel, Field, field_validator
 
 from shared.events.base import Severity
 
-from ..domain import EscalationPolicy
+from ..domain import (
+    AFFECTED_ITEM_CHARS,
+    CATEGORY_CHARS,
+    DESCRIPTION_CHARS,
+    TAG_CHARS,
+    TITLE_CHARS,
+    EscalationPolicy,
+    bounded,
+    storable,
+    web_link,
+)
 
 MAX_ALERTS = 5000
 # Alertmanager sends endsAt = 0001-01-01 for an alert still firing.
@@ -85,25 +95,30 @@ class Observation:
 
 
 def observe(alert: Alert, *, policy: EscalationPolicy, severity_label: str) -> Observation:
+    """One alert as an observation. Every text taken from the payload is bounded
+    (cut with a marker, see domain.bounded) to its column, so no alert is refused
+    for its size and no event it causes grows past the outbox's maximum."""
     labels, notes = alert.labels, alert.annotations
-    name = labels.get("alertname", "alert")
+    name = labels.get("alertname") or "alert"
     summary = notes.get("summary") or notes.get("title")
     title = f"{name}: {summary}" if summary else name
     ended = alert.endsAt if alert.endsAt and alert.endsAt.year > _NOT_ENDED_BEFORE else None
     links = [{"url": url, "title": kind} for kind, url in (
-        ("generator", alert.generatorURL), ("dashboard", alert.dashboardURL),
-        ("panel", alert.panelURL)) if url]
+        ("generator", web_link(alert.generatorURL)), ("dashboard", web_link(alert.dashboardURL)),
+        ("panel", web_link(alert.panelURL))) if url]
     return Observation(
         fingerprint=alert.fingerprint,
         firing=alert.status == "firing",
-        title=title[:300] if len(title) >= 3 else f"alert {title}",
-        description=notes.get("description") or alert.valueString,
+        title=bounded(title if len(title.strip()) >= 3 else f"alert {title}",
+                      TITLE_CHARS) or name,
+        description=bounded(notes.get("description") or alert.valueString, DESCRIPTION_CHARS),
         severity=policy.severity_from_label(labels.get(severity_label)),
         started_at=alert.startsAt,
         ended_at=ended,
-        category=labels.get("category", name)[:100],
-        affected_item=(labels.get("service") or labels.get("job") or labels.get("instance")
-                       or None),
-        tags=[f"alertname:{name}"[:100]],
+        category=bounded(labels.get("category") or name, CATEGORY_CHARS) or name,
+        affected_item=bounded(labels.get("service") or labels.get("job")
+                              or labels.get("instance") or None, AFFECTED_ITEM_CHARS),
+        # A tag is a filter value, not prose: cut plainly, no marker.
+        tags=[storable(f"alertname:{name}")[:TAG_CHARS]],
         links=links,
     )

@@ -5,7 +5,15 @@ from typing import Any
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from ..domain import EscalationPolicy
+from ..domain import (
+    AFFECTED_ITEM_CHARS,
+    CATEGORY_CHARS,
+    DESCRIPTION_CHARS,
+    TITLE_CHARS,
+    EscalationPolicy,
+    bounded,
+    storable,
+)
 from ..settings import WebhookSource
 
 
@@ -45,24 +53,33 @@ def _at(payload: Any, path: str | None) -> Any:
 
 
 def _text(value: Any, limit: int) -> str | None:
+    """Prose from the payload, cut with a visible marker past ``limit``."""
     if value is None or isinstance(value, (dict, list)):
         return None
-    text = str(value).strip()
-    return text[:limit] or None
+    return bounded(str(value).strip(), limit) or None
+
+
+def _identifier(value: Any, limit: int) -> str | None:
+    """A value matched exactly (severity label, reference): cut plainly."""
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    return storable(str(value).strip())[:limit] or None
 
 
 def map_payload(name: str, config: WebhookSource, payload: Any,
                 policy: EscalationPolicy) -> dict[str, Any]:
     """Fields for a new NC; MappingFailed names what is missing."""
-    title = _text(_at(payload, config.title), 300)
+    title = _text(_at(payload, config.title), TITLE_CHARS)
     if not title or len(title) < 3:
         raise MappingFailed(f"the payload has no usable title at '{config.title}'")
-    raw_severity = _text(_at(payload, config.severity), 50)
+    raw_severity = _identifier(_at(payload, config.severity), 50)
     severity = (policy.severity_from_label(raw_severity) if raw_severity
                 else config.default_severity)
-    ref = _text(_at(payload, config.external_ref), 150)
-    return {"title": title, "description": _text(_at(payload, config.description), 10_000),
+    # external_ref holds "<source>:<ref>" in 200 characters (its column).
+    ref = _identifier(_at(payload, config.external_ref), 199 - len(name))
+    return {"title": title,
+            "description": _text(_at(payload, config.description), DESCRIPTION_CHARS),
             "severity": severity, "source": config.source.value,
-            "category": _text(_at(payload, config.category), 100),
-            "affected_item": _text(_at(payload, config.affected_item), 200),
+            "category": _text(_at(payload, config.category), CATEGORY_CHARS),
+            "affected_item": _text(_at(payload, config.affected_item), AFFECTED_ITEM_CHARS),
             "external_ref": f"{name}:{ref}" if ref else None, "tags": [f"webhook:{name}"]}
