@@ -1,16 +1,26 @@
 """One delivery attempt: the row it needs, the send per channel, recording the result.
 
-The worker reads everything an attempt needs (delivery and subscription
-columns, :class:`Due`) in its dispatch query and carries it into the attempt,
-instead of re-reading both rows before the send and again after it. The
-result is recorded in one transaction: one UPDATE that applies only if the
-delivery is still pending at the attempt count we sent with (so a delivery
-deleted, or recorded by someone else, in the meantime is left alone), the
-outbox INSERT, and — when its queue has more — the next due delivery of the
-same queue, read in that same transaction.
+The worker's claim (``claims.py``) returns everything an attempt needs
+(delivery and subscription columns, :class:`Due`), so the attempt carries it
+instead of re-reading both rows before the send and again after it.
+
+Whatever happens while a delivery is built or sent is an attempt result,
+never an exception out of :func:`send`: a payload the e-mail builder chokes
+on or a URL httpx refuses counts as a failed attempt with its error, follows
+the retry schedule and ends in the dead letter, instead of crashing the
+attempt before it is counted and leaving the queue stuck behind it. Each
+attempt also has a total deadline (``delivery_deadline``), so a receiver
+trickling its answer cannot hold a worker slot past it.
+
+The result is recorded with one UPDATE that applies only if the delivery is
+still pending at the attempt count we sent with and still claimed by this
+worker (a delivery deleted, or taken over after our claim expired, is left
+alone); it clears the claim. The outbox row goes in the same transaction.
 """
 
+import asyncio
 import json
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,7 +28,6 @@ from typing import Any
 from uuid import UUID
 
 import httpx
-from sqlalchemy import select as sa_select
 from sqlalchemy import update
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -42,7 +51,10 @@ from .messages import Links, describe
 from .models import Delivery, Subscription
 from .settings import NotificationsSettings
 
+log = logging.getLogger(__name__)
 SERVICE = "notifications"
+# Longest error text kept on a delivery (the column holds 1000).
+MAX_ERROR = 500
 Key = tuple[UUID, str]
 
 
@@ -69,20 +81,27 @@ class Due:
         return self.subscription_id, self.subject
 
 
-def due_query() -> Any:
-    """Pending deliveries of active subscriptions, as :class:`Due` columns (add the WHERE)."""
-    return (sa_select(col(Delivery.id), col(Delivery.subscription_id), col(Delivery.subject),
-                   col(Delivery.event_id), col(Delivery.event_type), col(Delivery.payload),
-                   col(Delivery.attempts), col(Subscription.channel), col(Subscription.target),
-                   col(Subscription.secret), col(Subscription.previous_secret),
-                   col(Subscription.previous_secret_expires_at))
-            .join(Subscription, col(Subscription.id) == col(Delivery.subscription_id))
-            .where(col(Delivery.status) == DeliveryStatus.pending.value,
-                   col(Subscription.active).is_(True)))
-
-
 async def send(due: Due, *, client: httpx.AsyncClient, settings: NotificationsSettings,
                allowed: tuple[IPNetwork, ...], links: Links, now: datetime) -> AttemptResult:
+    """Build and send one delivery; every failure is a result, never an exception."""
+    deadline = settings.delivery_deadline
+    try:
+        async with asyncio.timeout(deadline):
+            return await _send(due, client=client, settings=settings, allowed=allowed,
+                               links=links, now=now)
+    except TimeoutError:
+        return AttemptResult(Outcome.retry, error=f"no complete answer within the {deadline:g} s "
+                                                  "delivery deadline")
+    except Exception as exc:
+        # Not a receiver's answer but our building or sending failing on this
+        # delivery's data: counted like any failure (retries, then the dead
+        # letter, where a fix can replay it), and logged, since it is a bug or bad data.
+        log.warning("delivery %s could not be built or sent", due.id, exc_info=True)
+        return AttemptResult(Outcome.retry, error=f"{type(exc).__name__}: {exc}"[:MAX_ERROR])
+
+
+async def _send(due: Due, *, client: httpx.AsyncClient, settings: NotificationsSettings,
+                allowed: tuple[IPNetwork, ...], links: Links, now: datetime) -> AttemptResult:
     channel = Channel(due.channel)
     if channel is Channel.webhook:
         secrets = [s for s in (due.secret,) if s]
@@ -115,14 +134,16 @@ def _traceparent(payload: str) -> str | None:
 
 
 async def record(session: AsyncSession, due: Due, result: AttemptResult, *, started: datetime,
-                 settings: NotificationsSettings) -> bool:
-    """Write one attempt's outcome; False when the delivery changed meanwhile (nothing
-    written). A 410 also needs :func:`disable_gone` in the same transaction."""
+                 settings: NotificationsSettings, worker: str) -> bool:
+    """Write one attempt's outcome, made by ``worker`` under its claim; False when the
+    delivery changed meanwhile or is no longer ``worker``'s (nothing written). A 410
+    also needs :func:`disable_gone` in the same transaction."""
     now = utcnow()
     attempts = due.attempts + 1
     values: dict[str, Any] = {"attempts": attempts, "last_attempt_at": started,
                               "last_status_code": result.status_code,
-                              "last_error": result.error}
+                              "last_error": result.error and result.error[:MAX_ERROR],
+                              "claimed_by": None, "claim_expires_at": None}
     delay = None
     if result.outcome is Outcome.retry:
         delay = next_attempt_delay(attempts=attempts, schedule=settings.retry_schedule,
@@ -138,12 +159,13 @@ async def record(session: AsyncSession, due: Due, result: AttemptResult, *, star
     updated = await session.exec(update(Delivery)  # type: ignore[call-overload]
                                  .where(col(Delivery.id) == due.id,
                                         col(Delivery.status) == DeliveryStatus.pending.value,
-                                        col(Delivery.attempts) == due.attempts)
+                                        col(Delivery.attempts) == due.attempts,
+                                        col(Delivery.claimed_by) == worker)
                                  .values(**values)
                                  # No Delivery objects live in this session to refresh.
                                  .execution_options(synchronize_session=False))
     if updated.rowcount != 1:
-        return False  # deleted, or recorded by someone else, while we were sending
+        return False  # deleted, or taken over after our claim expired, while we were sending
     common: dict[str, Any] = dict(
         delivery_id=due.id, subscription_id=due.subscription_id, channel=due.channel,
         source_event_id=due.event_id, source_event_type=due.event_type, attempts=attempts)
@@ -174,16 +196,3 @@ async def disable_gone(session: AsyncSession, subscription_ids: Iterable[UUID]) 
                            f"The endpoint answered 410 Gone on {now.isoformat()}."))
                        .execution_options(synchronize_session=False))
     await subscriptions_changed(session)
-
-
-async def next_due(session: AsyncSession, key: Key) -> tuple[Due | None, bool]:
-    """The head of a queue if it is due now, and whether more wait behind it."""
-    subscription_id, subject = key
-    rows = (await session.exec(
-        due_query().add_columns(col(Delivery.next_attempt_at))
-        .where(col(Delivery.subscription_id) == subscription_id,
-               col(Delivery.subject) == subject)
-        .order_by(col(Delivery.seq)).limit(2))).all()
-    if not rows or rows[0][-1] is None or rows[0][-1] > utcnow():
-        return None, False
-    return Due(*rows[0][:-1]), len(rows) > 1

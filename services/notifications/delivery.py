@@ -4,31 +4,39 @@ Order: deliveries of one (subscription, subject) — one NC or CAPA at one
 subscriber — go out one at a time in event order; everything else runs
 concurrently, so a slow or dead endpoint only holds up its own queue. The
 schedule lives in the database (``next_attempt_at``) and survives restarts.
-Run one worker per database (like the outbox relay).
+
+Any number of replicas may run a worker on one database: an attempt starts
+only once this worker claimed the delivery (``claims.py``), and only the head
+of a queue can be claimed, so each delivery is attempted by one process at a
+time and per-queue order holds across replicas. Claims are taken only for
+free slots (``delivery_concurrency``), so a claimed delivery starts at once
+and its claim never runs out while it waits; the rest of what a dispatch
+found waits in memory for the next free slot.
 
 New deliveries are announced by the matcher of this process after its commit
 (:meth:`DeliveryWorker.wake`), so they start at once and only their own rows
 are read. Every ``delivery_poll_interval`` a full dispatch still looks at
 every queue: retries that came due, test sends and replays queued through the
-API, deliveries queued before a restart.
+API or another replica, deliveries queued before a restart, claims left by a
+replica that died.
 """
 
 import asyncio
 import logging
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 import httpx
 from prometheus_client import Counter
-from sqlalchemy import and_, exists, func
-from sqlalchemy.orm import aliased
+from sqlalchemy import and_, func, or_
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.db import SessionFactory, utcnow
+from shared.db import SessionFactory, transaction, utcnow
 
-from .attempts import Due, Key, due_query, next_due, send
+from .attempts import Due, Key, send
+from .claims import claim, new_worker_id, release
 from .domain import AttemptResult, DeliveryStatus, Outcome, parse_networks
 from .messages import Links
 from .models import Delivery, Subscription
@@ -38,6 +46,8 @@ from .settings import NotificationsSettings
 log = logging.getLogger(__name__)
 # How many deliveries one drain sends back to back before yielding to the others.
 DRAIN_LIMIT = 100
+# Delivery ids kept waiting for a slot, at most (the full dispatch finds the rest).
+MAX_WAITING = 5000
 
 ATTEMPTS = Counter("capaflow_notification_attempts", "Delivery attempts by channel and outcome",
                    ["channel", "outcome"])
@@ -45,9 +55,12 @@ ATTEMPTS = Counter("capaflow_notification_attempts", "Delivery attempts by chann
 
 class DeliveryWorker:
     def __init__(self, *, sessions: SessionFactory, settings: NotificationsSettings,
-                 client: httpx.AsyncClient | None = None) -> None:
+                 client: httpx.AsyncClient | None = None, worker_id: str | None = None) -> None:
         self._sessions = sessions
         self._settings = settings
+        self.worker_id = worker_id or new_worker_id()
+        self._lease = timedelta(seconds=settings.delivery_deadline
+                                + settings.delivery_claim_margin)
         self._allowed = parse_networks(settings.allowed_networks)
         self._links = Links(settings.public_base_url, settings.nonconformity_base_url)
         # Idle connections capped at httpx's own default (20; Limits(max_connections=...)
@@ -60,16 +73,19 @@ class DeliveryWorker:
                                 max_keepalive_connections=min(20, settings.delivery_concurrency)))
         self._in_flight: set[Key] = set()
         # Queues seen by a dispatch to hold more behind the delivery in flight:
-        # the drain reads the next one instead of waiting for a later dispatch.
+        # the drain claims the next one instead of waiting for a later dispatch.
         self._more: set[Key] = set()
-        # Ids recorded while a dispatch query was out: its rows for them may be
-        # older than the record, so they are not started again from those rows.
-        self._recorded: set[UUID] | None = None
+        # A queue's next head claimed by a dispatch while its drain was finishing:
+        # started when that drain ends (one attempt per queue at a time).
+        self._handoff: dict[Key, tuple[Due, bool]] = {}
+        # Ids found due (announced or by the full dispatch), to claim as slots free up.
+        self._waiting: dict[UUID, None] = {}
         self._announced: list[UUID] = []
         self._wakeup = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._slots = asyncio.Semaphore(settings.delivery_concurrency)
-        self._recorder = ResultRecorder(sessions=sessions, settings=settings)
+        self._busy = 0  # drains running: the slots taken out of delivery_concurrency
+        self._recorder = ResultRecorder(sessions=sessions, settings=settings,
+                                        worker=self.worker_id, lease=self._lease)
 
     def wake(self, delivery_ids: Iterable[UUID]) -> None:
         """Deliveries were just committed: dispatch them now, not at the next poll."""
@@ -84,15 +100,13 @@ class DeliveryWorker:
         try:
             while not stop.is_set():
                 self._wakeup.clear()
-                announced, self._announced = self._announced, []
                 try:
                     # The full dispatch keeps its pace however often wake-ups come,
                     # so retries that come due are never starved.
-                    if loop.time() >= next_full:
+                    full = loop.time() >= next_full
+                    if full:
                         next_full = loop.time() + poll
-                        await self.dispatch_due()
-                    elif announced:
-                        await self.dispatch_due(announced)
+                    await self.dispatch_due(None if full else ())
                 except Exception:
                     log.warning("delivery worker failed; retrying", exc_info=True)
                 try:
@@ -112,7 +126,8 @@ class DeliveryWorker:
     async def aclose(self, timeout: float = 5.0) -> None:
         """Let attempts in progress finish (up to ``timeout``), then close the client."""
         if self._tasks:
-            # An attempt cut short stays pending and is sent again after a restart.
+            # An attempt cut short stays pending and claimed; once the claim
+            # expires, this or another replica sends it again.
             _, pending = await asyncio.wait(self._tasks, timeout=timeout)
             for task in pending:
                 task.cancel()
@@ -126,28 +141,30 @@ class DeliveryWorker:
         self._wakeup.set()
 
     async def dispatch_due(self, delivery_ids: Sequence[UUID] | None = None) -> int:
-        """Start an attempt for the head of every due queue (or of the queues of
-        ``delivery_ids``, just queued); returns how many started."""
-        started = 0
-        batch = self._settings.delivery_batch_size
-        chunks = [None] if delivery_ids is None else [
-            delivery_ids[i:i + batch] for i in range(0, len(delivery_ids), batch)]
-        for chunk in chunks:
-            self._recorded = set()
-            try:
-                async with self._sessions() as session:
-                    if chunk is None:
-                        heads = (await session.exec(self._heads_query())).all()
-                        rows = await self._rows_to_start(session, heads)
-                    else:
-                        rows = [(Due(*r[:-2]), r[-2], r[-1]) for r in (await session.exec(
-                            self._announced_query(chunk))).all()]
-            finally:
-                recorded = self._recorded or set()
-                self._recorded = None
-            for due, is_head, more in rows:
-                started += self._start(due, is_head=is_head, more=more, recorded=recorded)
-        return started
+        """Claim and start the head of every due queue (or of the queues of
+        ``delivery_ids``, just queued), as far as slots are free; returns how many
+        started. What does not fit waits for the next free slot."""
+        announced, self._announced = self._announced, []
+        self._wait_for_slot([*announced, *(delivery_ids or ())])
+        if delivery_ids is None:
+            async with self._sessions() as session:
+                heads = (await session.exec(self._heads_query())).all()
+            fresh = []
+            for delivery_id, subscription_id, subject, queued in heads:
+                key = (subscription_id, subject)
+                if key in self._in_flight:
+                    if queued > 1:
+                        self._more.add(key)
+                else:
+                    fresh.append(delivery_id)
+            self._wait_for_slot(fresh)
+        return await self._claim_waiting()
+
+    def _wait_for_slot(self, delivery_ids: Iterable[UUID]) -> None:
+        self._waiting.update(dict.fromkeys(delivery_ids))
+        while len(self._waiting) > MAX_WAITING:
+            # The newest go: they are pending in the database, a later full dispatch finds them.
+            self._waiting.popitem()
 
     def _heads_query(self) -> Any:
         heads = (select(col(Delivery.subscription_id).label("sid"),
@@ -156,6 +173,7 @@ class DeliveryWorker:
                         func.count().label("queued"))
                  .where(col(Delivery.status) == DeliveryStatus.pending.value)
                  .group_by(col(Delivery.subscription_id), col(Delivery.subject)).subquery())
+        now = utcnow()
         return (select(Delivery.id, Delivery.subscription_id, Delivery.subject, heads.c.queued)
                 .join(heads, and_(col(Delivery.subscription_id) == heads.c.sid,
                                   col(Delivery.subject) == heads.c.subj,
@@ -163,56 +181,61 @@ class DeliveryWorker:
                 .join(Subscription, col(Subscription.id) == col(Delivery.subscription_id))
                 .where(col(Delivery.status) == DeliveryStatus.pending.value,
                        col(Subscription.active).is_(True),
-                       col(Delivery.next_attempt_at) <= utcnow())
+                       col(Delivery.next_attempt_at) <= now,
+                       # Another replica's live claims are its business; ours mark queues
+                       # in flight here (for _more).
+                       or_(col(Delivery.claimed_by).is_(None),
+                           col(Delivery.claimed_by) == self.worker_id,
+                           col(Delivery.claim_expires_at) <= now))
                 .order_by(col(Delivery.next_attempt_at))
                 .limit(self._settings.delivery_batch_size))
 
-    async def _rows_to_start(self, session: AsyncSession,
-                             heads: Sequence[Any]) -> list[tuple[Due, bool, bool]]:
-        """The full rows of the heads not in flight; in-flight queues with more get marked."""
-        wanted: dict[UUID, bool] = {}
-        for delivery_id, subscription_id, subject, queued in heads:
+    async def _claim_waiting(self) -> int:
+        """Claim waiting deliveries for the free slots and start them."""
+        started = 0
+        while self._waiting:
+            free = min(self._settings.delivery_concurrency - self._busy,
+                       self._settings.delivery_batch_size)
+            if free <= 0:
+                break
+            ids = list(self._waiting)[:free]
+            for delivery_id in ids:
+                del self._waiting[delivery_id]
+            in_flight = set(self._in_flight)
+            async with transaction(self._sessions) as session:
+                claimed = await claim(session, worker=self.worker_id, lease=self._lease,
+                                      limit=free, ids=ids)
+            for due, more in claimed:
+                started += self._start(due, more)
+            if len(claimed) < len(ids) and (in_flight or self._in_flight):
+                await self._follow_unclaimed(set(ids) - {due.id for due, _ in claimed},
+                                             in_flight)
+        return started
+
+    async def _follow_unclaimed(self, delivery_ids: set[UUID], in_flight: set[Key]) -> None:
+        """Deliveries not claimable because their queue is ours in flight: that drain
+        takes them next. A drain that ended while the claim was out: claim again."""
+        async with self._sessions() as session:
+            rows = (await session.exec(select(Delivery.id, Delivery.subscription_id,
+                                              Delivery.subject)
+                                       .where(col(Delivery.id).in_(list(delivery_ids))))).all()
+        for delivery_id, subscription_id, subject in rows:
             key = (subscription_id, subject)
             if key in self._in_flight:
-                if queued > 1:
-                    self._more.add(key)
-            else:
-                wanted[delivery_id] = queued > 1
-        if not wanted:
-            return []
-        # Payloads only for what will be sent: queues in flight are skipped above.
-        rows = (await session.exec(due_query().where(col(Delivery.id).in_(list(wanted)),
-                                                     col(Delivery.next_attempt_at) <= utcnow())
-                                   )).all()
-        return [(Due(*r), True, wanted[r[0]]) for r in rows]
-
-    def _announced_query(self, delivery_ids: Sequence[UUID]) -> Any:
-        older = aliased(Delivery)
-        waiting = (select(older.id).where(
-            older.subscription_id == Delivery.subscription_id,
-            older.subject == Delivery.subject,
-            older.status == DeliveryStatus.pending.value,
-            older.seq < Delivery.seq))
-        later = (select(older.id).where(
-            older.subscription_id == Delivery.subscription_id,
-            older.subject == Delivery.subject,
-            older.status == DeliveryStatus.pending.value,
-            older.seq > Delivery.seq))
-        # Only the head of its queue may start; the flags say where in it each one is.
-        return (due_query().add_columns(~exists(waiting), exists(later))
-                .where(col(Delivery.id).in_(delivery_ids),
-                       col(Delivery.next_attempt_at) <= utcnow()))
-
-    def _start(self, due: Due, *, is_head: bool, more: bool, recorded: set[UUID]) -> int:
-        key = due.key
-        if key in self._in_flight or not is_head:
-            if key in self._in_flight:
                 self._more.add(key)
+            elif key in in_flight:
+                self._wait_for_slot([delivery_id])
+                self._wakeup.set()
+
+    def _start(self, due: Due, more: bool) -> int:
+        key = due.key
+        if key in self._in_flight:
+            # Its drain recorded the previous head and is ending: it starts this one.
+            self._handoff[key] = (due, more)
             return 0
-        if due.id in recorded:
-            return 0  # sent and recorded while the query ran: this row is stale
         self._in_flight.add(key)
         self._more.discard(key)  # this row's own flag is the fresher word
+        self._busy += 1
         task = asyncio.create_task(self._drain(due, more))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -222,30 +245,44 @@ class DeliveryWorker:
         """Send the head of one queue and, while that works, the next ones behind it."""
         key = due.key
         try:
-            async with self._slots:
-                current: Due | None = due
-                for _ in range(DRAIN_LIMIT):
-                    assert current is not None
-                    fetch_next = more or key in self._more
+            current: Due | None = due
+            for _ in range(DRAIN_LIMIT):
+                assert current is not None
+                fetch_next = more or key in self._more
+                self._more.discard(key)
+                result, current, more = await self._attempt(current, fetch_next)
+                if current is None and result is not None \
+                        and result.outcome is Outcome.delivered and key in self._more:
+                    # A dispatch saw more queued while we recorded: look once more.
                     self._more.discard(key)
-                    result, current, more = await self._attempt(current, fetch_next)
-                    if current is None and result is not None \
-                            and result.outcome is Outcome.delivered and key in self._more:
-                        # A dispatch saw more queued while we recorded: look once more.
-                        self._more.discard(key)
-                        async with self._sessions() as session:
-                            current, more = await next_due(session, key)
-                    if current is None:
-                        break
-                else:
-                    # Yield to the other queues; this one goes on at the next dispatch.
-                    if current is not None:
-                        self._announced.append(current.id)
-                        self._wakeup.set()
+                    async with transaction(self._sessions) as session:
+                        claimed = await claim(session, worker=self.worker_id,
+                                              lease=self._lease, limit=1, key=key)
+                    current, more = claimed[0] if claimed else (None, False)
+                if current is None:
+                    break
+            else:
+                # Yield to the other queues: give the claim back and wait for a slot.
+                if current is not None:
+                    await self._release(current)
+                    self._wait_for_slot([current.id])
         except Exception:
             log.exception("delivery attempt %s crashed", due.id)
         finally:
             self._in_flight.discard(key)
+            self._busy -= 1
+            handed = self._handoff.pop(key, None)
+            if handed is not None:
+                self._start(*handed)
+            if self._waiting or self._announced:
+                self._wakeup.set()  # a slot is free
+
+    async def _release(self, due: Due) -> None:
+        try:
+            async with transaction(self._sessions) as session:
+                await release(session, due.id, self.worker_id)
+        except Exception:
+            log.warning("releasing the claim on %s failed; it expires", due.id, exc_info=True)
 
     async def _attempt(self, due: Due, fetch_next: bool
                        ) -> tuple[AttemptResult | None, Due | None, bool]:
@@ -255,7 +292,5 @@ class DeliveryWorker:
                             allowed=self._allowed, links=self._links, now=started)
         written, following, more = await self._recorder.record(
             due, result, started=started, fetch_next=fetch_next)
-        if self._recorded is not None:
-            self._recorded.add(due.id)
         ATTEMPTS.labels(due.channel, result.outcome.value).inc()
         return (result if written else None), following, more

@@ -11,16 +11,23 @@ up the next one.
 
 An attempt awaits its result's commit before its queue moves on, so order
 and "recorded before the next one is sent" hold as before.
+
+Lock order, the same in every process, so replicas recording at once never
+deadlock: a batch's delivery UPDATEs in delivery-id order; then the claims of
+the next deliveries of their queues (``SKIP LOCKED``: they never wait); then
+subscription rows (410s) in id order; then the revision row.
 """
 
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from uuid import UUID
 
 from shared.db import SessionFactory, transaction
 
-from .attempts import Due, disable_gone, next_due, record
+from .attempts import Due, disable_gone, record
+from .claims import claim, release
 from .domain import AttemptResult, Outcome
 from .settings import NotificationsSettings
 
@@ -42,9 +49,12 @@ class _Result:
 
 
 class ResultRecorder:
-    def __init__(self, *, sessions: SessionFactory, settings: NotificationsSettings) -> None:
+    def __init__(self, *, sessions: SessionFactory, settings: NotificationsSettings,
+                 worker: str, lease: timedelta) -> None:
         self._sessions = sessions
         self._settings = settings
+        self._worker = worker
+        self._lease = lease
         self._queue: list[_Result] = []
         # Runs while results are queued; record() starts it again when it ended.
         self._task: asyncio.Task[None] | None = None
@@ -52,7 +62,8 @@ class ResultRecorder:
     async def record(self, due: Due, result: AttemptResult, *, started: datetime,
                      fetch_next: bool) -> Recorded:
         """Write one result; returns whether it was written (False: the delivery
-        changed meanwhile) and, when asked after a success, the queue's next due one."""
+        changed meanwhile) and, when asked after a success, the queue's next due one,
+        claimed for this worker."""
         item = _Result(due, result, started, fetch_next)
         # Nobody may be waiting any more (a cancelled attempt): do not warn then.
         item.done.add_done_callback(lambda f: f.cancelled() or f.exception())
@@ -75,21 +86,29 @@ class ResultRecorder:
     async def _write(self, batch: list[_Result]) -> None:
         try:
             async with transaction(self._sessions) as session:
-                outcomes: list[Recorded] = []
-                for item in batch:
+                written: dict[int, bool] = {}
+                # Delivery rows in one order for every writer (see the module doc).
+                for i in sorted(range(len(batch)), key=lambda i: batch[i].due.id):
+                    item = batch[i]
                     # Outbox rows wait for the commit's flush, one INSERT for the batch,
                     # instead of being flushed before each next UPDATE.
                     with session.no_autoflush:
-                        written = await record(session, item.due, item.result,
-                                               started=item.started, settings=self._settings)
+                        written[i] = await record(session, item.due, item.result,
+                                                  started=item.started,
+                                                  settings=self._settings, worker=self._worker)
+                outcomes: list[Recorded] = []
+                for i, item in enumerate(batch):
                     following: tuple[Due | None, bool] = (None, False)
-                    if written and item.fetch_next and item.result.outcome is Outcome.delivered:
-                        following = await next_due(session, item.due.key)
-                    outcomes.append((written, *following))
+                    if written[i] and item.fetch_next and item.result.outcome is Outcome.delivered:
+                        with session.no_autoflush:
+                            claimed = await claim(session, worker=self._worker,
+                                                  lease=self._lease, limit=1, key=item.due.key)
+                        if claimed:
+                            following = claimed[0]
+                    outcomes.append((written[i], *following))
                 await disable_gone(session, (
-                    item.due.subscription_id for item, (written, *_) in zip(
-                        batch, outcomes, strict=True)
-                    if written and item.result.outcome is Outcome.gone))
+                    item.due.subscription_id for i, item in enumerate(batch)
+                    if written[i] and item.result.outcome is Outcome.gone))
         except Exception as exc:
             if len(batch) > 1:
                 # One bad result must not sink the others: write them one at a time.
@@ -101,6 +120,21 @@ class ResultRecorder:
             if not batch[0].done.done():
                 batch[0].done.set_exception(exc)
             return
+        orphans = []
         for item, outcome in zip(batch, outcomes, strict=True):
             if not item.done.done():
                 item.done.set_result(outcome)
+            elif outcome[1] is not None:
+                orphans.append(outcome[1].id)  # its attempt was cancelled: nobody sends it
+        if orphans:
+            await self._release(orphans)
+
+    async def _release(self, delivery_ids: list[UUID]) -> None:
+        """Give back claims nobody will attempt, so others need not wait for them to expire."""
+        try:
+            async with transaction(self._sessions) as session:
+                for delivery_id in sorted(delivery_ids):
+                    await release(session, delivery_id, self._worker)
+        except Exception:
+            log.warning("releasing %d claims failed; they expire", len(delivery_ids),
+                        exc_info=True)

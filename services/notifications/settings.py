@@ -16,7 +16,15 @@ class NotificationsSettings(ServiceSettings):
     # Seconds to wait after each failed attempt; dead-lettered after the last.
     retry_schedule: list[float] = Field(default=list(DEFAULT_RETRY_SCHEDULE), min_length=1)
     retry_jitter: float = Field(default=0.2, ge=0, lt=1)
+    # httpx's limit per phase (connect, each read, each write) of a webhook or Slack call.
     delivery_timeout: float = Field(default=10.0, gt=0)
+    # One attempt from start to answer (DNS check, connect, send, read; SMTP too):
+    # a trickling receiver that beats every per-phase timeout is cut here.
+    delivery_deadline: float = Field(default=30.0, gt=0)
+    # A worker's claim on a delivery lasts delivery_deadline + this margin (time to
+    # record the result). A replica killed mid-attempt leaves claims that another
+    # replica takes over once they expire, so this bounds how late that resend is.
+    delivery_claim_margin: float = Field(default=30.0, gt=0)
     delivery_poll_interval: float = Field(default=0.5, gt=0)
     delivery_concurrency: int = Field(default=50, ge=1, le=1000)
     delivery_batch_size: int = Field(default=500, ge=1, le=5000)
@@ -26,6 +34,9 @@ class NotificationsSettings(ServiceSettings):
     stream_keepalive_interval: float = Field(default=15.0, gt=0)
     # A stream ends after this long; EventSource clients reconnect with Last-Event-ID.
     stream_max_duration: float = Field(default=300.0, gt=0)
+    # Live streams one caller may hold open at once in this process (429 beyond);
+    # behind N replicas that is up to N times as many.
+    stream_max_per_principal: int = Field(default=5, ge=1, le=1000)
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_username: str | None = None

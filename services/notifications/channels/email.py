@@ -50,11 +50,17 @@ def render(*, sender: str, to: str, subject: str, context: dict[str, Any],
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
-    message["Subject"] = subject
+    message["Subject"] = one_line(subject)
     message["Message-ID"] = f"<{message_id}@capaflow>"
     message.set_content(_TEXT_TEMPLATE.render(**context))
     message.add_alternative(_HTML_TEMPLATE.render(**context), subtype="html")
     return message
+
+
+def one_line(value: str) -> str:
+    """A header value without line breaks: titles come from NCs and alerts, and a
+    CR/LF in a header is refused by the builder (and would inject headers)."""
+    return " ".join(value.split())
 
 
 async def send(message: EmailMessage, *, host: str, port: int, timeout: float,

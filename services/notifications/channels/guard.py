@@ -6,6 +6,8 @@ import socket
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
+import httpx
+
 from ..domain import IPNetwork, refused_address
 
 
@@ -28,6 +30,12 @@ class TargetRefused(Exception):
 
 
 def check_url_shape(url: str) -> tuple[str, int]:
+    try:
+        # The sender's own parser: a URL it refuses (http://01.01.01.01/ resolves
+        # through getaddrinfo, yet httpx rejects the host) could never be sent.
+        httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise TargetRefused(f"The target URL is not valid: {exc}.") from exc
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise TargetRefused("The target must be an http:// or https:// URL.")

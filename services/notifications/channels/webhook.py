@@ -11,6 +11,12 @@ from standardwebhooks.webhooks import Webhook
 from ..domain import AttemptResult, IPNetwork, Outcome, classify_response, parse_retry_after
 from .guard import TargetRefused, check_target
 
+# How much of a receiver's answer is read. Only the status code counts; the
+# body is read (up to this) so a short answer leaves the connection reusable,
+# and a longer one is cut by dropping the connection, so a receiver answering
+# 200 MB costs 64 KiB of memory, not 200 MB.
+MAX_RESPONSE_BYTES = 64 * 1024
+
 
 def sign(*, secrets: Sequence[str], msg_id: str, timestamp: datetime, body: str) -> str:
     """``webhook-signature``: one ``v1,<sig>`` per secret, space-separated.
@@ -41,14 +47,32 @@ async def post(client: httpx.AsyncClient, *, url: str, body: str, headers: dict[
     except TargetRefused as exc:
         return AttemptResult(Outcome.failed, error=str(exc))
     try:
-        response = await client.post(url, content=body.encode(), headers=headers,
-                                     timeout=timeout)
+        async with client.stream("POST", url, content=body.encode(), headers=headers,
+                                 timeout=timeout) as response:
+            await read_capped(response)
     except httpx.TimeoutException:
         return AttemptResult(Outcome.retry, error=f"timed out after {timeout:g} s")
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+        # The URL itself is the problem: no retry can succeed.
+        return AttemptResult(Outcome.failed, error=f"{type(exc).__name__}: {exc}"[:500])
     except httpx.HTTPError as exc:
         return AttemptResult(Outcome.retry, error=f"{type(exc).__name__}: {exc}"[:500])
     return classify_response(response.status_code,
                              parse_retry_after(response.headers.get("retry-after"), now))
+
+
+async def read_capped(response: httpx.Response, limit: int = MAX_RESPONSE_BYTES) -> int:
+    """Read at most about ``limit`` bytes of the body; returns how many were read.
+
+    Leaving the stream unfinished makes httpx close the connection instead of
+    returning it to the pool, which is what drops an oversized answer.
+    """
+    read = 0
+    async for chunk in response.aiter_raw():
+        read += len(chunk)
+        if read >= limit:
+            break
+    return read
 
 
 def slack_payload(*, title: str, lines: list[str], link: str | None,

@@ -9,14 +9,16 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, update
 from sqlmodel import col, select
 
-from services.notifications.attempts import Due, due_query, record
+from services.notifications.attempts import Due, record
+from services.notifications.claims import claim
 from services.notifications.delivery import DeliveryWorker
 from services.notifications.domain import AttemptResult, Outcome
 from services.notifications.matching import EventMatcher
@@ -276,24 +278,37 @@ async def test_a_result_is_recorded_only_over_the_attempt_it_belongs_to(
         queued: list[uuid.UUID] = []
         async with transaction(sessions) as session:
             await EventMatcher(on_queued=queued.extend)(session, capa_opened())
-        async with sessions() as session:
-            [row] = (await session.exec(due_query().where(col(Delivery.id) == queued[0]))).all()
-        due = Due(*row)
+        async with transaction(sessions) as session:
+            [(due, more)] = await claim(session, worker="w1", lease=timedelta(minutes=1),
+                                        limit=10, ids=queued)
+        assert more is False
         ok = AttemptResult(Outcome.delivered, 204)
 
-        async def record_(due: Due, result: AttemptResult) -> bool:
+        async def record_(due: Due, result: AttemptResult, worker: str = "w1") -> bool:
             async with transaction(sessions) as session:
-                return await record(session, due, result, started=utcnow(), settings=settings)
+                return await record(session, due, result, started=utcnow(), settings=settings,
+                                    worker=worker)
+
+        async def claim_again() -> None:
+            async with transaction(sessions) as session:
+                await session.exec(update(Delivery).values(  # type: ignore[call-overload]
+                    next_attempt_at=utcnow()))
+                assert len(await claim(session, worker="w1", lease=timedelta(minutes=1),
+                                       limit=10, ids=queued)) == 1
 
         assert await record_(due, AttemptResult(Outcome.retry, 503, "HTTP 503")) is True
+        await claim_again()
         # The same attempt count again (a second sender, a stale row): ignored.
         assert await record_(due, ok) is False
+        # Another worker's result over our claim: ignored.
+        assert await record_(replace(due, attempts=1), ok, worker="w2") is False
         assert await record_(replace(due, attempts=1), ok) is True
         assert await record_(replace(due, attempts=2), ok) is False  # no longer pending
         async with sessions() as session:
             [stored] = (await session.exec(select(Delivery))).all()
             events = (await session.exec(select(OutboxMessage.event_type))).all()
         assert stored.status == "delivered" and stored.attempts == 2
+        assert stored.claimed_by is None and stored.claim_expires_at is None
         assert events == ["capaflow.notification.delivered.v1"]
     finally:
         await engine.dispose()
