@@ -4,19 +4,32 @@ Keys are random 32-byte tokens; only their SHA-256 is stored (a slow
 password hash buys nothing for a high-entropy secret, and every request pays
 it). The key store is a JSON file every service reads (``*_CREDENTIALS_FILE``):
 ``{"keys": [{"sha256": "...", "subject": "...", "roles": ["manager"]}]}``.
-``python -m shared.credentials`` creates keys and prints each one once.
+``python -m shared.credentials`` creates and revokes keys.
+
+Services hold a :class:`KeyFile`: it re-reads the store when the file
+changes, so an added key works and a revoked one stops within
+``RELOAD_INTERVAL`` seconds, without a restart.
 """
 
 import hashlib
 import json
-from collections.abc import Iterable
+import logging
+import os
+import time
+import unicodedata
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 # People's roles. "admin" holds every role.
 ROLES = ("reporter", "engineer", "verifier", "manager", "admin")
 # A monitoring source authenticates as the role "source:<name>".
 SOURCE_ROLE_PREFIX = "source:"
+# How stale a service's view of the key store may be (seconds). One stat() per
+# interval at most: cheap enough to do on the request path.
+RELOAD_INTERVAL = 1.0
 
 
 def source_role(source: str) -> str:
@@ -27,10 +40,59 @@ def hash_key(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# Unicode categories that render as nothing (format characters like U+200B,
+# controls, line/paragraph separators) or as nothing defined (unassigned,
+# private use, surrogates): "dev-verifier\u200b" must not pass for another person.
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+class InvalidIdentity(ValueError):
+    """An identity holds characters a person cannot see or type reliably."""
+
+
+def canonical_identity(identity: str) -> str:
+    """The form identities are stored and compared in: NFKC, case-folded, trimmed.
+
+    NFKC folds compatibility look-alikes (full-width letters, ligatures, the
+    non-breaking space); casefold makes ``DEV-VERIFIER`` and ``dev-verifier``
+    one person. Raises :class:`InvalidIdentity` for invisible characters, which
+    canonicalisation would otherwise keep.
+    """
+    folded = unicodedata.normalize("NFKC", identity).casefold().strip()
+    # casefold can leave non-NFKC sequences (e.g. U+0345); normalise once more.
+    folded = unicodedata.normalize("NFKC", folded)
+    bad = sorted({f"U+{ord(c):04X}" for c in folded if unicodedata.category(c) in _INVISIBLE})
+    if bad:
+        raise InvalidIdentity(f"contains invisible or control characters ({', '.join(bad)})")
+    return folded
+
+
+def same_identity(a: str | None, b: str | None) -> bool:
+    """Whether two stored or presented identities name the same person.
+
+    Values stored before identities were canonical may still hold invisible
+    characters; those are dropped here so an old "bob\u200b" still equals "bob".
+    """
+    if a is None or b is None:
+        return False
+    return _lenient(a) == _lenient(b)
+
+
+def _lenient(identity: str) -> str:
+    kept = "".join(c for c in unicodedata.normalize("NFKC", identity)
+                   if unicodedata.category(c) not in _INVISIBLE)
+    return unicodedata.normalize("NFKC", kept.casefold().strip())
+
+
 @dataclass(frozen=True)
 class Principal:
     subject: str
     roles: frozenset[str]
+
+    @property
+    def is_source(self) -> bool:
+        """A monitoring source's token: it may call its own intake and nothing else."""
+        return any(r.startswith(SOURCE_ROLE_PREFIX) for r in self.roles)
 
     def holds_any(self, roles: Iterable[str]) -> bool:
         wanted = set(roles)
@@ -47,7 +109,11 @@ class KeyStore:
     def load(cls, path: Path) -> "KeyStore":
         if not path.is_file():
             return cls()
-        raw = json.loads(path.read_text())
+        return cls.parse(path.read_text())
+
+    @classmethod
+    def parse(cls, text: str) -> "KeyStore":
+        raw = json.loads(text)
         return cls((entry["sha256"], Principal(subject=entry["subject"],
                                                roles=frozenset(entry["roles"])))
                    for entry in raw.get("keys", []))
@@ -57,3 +123,62 @@ class KeyStore:
 
     def __len__(self) -> int:
         return len(self._by_hash)
+
+
+_Signature = tuple[int, int, int, int] | None
+
+
+class KeyFile:
+    """A key store kept in step with its file.
+
+    ``authenticate`` stats the file at most once per ``interval`` and re-reads
+    it when its inode, size or mtime changed (``shared.credentials`` replaces
+    the file atomically, so the inode changes; a Kubernetes Secret volume swaps
+    a symlink, which ``stat`` follows). A file that no longer parses keeps the
+    last good store: a half-written edit must not lock everybody out. A file
+    that is gone means no keys.
+    """
+
+    def __init__(self, path: Path, *, interval: float = RELOAD_INTERVAL,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.path = path
+        self._interval = interval
+        self._clock = clock
+        self._store = KeyStore()
+        self._signature: _Signature = None
+        self._checked_at = float("-inf")
+        self._refresh()
+
+    def _stat(self) -> _Signature:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns)
+
+    def _refresh(self) -> None:
+        self._checked_at = self._clock()
+        signature = self._stat()
+        if signature == self._signature and signature is not None:
+            return
+        if signature is None:
+            if self._signature is not None:
+                log.warning("key store %s is gone: every key is refused", self.path)
+            self._store, self._signature = KeyStore(), None
+            return
+        try:
+            store = KeyStore.parse(self.path.read_text())
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.error("key store %s could not be read (%s); keeping the %d keys loaded "
+                      "before", self.path, exc, len(self._store))
+            return
+        self._store, self._signature = store, signature
+        log.info("key store %s loaded: %d keys", self.path, len(store))
+
+    def authenticate(self, token: str) -> Principal | None:
+        if self._clock() - self._checked_at >= self._interval:
+            self._refresh()
+        return self._store.authenticate(token)
+
+    def __len__(self) -> int:
+        return len(self._store)

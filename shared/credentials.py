@@ -2,6 +2,11 @@
 
     python -m shared.credentials dev               # make run: one key per role + source tokens
     python -m shared.credentials add SUBJECT ROLE [ROLE ...]   # prints a new key once
+    python -m shared.credentials revoke SUBJECT    # removes every key of SUBJECT
+    python -m shared.credentials revoke-key        # removes the key read from stdin
+
+Running services pick up an added or revoked key within a second or two
+(``shared.auth.KeyFile`` re-reads the store when it changes); no restart.
 
 Only hashes go to the key store (``var/api-keys.json`` unless
 ``CAPAFLOW_CREDENTIALS_FILE`` says otherwise). ``dev`` also writes the plain
@@ -16,7 +21,15 @@ import secrets
 import sys
 from pathlib import Path
 
-from shared.auth import ROLES, hash_key, source_role
+from shared.auth import (
+    ROLES,
+    SOURCE_ROLE_PREFIX,
+    InvalidIdentity,
+    canonical_identity,
+    hash_key,
+    same_identity,
+    source_role,
+)
 
 DEV_SOURCES = ("alertmanager", "grafana")
 # Generic JSON sources signed per Standard Webhooks (whsec_ secrets).
@@ -31,13 +44,59 @@ def _store_path() -> Path:
     return Path(os.environ.get("CAPAFLOW_CREDENTIALS_FILE", "var/api-keys.json"))
 
 
-def _append(store: Path, token: str, subject: str, roles: list[str]) -> None:
-    data = json.loads(store.read_text()) if store.is_file() else {"keys": []}
-    data["keys"].append({"sha256": hash_key(token), "subject": subject, "roles": roles})
+def _read(store: Path) -> dict[str, list[dict[str, object]]]:
+    return dict(json.loads(store.read_text())) if store.is_file() else {"keys": []}
+
+
+def _write(store: Path, data: dict[str, list[dict[str, object]]]) -> None:
+    # Write-then-rename: a service re-reading the store never sees half a file,
+    # and the new inode tells it the store changed.
     store.parent.mkdir(parents=True, exist_ok=True)
     tmp = store.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n")
     tmp.replace(store)
+
+
+def _append(store: Path, token: str, subject: str, roles: list[str]) -> None:
+    data = _read(store)
+    data["keys"].append({"sha256": hash_key(token), "subject": subject, "roles": roles})
+    _write(store, data)
+
+
+def add_key(store: Path, subject: str, roles: list[str]) -> str:
+    """A new key for ``subject`` with ``roles``; returns the key (shown once).
+
+    The subject is stored canonical (see ``shared.auth.canonical_identity``), so
+    it compares equal to the owner names the services store. Raises ValueError
+    for an unknown role or an identity with invisible characters.
+    """
+    unknown = [r for r in roles if r not in ROLES and not (
+        r.startswith(SOURCE_ROLE_PREFIX) and len(r) > len(SOURCE_ROLE_PREFIX))]
+    if not roles or unknown:
+        raise ValueError(f"unknown roles {unknown or roles}; use {', '.join(ROLES)} "
+                         f"or {SOURCE_ROLE_PREFIX}<name>")
+    try:
+        canonical = canonical_identity(subject)
+    except InvalidIdentity as exc:
+        raise ValueError(f"subject {subject!r} {exc}") from None
+    if not canonical:
+        raise ValueError("the subject may not be empty")
+    token = new_key()
+    _append(store, token, canonical, roles)
+    return token
+
+
+def revoke(store: Path, *, subject: str | None = None, token: str | None = None) -> int:
+    """Remove every key of ``subject``, or the one key ``token``; returns how many."""
+    data = _read(store)
+    digest = hash_key(token) if token is not None else None
+    kept = [e for e in data["keys"]
+            if not ((subject is not None and same_identity(str(e["subject"]), subject))
+                    or (digest is not None and e["sha256"] == digest))]
+    removed = len(data["keys"]) - len(kept)
+    if removed:
+        _write(store, {**data, "keys": kept})
+    return removed
 
 
 def provision_dev(store: Path, plain: Path) -> dict[str, dict[str, str]]:
@@ -85,10 +144,20 @@ def main(argv: list[str]) -> int:
             print(f"  source {source:<6} Authorization: Bearer {token}")
         return 0
     if argv[:1] == ["add"] and len(argv) >= 3:
-        token = new_key()
-        _append(store, token, argv[1], argv[2:])
-        print(token)
+        try:
+            print(add_key(store, argv[1], argv[2:]))
+        except ValueError as exc:
+            print(f"not added: {exc}", file=sys.stderr)
+            return 2
         return 0
+    if argv[:1] == ["revoke"] and len(argv) == 2:
+        removed = revoke(store, subject=argv[1])
+        print(f"revoked {removed} key(s) of {argv[1]}")
+        return 0 if removed else 1
+    if argv == ["revoke-key"]:
+        removed = revoke(store, token=sys.stdin.readline().strip())
+        print(f"revoked {removed} key(s)")
+        return 0 if removed else 1
     print(__doc__)
     return 2
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 
 from shared import tracing
-from shared.auth import KeyStore
+from shared.auth import KeyFile
 from shared.http.errors import PROBLEM_RESPONSES, install_problem_handlers
 from shared.http.health import router as health_router
 from shared.http.limits import BodySizeLimit, NulGuard
@@ -33,7 +33,8 @@ def service_app(*, service: str, title: str, settings: ServiceSettings,
 
     app = FastAPI(title=title, version="1", lifespan=lifespan)
     app.state.settings = settings
-    app.state.keys = KeyStore.load(Path(settings.credentials_file))
+    # Re-read when the file changes: keys are added and revoked without a restart.
+    app.state.keys = KeyFile(Path(settings.credentials_file))
     app.add_middleware(NulGuard)
     app.add_middleware(RequestObservation, service=service)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -2,21 +2,34 @@
 
 ``Depends(require_roles("engineer", "manager"))`` answers 401 (with
 ``WWW-Authenticate``) without valid credentials and 403 without a role.
-Bearer keys are the rule; basic auth (password = key) exists because
-Alertmanager and Grafana can be configured with either.
+``Depends(authenticate)`` admits any person's key. Bearer keys are the rule;
+basic auth (password = key) exists because Alertmanager and Grafana can be
+configured with either.
+
+A monitoring source's token (a ``source:<name>`` role) is refused with 403
+everywhere except on a route that names that source role in
+``require_roles``: its intake. The refusal lives here, not in each router,
+so a new read cannot forget it.
 """
 
 import base64
 import binascii
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from fastapi import Request
 
-from shared.auth import ROLES, KeyStore, Principal
+from shared.auth import ROLES, SOURCE_ROLE_PREFIX, Principal
 from shared.http.errors import Problem
 
 # Basic too: feed readers and Alertmanager's basic_auth prompt only for it.
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="capaflow", Basic realm="capaflow"'}
+
+
+class Authenticator(Protocol):
+    """``app.state.keys``: a ``shared.auth.KeyFile`` (or a fixed ``KeyStore``)."""
+
+    def authenticate(self, token: str) -> Principal | None: ...
 
 
 def _token(request: Request) -> str | None:
@@ -33,8 +46,8 @@ def _token(request: Request) -> str | None:
     return None
 
 
-def authenticate(request: Request) -> Principal:
-    keys: KeyStore = request.app.state.keys
+def _identify(request: Request) -> Principal:
+    keys: Authenticator = request.app.state.keys
     token = _token(request)
     if token is None:
         raise Problem(401, "Send an API key as 'Authorization: Bearer <key>'.",
@@ -47,9 +60,28 @@ def authenticate(request: Request) -> Principal:
     return principal
 
 
+def _refuse_source(principal: Principal) -> None:
+    raise Problem(403, "A monitoring source's token may only send to its intake endpoint; "
+                  "use a person's API key here.", title="Forbidden",
+                  required_roles=list(ROLES))
+
+
+def authenticate(request: Request) -> Principal:
+    """Any person's valid key (monitoring source tokens get 403)."""
+    principal = _identify(request)
+    if principal.is_source:
+        _refuse_source(principal)
+    return principal
+
+
 def require_roles(*roles: str) -> Callable[[Request], Awaitable[Principal]]:
+    # Only a route that names a source role is an intake a source may call.
+    intake = any(r.startswith(SOURCE_ROLE_PREFIX) for r in roles)
+
     async def dependency(request: Request) -> Principal:
-        principal = authenticate(request)
+        principal = _identify(request)
+        if principal.is_source and not intake:
+            _refuse_source(principal)
         if not principal.holds_any(roles):
             # admin holds every person role; a source token only its own.
             needed = list(roles) + (["admin"] if any(r in ROLES for r in roles) else [])
