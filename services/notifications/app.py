@@ -21,6 +21,7 @@ from .digests import run_digest_schedule
 from .matching import EventMatcher
 from .service import SERVICE, SUBSCRIPTIONS, with_matcher
 from .settings import NotificationsSettings
+from .stream import StreamSlots
 
 
 def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
@@ -31,6 +32,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
                       settings=settings, subscriptions=with_matcher(SUBSCRIPTIONS, matcher),
                       routers=[subscriptions.router, deliveries.router, live.router])
     app.state.notifications_matcher = matcher
+    app.state.stream_slots = StreamSlots(settings.stream_max_per_principal)
     runtime_lifespan = app.router.lifespan_context
 
     @asynccontextmanager

@@ -1,12 +1,15 @@
+import asyncio
+from collections.abc import Callable
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlmodel import col, select
+from starlette.types import Receive, Scope, Send
 
 from shared.events.base import Severity
-from shared.http.errors import Problem
+from shared.http.errors import PROBLEM_RESPONSES, Problem
 
 from .. import feeds, stream
 from ..digests import LESSON_TYPE
@@ -20,7 +23,40 @@ router = APIRouter(prefix="/v1", tags=["stream and feeds"])
 FEED_SIZE = 50
 
 
-@router.get("/stream", response_class=StreamingResponse)
+class _HeldStream(StreamingResponse):
+    """A live stream that gives its slot back however it ends: finished, client
+    gone, or cancelled by a shutdown."""
+
+    def __init__(self, content: Any, *, release: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self._release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
+
+
+_TOO_MANY: dict[int | str, dict[str, Any]] = {429: {"description": "Too many open live streams for this caller "
+                                  "(Retry-After says when one ends at the latest)",
+                   "content": PROBLEM_RESPONSES[400]["content"]}}
+
+
+def _take_slot(request: Request, principal: str, max_duration: float) -> Callable[[], None]:
+    slots: stream.StreamSlots = request.app.state.stream_slots
+    now = asyncio.get_running_loop().time()
+    try:
+        return slots.take(principal, now=now, ends_by=now + max_duration)
+    except stream.StreamLimitReached as exc:
+        raise Problem(429, f"You already have {slots.per_principal} live streams open, the "
+                      "most one caller may hold; close one, or reconnect after Retry-After "
+                      "seconds (when your oldest stream ends at the latest).",
+                      title="Too many live streams",
+                      headers={"Retry-After": str(exc.retry_after)}) from exc
+
+
+@router.get("/stream", response_class=StreamingResponse, responses=_TOO_MANY)
 async def live_stream(
     request: Request, principal: Person, sessions: Sessions, settings: Settings,
     event_type: Annotated[list[Pattern] | None, Query(alias="type", max_length=50)] = None,
@@ -36,6 +72,7 @@ async def live_stream(
 
     Each SSE ``id`` is a stream position; reconnect with ``Last-Event-ID`` to
     get what you missed. Without it the stream starts at the newest event.
+    One caller may hold ``stream_max_per_principal`` streams per process; 429 beyond.
     """
     if last_event_id is not None:
         try:
@@ -60,12 +97,14 @@ async def live_stream(
     async def stopped() -> bool:
         return bool(stop.is_set() or await request.is_disconnected())
 
-    return StreamingResponse(
+    # Taken last: nothing after this may fail before the response holds the release.
+    release = _take_slot(request, principal.subject, settings.stream_max_duration)
+    return _HeldStream(
         stream.sse_events(sessions, after=after, wanted=wanted,
                           poll_interval=settings.stream_poll_interval,
                           keepalive_interval=settings.stream_keepalive_interval,
                           max_duration=settings.stream_max_duration, stopped=stopped),
-        media_type="text/event-stream",
+        release=release, media_type="text/event-stream",
         headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
 
 
