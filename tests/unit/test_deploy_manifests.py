@@ -165,13 +165,28 @@ def test_compose_file_is_valid_for_compose() -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_web_ui_manifest_uses_only_its_settings_and_one_replica() -> None:
+def test_web_ui_manifest_uses_only_its_settings_and_scales_out() -> None:
     from services.web.settings import WebSettings
 
     text = (K8S / "web.yaml").read_text()
     names = set(re.findall(r"(?m)^  (WEB_[A-Z0-9_]+):", text))
     assert {"WEB_CAPA_URL", "WEB_CREDENTIALS_FILE", "WEB_COOKIE_SECURE"} <= names
-    for name in names:
+    for name in names | {"WEB_DATABASE_URL"}:
         assert name.removeprefix("WEB_").lower() in WebSettings.model_fields, name
-    # In-memory sessions: a second replica would sign people out at random.
-    assert "replicas: 1" in text and 'args: ["services.web.app:create_app"]' in text
+    # Sessions live in the UI's own database (docs/ui.md): any replica serves anyone.
+    objects = _objects(K8S / "web.yaml")
+    deployment = objects[("Deployment", "web")]
+    replicas = re.search(r"(?m)^  replicas: (\d+)$", deployment)
+    assert replicas and int(replicas.group(1)) >= 2
+    assert "type: Recreate" not in deployment and "maxUnavailable: 0" in deployment
+    assert 'args: ["services.web.app:create_app"]' in deployment
+    assert re.search(r"- name: WEB_DATABASE_URL\n +valueFrom:\n +secretKeyRef: "
+                     r"\{name: web-secrets, key: database-url\}", deployment)
+    assert "minAvailable: 1" in objects[("PodDisruptionBudget", "web")]
+    job = objects[("Job", "web-migrate")]
+    assert 'command: ["python", "-m", "services.web.migrate"]' in job
+    assert "WEB_DATABASE_URL" in job
+    importlib.import_module("services.web.migrate")
+    # The Service and the budget pick the pages' pods, not the migrate Job's.
+    for kind in ("Service", "PodDisruptionBudget"):
+        assert "app.kubernetes.io/component: ui" in objects[(kind, "web")], kind
