@@ -3,7 +3,10 @@
 ``run_digests(now=...)`` is the use case (tests pass a fixed "now"); the
 periodic task calls it with the clock. The digest is a delivery like any
 other (same channels, retries, dead letters); its event id names the period,
-so running twice for one period queues it once.
+so running twice for one period queues it once: the unique (subscription,
+event id) with ON CONFLICT DO NOTHING settles a race between two runs, and
+the loser moves on instead of aborting. The schedule runs under a lease
+(``shared/lease.py``), so one replica at a time does the work.
 """
 
 import asyncio
@@ -11,18 +14,24 @@ import json
 import logging
 from datetime import datetime
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
+from sqlalchemy import update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import SessionFactory, transaction, utcnow
+from shared.lease import lease
 
-from .domain import CapaBook, DeliveryMode, EventFilter, digest_period
+from .domain import CapaBook, DeliveryMode, DeliveryStatus, EventFilter, digest_period
 from .messages import DIGEST_TYPE
 from .models import Delivery, ReceivedEvent, Subscription
 
 log = logging.getLogger(__name__)
 LESSON_TYPE = "capaflow.lesson.published.v1"
+LEASE = "notifications.digests"
 
 
 def _summary(envelope: dict[str, Any]) -> dict[str, Any]:
@@ -83,24 +92,49 @@ async def run_digests(sessions: SessionFactory, *, now: datetime) -> int:
                      "period_end": end.isoformat(), "events": matched, "lessons": lessons,
                      "open_capas": open_capas, "overdue_capas": overdue},
         }
-        async with transaction(sessions) as session:
-            session.add(Delivery(subscription_id=sub.id, event_id=event_id,
-                                 event_type=DIGEST_TYPE, subject=f"digest:{sub.id}",
-                                 payload=json.dumps(envelope, default=str),
-                                 next_attempt_at=utcnow(), created_at=utcnow()))
-            fresh = await session.get(Subscription, sub.id)
-            if fresh is not None:
-                fresh.last_digest_at = utcnow()
-                session.add(fresh)
+        try:
+            async with transaction(sessions) as session:
+                if not await _queue_once(session, sub.id, event_id=event_id, period_end=end,
+                                         envelope=envelope):
+                    continue  # another run queued it first
+        except IntegrityError:
+            log.info("subscription %s was deleted while its digest was built", sub.id)
+            continue
         queued += 1
     return queued
 
 
+async def _queue_once(session: AsyncSession, subscription_id: UUID, *, event_id: str,
+                      period_end: datetime, envelope: dict[str, Any]) -> bool:
+    """Insert the digest delivery unless it exists; True when this call inserted it."""
+    now = utcnow()
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    inserted = (await session.exec(insert(Delivery).values(  # type: ignore[call-overload]
+        id=uuid4(), subscription_id=subscription_id, event_id=event_id,
+        event_type=DIGEST_TYPE, subject=f"digest:{subscription_id}",
+        # Periods of one subscription go out in order if several are pending.
+        seq=period_end.toordinal(), payload=json.dumps(envelope, default=str),
+        status=DeliveryStatus.pending.value, attempts=0, next_attempt_at=now, created_at=now)
+        .on_conflict_do_nothing(index_elements=["subscription_id", "event_id"])
+        .returning(Delivery.id))).first()
+    if inserted is None:
+        return False
+    await session.exec(update(Subscription)  # type: ignore[call-overload]
+                       .where(col(Subscription.id) == subscription_id)
+                       .values(last_digest_at=now)
+                       .execution_options(synchronize_session=False))
+    return True
+
+
 async def run_digest_schedule(sessions: SessionFactory, stop: asyncio.Event,
                               interval: float) -> None:
+    engine = sessions.kw["bind"]
     while not stop.is_set():
         try:
-            await run_digests(sessions, now=utcnow())
+            async with lease(engine, LEASE) as held:
+                if held:
+                    await run_digests(sessions, now=utcnow())
         except Exception:
             log.warning("digest run failed; retrying at the next interval", exc_info=True)
         try:
