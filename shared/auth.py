@@ -75,10 +75,12 @@ def same_identity(a: str | None, b: str | None) -> bool:
     """
     if a is None or b is None:
         return False
-    return _lenient(a) == _lenient(b)
+    return tolerant_identity(a) == tolerant_identity(b)
 
 
-def _lenient(identity: str) -> str:
+def tolerant_identity(identity: str) -> str:
+    """The canonical form with invisible characters dropped instead of refused:
+    for values that cannot be sent back (events, rows written before)."""
     kept = "".join(c for c in unicodedata.normalize("NFKC", identity)
                    if unicodedata.category(c) not in _INVISIBLE)
     return unicodedata.normalize("NFKC", kept.casefold().strip())

@@ -7,8 +7,9 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
+from shared.auth import canonical_identity
 from shared.events.base import Severity
 from shared.http.params import IsoDate
 
@@ -21,8 +22,21 @@ ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
                                              max_length=300, pattern=_NO_NUL)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                             max_length=10_000, pattern=_NO_NUL)]
+
+
+
+def _identity(value: str) -> str:
+    canonical = canonical_identity(value)  # invisible characters: a ValueError, so 422
+    if not canonical or len(canonical) > 255:
+        raise ValueError("a person's identity is 1 to 255 characters")
+    return canonical
+
+
+# Owners and other people: stored in the canonical form identities are compared
+# in (NFKC, case-folded; see shared.auth), so "DEV-VERIFIER" is dev-verifier.
 Person = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                          max_length=255, pattern=_NO_NUL)]
+                                          max_length=255, pattern=_NO_NUL),
+                   AfterValidator(_identity)]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1,
                                        max_length=50, pattern=r"^[^|\x00]+$")]
 

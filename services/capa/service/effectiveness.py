@@ -1,12 +1,14 @@
 """Effectiveness verification: a plan (criteria, check date) and results.
 
-The verifier is never the CAPA owner: whoever fixed it does not judge the fix.
+The verifier is never the CAPA owner: whoever fixed it does not judge the fix
+(``domain.independence``: any owner since implementation, compared canonically).
 """
 
 from datetime import datetime
 from uuid import UUID
 
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.auth import Principal
 from shared.db import SessionFactory, transaction
@@ -15,7 +17,8 @@ from shared.idempotency import Claim, complete
 from shared.outbox import record_event
 
 from ..domain import CapaStatus
-from ..models import EffectivenessVerification
+from ..domain.independence import TrailEntry, fixed_it, owners_since_implementation
+from ..models import AuditEntry, Capa, EffectivenessVerification
 from ..schemas import CapaPublic, EffectivenessPlanInput, VerificationCreate, VerificationPublic
 from .common import (
     capa_view,
@@ -55,15 +58,27 @@ async def plan_effectiveness_check(sessions: SessionFactory, *, capa_id: UUID,
         return capa_view(capa, await linked_nonconformities(session, capa_id), now.date())
 
 
+async def _owners_since_implementation(session: AsyncSession, capa: Capa) -> set[str]:
+    rows = (await session.exec(
+        select(AuditEntry.action, AuditEntry.before, AuditEntry.after)
+        .where(col(AuditEntry.capa_id) == capa.id,
+               col(AuditEntry.action).in_(("status_changed", "updated")))
+        .order_by(col(AuditEntry.sequence)))).all()
+    return owners_since_implementation((TrailEntry(*row) for row in rows), capa.owner)
+
+
 async def verify_effectiveness(sessions: SessionFactory, *, capa_id: UUID,
                                request: VerificationCreate, principal: Principal,
                                now: datetime, claim: Claim | None = None
                                ) -> VerificationPublic:
     async with transaction(sessions) as session:
         capa = await load_capa(session, capa_id, for_update=True)
-        if capa.owner is not None and capa.owner == principal.subject:
-            raise NotPermitted(f"{principal.subject} owns {capa.number}; another verifier or "
-                               "manager must check its effectiveness.")
+        owner = fixed_it(principal.subject, await _owners_since_implementation(session, capa))
+        if owner is not None:
+            now_or_then = "owns" if owner == capa.owner else "owned"
+            raise NotPermitted(f"{principal.subject} {now_or_then} {capa.number} while it was "
+                               "implemented or verified; another verifier or manager must "
+                               "check its effectiveness.")
         if capa.status != CapaStatus.verifying:
             raise Conflict(f"Effectiveness is verified once every action is done and the CAPA "
                            f"is verifying; {capa.number} is {capa.status}.",

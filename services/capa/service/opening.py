@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.auth import Principal
+from shared.auth import Principal, tolerant_identity
 from shared.db import SessionFactory, transaction
 from shared.events.base import Severity
 from shared.events.capa import CapaNonconformityLinked, CapaOpened
@@ -144,7 +144,9 @@ def escalation_handler(policy: OpeningPolicy, *, clock: Clock) -> Handler:
             return
         await create_capa(
             session, policy=policy, title=data.title, severity=data.severity, now=clock(),
-            created_by=SYSTEM, description=data.description, owner=data.owner,
+            created_by=SYSTEM, description=data.description,
+            # An event cannot be refused: its owner is canonicalised, invisibles dropped.
+            owner=tolerant_identity(data.owner) or None if data.owner else None,
             nonconformity_id=data.nonconformity_id, source=data.source,
             linked_via="escalated", causation=caused_by(event))
 

@@ -9,6 +9,7 @@ from sqlalchemy import and_, or_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 
+from shared.auth import InvalidIdentity, canonical_identity
 from shared.db import SessionFactory
 from shared.http.pagination import decode_cursor, encode_cursor
 from shared.http.params import cursor_time
@@ -33,7 +34,7 @@ from .common import (
     linked_nonconformities_of,
     load_capa,
 )
-from .errors import BadRequest
+from .errors import BadRequest, Invalid
 
 
 def _cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
@@ -71,6 +72,15 @@ class CapaFilter:
     opened_until: datetime | None = None
 
 
+def _owner(value: str) -> str:
+    """Owners are stored canonical, so the filter is canonicalised the same way."""
+    try:
+        return canonical_identity(value)
+    except InvalidIdentity as exc:
+        raise Invalid("The owner filter is not a valid identity.", [("owner", str(exc))]) \
+            from None
+
+
 async def list_capas(sessions: SessionFactory, *, filters: CapaFilter, limit: int,
                      cursor: str | None, now: datetime) -> CapaPage:
     query = select(Capa)
@@ -81,7 +91,7 @@ async def list_capas(sessions: SessionFactory, *, filters: CapaFilter, limit: in
     if filters.kind:
         query = query.where(col(Capa.kind) == filters.kind)
     if filters.owner:
-        query = query.where(col(Capa.owner) == filters.owner)
+        query = query.where(col(Capa.owner) == _owner(filters.owner))
     if filters.source:
         query = query.where(col(Capa.source) == filters.source)
     if filters.nonconformity_id:
