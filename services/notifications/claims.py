@@ -24,7 +24,7 @@ from datetime import timedelta
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import Boolean, String, Table, and_, exists, literal_column, or_, update
+from sqlalchemy import Boolean, String, Table, and_, exists, func, literal_column, or_, update
 from sqlalchemy import select as sa_select
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -63,6 +63,29 @@ def _claimed_columns() -> tuple[Any, ...]:
             col(Delivery.attempts), of_subscription("channel"), of_subscription("target"),
             of_subscription("secret"), of_subscription("previous_secret"),
             of_subscription("previous_secret_expires_at", UTCDateTime()), more)
+
+
+def heads_query(worker: str, limit: int) -> Any:
+    """The full dispatch's look at every queue: (id, subscription id, subject, how many
+    pending) of each due head, oldest due first; cheap, no payloads. Heads claimed by
+    another live worker are left out; this worker's own are in (its queues in flight)."""
+    heads = (sa_select(col(Delivery.subscription_id).label("sid"),
+                       col(Delivery.subject).label("subj"),
+                       func.min(Delivery.seq).label("seq"), func.count().label("queued"))
+             .where(col(Delivery.status) == PENDING)
+             .group_by(col(Delivery.subscription_id), col(Delivery.subject)).subquery())
+    now = utcnow()
+    return (sa_select(col(Delivery.id), col(Delivery.subscription_id), col(Delivery.subject),
+                      heads.c.queued)
+            .join(heads, and_(col(Delivery.subscription_id) == heads.c.sid,
+                              col(Delivery.subject) == heads.c.subj,
+                              col(Delivery.seq) == heads.c.seq))
+            .join(Subscription, col(Subscription.id) == col(Delivery.subscription_id))
+            .where(col(Delivery.status) == PENDING, col(Subscription.active).is_(True),
+                   col(Delivery.next_attempt_at) <= now,
+                   or_(col(Delivery.claimed_by).is_(None), col(Delivery.claimed_by) == worker,
+                       col(Delivery.claim_expires_at) <= now))
+            .order_by(col(Delivery.next_attempt_at)).limit(limit))
 
 
 async def claim(session: AsyncSession, *, worker: str, lease: timedelta, limit: int,

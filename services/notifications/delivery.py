@@ -25,21 +25,20 @@ import asyncio
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
-from typing import Any
+from itertools import islice
 from uuid import UUID
 
 import httpx
 from prometheus_client import Counter
-from sqlalchemy import and_, func, or_
 from sqlmodel import col, select
 
 from shared.db import SessionFactory, transaction, utcnow
 
 from .attempts import Due, Key, send
-from .claims import claim, new_worker_id, release
-from .domain import AttemptResult, DeliveryStatus, Outcome, parse_networks
+from .claims import claim, heads_query, new_worker_id, release
+from .domain import AttemptResult, Outcome, parse_networks
 from .messages import Links
-from .models import Delivery, Subscription
+from .models import Delivery
 from .recorder import ResultRecorder
 from .settings import NotificationsSettings
 
@@ -148,7 +147,8 @@ class DeliveryWorker:
         self._wait_for_slot([*announced, *(delivery_ids or ())])
         if delivery_ids is None:
             async with self._sessions() as session:
-                heads = (await session.exec(self._heads_query())).all()
+                heads = (await session.exec(heads_query(
+                    self.worker_id, self._settings.delivery_batch_size))).all()
             fresh = []
             for delivery_id, subscription_id, subject, queued in heads:
                 key = (subscription_id, subject)
@@ -166,30 +166,6 @@ class DeliveryWorker:
             # The newest go: they are pending in the database, a later full dispatch finds them.
             self._waiting.popitem()
 
-    def _heads_query(self) -> Any:
-        heads = (select(col(Delivery.subscription_id).label("sid"),
-                        col(Delivery.subject).label("subj"),
-                        func.min(Delivery.seq).label("seq"),
-                        func.count().label("queued"))
-                 .where(col(Delivery.status) == DeliveryStatus.pending.value)
-                 .group_by(col(Delivery.subscription_id), col(Delivery.subject)).subquery())
-        now = utcnow()
-        return (select(Delivery.id, Delivery.subscription_id, Delivery.subject, heads.c.queued)
-                .join(heads, and_(col(Delivery.subscription_id) == heads.c.sid,
-                                  col(Delivery.subject) == heads.c.subj,
-                                  col(Delivery.seq) == heads.c.seq))
-                .join(Subscription, col(Subscription.id) == col(Delivery.subscription_id))
-                .where(col(Delivery.status) == DeliveryStatus.pending.value,
-                       col(Subscription.active).is_(True),
-                       col(Delivery.next_attempt_at) <= now,
-                       # Another replica's live claims are its business; ours mark queues
-                       # in flight here (for _more).
-                       or_(col(Delivery.claimed_by).is_(None),
-                           col(Delivery.claimed_by) == self.worker_id,
-                           col(Delivery.claim_expires_at) <= now))
-                .order_by(col(Delivery.next_attempt_at))
-                .limit(self._settings.delivery_batch_size))
-
     async def _claim_waiting(self) -> int:
         """Claim waiting deliveries for the free slots and start them."""
         started = 0
@@ -198,18 +174,25 @@ class DeliveryWorker:
                        self._settings.delivery_batch_size)
             if free <= 0:
                 break
-            ids = list(self._waiting)[:free]
-            for delivery_id in ids:
-                del self._waiting[delivery_id]
+            # A few candidates per slot: some are not heads, or another replica's.
+            window = list(islice(self._waiting, min(4 * free,
+                                                    self._settings.delivery_batch_size)))
             in_flight = set(self._in_flight)
             async with transaction(self._sessions) as session:
                 claimed = await claim(session, worker=self.worker_id, lease=self._lease,
-                                      limit=free, ids=ids)
+                                      limit=free, ids=window)
+            for due, _ in claimed:
+                self._waiting.pop(due.id, None)
             for due, more in claimed:
                 started += self._start(due, more)
-            if len(claimed) < len(ids) and (in_flight or self._in_flight):
-                await self._follow_unclaimed(set(ids) - {due.id for due, _ in claimed},
-                                             in_flight)
+            if len(claimed) == free:
+                continue  # the slots are full; the rest of the window waits for one
+            # Below the limit: none of the others can be claimed now.
+            rest = set(window) - {due.id for due, _ in claimed}
+            for delivery_id in rest:
+                self._waiting.pop(delivery_id, None)
+            if rest and (in_flight or self._in_flight):
+                await self._follow_unclaimed(rest, in_flight)
         return started
 
     async def _follow_unclaimed(self, delivery_ids: set[UUID], in_flight: set[Key]) -> None:
