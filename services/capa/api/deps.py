@@ -12,7 +12,7 @@ from shared.auth import Principal
 from shared.db import SessionFactory, utcnow
 from shared.http.auth import authenticate, require_roles
 from shared.http.concurrency import etag
-from shared.idempotency import Claim, abandon, claim
+from shared.idempotency import Claim, abandon, claim, keep_alive
 
 from ..service import opening_policy
 from ..service.opening import OpeningPolicy
@@ -75,7 +75,8 @@ async def idempotent_create(request: Request, sessions: SessionFactory, principa
             return None, JSONResponse(taken.replay_body, status_code=taken.replay_status or 200,
                                       headers={"Idempotent-Replayed": "true"})
     try:
-        return await create(taken), None
+        async with keep_alive(sessions, taken):
+            return await create(taken), None
     except BaseException:
         await abandon(sessions, taken)
         raise
