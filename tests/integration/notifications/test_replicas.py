@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -102,8 +103,15 @@ async def test_two_workers_send_every_delivery_once_in_order_per_subject(
     paths = [f"/replica/{i}" for i in range(3)]
     for path in paths:
         await _subscribe(setup, receiver.url(path))
+    sends = Counter[int]()
+
+    def client(i: int) -> httpx.AsyncClient:
+        async def count(_: httpx.Request) -> None:
+            sends[i] += 1
+        return httpx.AsyncClient(trust_env=False, event_hooks={"request": [count]})
+
     workers = [DeliveryWorker(sessions=postgres.sessions(), settings=settings,
-                              worker_id=f"replica-{i}") for i in range(2)]
+                              client=client(i), worker_id=f"replica-{i}") for i in range(2)]
     stop = asyncio.Event()
     tasks = [asyncio.create_task(w.run(stop)) for w in workers]
     capas = [uuid.uuid4() for _ in range(40)]
@@ -127,6 +135,7 @@ async def test_two_workers_send_every_delivery_once_in_order_per_subject(
     finally:
         stop.set()
         await asyncio.gather(*tasks)
+    assert sends[0] > 0 and sends[1] > 0, sends  # both replicas took part
     ids = Counter(r.headers["webhook-id"] for r in receiver.received)
     assert len(ids) == total and set(ids.values()) == {1}, ids.most_common(3)
     for path in paths:
