@@ -5,6 +5,7 @@ unified alerting adds dashboard and panel links). These models accept the
 tools' extra fields: they are foreign formats we read, not our API.
 """
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
@@ -26,6 +27,7 @@ from ..domain import (
 )
 
 MAX_ALERTS = 5000
+FINGERPRINT_CHARS = 200  # the column's size
 # Alertmanager sends endsAt = 0001-01-01 for an alert still firing.
 _NOT_ENDED_BEFORE = 2000
 
@@ -37,7 +39,18 @@ class Alert(BaseModel):
     startsAt: datetime
     endsAt: datetime | None = None
     generatorURL: str = ""
-    fingerprint: str = Field(min_length=1, max_length=200)
+    fingerprint: str = Field(min_length=1)
+
+    @field_validator("fingerprint")
+    @classmethod
+    def _fits_the_column(cls, value: str) -> str:
+        # Alertmanager's are 16 hex digits; a longer one from another tool is kept as
+        # its digest, which fits the column and still names the same alert every time
+        # (cutting it could merge two alerts, refusing it would refuse the whole batch).
+        if len(value) <= FINGERPRINT_CHARS:
+            return value
+        return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
     @field_validator("startsAt", "endsAt")
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:

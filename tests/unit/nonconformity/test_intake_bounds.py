@@ -128,3 +128,13 @@ def test_the_largest_alert_the_intake_accepts_records_an_event_under_the_maximum
     assert row.topic == NONCONFORMITY_TOPIC
     assert len(row.value) < MAX_EVENT_BYTES
     assert json.loads(row.value)["data"]["description"].endswith(TRUNCATION_MARKER)
+
+
+def test_an_overlong_fingerprint_is_kept_as_its_digest_not_refused() -> None:
+    long_one, other = "f" * 5000, "f" * 4999 + "e"
+    first, again, second = (_observe(fingerprint=fp).fingerprint
+                            for fp in (long_one, long_one, other))
+    assert len(first) <= 200 and first.startswith("sha256:")
+    assert first == again, "the same alert keeps its identity across notifications"
+    assert first != second, "two alerts stay two"
+    assert _observe(fingerprint="a1b2c3d4e5f60718").fingerprint == "a1b2c3d4e5f60718"
