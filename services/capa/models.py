@@ -73,6 +73,8 @@ class Capa(SQLModel, table=True):
     effectiveness_criteria: str | None = _text()
     effectiveness_check_date: date | None = None
     overdue_notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # "<last audit sequence>:<HMAC>" (domain.audit_chain): shows a truncated trail.
+    audit_head: str | None = Field(default=None, max_length=100)
 
 
 class CapaCounter(SQLModel, table=True):
@@ -198,6 +200,8 @@ class AuditEntry(SQLModel, table=True):
     reason: str | None = _text()
     previous_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+    # "hmac-sha256" (keyed); "sha256" or None: plain, written without a key.
+    scheme: str | None = Field(default=None, max_length=16)
 
 
 metadata = SQLModel.metadata

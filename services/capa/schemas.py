@@ -267,3 +267,8 @@ class AuditVerification(BaseModel):
     entries: int
     first_broken_sequence: int | None
     problem: str | None
+    # Entries written before the trail was keyed: checked as plain SHA-256,
+    # which detects accidents but not an edit re-hashed by someone.
+    legacy_entries: int
+    # The chain's length was checked against the CAPA's keyed head (truncation).
+    head_checked: bool

@@ -1,4 +1,4 @@
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -21,3 +21,7 @@ class CapaSettings(ServiceSettings):
     consumer_group: str = "capa"
     # How often the overdue job looks for overdue actions and CAPAs (seconds).
     overdue_check_interval: float = Field(default=300.0, gt=0)
+    # Keys the audit trail's hashes (HMAC-SHA256) so an edit re-hashed without it
+    # shows. Not stored in the database; `make run` generates one under var/.
+    # Unset: entries are plain SHA-256 and the service logs a warning.
+    audit_key: SecretStr | None = Field(default=None, min_length=32)

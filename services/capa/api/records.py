@@ -28,12 +28,15 @@ async def trail(capa_id: UUID, sessions: SessionsDep, _: Reader,
 
 
 @router.get("/v1/capas/{capa_id}/audit-trail/verify", response_model=AuditVerification,
-            summary="Recompute the hash chain; reports the first broken entry")
+            summary="Recompute the keyed hash chain and check its head; reports the first "
+                    "broken entry")
 async def verify(capa_id: UUID, sessions: SessionsDep, _: Reader) -> AuditVerification:
     report = await verify_audit_trail(sessions, capa_id=capa_id)
     return AuditVerification(valid=report.valid, entries=report.entries,
                              first_broken_sequence=report.first_broken_sequence,
-                             problem=report.problem)
+                             problem=report.problem,
+                             legacy_entries=report.legacy_entries,
+                             head_checked=report.head_checked)
 
 
 @router.get("/v1/lessons", response_model=LessonPage, tags=["lessons"],

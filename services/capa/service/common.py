@@ -2,6 +2,7 @@
 the fields every CAPA event carries, and the row-to-response views."""
 
 import json
+import logging
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -9,13 +10,31 @@ from uuid import UUID
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ..domain.audit_chain import GENESIS, entry_hash
+from ..domain.audit_chain import GENESIS, KEYED, PLAIN, entry_hash, head_value
 from ..domain.workflow import FINISHED_ACTION, TERMINAL, allowed_moves
 from ..models import ActionRow, AuditEntry, Capa, CapaNonconformity
 from ..schemas import ActionPublic, CapaPublic, EffectivenessPlan
 from .errors import Conflict, NotFound
 
 SYSTEM = "system"
+log = logging.getLogger(__name__)
+
+
+class AuditKey:
+    """The key audit entries are keyed with (``CAPA_AUDIT_KEY``), set by ``create_app``.
+
+    Process-wide because entries are written from requests, consumers and jobs
+    alike; one process serves one CAPA database, so one key.
+    """
+
+    value: bytes | None = None
+
+    @classmethod
+    def use(cls, key: str | None) -> None:
+        cls.value = key.encode() if key else None
+        if key is None:
+            log.warning("CAPA_AUDIT_KEY is not set: new audit entries are plain SHA-256, "
+                        "which whoever can edit the database can recompute")
 
 
 async def load_capa(session: AsyncSession, capa_id: UUID, *, for_update: bool = False) -> Capa:
@@ -64,12 +83,19 @@ async def record_change(session: AsyncSession, *, capa_id: UUID, actor: str, act
     """
     last = (await session.exec(select(AuditEntry).where(col(AuditEntry.capa_id) == capa_id)
                                .order_by(col(AuditEntry.sequence).desc()).limit(1))).first()
+    key = AuditKey.value
     entry = AuditEntry(capa_id=capa_id, sequence=(last.sequence + 1) if last else 1, at=at,
                        actor=actor, action=action, before=jsonable(before),
                        after=jsonable(after), reason=reason,
-                       previous_hash=last.hash if last else GENESIS, hash="")
-    entry.hash = entry_hash(entry.previous_hash, audit_content(entry))
+                       previous_hash=last.hash if last else GENESIS, hash="",
+                       scheme=KEYED if key else PLAIN)
+    entry.hash = entry_hash(entry.previous_hash, audit_content(entry), key)
     session.add(entry)
+    if key is not None:
+        # The keyed head moves with the chain: removing the last entries shows.
+        capa = await session.get(Capa, capa_id)
+        if capa is not None:
+            capa.audit_head = head_value(key, str(capa_id), entry.sequence, entry.hash)
     return entry
 
 

@@ -28,6 +28,7 @@ from ..schemas import (
     LessonPublic,
 )
 from .common import (
+    AuditKey,
     audit_content,
     capa_view,
     linked_nonconformities,
@@ -141,12 +142,13 @@ async def audit_trail(sessions: SessionFactory, *, capa_id: UUID, limit: int,
 
 async def verify_audit_trail(sessions: SessionFactory, *, capa_id: UUID) -> ChainReport:
     async with sessions() as session:
-        await load_capa(session, capa_id)
+        capa = await load_capa(session, capa_id)
         rows = (await session.exec(select(AuditEntry).where(col(AuditEntry.capa_id) == capa_id)
                                    .order_by(col(AuditEntry.sequence)))).all()
-        return verify_chain(ChainedEntry(sequence=e.sequence, content=audit_content(e),
-                                         previous_hash=e.previous_hash, hash=e.hash)
-                            for e in rows)
+        return verify_chain((ChainedEntry(sequence=e.sequence, content=audit_content(e),
+                                          previous_hash=e.previous_hash, hash=e.hash,
+                                          scheme=e.scheme) for e in rows),
+                            key=AuditKey.value, capa_id=str(capa_id), head=capa.audit_head)
 
 
 def _lesson_view(row: Lesson) -> LessonPublic:

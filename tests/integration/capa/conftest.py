@@ -19,6 +19,8 @@ from tests.conftest import (
 )
 
 ROLES = ("reporter", "engineer", "verifier", "manager", "admin")
+# The audit trail's HMAC key (CAPA_AUDIT_KEY) the test apps run with.
+TEST_AUDIT_KEY = "test-audit-key-" + "0123456789abcdef" * 2
 
 
 def auth(token: str) -> dict[str, str]:
@@ -114,6 +116,7 @@ async def capa_settings(new_sqlite_database: DatabaseFactory, keys_path: Path,
     bus_url = await new_sqlite_database()
     await migrate(SERVICE_MIGRATIONS, url)
     await migrate(BUS_MIGRATIONS, bus_url)
+    overrides.setdefault("audit_key", TEST_AUDIT_KEY)
     return CapaSettings(database_url=url, bus="sql", bus_database_url=bus_url,
                         credentials_file=str(keys_path), relay_poll_interval=0.02,
                         log_json=False, **overrides)

@@ -47,7 +47,8 @@ async def test_a_capa_goes_from_open_to_closed_and_publishes_its_lesson(capas: C
     check = await capas.client.get(f"/v1/capas/{capa['id']}/audit-trail/verify",
                                    headers=capas.as_("reporter"))
     assert check.json() == {"valid": True, "entries": len(actions),
-                            "first_broken_sequence": None, "problem": None}
+                            "first_broken_sequence": None, "problem": None,
+                            "legacy_entries": 0, "head_checked": True}
 
 
 async def test_illegal_transition_is_409_naming_the_allowed_moves(capas: Capas) -> None:

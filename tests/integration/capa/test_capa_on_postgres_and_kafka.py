@@ -10,6 +10,7 @@ import httpx
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from fastapi import FastAPI
+from pydantic import SecretStr
 from sqlmodel import col, select
 
 from services.capa.app import create_app
@@ -29,7 +30,7 @@ from tests.conftest import (
     require_kafka,
     running,
 )
-from tests.integration.capa.conftest import Capas, auth
+from tests.integration.capa.conftest import TEST_AUDIT_KEY, Capas, auth
 
 
 async def _ensure_topics(bootstrap: str, topics: list[str]) -> None:
@@ -141,7 +142,8 @@ async def test_workflow_and_concurrent_numbering_on_postgres(
     await migrate(BUS_MIGRATIONS, bus_url)
     keys_path, keys = api_keys
     settings = CapaSettings(database_url=url, bus="sql", bus_database_url=bus_url,
-                            credentials_file=str(keys_path), log_json=False)
+                            credentials_file=str(keys_path), log_json=False,
+                            audit_key=SecretStr(TEST_AUDIT_KEY))
     app = create_app(settings)
     async with running(app) as client:
         capas = Capas(client=client, keys=keys, settings=settings, app=app)
@@ -161,7 +163,7 @@ async def test_workflow_and_concurrent_numbering_on_postgres(
         assert len(lessons.json()["items"]) == 1
         check = await client.get(f"/v1/capas/{capa['id']}/audit-trail/verify",
                                  headers=auth(keys["reporter"]))
-        assert check.json()["valid"] is True
+        assert check.json()["valid"] is True and check.json()["head_checked"] is True
 
         url_rc = f"/v1/capas/{created[1]['id']}/root-cause"
 

@@ -1,0 +1,99 @@
+"""Someone with write access to the CAPA database but not CAPA_AUDIT_KEY cannot
+hide a change in the audit trail (issue 13.4)."""
+
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from pydantic import SecretStr
+from sqlalchemy import text
+from sqlmodel import col, select
+
+from services.capa.app import create_app
+from services.capa.domain.audit_chain import entry_hash
+from services.capa.models import AuditEntry
+from services.capa.service.common import audit_content
+from shared.db import SessionFactory, transaction
+from tests.conftest import DatabaseFactory, running
+from tests.integration.capa.conftest import TEST_AUDIT_KEY, Capas, capa_settings
+
+
+def _sessions(capas: Capas) -> SessionFactory:
+    sessions: SessionFactory = capas.app.state.runtime.sessions
+    return sessions
+
+
+async def _verify(capas: Capas, capa_id: str) -> dict[str, Any]:
+    r = await capas.client.get(f"/v1/capas/{capa_id}/audit-trail/verify",
+                               headers=capas.as_("reporter"))
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+async def _worked_capa(capas: Capas) -> str:
+    capa = await capas.open()
+    assert (await capas.move(capa["id"], "investigating")).status_code == 200
+    assert (await capas.submit_root_cause(capa["id"])).status_code == 200
+    await capas.add_action(capa["id"])
+    return str(capa["id"])
+
+
+async def test_an_untouched_trail_is_valid_and_its_length_checked(capas: Capas) -> None:
+    capa_id = await _worked_capa(capas)
+    report = await _verify(capas, capa_id)
+    assert report["valid"] is True and report["head_checked"] is True
+    assert report["entries"] == 4 and report["legacy_entries"] == 0
+
+
+async def test_deleting_the_last_entries_is_detected(capas: Capas) -> None:
+    capa_id = await _worked_capa(capas)
+    async with transaction(_sessions(capas)) as session:
+        await session.exec(text(  # type: ignore[call-overload]
+            "DELETE FROM capa_audit_entries WHERE capa_id = :id AND sequence > 2"),
+            params={"id": capa_id.replace("-", "")})
+    report = await _verify(capas, capa_id)
+    assert report["valid"] is False, report
+    assert report["entries"] == 2 and report["first_broken_sequence"] == 3
+    assert "removed" in report["problem"]
+
+
+async def test_an_edit_with_every_later_hash_recomputed_is_detected(capas: Capas) -> None:
+    """The attack a plain SHA-256 chain let through: edit, then re-hash the rest."""
+    capa_id = await _worked_capa(capas)
+    async with transaction(_sessions(capas)) as session:
+        rows = list((await session.exec(
+            select(AuditEntry).where(col(AuditEntry.capa_id) == UUID(capa_id))
+            .order_by(col(AuditEntry.sequence)))).all())
+        assert len(rows) == 4
+        rows[1].actor = "mallory"
+        previous = rows[0].hash
+        for row in rows[1:]:
+            row.previous_hash = previous
+            # Plain SHA-256, as before the key: what someone without it can compute.
+            row.hash = entry_hash(previous, audit_content(row))
+            previous = row.hash
+            session.add(row)
+    report = await _verify(capas, capa_id)
+    assert report["valid"] is False and report["first_broken_sequence"] == 2, report
+
+
+async def test_entries_written_before_the_key_verify_as_legacy(
+        new_sqlite_database: DatabaseFactory, api_keys: tuple[Path, dict[str, str]]) -> None:
+    """A trail from before the upgrade stays verifiable; new entries are keyed."""
+    keys_path, keys = api_keys
+    unkeyed = await capa_settings(new_sqlite_database, keys_path, audit_key=None)
+    app = create_app(unkeyed)
+    async with running(app) as client:
+        before = Capas(client=client, keys=keys, settings=unkeyed, app=app)
+        capa_id = await _worked_capa(before)
+        report = await _verify(before, capa_id)
+        assert report["valid"] is True and report["legacy_entries"] == 4
+        assert report["head_checked"] is False
+    keyed = unkeyed.model_copy(update={"audit_key": SecretStr(TEST_AUDIT_KEY)})
+    app = create_app(keyed)
+    async with running(app) as client:
+        after = Capas(client=client, keys=keys, settings=keyed, app=app)
+        assert (await after.move(capa_id, "action_planned")).status_code == 200
+        report = await _verify(after, capa_id)
+        assert report == {"valid": True, "entries": 5, "first_broken_sequence": None,
+                          "problem": None, "legacy_entries": 4, "head_checked": True}
