@@ -128,13 +128,16 @@ class NumberSequence(SQLModel, table=True):
 
 
 class ReceivedWebhook(SQLModel, table=True):
-    """Standard Webhooks ids already accepted per source: a replay is refused."""
+    """Standard Webhooks ids already accepted per source: a sender's retry of the
+    same id and body gets the first answer again; another body under it is refused."""
 
     __tablename__ = "received_webhooks"
 
     source: str = Field(primary_key=True, max_length=100)
     webhook_id: str = Field(primary_key=True, max_length=255)
     received_at: datetime = Field(sa_type=UTCDateTime)
+    body_sha256: str | None = Field(default=None, max_length=64)
+    nonconformity_id: UUID | None = None
 
 
 metadata = SQLModel.metadata

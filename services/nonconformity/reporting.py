@@ -108,22 +108,55 @@ async def _by_external_ref(session: AsyncSession, source: str,
 
 
 class WebhookReplayed(Exception):
-    """A Standard Webhooks id this source already delivered."""
+    """A Standard Webhooks id this source already delivered with another body."""
+
+
+class _AlreadyReceived(Exception):
+    pass
 
 
 async def report_from_webhook(*, sessions: SessionFactory, policy: EscalationPolicy,
-                              source_name: str, webhook_id: str,
+                              source_name: str, webhook_id: str, body_sha256: str,
                               fields: dict[str, Any]) -> Reported:
-    async with transaction(sessions) as session:
-        session.add(ReceivedWebhook(source=source_name, webhook_id=webhook_id,
-                                    received_at=utcnow()))
+    """The NC a signed webhook reports. A sender retrying a delivery (same
+    ``webhook-id``, same body) is answered with that NC again, as a success:
+    senders treat a 409 as a failure and would retry until they give up."""
+    for attempt in (1, 2):
         try:
-            await session.flush()
-        except IntegrityError as exc:
-            raise WebhookReplayed(webhook_id) from exc
-        existing = await _by_external_ref(session, fields["source"], fields.get("external_ref"))
-        if existing is not None:
-            return Reported(NonconformityPublic.model_validate(existing), created=False)
-        nc = await create_nonconformity(session, policy=policy, reported_by=source_name,
-                                        fields=dict(fields))
-        return Reported(NonconformityPublic.model_validate(nc), created=True)
+            async with transaction(sessions) as session:
+                received = ReceivedWebhook(source=source_name, webhook_id=webhook_id,
+                                           received_at=utcnow(), body_sha256=body_sha256)
+                session.add(received)
+                try:
+                    # On PostgreSQL a concurrent first delivery of this id makes this
+                    # wait for its commit, then fail: answered as a replay below.
+                    await session.flush()
+                except IntegrityError as exc:
+                    raise _AlreadyReceived from exc
+                existing = await _by_external_ref(session, fields["source"],
+                                                  fields.get("external_ref"))
+                nc = existing or await create_nonconformity(
+                    session, policy=policy, reported_by=source_name, fields=dict(fields))
+                received.nonconformity_id = nc.id
+                return Reported(NonconformityPublic.model_validate(nc),
+                                created=existing is None)
+        except _AlreadyReceived:
+            return await _answer_replay(sessions, source_name, webhook_id, body_sha256)
+        except IntegrityError:
+            # Another delivery id of the same event won the race for its external
+            # reference: the second pass finds that NC.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _answer_replay(sessions: SessionFactory, source_name: str, webhook_id: str,
+                         body_sha256: str) -> Reported:
+    async with sessions() as session:
+        first = await session.get(ReceivedWebhook, (source_name, webhook_id))
+        if first is None or first.body_sha256 != body_sha256 or first.nonconformity_id is None:
+            raise WebhookReplayed(webhook_id)
+        nc = await session.get(Nonconformity, first.nonconformity_id)
+        if nc is None:
+            raise WebhookReplayed(webhook_id)
+        return Reported(NonconformityPublic.model_validate(nc), created=False)

@@ -1,5 +1,6 @@
 """Monitoring intake: Alertmanager, Grafana, and generic signed webhooks."""
 
+import hashlib
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -62,7 +63,8 @@ async def generic_webhook(request: Request, sessions: SessionsDep, policy: Polic
         fields = webhooks.map_payload(source, config, payload, policy)
         result = await reporting.report_from_webhook(
             sessions=sessions, policy=policy, source_name=source,
-            webhook_id=request.headers["webhook-id"], fields=fields)
+            webhook_id=request.headers["webhook-id"],
+            body_sha256=hashlib.sha256(body).hexdigest(), fields=fields)
     except webhooks.SignatureRejected as exc:
         raise Problem(401, f"The webhook signature was not accepted: {exc}.",
                       title="Invalid signature") from exc
@@ -70,8 +72,9 @@ async def generic_webhook(request: Request, sessions: SessionsDep, policy: Polic
         raise Problem(422, f"The payload could not be mapped: {exc}.",
                       title="Unmappable payload") from exc
     except reporting.WebhookReplayed as exc:
-        raise Problem(409, "This webhook-id was already received; replays are refused.",
-                      title="Replayed webhook") from exc
+        raise Problem(409, "This webhook-id was already received with another body; "
+                      "send a new event under a new webhook-id.",
+                      title="Reused webhook-id") from exc
     nc = result.nonconformity
     return JSONResponse(nc.model_dump(mode="json"), status_code=201 if result.created else 200,
                         headers={"Location": f"/v1/nonconformities/{nc.id}"})

@@ -29,8 +29,14 @@ async def test_signed_webhook_becomes_an_nc_once(nc: NcService) -> None:
     assert r.json()["severity"] == "major" and r.json()["external_ref"] == "ci:build-77"
     assert r.json()["reported_by"] == "ci"
 
+    # The sender's retry of this delivery (a lost answer) is a success with the same NC.
     replay = await nc.client.post(URL, content=body, headers=headers)
-    assert replay.status_code == 409
+    assert replay.status_code == 200 and replay.json()["id"] == r.json()["id"], replay.text
+    # Another body under the same webhook-id is refused, and creates nothing.
+    other, other_headers = _signed({"event": {"id": "build-78", "title": "Other"}},
+                                   msg_id=headers["webhook-id"])
+    reused = await nc.client.post(URL, content=other, headers=other_headers)
+    assert reused.status_code == 409 and "another body" in reused.json()["detail"]
 
     body, headers = _signed(payload)  # same event, new delivery id
     again = await nc.client.post(URL, content=body, headers=headers)
@@ -113,3 +119,16 @@ async def test_malformed_webhook_bodies_are_4xx_not_500(nc: NcService) -> None:
         "webhook-id": "msg_deep", "webhook-timestamp": str(int(datetime.now(UTC).timestamp())),
         "webhook-signature": signature})
     assert r.status_code == 422
+
+
+async def test_a_lone_surrogate_in_a_signed_body_is_not_a_500(nc: NcService) -> None:
+    # json.dumps writes the escape "\\ud800"; decoding gives a string no UTF-8 can hold.
+    body, headers = _signed({"event": {"id": "surrogate-1", "title": "bad \ud800 title"}})
+    assert b"\\ud800" in body
+    r = await nc.client.post(URL, content=body, headers=headers)
+    # Stored with the replacement character, as the intake does for any text it keeps.
+    assert r.status_code == 201, r.text
+    assert r.json()["title"] == "bad \ufffd title"
+    shown = await nc.client.get(f"/v1/nonconformities/{r.json()['id']}",
+                                headers=nc.auth("engineer"))
+    assert shown.status_code == 200 and shown.json()["title"] == "bad \ufffd title"
