@@ -83,6 +83,7 @@ class DeliveryWorker:
         self._wakeup = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._busy = 0  # drains running: the slots taken out of delivery_concurrency
+        self._closing = False
         self._recorder = ResultRecorder(sessions=sessions, settings=settings,
                                         worker=self.worker_id, lease=self._lease)
 
@@ -96,6 +97,7 @@ class DeliveryWorker:
         poll = self._settings.delivery_poll_interval
         watcher = asyncio.create_task(self._wake_on(stop))
         next_full = loop.time()
+        log.info("delivery worker %s started", self.worker_id)
         try:
             while not stop.is_set():
                 self._wakeup.clear()
@@ -124,6 +126,7 @@ class DeliveryWorker:
 
     async def aclose(self, timeout: float = 5.0) -> None:
         """Let attempts in progress finish (up to ``timeout``), then close the client."""
+        self._closing = True  # no new drains: a claim handed off now simply expires
         if self._tasks:
             # An attempt cut short stays pending and claimed; once the claim
             # expires, this or another replica sends it again.
@@ -212,6 +215,8 @@ class DeliveryWorker:
 
     def _start(self, due: Due, more: bool) -> int:
         key = due.key
+        if self._closing:
+            return 0
         if key in self._in_flight:
             # Its drain recorded the previous head and is ending: it starts this one.
             self._handoff[key] = (due, more)
