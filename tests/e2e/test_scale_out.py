@@ -122,7 +122,11 @@ def replicas(tmp_path: Path) -> Iterator[tuple[Replicas, dict]]:
                 # Both notifications replicas try the daily digest every second.
                 "NOTIFICATIONS_DIGEST_CHECK_INTERVAL": "1",
                 "NOTIFICATIONS_DELIVERY_CONCURRENCY": str(DELIVERY_CONCURRENCY),
+                # A killed replica's claims expire after deadline + margin: short here,
+                # so the survivor takes its in-flight deliveries over within the test.
                 "NOTIFICATIONS_DELIVERY_TIMEOUT": "5",
+                "NOTIFICATIONS_DELIVERY_DEADLINE": "5",
+                "NOTIFICATIONS_DELIVERY_CLAIM_MARGIN": "5",
                 "NOTIFICATIONS_ALLOWED_NETWORKS": '["127.0.0.0/8"]',
                 "NOTIFICATIONS_RETRY_SCHEDULE": "[1, 2, 4, 8, 16, 30]"}
             env = os.environ | env
