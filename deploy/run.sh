@@ -11,9 +11,15 @@ if [ "$BUS" = kafka ] && ! "$ROOT/deploy/infra.sh" status >/dev/null 2>&1; then
   echo "BUS=kafka needs Kafka and PostgreSQL: run 'make infra-up' first." >&2
   exit 1
 fi
-PYTHON_BIN="$BIN/python" "$ROOT/deploy/migrate.sh"
 # Development keys, one per role and per monitoring source (loopback use only).
 "$BIN/python" -m shared.credentials dev
+# The CAPA audit trail's HMAC key, made once by `credentials dev` and kept.
+if [ -z "${CAPA_AUDIT_KEY:-}" ]; then
+  CAPA_AUDIT_KEY="$(cat "$(dirname "$CAPAFLOW_CREDENTIALS_FILE")/capa-audit.key")"
+  export CAPA_AUDIT_KEY
+fi
+# After the audit key: the CAPA migration keys audit chains written before it.
+PYTHON_BIN="$BIN/python" "$ROOT/deploy/migrate.sh"
 # The generic signed-webhook source "generic" uses the development secret.
 if [ -z "${NONCONFORMITY_WEBHOOK_SOURCES:-}" ]; then
   NONCONFORMITY_WEBHOOK_SOURCES="$("$BIN/python" -c 'import json, sys

@@ -1,6 +1,7 @@
 """Create API keys and monitoring-source tokens.
 
     python -m shared.credentials dev               # make run: one key per role + source tokens
+                                                   # and the CAPA audit key (capa-audit.key)
     python -m shared.credentials add SUBJECT ROLE [ROLE ...]   # prints a new key once
     python -m shared.credentials revoke SUBJECT    # removes every key of SUBJECT
     python -m shared.credentials revoke-key        # removes the key read from stdin
@@ -99,8 +100,19 @@ def revoke(store: Path, *, subject: str | None = None, token: str | None = None)
     return removed
 
 
+def provision_audit_key(path: Path) -> str:
+    """The CAPA audit trail's HMAC key (``CAPA_AUDIT_KEY``) for development,
+    made once and kept: a new key would make every keyed entry unverifiable."""
+    if path.is_file():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(32)
+    _private(path, key + "\n")
+    return key
+
+
 def provision_dev(store: Path, plain: Path) -> dict[str, dict[str, str]]:
     """Idempotent: an existing dev-credentials file is kept and returned."""
+    provision_audit_key(plain.parent / "capa-audit.key")
     if plain.is_file() and store.is_file():
         return dict(json.loads(plain.read_text()))
     creds: dict[str, dict[str, str]] = {"api_keys": {}, "source_tokens": {},

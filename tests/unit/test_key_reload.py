@@ -133,3 +133,14 @@ async def test_a_running_service_follows_the_store(tmp_path: Path) -> None:
         clock.now += 1.0
         assert await status(first) == 401
         assert await status(second) == 200
+
+
+def test_dev_provisioning_makes_one_audit_key_and_keeps_it(tmp_path: Path) -> None:
+    from shared.credentials import provision_dev
+
+    provision_dev(tmp_path / "api-keys.json", tmp_path / "dev-credentials.json")
+    key_file = tmp_path / "capa-audit.key"
+    key = key_file.read_text().strip()
+    assert len(key) >= 32 and key_file.stat().st_mode & 0o077 == 0
+    provision_dev(tmp_path / "api-keys.json", tmp_path / "dev-credentials.json")
+    assert key_file.read_text().strip() == key

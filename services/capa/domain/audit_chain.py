@@ -10,10 +10,10 @@ shorter chain, so the CAPA also keeps a keyed head,
 every entry: a chain that ends before its head says is truncated, and without
 the key nobody can write the head of a shorter chain.
 
-Entries written before keying (or by a service without a key) verify as plain
-SHA-256 and are counted as ``legacy_entries``: they are evidence of accidents,
-not of tampering. Once a chain has a keyed entry, every later one must be
-keyed.
+With a key every entry must be keyed: chains from before the key are keyed
+by the migration (``service.audit_keying``), so a plain entry is one someone
+rewrote without the key. A service run without a key writes and checks
+plain SHA-256 entries (``legacy_entries``), which only show accidents.
 """
 
 import hashlib
@@ -76,51 +76,52 @@ class ChainReport:
 def verify_chain(entries: Iterable[ChainedEntry], *, key: bytes | None = None,
                  capa_id: str = "", head: str | None = None) -> ChainReport:
     """Check entries in sequence order and the chain's end against ``head``;
-    report the first thing that does not fit."""
+    report the first thing that does not fit.
+
+    With ``key`` every entry must be keyed and the head must match. Without
+    one (a service run without ``CAPA_AUDIT_KEY``) plain entries are checked
+    as SHA-256 and counted as legacy; keyed ones cannot be checked.
+    """
     expected_previous = GENESIS
     count = legacy = 0
-    keyed_seen = False
     for count, entry in enumerate(entries, start=1):
-        problem = _entry_problem(entry, count, expected_previous, keyed_seen, key)
+        problem = _entry_problem(entry, count, expected_previous, key)
         if problem is not None:
             return ChainReport(False, count, entry.sequence, problem, legacy)
-        keyed_seen = keyed_seen or entry.scheme == KEYED
         legacy += entry.scheme != KEYED
         expected_previous = entry.hash
-    return _check_head(count, expected_previous, legacy, keyed_seen, key=key,
-                       capa_id=capa_id, head=head)
+    return _check_head(count, expected_previous, legacy, key=key, capa_id=capa_id, head=head)
 
 
 def _entry_problem(entry: ChainedEntry, position: int, expected_previous: str,
-                   keyed_seen: bool, key: bytes | None) -> str | None:
+                   key: bytes | None) -> str | None:
     if entry.sequence != position:
         return f"entry {position} is missing (found sequence {entry.sequence})"
     if entry.previous_hash != expected_previous:
         return "its previous_hash does not match the entry before it"
-    if entry.scheme == KEYED:
-        if key is None:
-            return "it is keyed but this service has no CAPA_AUDIT_KEY to check it"
-        expected = entry_hash(entry.previous_hash, entry.content, key)
-    elif keyed_seen:
-        return "it is not keyed although an entry before it is (re-hashed without the key)"
-    else:
-        expected = entry_hash(entry.previous_hash, entry.content)
-    if not hmac.compare_digest(expected, entry.hash):
+    if entry.scheme == KEYED and key is None:
+        return "it is keyed but this service has no CAPA_AUDIT_KEY to check it"
+    if entry.scheme != KEYED and key is not None:
+        return ("it is not keyed: rewritten without the key (chains from before the key "
+                "are keyed by the migration)")
+    if not hmac.compare_digest(entry_hash(entry.previous_hash, entry.content, key),
+                               entry.hash):
         return "its content does not match its hash (it was altered or re-hashed)"
     return None
 
 
-def _check_head(count: int, last_hash: str, legacy: int, keyed_seen: bool, *,
-                key: bytes | None, capa_id: str, head: str | None) -> ChainReport:
-    if head is None:
-        if keyed_seen:
-            return ChainReport(False, count, None, "the chain has keyed entries but the CAPA "
-                               "has no audit head (it was removed)", legacy)
-        # A chain written entirely before keying: nothing to compare its length with.
-        return ChainReport(True, count, None, None, legacy)
+def _check_head(count: int, last_hash: str, legacy: int, *, key: bytes | None,
+                capa_id: str, head: str | None) -> ChainReport:
     if key is None:
-        return ChainReport(False, count, None, "the chain has a keyed head but this service "
-                           "has no CAPA_AUDIT_KEY to check it", legacy)
+        if head is not None:
+            return ChainReport(False, count, None, "the chain has a keyed head but this "
+                               "service has no CAPA_AUDIT_KEY to check it", legacy)
+        return ChainReport(True, count, None, None, legacy)
+    if head is None:
+        if count == 0:
+            return ChainReport(True, 0, head_checked=True)
+        return ChainReport(False, count, None, "the CAPA has no audit head (it was removed)",
+                           legacy)
     sequence_text, _, mac = head.partition(":")
     if not sequence_text.isdigit():
         return ChainReport(False, count, None, "the CAPA's audit head is malformed", legacy)

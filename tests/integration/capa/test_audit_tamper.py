@@ -11,6 +11,7 @@ from sqlmodel import col, select
 
 from services.capa.app import create_app
 from services.capa.domain.audit_chain import entry_hash
+from services.capa.migrate import key_audit_chains
 from services.capa.models import AuditEntry
 from services.capa.service.common import audit_content
 from shared.db import SessionFactory, transaction
@@ -77,23 +78,33 @@ async def test_an_edit_with_every_later_hash_recomputed_is_detected(capas: Capas
     assert report["valid"] is False and report["first_broken_sequence"] == 2, report
 
 
-async def test_entries_written_before_the_key_verify_as_legacy(
+async def test_chains_from_before_the_key_are_keyed_by_the_migration(
         new_sqlite_database: DatabaseFactory, api_keys: tuple[Path, dict[str, str]]) -> None:
-    """A trail from before the upgrade stays verifiable; new entries are keyed."""
+    """An intact trail from before the upgrade is keyed and verifies; one already
+    edited is left unkeyed, so verification still reports it."""
     keys_path, keys = api_keys
     unkeyed = await capa_settings(new_sqlite_database, keys_path, audit_key=None)
     app = create_app(unkeyed)
     async with running(app) as client:
         before = Capas(client=client, keys=keys, settings=unkeyed, app=app)
-        capa_id = await _worked_capa(before)
-        report = await _verify(before, capa_id)
+        intact = await _worked_capa(before)
+        edited = await _worked_capa(before)
+        report = await _verify(before, intact)
         assert report["valid"] is True and report["legacy_entries"] == 4
         assert report["head_checked"] is False
+        async with transaction(_sessions(before)) as session:
+            entry = (await session.exec(select(AuditEntry).where(
+                col(AuditEntry.capa_id) == UUID(edited), col(AuditEntry.sequence) == 2))).one()
+            entry.actor = "mallory"
+            session.add(entry)
     keyed = unkeyed.model_copy(update={"audit_key": SecretStr(TEST_AUDIT_KEY)})
+    await key_audit_chains(keyed)  # what `python -m services.capa.migrate` runs
     app = create_app(keyed)
     async with running(app) as client:
         after = Capas(client=client, keys=keys, settings=keyed, app=app)
-        assert (await after.move(capa_id, "action_planned")).status_code == 200
-        report = await _verify(after, capa_id)
-        assert report == {"valid": True, "entries": 5, "first_broken_sequence": None,
-                          "problem": None, "legacy_entries": 4, "head_checked": True}
+        assert (await after.move(intact, "action_planned")).status_code == 200
+        assert await _verify(after, intact) == {
+            "valid": True, "entries": 5, "first_broken_sequence": None, "problem": None,
+            "legacy_entries": 0, "head_checked": True}
+        report = await _verify(after, edited)
+        assert report["valid"] is False and report["first_broken_sequence"] == 1, report

@@ -1,8 +1,8 @@
 """audit trail: keyed entries (scheme) and the CAPA's keyed audit head
 
-Existing entries keep scheme NULL and verify as legacy plain SHA-256 (they are
-not re-hashed: the migration has no key, and re-hashing would also launder any
-edit made before). Their CAPAs get a head with their next keyed entry.
+Existing entries keep scheme NULL here; ``python -m services.capa.migrate``
+then keys every intact chain when CAPA_AUDIT_KEY is set
+(``service.audit_keying``; the key is not Alembic's business).
 
 Revision ID: 0004
 Revises: 0003
