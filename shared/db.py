@@ -85,10 +85,14 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
     _use_wal_and_immediate_transactions(engine)
     return engine
 
+
+# How long a SQLite writer waits for another connection's (or process's) write
+# lock before "database is locked". Writers hold it for one short transaction.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 # Execution option marking a connection that will write (see transaction()).
 WRITES = {"capaflow_writes": True}
@@ -104,8 +108,10 @@ def _use_wal_and_immediate_transactions(engine: AsyncEngine) -> None:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # Waiting first: switching a new file to WAL takes a lock that another
+        # process opening it at the same moment must wait for, not fail on.
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
