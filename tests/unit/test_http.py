@@ -118,3 +118,21 @@ async def test_unreachable_database_is_a_503_with_retry_after() -> None:
     assert response.status_code == 503
     assert response.headers["retry-after"] == "5"
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_method_not_allowed_lists_every_method_of_the_path() -> None:
+    # Two routes share the path; Starlette alone would name only the first one's.
+    app = _app()
+
+    @app.get("/findings")
+    async def list_findings() -> list[str]:
+        return []
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://test") as client:
+        response = await client.delete("/findings")
+        unknown = await client.delete("/nowhere")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+    assert response.headers["content-type"] == "application/problem+json"
+    assert unknown.status_code == 404
