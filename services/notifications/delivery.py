@@ -35,6 +35,7 @@ from sqlmodel import col, select
 from shared.db import SessionFactory, transaction, utcnow
 
 from .attempts import Due, Key, send
+from .channels.pinning import pinned_client
 from .claims import claim, heads_query, new_worker_id, release
 from .domain import AttemptResult, Outcome, parse_networks
 from .messages import Links
@@ -66,8 +67,8 @@ class DeliveryWorker:
         # alone leaves them unbounded): httpcore probes every idle pooled socket on
         # each request it places, which cost a third of the worker's CPU in a
         # 500-subscription fan-out with 50 idle connections kept from the last one.
-        self._client = client or httpx.AsyncClient(
-            follow_redirects=False, trust_env=False,
+        # Pinned: connections go only to the addresses the SSRF guard checked.
+        self._client = client or pinned_client(
             limits=httpx.Limits(max_connections=settings.delivery_concurrency,
                                 max_keepalive_connections=min(20, settings.delivery_concurrency)))
         self._in_flight: set[Key] = set()

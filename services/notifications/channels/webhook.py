@@ -9,7 +9,8 @@ import httpx
 from standardwebhooks.webhooks import Webhook
 
 from ..domain import AttemptResult, IPNetwork, Outcome, classify_response, parse_retry_after
-from .guard import TargetRefused, check_target
+from .guard import Resolver, TargetRefused, check_target, resolve
+from .pinning import pinned
 
 # How much of a receiver's answer is read. Only the status code counts; the
 # body is read (up to this) so a short answer leaves the connection reusable,
@@ -41,15 +42,22 @@ def signed_headers(*, secrets: Sequence[str], msg_id: str, timestamp: datetime,
 
 
 async def post(client: httpx.AsyncClient, *, url: str, body: str, headers: dict[str, str],
-               allowed: Sequence[IPNetwork], timeout: float, now: datetime) -> AttemptResult:
+               allowed: Sequence[IPNetwork], timeout: float, now: datetime,
+               resolver: Resolver = resolve) -> AttemptResult:
+    """POST to a webhook or Slack URL after the SSRF check, connecting to a checked address.
+
+    ``client`` comes from :func:`.pinning.pinned_client` (the delivery
+    worker's): with another client the name would be resolved a second time.
+    """
     try:
-        await check_target(url, allowed)
+        target = await check_target(url, allowed, resolver=resolver)
     except TargetRefused as exc:
         return AttemptResult(Outcome.failed, error=str(exc))
     try:
-        async with client.stream("POST", url, content=body.encode(), headers=headers,
-                                 timeout=timeout) as response:
-            await read_capped(response)
+        with pinned(target):
+            async with client.stream("POST", url, content=body.encode(), headers=headers,
+                                     timeout=timeout) as response:
+                await read_capped(response)
     except httpx.TimeoutException:
         return AttemptResult(Outcome.retry, error=f"timed out after {timeout:g} s")
     except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
