@@ -7,7 +7,9 @@
 # Usage: deploy/infra.sh {up|down|status|reset}
 #   up      postgres first, then kafka; prints the env lines for the tests.
 #   down    stops both; never fails because one of them is already down.
-#   status  exit 0 only if both are running.
+#   status  exit 0 only if both are running, and are the ones this checkout
+#           started (state under CAPAFLOW_INFRA_DIR, default var/infra) on
+#           PG_PORT and KAFKA_PORT, not another checkout's answering there.
 #   reset   down + delete all state under var/infra (new empty clusters).
 set -euo pipefail
 

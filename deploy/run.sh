@@ -7,8 +7,12 @@ cd "$ROOT"
 BIN="$ROOT/.venv/bin"
 mkdir -p "$VAR"
 
-if [ "$BUS" = kafka ] && ! "$ROOT/deploy/infra.sh" status >/dev/null 2>&1; then
-  echo "BUS=kafka needs Kafka and PostgreSQL: run 'make infra-up' first." >&2
+# Status checks the broker and cluster this checkout started, on KAFKA_PORT and
+# PG_PORT: never another checkout's that happens to answer there.
+if [ "$BUS" = kafka ] && ! infra_status="$(PG_PORT="$PG_PORT" KAFKA_PORT="$KAFKA_PORT" \
+                                          "$ROOT/deploy/infra.sh" status 2>&1)"; then
+  echo "$infra_status" >&2
+  echo "BUS=kafka needs this checkout's Kafka and PostgreSQL on KAFKA_PORT=$KAFKA_PORT and PG_PORT=$PG_PORT: run 'make infra-up' first (with the same ports)." >&2
   exit 1
 fi
 # Development keys, one per role and per monitoring source (loopback use only).

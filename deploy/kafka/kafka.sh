@@ -10,7 +10,9 @@
 #           create the application topics. Harmless when already running.
 #   down    SIGTERM (controlled shutdown), SIGKILL after KAFKA_STOP_TIMEOUT s.
 #           Harmless when not running.
-#   status  exit 0 when the broker process is alive and its port answers.
+#   status  exit 0 when this checkout's broker is alive and listens on
+#           KAFKA_PORT itself; says so when it runs on another port, or when
+#           the port is answered by another process (another checkout's broker).
 #   kill9   SIGKILL the broker (crash simulation for fault tests); `up` recovers.
 #   reset   down + delete var/infra/kafka (config, data, logs): a new cluster.
 #
@@ -22,6 +24,7 @@
 #   KAFKA_STOP_TIMEOUT [30]        seconds `down` waits before SIGKILL
 #   KAFKA_HEAP_OPTS [-Xms256m -Xmx512m]
 #   KAFKA_CACHE [<repo>/.cache/kafka-<version>]  where the jars are kept
+#   CAPAFLOW_INFRA_DIR [<repo>/var/infra]  state, pid file and logs (kafka/)
 #   JAVA [java], MVN [mvn]
 set -euo pipefail
 
@@ -49,7 +52,7 @@ MVN="${MVN:-mvn}"
 # Topics the services use; DLQ topics are left to auto-creation.
 APP_TOPICS=(nonconformity.events capa.events notifications.events)
 
-STATE_DIR="$REPO_ROOT/var/infra/kafka"
+STATE_DIR="${CAPAFLOW_INFRA_DIR:-$REPO_ROOT/var/infra}/kafka"
 DATA_DIR="$STATE_DIR/data"
 PROPS="$STATE_DIR/server.properties"
 ADMIN_PROPS="$STATE_DIR/admin-client.properties"
@@ -386,17 +389,49 @@ cmd_kill9() {
   say "killed pid $pid (SIGKILL)"
 }
 
+# The PLAINTEXT port this checkout's broker was started with (server.properties
+# is written just before the start, and `up` never rewrites it while it runs).
+started_port() {
+  sed -n 's/^listeners=PLAINTEXT:\/\/127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$PROPS" 2>/dev/null | head -n1
+}
+
+# True if process $1 itself holds a listening TCP socket on 127.0.0.1:$2 (so
+# an open port is really its, not another checkout's broker's).
+listens_on() {
+  local pid="$1" hex inode
+  hex="$(printf '%04X' "$2")"
+  for inode in $(awk -v port=":$hex" '$4 == "0A" && substr($2, length($2) - 4) == port {print $10}'                    /proc/net/tcp /proc/net/tcp6 2>/dev/null); do
+    if find "/proc/$pid/fd" -maxdepth 1 -lname "socket:\[$inode\]" 2>/dev/null | grep -q .; then
+      return 0
+    fi
+  done
+  return 1
+}
+
 cmd_status() {
-  local pid
+  local pid started
   pid="$(broker_pid)"
-  if [[ -n "$pid" ]] && port_open "$KAFKA_PORT"; then
+  if [[ -z "$pid" ]]; then
+    if port_open "$KAFKA_PORT"; then
+      say "not running; $BOOTSTRAP answers, but it is not this checkout's broker (another checkout's or a system Kafka): do not use it, set KAFKA_PORT or run '$0 up' on a free port"
+    else
+      say "not running"
+    fi
+    return 1
+  fi
+  started="$(started_port)"
+  if [[ -n "$started" && "$started" != "$KAFKA_PORT" ]]; then
+    say "this checkout's broker (pid $pid) runs on 127.0.0.1:$started, not KAFKA_PORT=$KAFKA_PORT; use KAFKA_PORT=$started, or '$0 down' and up again"
+    return 1
+  fi
+  if listens_on "$pid" "$KAFKA_PORT"; then
     say "running (pid $pid) on $BOOTSTRAP"
     return 0
   fi
-  if [[ -n "$pid" ]]; then
-    say "process $pid alive but $BOOTSTRAP not answering"
+  if port_open "$KAFKA_PORT"; then
+    say "this checkout's broker (pid $pid) is alive, but $BOOTSTRAP is answered by another process"
   else
-    say "not running"
+    say "process $pid alive but $BOOTSTRAP not answering"
   fi
   return 1
 }

@@ -9,13 +9,16 @@
 #           start, wait for readiness, create the application databases.
 #           Harmless when already running.
 #   down    fast shutdown; harmless when not running.
-#   status  exit 0 when the server is running and accepting connections.
+#   status  exit 0 when this checkout's cluster runs on PG_PORT and accepts
+#           connections; says so when it runs on another port, or when PG_PORT
+#           is answered by another server (another checkout's).
 #   reset   down + delete var/infra/postgres (next `up` starts empty).
 #
 # Environment (defaults in brackets):
 #   PG_PORT [15432]            TCP port, 127.0.0.1 only
 #   PG_READY_TIMEOUT [60]      seconds `up` waits for readiness
 #   PG_BIN [newest /usr/lib/postgresql/*/bin]
+#   CAPAFLOW_INFRA_DIR [<repo>/var/infra]  data, socket and logs (postgres/)
 #
 # Connection: postgresql://postgres@127.0.0.1:$PG_PORT/<db>, no password
 # (trust authentication - acceptable only because it listens on loopback and
@@ -32,7 +35,7 @@ PG_USER=postgres   # OS user that owns and runs the cluster, and DB superuser
 
 DATABASES=(capaflow_nonconformity capaflow_capa capaflow_notifications capaflow_events capaflow_web)
 
-STATE_DIR="$REPO_ROOT/var/infra/postgres"
+STATE_DIR="${CAPAFLOW_INFRA_DIR:-$REPO_ROOT/var/infra}/postgres"
 DATA_DIR="$STATE_DIR/data"
 SOCKET_DIR="$STATE_DIR/run"
 SERVER_LOG="$STATE_DIR/server.log"
@@ -254,11 +257,26 @@ cmd_down() {
 }
 
 cmd_status() {
-  if find_pg_bin && server_running && is_ready; then
+  if ! find_pg_bin || ! server_running; then
+    if port_open "$PG_PORT"; then
+      say "not running; 127.0.0.1:$PG_PORT answers, but it is not this checkout's cluster (another checkout's or a system PostgreSQL): do not use it, set PG_PORT or run '$0 up' on a free port"
+    else
+      say "not running"
+    fi
+    return 1
+  fi
+  # postmaster.pid line 4 is the port the running cluster was started with.
+  local running_port
+  running_port="$(sed -n 4p "$DATA_DIR/postmaster.pid" 2>/dev/null || true)"
+  if [[ "$running_port" != "$PG_PORT" ]]; then
+    say "this checkout's cluster runs on 127.0.0.1:${running_port:-?}, not PG_PORT=$PG_PORT; use PG_PORT=${running_port:-?}, or '$0 down' and up again"
+    return 1
+  fi
+  if is_ready; then
     say "running on 127.0.0.1:$PG_PORT"
     return 0
   fi
-  say "not running"
+  say "this checkout's cluster is starting or stuck: 127.0.0.1:$PG_PORT not accepting connections"
   return 1
 }
 
