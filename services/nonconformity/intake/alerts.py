@@ -7,12 +7,13 @@ tools' extra fields: they are foreign formats we read, not our API.
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
 from shared.events.base import Severity
+from shared.http.params import utc_in_range
 
 from ..domain import (
     AFFECTED_ITEM_CHARS,
@@ -51,11 +52,25 @@ class Alert(BaseModel):
             return value
         return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
-    @field_validator("startsAt", "endsAt")
+    @field_validator("startsAt")
     @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
+    def _utc(cls, value: datetime) -> datetime:
         # Alertmanager always sends a zone; a hand-made payload may not: read it as UTC.
-        return value.replace(tzinfo=UTC) if value and value.tzinfo is None else value
+        # Outside 1900..9998 (or no UTC time at all) is a 422, not a 500.
+        return utc_in_range(value)
+
+    @field_validator("endsAt")
+    @classmethod
+    def _utc_or_not_ended(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        try:
+            return utc_in_range(value)
+        except ValueError:
+            # Alertmanager's "still firing" is year 1; any zone on it means the same.
+            if value.year <= _NOT_ENDED_BEFORE:
+                return None
+            raise
 
     # Grafana only.
     dashboardURL: str | None = None
