@@ -27,7 +27,7 @@ async def sessions(request: pytest.FixtureRequest, new_sqlite_database: Database
     engine = create_engine(url)
     async with engine.begin() as conn:
         await conn.run_sync(IdempotencyRecord.metadata.create_all,
-                            tables=[IdempotencyRecord.__table__])
+                            tables=[IdempotencyRecord.__table__])  # type: ignore[attr-defined]
     try:
         yield session_factory(engine)
     finally:

@@ -38,9 +38,10 @@ class _HeldStream(StreamingResponse):
             self._release()
 
 
-_TOO_MANY: dict[int | str, dict[str, Any]] = {429: {"description": "Too many open live streams for this caller "
-                                  "(Retry-After says when one ends at the latest)",
-                   "content": PROBLEM_RESPONSES[400]["content"]}}
+_TOO_MANY: dict[int | str, dict[str, Any]] = {429: {
+    "description": "Too many open live streams for this caller "
+                   "(Retry-After says when one ends at the latest)",
+    "content": PROBLEM_RESPONSES[400]["content"]}}
 
 
 def _take_slot(request: Request, principal: str, max_duration: float) -> Callable[[], None]:
