@@ -12,9 +12,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import col, select
 
 from shared.db import SessionFactory
-from shared.http.errors import Problem
-from shared.http.pagination import decode_cursor, encode_cursor
-from shared.http.params import cursor_time
+from shared.http.pagination import decode_time_cursor, encode_time_cursor
 
 from .lifecycle import NotFound
 from .models import Nonconformity, NonconformityHistory, NonconformityTag
@@ -79,7 +77,7 @@ async def list_nonconformities(*, sessions: SessionFactory, where: Nonconformity
             func.lower(func.coalesce(Nonconformity.description, "")).like(needle, escape="\\"),
             func.lower(Nonconformity.number).like(needle, escape="\\")))
     if cursor:
-        created, last_id = _cursor_values(cursor)
+        created, last_id = decode_time_cursor(cursor)
         query = query.where(or_(col(Nonconformity.created_at) < created,
                                 and_(col(Nonconformity.created_at) == created,
                                      col(Nonconformity.id) < last_id)))
@@ -89,19 +87,10 @@ async def list_nonconformities(*, sessions: SessionFactory, where: Nonconformity
         rows = list((await session.exec(query)).all())
     more = len(rows) > limit
     rows = rows[:limit]
-    next_cursor = (encode_cursor([rows[-1].created_at.isoformat(), str(rows[-1].id)])
+    next_cursor = (encode_time_cursor(rows[-1].created_at, rows[-1].id)
                    if more else None)
     return NonconformityPage(items=[NonconformityPublic.model_validate(r) for r in rows],
                              next_cursor=next_cursor)
-
-
-def _cursor_values(cursor: str) -> tuple[datetime, UUID]:
-    values = decode_cursor(cursor)
-    try:
-        return cursor_time(values[0]), UUID(values[1])
-    except (IndexError, TypeError, ValueError) as exc:
-        raise Problem(400, "The cursor is not one this API gave out.",
-                      title="Invalid cursor") from exc
 
 
 class utc_day(FunctionElement[date]):

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from shared.events.base import Severity
-from shared.http.pagination import MAX_PAGE_SIZE
+from shared.http.pagination import MAX_PAGE_SIZE, TimeCursor
 from shared.http.params import QueryTime
 
 from ..domain import CapaKind, CapaStatus
@@ -65,7 +65,7 @@ async def search(sessions: SessionsDep, _: Reader, now: NowDep,
                  nonconformity_id: UUID | None = None, overdue: bool | None = None,
                  opened_since: QueryTime | None = None, opened_until: QueryTime | None = None,
                  limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
-                 cursor: str | None = None) -> CapaPage:
+                 cursor: TimeCursor = None) -> CapaPage:
     filters = CapaFilter(status=status, severity=severity, kind=kind, owner=owner,
                          source=source, nonconformity_id=nonconformity_id, overdue=overdue,
                          opened_since=as_utc(opened_since), opened_until=as_utc(opened_until))

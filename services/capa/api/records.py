@@ -7,7 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 
 from shared.http.errors import Problem
-from shared.http.pagination import MAX_PAGE_SIZE
+from shared.http.pagination import MAX_PAGE_SIZE, SequenceCursor, TimeCursor
 from shared.http.params import QueryTime
 
 from ..domain.root_cause import CauseCategory
@@ -23,7 +23,7 @@ router = APIRouter(tags=["records"])
             summary="Every change, oldest first, each hashed with its predecessor")
 async def trail(capa_id: UUID, sessions: SessionsDep, _: Reader,
                 limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
-                cursor: str | None = None) -> AuditPage:
+                cursor: SequenceCursor = None) -> AuditPage:
     return await audit_trail(sessions, capa_id=capa_id, limit=limit, cursor=cursor)
 
 
@@ -47,7 +47,7 @@ async def lessons(sessions: SessionsDep, _: Reader,
                   category: CauseCategory | None = None,
                   capa_id: Annotated[UUID | None, Query(description="Lessons of one CAPA")] = None,
                   limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
-                  cursor: str | None = None) -> LessonPage:
+                  cursor: TimeCursor = None) -> LessonPage:
     return await list_lessons(sessions, text=text, tag=tag, category=category, limit=limit,
                               cursor=cursor, capa_id=capa_id)
 

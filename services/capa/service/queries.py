@@ -11,8 +11,12 @@ from sqlmodel import col, select
 
 from shared.auth import InvalidIdentity, canonical_identity
 from shared.db import SessionFactory
-from shared.http.pagination import decode_cursor, encode_cursor
-from shared.http.params import cursor_time
+from shared.http.pagination import (
+    decode_sequence_cursor,
+    decode_time_cursor,
+    encode_sequence_cursor,
+    encode_time_cursor,
+)
 
 from ..domain import CapaKind, CapaStatus, EffectivenessResult
 from ..domain.audit_chain import ChainedEntry, ChainReport, verify_chain
@@ -35,18 +39,14 @@ from .common import (
     linked_nonconformities_of,
     load_capa,
 )
-from .errors import BadRequest, Invalid
+from .errors import Invalid
 
 
 def _cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
     if cursor is None:
         return None
-    try:
-        moment, ident = decode_cursor(cursor)
-        return cursor_time(moment), UUID(ident)
-    except (ValueError, TypeError) as exc:
-        raise BadRequest("The cursor is not one this API gave out; start from the first "
-                         "page.") from exc
+    # The route's pattern admits only well-formed positions.
+    return decode_time_cursor(cursor)
 
 
 def _before(column: Any, ident: Any, cursor: tuple[datetime, UUID]) -> ColumnElement[bool]:
@@ -115,17 +115,14 @@ async def list_capas(sessions: SessionFactory, *, filters: CapaFilter, limit: in
         page = rows[:limit]
         links = await linked_nonconformities_of(session, [c.id for c in page])
         items = [capa_view(c, links[c.id], now.date()) for c in page]
-    next_cursor = (encode_cursor([page[-1].opened_at.isoformat(), str(page[-1].id)])
+    next_cursor = (encode_time_cursor(page[-1].opened_at, page[-1].id)
                    if len(rows) > limit else None)
     return CapaPage(items=items, next_cursor=next_cursor)
 
 
 async def audit_trail(sessions: SessionFactory, *, capa_id: UUID, limit: int,
                       cursor: str | None) -> AuditPage:
-    try:
-        after = int(decode_cursor(cursor)[0]) if cursor else 0
-    except (ValueError, TypeError, IndexError) as exc:
-        raise BadRequest("The cursor is not one this API gave out.") from exc
+    after = decode_sequence_cursor(cursor) if cursor else 0
     async with sessions() as session:
         await load_capa(session, capa_id)
         rows = list((await session.exec(
@@ -136,7 +133,7 @@ async def audit_trail(sessions: SessionFactory, *, capa_id: UUID, limit: int,
     items = [AuditEntryPublic(sequence=e.sequence, at=e.at, actor=e.actor, action=e.action,
                               before=e.before, after=e.after, reason=e.reason,
                               previous_hash=e.previous_hash, hash=e.hash) for e in page]
-    return AuditPage(items=items, next_cursor=encode_cursor([page[-1].sequence])
+    return AuditPage(items=items, next_cursor=encode_sequence_cursor(page[-1].sequence)
                      if len(rows) > limit else None)
 
 
@@ -186,8 +183,7 @@ async def list_lessons(sessions: SessionFactory, *, text: str | None, tag: str |
         rows = list((await session.exec(query.limit(limit + 1))).all())
     page = rows[:limit]
     return LessonPage(items=[_lesson_view(r) for r in page],
-                      next_cursor=encode_cursor([page[-1].published_at.isoformat(),
-                                                 str(page[-1].id)])
+                      next_cursor=encode_time_cursor(page[-1].published_at, page[-1].id)
                       if len(rows) > limit else None)
 
 

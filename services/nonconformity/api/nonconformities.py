@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 from shared import idempotency
 from shared.events.base import Severity
 from shared.http.concurrency import etag
-from shared.http.pagination import MAX_PAGE_SIZE
+from shared.http.pagination import MAX_PAGE_SIZE, TimeCursor
 from shared.http.params import QueryTime
 
 from .. import lifecycle, queries, reporting
@@ -64,7 +64,7 @@ async def list_nonconformities(
         since: QueryTime | None = None, until: QueryTime | None = None,
         text: Annotated[str | None, Query(max_length=200)] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
-        cursor: Annotated[str | None, Query(max_length=500)] = None) -> NonconformityPage:
+        cursor: TimeCursor = None) -> NonconformityPage:
     where = queries.NonconformityFilter(status=status, severity=severity, source=source,
                                         category=category, tag=tag, since=since,
                                         until=until, text=text)

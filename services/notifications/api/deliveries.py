@@ -4,9 +4,12 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from sqlmodel import col, select
 
-from shared.http.errors import Problem
-from shared.http.pagination import MAX_PAGE_SIZE, decode_cursor, encode_cursor
-from shared.http.params import cursor_time
+from shared.http.pagination import (
+    MAX_PAGE_SIZE,
+    TimeCursor,
+    decode_time_cursor,
+    encode_time_cursor,
+)
 
 from .. import service
 from ..domain import DeliveryStatus
@@ -22,7 +25,7 @@ async def list_deliveries(principal: Person, sessions: Sessions,
                           status: DeliveryStatus | None = None,
                           subscription_id: UUID | None = None,
                           event_type: Annotated[str | None, Query(max_length=255)] = None,
-                          cursor: str | None = None,
+                          cursor: TimeCursor = None,
                           limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50) -> Any:
     """Newest first. Yours only, unless you are a manager."""
     query = (select(Delivery).join(Subscription,
@@ -37,20 +40,15 @@ async def list_deliveries(principal: Person, sessions: Sessions,
     if event_type is not None:
         query = query.where(col(Delivery.event_type) == event_type)
     if cursor:
-        values = decode_cursor(cursor)
-        try:
-            created, last_id = cursor_time(values[0]), UUID(values[1])
-        except (ValueError, IndexError, TypeError) as exc:
-            raise Problem(400, "The cursor is not one this API gave out.",
-                          title="Invalid cursor") from exc
+        created, last_id = decode_time_cursor(cursor)
         query = query.where((col(Delivery.created_at) < created)
                             | ((col(Delivery.created_at) == created)
                                & (col(Delivery.id) < last_id)))
     async with sessions() as session:
         rows = (await session.exec(query.limit(limit + 1))).all()
     items = [DeliveryPublic.model_validate(d, from_attributes=True) for d in rows[:limit]]
-    next_cursor = (encode_cursor([rows[limit - 1].created_at.isoformat(),
-                                  str(rows[limit - 1].id)]) if len(rows) > limit else None)
+    next_cursor = (encode_time_cursor(rows[limit - 1].created_at, rows[limit - 1].id)
+                   if len(rows) > limit else None)
     return DeliveryPage(items=items, next_cursor=next_cursor)
 
 

@@ -6,8 +6,12 @@ from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import JSONResponse
 from sqlmodel import col, select
 
-from shared.http.pagination import MAX_PAGE_SIZE, decode_cursor, encode_cursor
-from shared.http.params import cursor_time
+from shared.http.pagination import (
+    MAX_PAGE_SIZE,
+    TimeCursor,
+    decode_time_cursor,
+    encode_time_cursor,
+)
 from shared.idempotency import Claim, run_once
 
 from .. import service
@@ -44,7 +48,7 @@ async def create_subscription(body: SubscriptionCreate, principal: Person, sessi
 
 @router.get("", response_model=SubscriptionPage)
 async def list_subscriptions(principal: Person, sessions: Sessions,
-                             owner: str | None = None, cursor: str | None = None,
+                             owner: str | None = None, cursor: TimeCursor = None,
                              limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50) -> Any:
     """Your subscriptions; managers see everyone's (``owner`` filters)."""
     query = select(Subscription).order_by(col(Subscription.created_at), col(Subscription.id))
@@ -53,27 +57,17 @@ async def list_subscriptions(principal: Person, sessions: Sessions,
     elif owner is not None:
         query = query.where(col(Subscription.owner) == owner)
     if cursor:
-        created, last_id = _cursor(cursor)
+        created, last_id = decode_time_cursor(cursor)
         query = query.where((col(Subscription.created_at) > created)
                             | ((col(Subscription.created_at) == created)
                                & (col(Subscription.id) > last_id)))
     async with sessions() as session:
         rows = (await session.exec(query.limit(limit + 1))).all()
     items = [service.public(s) for s in rows[:limit]]
-    next_cursor = (encode_cursor([rows[limit - 1].created_at.isoformat(),
-                                  str(rows[limit - 1].id)]) if len(rows) > limit else None)
+    next_cursor = (encode_time_cursor(rows[limit - 1].created_at, rows[limit - 1].id)
+                   if len(rows) > limit else None)
     return SubscriptionPage(items=items, next_cursor=next_cursor)
 
-
-def _cursor(cursor: str) -> tuple[Any, UUID]:
-    from shared.http.errors import Problem
-
-    values = decode_cursor(cursor)
-    try:
-        return cursor_time(values[0]), UUID(values[1])
-    except (ValueError, IndexError, TypeError) as exc:
-        raise Problem(400, "The cursor is not one this API gave out.",
-                      title="Invalid cursor") from exc
 
 
 @router.get("/{subscription_id}", response_model=SubscriptionPublic)

@@ -134,7 +134,7 @@ async def test_other_bad_input_is_4xx_problem_json(capas: Capas) -> None:
         (await capas.client.get("/v1/capas/not-a-uuid", headers=h), 422),
         (await capas.client.get(f"/v1/capas/{uuid.uuid4()}", headers=h), 404),
         (await capas.move(capa["id"], "finished", role="manager"), 422),
-        (await capas.client.get("/v1/capas", params={"cursor": "@@"}, headers=h), 400),
+        (await capas.client.get("/v1/capas", params={"cursor": "@@"}, headers=h), 422),
         (await capas.client.get("/v1/capas", params={"limit": 5000}, headers=h), 422),
         (await capas.client.get("/v1/management-review", headers=h,
                                 params={"since": "2026-12-01", "until": "2026-01-01"}), 422),

@@ -120,7 +120,7 @@ async def test_list_filters_and_cursor_pagination(nc: NcService) -> None:
     assert len(minors) == 4  # reports 1, 3, 5 and the shipping one
     bad = await nc.client.get("/v1/nonconformities", params={"cursor": "not-a-cursor"},
                               headers=nc.auth("engineer"))
-    assert bad.status_code == 400
+    assert bad.status_code == 422
     too_big = await nc.client.get("/v1/nonconformities", params={"limit": 10_000},
                                   headers=nc.auth("engineer"))
     assert too_big.status_code == 422

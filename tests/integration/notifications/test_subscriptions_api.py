@@ -98,7 +98,7 @@ async def test_other_bad_requests(notifications: Harness) -> None:
     c, auth = notifications.client, notifications.auth("manager")
     assert (await c.get("/v1/subscriptions/not-a-uuid", headers=auth)).status_code == 422
     assert (await c.get("/v1/deliveries", params={"cursor": "%%%"},
-                        headers=auth)).status_code == 400
+                        headers=auth)).status_code == 422
     assert (await c.get("/v1/deliveries", params={"status": "lost"},
                         headers=auth)).status_code == 422
     assert (await c.get("/v1/deliveries", params={"limit": 10_000},
