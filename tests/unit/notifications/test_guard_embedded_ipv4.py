@@ -44,7 +44,7 @@ async def test_a_name_resolving_to_6to4_around_the_metadata_address_is_refused()
         asked.append((host, port))
         return ["2606:4700:4700::1111", "2002:a9fe:a9fe::1"]
 
-    with pytest.raises(TargetRefused, match="169.254.169.254"):
+    with pytest.raises(TargetRefused, match=r"6to4 for 169\.254\.169\.254"):
         await check_target("https://Hooks.Example/x", PRODUCTION, resolver=resolver)
     assert asked == [("hooks.example", 443)]
 
