@@ -1,4 +1,4 @@
-"""Time and date types for API input (query parameters, request bodies, cursors).
+"""Time and date types for API input (query parameters and request bodies).
 
 Every time stamp and date a client gives must lie in years 1900 through 9998
 (times compared in UTC). Python's datetime ends at 9999-12-31 and starts at
@@ -47,15 +47,6 @@ def day_in_range(value: date) -> date:
     if not EARLIEST_DAY <= value <= LATEST_DAY:
         raise ValueError(OUT_OF_RANGE)
     return value
-
-
-def cursor_time(text: Any) -> datetime:
-    """The time stamp inside a pagination cursor. Cursors are opaque but come
-    back from clients, so a hand-made one gets the same checks (ValueError or
-    TypeError, which the callers turn into 400 "Invalid cursor")."""
-    if not isinstance(text, str):
-        raise TypeError("cursor time is not a string")
-    return utc_in_range(datetime.fromisoformat(text))
 
 
 # A query time: ISO 8601, read as UTC without a zone, returned in UTC.
