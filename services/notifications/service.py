@@ -12,7 +12,7 @@ from datetime import timedelta
 from uuid import UUID, uuid4
 
 from sqlalchemy import delete
-from sqlmodel import col
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.auth import Principal
@@ -165,9 +165,17 @@ async def delete_subscription(sessions: SessionFactory, *, principal: Principal,
                               subscription_id: UUID) -> None:
     async with transaction(sessions) as session:
         sub = await load_visible(session, subscription_id, principal)
+        # The recorder's lock order (see recorder.py): delivery rows in id order,
+        # then the subscription row, then the revision row. A bare DELETE locks
+        # the deliveries in scan order, which deadlocks with a recorder batch
+        # updating them in id order (on SQLite FOR UPDATE is a no-op: one writer).
+        await session.exec(select(Delivery.id)
+                           .where(col(Delivery.subscription_id) == sub.id)
+                           .order_by(col(Delivery.id)).with_for_update())
         await session.exec(delete(Delivery)  # type: ignore[call-overload]
                            .where(col(Delivery.subscription_id) == sub.id))
         await session.delete(sub)
+        await session.flush()  # the subscription row before the revision row
         await subscriptions_changed(session)
 
 
