@@ -23,6 +23,7 @@ from services.notifications.attempts import Due, send
 from services.notifications.channels import webhook
 from services.notifications.channels.guard import CheckedTarget
 from services.notifications.channels.pinning import pinned, pinned_client
+from services.notifications.delivery import DeliveryWorker
 from services.notifications.domain import Outcome, parse_networks
 from services.notifications.messages import Links
 from services.notifications.settings import NotificationsSettings
@@ -229,3 +230,17 @@ async def test_https_to_a_pinned_address_sends_and_verifies_the_name(
         assert "CERTIFICATE_VERIFY_FAILED" in (result.error or "")
         assert listener.heads == []
 
+
+
+async def test_the_delivery_worker_sends_through_a_pinned_client(
+        pair: tuple[Listener, Listener, int]) -> None:
+    checked, _, port = pair
+    worker = DeliveryWorker(sessions=None,  # type: ignore[arg-type]  # not used here
+                            settings=NotificationsSettings())
+    client = worker._client  # its own client, as production builds it
+    try:
+        with pytest.raises(httpx.ConnectError, match="not checked"):
+            await client.post(f"http://127.0.0.1:{port}/hook", content=b"{}")
+    finally:
+        await client.aclose()
+    assert checked.heads == []
