@@ -7,15 +7,18 @@ from uuid import UUID
 from pydantic import (
     AnyHttpUrl,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from shared.events.base import Severity
-from shared.http.params import utc_in_range
+from shared.http.params import iso_only, utc_in_range, years_through
 
 from .domain import (
     CLAUSE_PATTERN,
@@ -27,15 +30,24 @@ from .domain import (
 )
 
 # Surrounding white space is stripped; the patterns say so in the schema: at
-# least one visible character (Text), at least three (Title).
+# least one visible character (Text), at least three (Title), and no NUL
+# anywhere (no database column holds it; NulGuard refuses it with 422).
+_SOME_VISIBLE = r"^[^\x00]*[^\s\x00][^\x00]*$"
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                         max_length=DESCRIPTION_CHARS,
-                                        pattern=r"\S")]
+                                        pattern=_SOME_VISIBLE)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200,
-                                             pattern=r"\S")]
+                                             pattern=_SOME_VISIBLE)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3,
                                          max_length=TITLE_CHARS,
-                                         pattern=r"\S[\s\S]+\S")]
+                                         pattern=r"^[^\x00]*[^\s\x00][^\x00]+[^\s\x00][^\x00]*$")]
+# A past time. JSON Schema cannot compare with the clock, so the published
+# pattern admits the years up to last year (always past); the server also
+# takes this year's times up to now (+5 minutes of clock skew).
+PastTime = Annotated[datetime, BeforeValidator(iso_only), WithJsonSchema({
+    "type": "string", "format": "date-time",
+    "pattern": years_through(datetime.now(UTC).year - 1),
+    "description": "When it happened, with a time zone; not in the future."})]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100,
                                        pattern=r"^[A-Za-z0-9._:/-]+$")]
 
@@ -60,7 +72,7 @@ class NonconformityCreate(Strict):
         default=None, description="The affected product, process or service.")
     external_ref: ShortText | None = Field(default=None, description="e.g. the ticket id")
     reporter: ShortText | None = None
-    occurred_at: datetime | None = None
+    occurred_at: PastTime | None = None
     tags: list[Tag] = Field(default_factory=list, max_length=20)
     links: list[Link] = Field(default_factory=list, max_length=20)
 
@@ -77,14 +89,16 @@ class NonconformityCreate(Strict):
 
 
 class NonconformityUpdate(Strict):
-    title: Title | None = None
+    # title, severity, tags and links may be left out but not set to null
+    # (SkipJsonSchema: the schema does not offer the null the server refuses).
+    title: Title | SkipJsonSchema[None] = None
     description: Text | None = None
-    severity: Severity | None = None
+    severity: Severity | SkipJsonSchema[None] = None
     category: ShortText | None = None
     affected_item: ShortText | None = None
     owner: ShortText | None = None
-    tags: list[Tag] | None = Field(default=None, max_length=20)
-    links: list[Link] | None = Field(default=None, max_length=20)
+    tags: Annotated[list[Tag], Field(max_length=20)] | SkipJsonSchema[None] = None
+    links: Annotated[list[Link], Field(max_length=20)] | SkipJsonSchema[None] = None
     reason: Text | None = None
 
     @field_validator("title", "severity", "tags", "links")
@@ -97,6 +111,14 @@ class NonconformityUpdate(Strict):
 
 
 class TriageRequest(Strict):
+    # The cross-field rule, in the schema too: duplicate_of with "duplicate", and only then.
+    model_config = ConfigDict(json_schema_extra={
+        "if": {"properties": {"decision": {"const": TriageDecision.duplicate.value}},
+               "required": ["decision"]},
+        "then": {"required": ["duplicate_of"],
+                 "properties": {"duplicate_of": {"type": "string", "format": "uuid"}}},
+        "else": {"properties": {"duplicate_of": {"type": "null"}}}})
+
     decision: TriageDecision
     reason: Text
     owner: ShortText | None = None

@@ -1,7 +1,8 @@
 """Every time and date a client gives, at the edges of the calendar, is a 422
-naming the accepted range (a hand-made cursor is a 422 for its pattern) — never a 500 — on SQLite and on
-PostgreSQL. Python's datetime cannot convert 9999-12-31T23:59:59-14:00 or
-0001-01-01T00:00:00+14:00 to UTC; the API accepts 1900..9998 (shared/http/params.py).
+naming the accepted range (a hand-made cursor is a 422 for its pattern) —
+never a 500 — on SQLite and on PostgreSQL. Python's datetime cannot convert
+9999-12-31T23:59:59-14:00 or 0001-01-01T00:00:00+14:00 to UTC; the API accepts
+1900..9998 as written (shared/http/params.py).
 """
 
 import base64
@@ -118,9 +119,13 @@ async def test_nonconformity_times_inside_the_range_still_work(nc: NcService) ->
         params={"since": "1900-01-01T00:00:00Z", "until": "9998-12-31T23:59:59Z"})
     assert listed.status_code == 200, listed.text
     assert [i["id"] for i in listed.json()["items"]] == [reported.json()["id"]]
-    # +14:00 is the earliest zone on Earth: the first moment of 1900 there is
-    # still 1899 in UTC.
-    too_early = await nc.report(occurred_at="1900-01-01T00:00:00+14:00")
+    # The range is on the written day, as the OpenAPI pattern states it: the
+    # first moment of 1900 at +14:00 (1899 in UTC) is in, the last of 1899 at
+    # -05:00 (1900 in UTC) is out.
+    first = await nc.report(occurred_at="1900-01-01T00:00:00+14:00")
+    assert first.status_code == 201, first.text
+    assert first.json()["occurred_at"].startswith("1899-12-31T10:00:00")
+    too_early = await nc.report(occurred_at="1899-12-31T23:00:00-05:00")
     assert_refused_for_range(too_early, "body.occurred_at")
 
 

@@ -2,11 +2,11 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path
+from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 
 from shared import idempotency
-from shared.http.concurrency import etag
+from shared.http.concurrency import IdempotencyKey, etag
 
 from .. import reporting
 from ..schemas import AuditFindingCreate, NonconformityPublic
@@ -19,8 +19,7 @@ router = APIRouter(prefix="/v1/audits", tags=["audits"])
 async def record_finding(
         body: AuditFindingCreate, principal: Auditor, sessions: SessionsDep, policy: PolicyDep,
         audit_ref: Annotated[str, Path(pattern=r"^[A-Za-z0-9._-]{1,100}$")],
-        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key",
-                                                      max_length=255)] = None) -> JSONResponse:
+        idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """A major nonconformity finding escalates to a CAPA at once."""
     async def run(claim: idempotency.Claim | None) -> JSONResponse:
         nc = await reporting.record_audit_finding(

@@ -1,14 +1,14 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
 from shared import idempotency
 from shared.events.base import Severity
-from shared.http.concurrency import etag
+from shared.http.concurrency import IdempotencyKey, IfMatch, OptionalIfMatch, etag
 from shared.http.pagination import MAX_PAGE_SIZE, TimeCursor
-from shared.http.params import QueryTime
+from shared.http.params import NO_NUL, QueryTime
 
 from .. import lifecycle, queries, reporting
 from ..domain import NonconformityStatus, Source
@@ -27,8 +27,6 @@ from .deps import Editor, Manager, PolicyDep, Reader, Reporter, SessionsDep
 
 router = APIRouter(prefix="/v1/nonconformities", tags=["nonconformities"])
 
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
-IfMatch = Annotated[str | None, Header(alias="If-Match")]
 
 
 def _with_etag(nc: NonconformityPublic, response: Response) -> NonconformityPublic:
@@ -59,10 +57,10 @@ async def list_nonconformities(
         _: Reader, sessions: SessionsDep,
         status: NonconformityStatus | None = None, severity: Severity | None = None,
         source: Source | None = None,
-        category: Annotated[str | None, Query(max_length=100)] = None,
-        tag: Annotated[str | None, Query(max_length=100)] = None,
+        category: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
+        tag: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
         since: QueryTime | None = None, until: QueryTime | None = None,
-        text: Annotated[str | None, Query(max_length=200)] = None,
+        text: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
         cursor: TimeCursor = None) -> NonconformityPage:
     where = queries.NonconformityFilter(status=status, severity=severity, source=source,
@@ -86,7 +84,7 @@ async def history(nc_id: UUID, _: Reader, sessions: SessionsDep) -> list[History
 @router.patch("/{nc_id}", response_model=NonconformityPublic)
 async def update(nc_id: UUID, body: NonconformityUpdate, principal: Editor,
                  sessions: SessionsDep, policy: PolicyDep, response: Response,
-                 if_match: IfMatch = None) -> NonconformityPublic:
+                 if_match: IfMatch) -> NonconformityPublic:
     nc = await lifecycle.update_nonconformity(sessions=sessions, policy=policy, nc_id=nc_id,
                                               if_match=if_match, changes=body,
                                               actor=principal.subject)
@@ -95,7 +93,7 @@ async def update(nc_id: UUID, body: NonconformityUpdate, principal: Editor,
 
 @router.post("/{nc_id}/triage", response_model=NonconformityPublic)
 async def triage(nc_id: UUID, body: TriageRequest, principal: Editor, sessions: SessionsDep,
-                 response: Response, if_match: IfMatch = None) -> NonconformityPublic:
+                 response: Response, if_match: IfMatch) -> NonconformityPublic:
     nc = await lifecycle.triage(sessions=sessions, nc_id=nc_id, request=body, if_match=if_match,
                                 actor=principal.subject)
     return _with_etag(nc, response)
@@ -104,7 +102,7 @@ async def triage(nc_id: UUID, body: TriageRequest, principal: Editor, sessions: 
 @router.post("/{nc_id}/correction", response_model=NonconformityPublic)
 async def record_correction(nc_id: UUID, body: CorrectionRequest, principal: Editor,
                             sessions: SessionsDep, response: Response,
-                            if_match: IfMatch = None) -> NonconformityPublic:
+                            if_match: OptionalIfMatch = None) -> NonconformityPublic:
     nc = await lifecycle.record_correction(sessions=sessions, nc_id=nc_id,
                                            correction=body.correction, actor=principal.subject,
                                            if_match=if_match)
@@ -113,7 +111,7 @@ async def record_correction(nc_id: UUID, body: CorrectionRequest, principal: Edi
 
 @router.post("/{nc_id}/close", response_model=NonconformityPublic)
 async def close(nc_id: UUID, body: CloseRequest, principal: Editor, sessions: SessionsDep,
-                response: Response, if_match: IfMatch = None) -> NonconformityPublic:
+                response: Response, if_match: OptionalIfMatch = None) -> NonconformityPublic:
     nc = await lifecycle.close(sessions=sessions, nc_id=nc_id, resolution=body.resolution,
                                actor=principal.subject, if_match=if_match)
     return _with_etag(nc, response)
@@ -121,7 +119,7 @@ async def close(nc_id: UUID, body: CloseRequest, principal: Editor, sessions: Se
 
 @router.post("/{nc_id}/reopen", response_model=NonconformityPublic)
 async def reopen(nc_id: UUID, body: ReopenRequest, principal: Manager, sessions: SessionsDep,
-                 response: Response, if_match: IfMatch = None) -> NonconformityPublic:
+                 response: Response, if_match: OptionalIfMatch = None) -> NonconformityPublic:
     nc = await lifecycle.reopen(sessions=sessions, nc_id=nc_id, reason=body.reason,
                                 actor=principal.subject, if_match=if_match)
     return _with_etag(nc, response)

@@ -8,12 +8,12 @@ tools' extra fields: they are foreign formats we read, not our API.
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema, field_validator
 
 from shared.events.base import Severity
-from shared.http.params import utc_in_range
+from shared.http.params import YEAR_PATTERN, JsonInteger, iso_only, utc_in_range
 
 from ..domain import (
     AFFECTED_ITEM_CHARS,
@@ -28,19 +28,45 @@ from ..domain import (
 )
 
 MAX_ALERTS = 5000
+# The column is an integer.
+MAX_TRUNCATED = 2**31 - 1
 FINGERPRINT_CHARS = 200  # the column's size
 # Alertmanager sends endsAt = 0001-01-01 for an alert still firing.
 _NOT_ENDED_BEFORE = 2000
 
 
+# Times are ISO 8601 strings (a number such as 0 is no Alertmanager time).
+# startsAt lies in 1900..9998; endsAt may also be Alertmanager's year-1 "still
+# firing" marker, so any year 0001..9998.
+StartTime = Annotated[datetime, BeforeValidator(iso_only), WithJsonSchema(
+    {"type": "string", "format": "date-time", "pattern": YEAR_PATTERN})]
+EndTime = Annotated[datetime, BeforeValidator(iso_only), WithJsonSchema(
+    {"type": "string", "format": "date-time",
+     "pattern": r"^(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-8][0-9]{3}|9[0-8][0-9]{2}"
+                r"|99[0-8][0-9]|999[0-8])-"})]
+# Prometheus and Grafana name every alert: without an alertname the NC would
+# be titled "alert" and every nameless alert would look alike.
+Labels = Annotated[dict[str, str], WithJsonSchema({
+    "type": "object", "additionalProperties": {"type": "string"},
+    "properties": {"alertname": {"type": "string", "pattern": r"\S"}},
+    "required": ["alertname"]})]
+
+
 class Alert(BaseModel):
     status: Literal["firing", "resolved"]
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: Labels
     annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: datetime
-    endsAt: datetime | None = None
+    startsAt: StartTime
+    endsAt: EndTime | None = None
     generatorURL: str = ""
     fingerprint: str = Field(min_length=1)
+
+    @field_validator("labels")
+    @classmethod
+    def _named(cls, labels: dict[str, str]) -> dict[str, str]:
+        if not labels.get("alertname", "").strip():
+            raise ValueError("an alert needs an alertname label")
+        return labels
 
     @field_validator("fingerprint")
     @classmethod
@@ -49,7 +75,7 @@ class Alert(BaseModel):
         # its digest, which fits the column and still names the same alert every time
         # (cutting it could merge two alerts, refusing it would refuse the whole batch).
         if len(value) <= FINGERPRINT_CHARS:
-            return value
+            return storable(value)  # NUL and lone surrogates: no database holds them
         return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
     @field_validator("startsAt")
@@ -82,7 +108,7 @@ class Alert(BaseModel):
 class AlertmanagerPayload(BaseModel):
     version: Literal["4"]
     groupKey: str = ""
-    truncatedAlerts: int = Field(default=0, ge=0)
+    truncatedAlerts: JsonInteger = Field(default=0, ge=0, le=MAX_TRUNCATED)
     status: Literal["firing", "resolved"]
     receiver: str = ""
     groupLabels: dict[str, str] = Field(default_factory=dict)
@@ -95,10 +121,10 @@ class AlertmanagerPayload(BaseModel):
 class GrafanaPayload(BaseModel):
     version: str = "1"
     groupKey: str = ""
-    truncatedAlerts: int = Field(default=0, ge=0)
+    truncatedAlerts: JsonInteger = Field(default=0, ge=0, le=MAX_TRUNCATED)
     status: Literal["firing", "resolved"]
     receiver: str = ""
-    orgId: int | None = None
+    orgId: JsonInteger | None = None
     title: str | None = None
     message: str | None = None
     externalURL: str = ""

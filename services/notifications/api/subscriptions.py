@@ -2,10 +2,11 @@ from datetime import timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 from sqlmodel import col, select
 
+from shared.http.concurrency import IdempotencyKey
 from shared.http.pagination import (
     MAX_PAGE_SIZE,
     TimeCursor,
@@ -34,7 +35,7 @@ router = APIRouter(prefix="/v1/subscriptions", tags=["subscriptions"])
 @router.post("", status_code=201, response_model=SubscriptionCreated)
 async def create_subscription(body: SubscriptionCreate, principal: Person, sessions: Sessions,
                               settings: Settings,
-                              idempotency_key: Annotated[str | None, Header()] = None) -> Any:
+                              idempotency_key: IdempotencyKey = None) -> Any:
     """Create a subscription. A webhook's signing secret is in this response only."""
     async def create(ticket: Claim | None) -> JSONResponse:
         created = await service.create_subscription(sessions, principal=principal, request=body,
