@@ -9,7 +9,10 @@ mkdir -p "$VAR"
 
 # Status checks the broker and cluster this checkout started, on KAFKA_PORT and
 # PG_PORT: never another checkout's that happens to answer there.
-if [ "$BUS" = kafka ] && ! infra_status="$(PG_PORT="$PG_PORT" KAFKA_PORT="$KAFKA_PORT" \
+# CAPAFLOW_INFRA=external: the Kafka and PostgreSQL named by the *_KAFKA_* and
+# *_DATABASE_URL variables are someone's own on purpose (a shared cluster, another
+# checkout's broker in a test run): skip the check.
+if [ "$BUS" = kafka ] && [ "${CAPAFLOW_INFRA:-}" != external ] && ! infra_status="$(PG_PORT="$PG_PORT" KAFKA_PORT="$KAFKA_PORT" \
                                           "$ROOT/deploy/infra.sh" status 2>&1)"; then
   echo "$infra_status" >&2
   echo "BUS=kafka needs this checkout's Kafka and PostgreSQL on KAFKA_PORT=$KAFKA_PORT and PG_PORT=$PG_PORT: run 'make infra-up' first (with the same ports)." >&2
