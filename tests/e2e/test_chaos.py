@@ -13,8 +13,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -23,6 +22,7 @@ import pytest
 from shared.bus.kafka import KafkaBus
 from shared.credentials import provision_dev
 from tests.conftest import ROOT, require_kafka, require_postgres
+from tests.e2e.load import Load
 from tests.e2e.loop import _new_databases, poll, webhook_receiver
 from tests.e2e.test_run_services import SERVICES, _free_port
 
@@ -73,56 +73,6 @@ class ServiceProcess:
 def _script(path: str, command: str) -> None:
     subprocess.run([str(ROOT / path), command], check=True, timeout=240,
                    capture_output=True)
-
-
-@dataclass
-class Load:
-    """Posts the NCs with retries, as a careful client would (same
-    Idempotency-Key), and keeps every answer it saw."""
-
-    url: str
-    key: str
-    accepted: dict[str, str] = field(default_factory=dict)  # external_ref -> NC id
-    critical: set[str] = field(default_factory=set)
-    statuses: Counter[int] = field(default_factory=Counter)
-    unavailable_without_retry_after: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def post(self, client: httpx.Client, n: int, run: str) -> None:
-        ref = f"{run}-{n}"
-        critical = n % 10 == 0
-        body = {"title": f"Chaos report {n}", "severity": "critical" if critical else "minor",
-                "external_ref": ref, "source": "support"}
-        headers = {"Authorization": f"Bearer {self.key}", "Idempotency-Key": ref}
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            try:
-                r = client.post(self.url, json=body, headers=headers, timeout=15)
-            except httpx.HTTPError:
-                time.sleep(0.5)  # the service is down or restarting
-                continue
-            with self.lock:
-                self.statuses[r.status_code] += 1
-                if r.status_code == 503 and "retry-after" not in r.headers:
-                    self.unavailable_without_retry_after += 1
-            if r.status_code in (200, 201):
-                with self.lock:
-                    self.accepted[ref] = r.json()["id"]
-                    if critical:
-                        self.critical.add(r.json()["id"])
-                return
-            time.sleep(0.5)
-
-    def run(self, run: str) -> None:
-        def worker(start: int) -> None:
-            with httpx.Client() as client:
-                for n in range(start, TOTAL, WORKERS):
-                    began = time.monotonic()
-                    self.post(client, n, run)
-                    time.sleep(max(0.0, 1 / PER_WORKER_RATE - (time.monotonic() - began)))
-
-        with ThreadPoolExecutor(WORKERS) as pool:
-            list(pool.map(worker, range(WORKERS)))
 
 
 @pytest.fixture
@@ -190,7 +140,9 @@ def test_nothing_accepted_is_lost_under_faults(services, tmp_path: Path) -> None
                                                         "capaflow.capa.opened.v1"]}})
         assert sub.status_code == 201, sub.text
 
-        load = Load(url=f"http://127.0.0.1:{nc.port}/v1/nonconformities", key=keys["reporter"])
+        load = Load(urls=[f"http://127.0.0.1:{nc.port}/v1/nonconformities"],
+                    key=keys["reporter"], total=TOTAL, workers=WORKERS,
+                    per_worker_rate=PER_WORKER_RATE)
         loader = threading.Thread(target=load.run, args=(uuid.uuid4().hex[:8],))
         loader.start()
         time.sleep(3)

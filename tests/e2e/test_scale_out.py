@@ -15,12 +15,9 @@ import json
 import os
 import subprocess
 import threading
-import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -28,6 +25,7 @@ import pytest
 
 from shared.credentials import provision_dev
 from tests.conftest import ROOT, require_kafka, require_postgres
+from tests.e2e.load import Load
 from tests.e2e.loop import Received, _new_databases, poll, webhook_receiver
 from tests.e2e.test_chaos import PYTHON, ServiceProcess
 from tests.e2e.test_run_services import SERVICES, _free_port
@@ -44,57 +42,6 @@ EVENT_TYPES = ["capaflow.nonconformity.reported.v1", "capaflow.nonconformity.esc
                "capaflow.capa.opened.v1", "capaflow.capa.overdue.v1"]
 
 Replicas = dict[str, list[ServiceProcess]]
-
-
-@dataclass
-class BalancedLoad:
-    """Posts the NCs round-robin over the intake replicas, as a load balancer
-    would, retrying on the other replica when one does not answer."""
-
-    urls: list[str]
-    key: str
-    accepted: dict[str, str] = field(default_factory=dict)  # external_ref -> NC id
-    critical: set[str] = field(default_factory=set)
-    statuses: Counter[int] = field(default_factory=Counter)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def post(self, client: httpx.Client, n: int, run: str) -> None:
-        ref = f"{run}-{n}"
-        critical = n % 10 == 0
-        body = {"title": f"Scale-out report {n}", "severity": "critical" if critical else "minor",
-                "external_ref": ref, "source": "support"}
-        headers = {"Authorization": f"Bearer {self.key}", "Idempotency-Key": ref}
-        deadline = time.monotonic() + 240
-        attempt = n
-        while time.monotonic() < deadline:
-            url = self.urls[attempt % len(self.urls)]
-            attempt += 1
-            try:
-                r = client.post(url, json=body, headers=headers, timeout=15)
-            except httpx.HTTPError:
-                time.sleep(0.2)  # that replica is gone: the next try goes to the other
-                continue
-            with self.lock:
-                self.statuses[r.status_code] += 1
-            if r.status_code in (200, 201):
-                with self.lock:
-                    self.accepted[ref] = r.json()["id"]
-                    if critical:
-                        self.critical.add(r.json()["id"])
-                return
-            # 409: the same Idempotency-Key is still claimed by the killed replica.
-            time.sleep(float(r.headers.get("retry-after", "0.5")))
-
-    def run(self, run: str) -> None:
-        def worker(start: int) -> None:
-            with httpx.Client() as client:
-                for n in range(start, TOTAL, WORKERS):
-                    began = time.monotonic()
-                    self.post(client, n, run)
-                    time.sleep(max(0.0, 1 / PER_WORKER_RATE - (time.monotonic() - began)))
-
-        with ThreadPoolExecutor(WORKERS) as pool:
-            list(pool.map(worker, range(WORKERS)))
 
 
 @pytest.fixture
@@ -170,8 +117,10 @@ def test_two_replicas_of_everything_lose_and_double_nothing(replicas, tmp_path: 
                    "filter": {"event_types": EVENT_TYPES}})
         subscribe({"channel": "webhook", "target": digests.url, "mode": "daily"})
 
-        load = BalancedLoad(urls=[f"http://127.0.0.1:{p.port}/v1/nonconformities"
-                                  for p in (nc_a, nc_b)], key=keys["reporter"])
+        # Round-robin over both intake replicas, as a load balancer would.
+        load = Load(urls=[f"http://127.0.0.1:{p.port}/v1/nonconformities" for p in (nc_a, nc_b)],
+                    key=keys["reporter"], total=TOTAL, workers=WORKERS,
+                    per_worker_rate=PER_WORKER_RATE)
         loader = threading.Thread(target=load.run, args=(uuid.uuid4().hex[:8],))
         loader.start()
         # Mid-load, once deliveries are flowing: one replica of each service dies.
