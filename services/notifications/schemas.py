@@ -5,6 +5,7 @@ from typing import Annotated
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.json_schema import SkipJsonSchema
 
 from shared.events.base import Severity
 
@@ -33,6 +34,12 @@ class SubscriptionFilter(Strict):
 
 
 class SubscriptionCreate(Strict):
+    # An e-mail subscription's target is an address: the rule of
+    # service.check_subscription_target, in the schema too (service.EMAIL).
+    model_config = ConfigDict(json_schema_extra={
+        "if": {"properties": {"channel": {"const": "email"}}, "required": ["channel"]},
+        "then": {"properties": {"target": {"pattern": r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$"}}}})
+
     owner: Word | None = Field(default=None, description=(
         "Defaults to the caller; only managers subscribe someone else."))
     channel: Channel
@@ -46,9 +53,10 @@ class SubscriptionCreate(Strict):
 
 class SubscriptionUpdate(Strict):
     target: str | None = Field(default=None, min_length=1, max_length=2000)
-    filter: SubscriptionFilter | None = None
-    active: bool | None = None
-    mode: DeliveryMode | None = None
+    # Leave these out to keep them; the server refuses null (not offered here).
+    filter: SubscriptionFilter | SkipJsonSchema[None] = None
+    active: bool | SkipJsonSchema[None] = None
+    mode: DeliveryMode | SkipJsonSchema[None] = None
     description: str | None = Field(default=None, max_length=500)
 
 
