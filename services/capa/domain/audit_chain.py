@@ -112,14 +112,17 @@ def _entry_problem(entry: ChainedEntry, position: int, expected_previous: str,
 
 def _check_head(count: int, last_hash: str, legacy: int, *, key: bytes | None,
                 capa_id: str, head: str | None) -> ChainReport:
+    if count == 0:
+        # Opening a CAPA writes its first entry in the same transaction: a CAPA
+        # without any entry had its whole trail deleted.
+        return ChainReport(False, 0, 1, "the CAPA has no audit entries: its whole trail "
+                           "was removed", legacy)
     if key is None:
         if head is not None:
             return ChainReport(False, count, None, "the chain has a keyed head but this "
                                "service has no CAPA_AUDIT_KEY to check it", legacy)
         return ChainReport(True, count, None, None, legacy)
     if head is None:
-        if count == 0:
-            return ChainReport(True, 0, head_checked=True)
         return ChainReport(False, count, None, "the CAPA has no audit head (it was removed)",
                            legacy)
     sequence_text, _, mac = head.partition(":")

@@ -1,7 +1,8 @@
 """Keying the audit chains written before ``CAPA_AUDIT_KEY`` existed.
 
-Run by ``python -m services.capa.migrate`` when the key is set (so once per
-deployment, by one process, never by replicas racing at start-up). A chain
+Run by ``python -m services.capa.migrate`` when the key is set, and only while
+the database holds no keyed entry: the first time a key is configured, by one
+process, never by replicas racing at start-up. A chain
 without a head is checked as plain SHA-256 first: only an intact one is
 re-hashed with the key and given a head. A broken one is left as it is, so
 verification keeps reporting it - keying it would launder the edit. Once
@@ -32,8 +33,24 @@ class KeyingReport:
 
 
 async def key_legacy_chains(sessions: SessionFactory, key: bytes) -> KeyingReport:
+    """Key the chains of a database that has never held a keyed entry.
+
+    Once any entry is keyed, the key has been in use and every chain written
+    since has a head: a chain without one then is one someone stripped (and
+    perhaps rewrote as plain SHA-256), so keying it would launder the edit.
+    """
     report = KeyingReport()
     async with sessions() as session:
+        already = (await session.exec(select(AuditEntry.id).where(
+            col(AuditEntry.scheme) == KEYED).limit(1))).first()
+        if already is not None:
+            headless = (await session.exec(select(Capa.number).where(
+                col(Capa.audit_head).is_(None)))).all()
+            if headless:
+                log.error("audit chains without a keyed head in a keyed database (not keyed "
+                          "again; verification reports them): %s", ", ".join(headless))
+            report.broken = list(headless)
+            return report
         capa_ids = list((await session.exec(
             select(Capa.id).where(col(Capa.audit_head).is_(None)))).all())
     for capa_id in capa_ids:
@@ -57,7 +74,7 @@ async def _key_chain(session: AsyncSession, capa: Capa, key: bytes) -> bool:
         select(AuditEntry).where(col(AuditEntry.capa_id) == capa.id)
         .order_by(col(AuditEntry.sequence)))).all())
     if not entries:
-        return True
+        return False  # a CAPA's trail starts with its opening: this one was emptied
     plain = verify_chain(ChainedEntry(e.sequence, audit_content(e), e.previous_hash, e.hash,
                                       e.scheme) for e in entries)
     if not plain.valid or any(e.scheme == KEYED for e in entries):

@@ -10,8 +10,8 @@ from sqlalchemy import text
 from sqlmodel import col, select
 
 from services.capa.app import create_app
-from services.capa.domain.audit_chain import entry_hash
-from services.capa.migrate import key_audit_chains
+from services.capa.domain.audit_chain import GENESIS, entry_hash
+from services.capa.migrate import migrate
 from services.capa.models import AuditEntry
 from services.capa.service.common import audit_content
 from shared.db import SessionFactory, transaction
@@ -98,7 +98,8 @@ async def test_chains_from_before_the_key_are_keyed_by_the_migration(
             entry.actor = "mallory"
             session.add(entry)
     keyed = unkeyed.model_copy(update={"audit_key": SecretStr(TEST_AUDIT_KEY)})
-    await key_audit_chains(keyed)  # what `python -m services.capa.migrate` runs
+    # The key was set after upgrading: the operator keys those chains once, on purpose.
+    await migrate(keyed, key_legacy_chains=True)  # python -m services.capa.migrate --key-...
     app = create_app(keyed)
     async with running(app) as client:
         after = Capas(client=client, keys=keys, settings=keyed, app=app)
@@ -108,3 +109,48 @@ async def test_chains_from_before_the_key_are_keyed_by_the_migration(
             "legacy_entries": 0, "head_checked": True}
         report = await _verify(after, edited)
         assert report["valid"] is False and report["first_broken_sequence"] == 1, report
+
+
+async def test_a_stripped_and_rewritten_chain_is_not_keyed_again(capas: Capas) -> None:
+    """Rewrite a keyed chain as plain SHA-256 and remove its head, then run the
+    migration step again, as every `make run` and migrate Job does: it must not
+    launder the edit. Nor may the explicit keying command while the database
+    holds keyed entries (another CAPA's, here)."""
+    untouched = await _worked_capa(capas)
+    capa_id = await _worked_capa(capas)
+    async with transaction(_sessions(capas)) as session:
+        rows = list((await session.exec(
+            select(AuditEntry).where(col(AuditEntry.capa_id) == UUID(capa_id))
+            .order_by(col(AuditEntry.sequence)))).all())
+        rows[1].actor = "mallory"
+        previous = GENESIS
+        for row in rows:
+            row.previous_hash, row.scheme = previous, None
+            row.hash = entry_hash(previous, audit_content(row))
+            previous = row.hash
+            session.add(row)
+        await session.exec(text(  # type: ignore[call-overload]
+            "UPDATE capas SET audit_head = NULL WHERE id = :id"),
+            params={"id": capa_id.replace("-", "")})
+    await migrate(capas.settings)
+    report = await _verify(capas, capa_id)
+    assert report["valid"] is False and report["head_checked"] is False, report
+    await migrate(capas.settings, key_legacy_chains=True)
+    report = await _verify(capas, capa_id)
+    assert report["valid"] is False and report["head_checked"] is False, report
+    assert (await _verify(capas, untouched))["valid"] is True
+
+
+async def test_a_capa_whose_whole_trail_was_removed_is_invalid(capas: Capas) -> None:
+    capa_id = await _worked_capa(capas)
+    async with transaction(_sessions(capas)) as session:
+        await session.exec(text(  # type: ignore[call-overload]
+            "DELETE FROM capa_audit_entries WHERE capa_id = :id"),
+            params={"id": capa_id.replace("-", "")})
+        await session.exec(text(  # type: ignore[call-overload]
+            "UPDATE capas SET audit_head = NULL WHERE id = :id"),
+            params={"id": capa_id.replace("-", "")})
+    await migrate(capas.settings)
+    report = await _verify(capas, capa_id)
+    assert report["valid"] is False and report["entries"] == 0, report
+    assert "removed" in report["problem"]

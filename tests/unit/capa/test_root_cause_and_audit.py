@@ -57,7 +57,9 @@ def _chain(n: int) -> list[ChainedEntry]:
 def test_an_intact_chain_verifies() -> None:
     report = verify_chain(_chain(5))
     assert report.valid and report.entries == 5 and report.first_broken_sequence is None
-    assert verify_chain([]).valid
+    # A CAPA's trail starts with its opening entry: none at all is a removed trail.
+    empty = verify_chain([])
+    assert not empty.valid and empty.first_broken_sequence == 1
 
 
 def test_altered_content_is_detected_at_that_entry() -> None:

@@ -1,8 +1,9 @@
 """audit trail: keyed entries (scheme) and the CAPA's keyed audit head
 
 Existing entries keep scheme NULL here; ``python -m services.capa.migrate``
-then keys every intact chain when CAPA_AUDIT_KEY is set
-(``service.audit_keying``; the key is not Alembic's business).
+keys every intact chain in the run that applies this revision, when
+CAPA_AUDIT_KEY is set (``service.audit_keying``; the key is not Alembic's
+business), and never on its own again.
 
 Revision ID: 0004
 Revises: 0003
