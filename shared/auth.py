@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import time
-import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,52 +37,6 @@ def source_role(source: str) -> str:
 
 def hash_key(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-# Unicode categories that render as nothing (format characters like U+200B,
-# controls, line/paragraph separators) or as nothing defined (unassigned,
-# private use, surrogates): "dev-verifier\u200b" must not pass for another person.
-_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
-
-
-class InvalidIdentity(ValueError):
-    """An identity holds characters a person cannot see or type reliably."""
-
-
-def canonical_identity(identity: str) -> str:
-    """The form identities are stored and compared in: NFKC, case-folded, trimmed.
-
-    NFKC folds compatibility look-alikes (full-width letters, ligatures, the
-    non-breaking space); casefold makes ``DEV-VERIFIER`` and ``dev-verifier``
-    one person. Raises :class:`InvalidIdentity` for invisible characters, which
-    canonicalisation would otherwise keep.
-    """
-    folded = unicodedata.normalize("NFKC", identity).casefold().strip()
-    # casefold can leave non-NFKC sequences (e.g. U+0345); normalise once more.
-    folded = unicodedata.normalize("NFKC", folded)
-    bad = sorted({f"U+{ord(c):04X}" for c in folded if unicodedata.category(c) in _INVISIBLE})
-    if bad:
-        raise InvalidIdentity(f"contains invisible or control characters ({', '.join(bad)})")
-    return folded
-
-
-def same_identity(a: str | None, b: str | None) -> bool:
-    """Whether two stored or presented identities name the same person.
-
-    Values stored before identities were canonical may still hold invisible
-    characters; those are dropped here so an old "bob\u200b" still equals "bob".
-    """
-    if a is None or b is None:
-        return False
-    return tolerant_identity(a) == tolerant_identity(b)
-
-
-def tolerant_identity(identity: str) -> str:
-    """The canonical form with invisible characters dropped instead of refused:
-    for values that cannot be sent back (events, rows written before)."""
-    kept = "".join(c for c in unicodedata.normalize("NFKC", identity)
-                   if unicodedata.category(c) not in _INVISIBLE)
-    return unicodedata.normalize("NFKC", kept.casefold().strip())
 
 
 @dataclass(frozen=True)

@@ -22,15 +22,8 @@ import secrets
 import sys
 from pathlib import Path
 
-from shared.auth import (
-    ROLES,
-    SOURCE_ROLE_PREFIX,
-    InvalidIdentity,
-    canonical_identity,
-    hash_key,
-    same_identity,
-    source_role,
-)
+from shared.auth import ROLES, SOURCE_ROLE_PREFIX, hash_key, source_role
+from shared.identity import InvalidIdentity, canonical_identity, same_identity
 
 DEV_SOURCES = ("alertmanager", "grafana")
 # Generic JSON sources signed per Standard Webhooks (whsec_ secrets).
@@ -67,7 +60,7 @@ def _append(store: Path, token: str, subject: str, roles: list[str]) -> None:
 def add_key(store: Path, subject: str, roles: list[str]) -> str:
     """A new key for ``subject`` with ``roles``; returns the key (shown once).
 
-    The subject is stored canonical (see ``shared.auth.canonical_identity``), so
+    The subject is stored canonical (see ``shared.identity.canonical_identity``), so
     it compares equal to the owner names the services store. Raises ValueError
     for an unknown role or an identity with invisible characters.
     """

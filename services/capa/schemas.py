@@ -9,9 +9,9 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
-from shared.auth import canonical_identity
 from shared.events.base import Severity
 from shared.http.params import IsoDate
+from shared.identity import canonical_identity
 
 from .domain import ActionKind, ActionStatus, CapaKind, CapaStatus, EffectivenessResult
 from .domain.root_cause import AnalysisStatus, CauseCategory

@@ -3,7 +3,7 @@
 The check used to compare the verifier with the CAPA's owner of the moment,
 as typed. Two ways round it: spell the owner differently (case, a zero-width
 space) or hand ownership to someone else just before verifying. So identities
-are compared canonically (``shared.auth.same_identity``), and the verifier is
+are compared canonically (``shared.identity.same_identity``), and the verifier is
 compared with every person who owned the CAPA since it last entered
 ``implementing`` - the people responsible while the fix was carried out and
 checked - read from its audit trail. We chose this over freezing the owner
@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shared.auth import same_identity
+from shared.identity import same_identity
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.auth import Principal, tolerant_identity
+from shared.auth import Principal
 from shared.db import SessionFactory, transaction
 from shared.events.base import Severity
 from shared.events.capa import CapaNonconformityLinked, CapaOpened
 from shared.events.envelope import Causation, caused_by, event_data
 from shared.events.nonconformity import NonconformityEscalated, NonconformityRecurred
 from shared.idempotency import Claim, complete
+from shared.identity import tolerant_identity
 from shared.inbox import Handler
 from shared.outbox import record_event
 

@@ -9,7 +9,6 @@ from sqlalchemy import and_, or_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 
-from shared.auth import InvalidIdentity, canonical_identity
 from shared.db import SessionFactory
 from shared.http.pagination import (
     decode_sequence_cursor,
@@ -17,6 +16,7 @@ from shared.http.pagination import (
     encode_sequence_cursor,
     encode_time_cursor,
 )
+from shared.identity import InvalidIdentity, canonical_identity
 
 from ..domain import CapaKind, CapaStatus, EffectivenessResult
 from ..domain.audit_chain import ChainedEntry, ChainReport, verify_chain

@@ -3,7 +3,7 @@
 import pytest
 
 from services.capa.domain.independence import TrailEntry, fixed_it, owners_since_implementation
-from shared.auth import InvalidIdentity, canonical_identity, same_identity
+from shared.identity import InvalidIdentity, canonical_identity, same_identity
 
 
 def _fullwidth(text: str) -> str:
@@ -58,3 +58,17 @@ def test_a_reopened_capa_counts_from_its_last_implementation() -> None:
 def test_without_any_implementation_every_owner_counts() -> None:
     assert owners_since_implementation([_owner("ann", "bob")], "bob") == {"ann", "bob"}
     assert owners_since_implementation([], None) == set()
+
+
+def test_default_ignorables_fillers_and_look_alike_scripts_are_refused() -> None:
+    """The spellings an outside review used to pass for "dev-manager"."""
+    import pytest
+
+    for trick in ("dev-manager\u034f", "dev-manager\ufe0f", "dev-manager\u180b",
+                  "dev-manager\u3164", "dev-manager\u2800", "d\u0435v-manager",
+                  "dev\u00admanager"):
+        with pytest.raises(InvalidIdentity):
+            canonical_identity(trick)
+    # People's names in one script stay welcome, marks and all.
+    for name in ("josé", "müller", "дмитрий", "山田たろう", "अनीता", "o'brien@example.com"):
+        assert canonical_identity(name) == canonical_identity(name.upper())
