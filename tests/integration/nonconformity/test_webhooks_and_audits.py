@@ -2,11 +2,15 @@
 
 import json
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
 from standardwebhooks.webhooks import Webhook
 
-from tests.integration.nonconformity.conftest import WEBHOOK_SECRET, NcService
+from tests.conftest import DatabaseFactory
+from tests.integration.nonconformity.conftest import WEBHOOK_SECRET, NcService, start_nc_service
 
 URL = "/v1/intake/webhooks/ci"
 
@@ -121,7 +125,22 @@ async def test_malformed_webhook_bodies_are_4xx_not_500(nc: NcService) -> None:
     assert r.status_code == 422
 
 
-async def test_a_lone_surrogate_in_a_signed_body_is_not_a_500(nc: NcService) -> None:
+@pytest.fixture(params=["sqlite", "postgres"])
+async def either_nc(request: pytest.FixtureRequest, nc: NcService,
+                    new_postgres_database: DatabaseFactory, kafka_bootstrap: str,
+                    api_keys: tuple[Path, dict[str, str]]) -> AsyncIterator[NcService]:
+    """The SQLite service, or one on PostgreSQL (+ Kafka), whose column limits and
+    text encoding are strict where SQLite's are not."""
+    if request.param == "sqlite":
+        yield nc
+        return
+    async for service in start_nc_service(await new_postgres_database(), "", *api_keys,
+                                          bus="kafka", kafka_bootstrap_servers=kafka_bootstrap):
+        yield service
+
+
+async def test_a_lone_surrogate_in_a_signed_body_is_not_a_500(either_nc: NcService) -> None:
+    nc = either_nc
     # json.dumps writes the escape "\\ud800"; decoding gives a string no UTF-8 can hold.
     body, headers = _signed({"event": {"id": "surrogate-1", "title": "bad \ud800 title"}})
     assert b"\\ud800" in body
@@ -132,3 +151,17 @@ async def test_a_lone_surrogate_in_a_signed_body_is_not_a_500(nc: NcService) -> 
     shown = await nc.client.get(f"/v1/nonconformities/{r.json()['id']}",
                                 headers=nc.auth("engineer"))
     assert shown.status_code == 200 and shown.json()["title"] == "bad \ufffd title"
+
+
+async def test_a_webhook_id_longer_than_its_column_is_accepted_and_replayable(
+        either_nc: NcService) -> None:
+    nc = either_nc
+    payload = {"event": {"id": f"long-{uuid.uuid4().hex}", "title": "Long delivery id"}}
+    body, headers = _signed(payload, msg_id="msg_" + "x" * 10_000)
+    first = await nc.client.post(URL, content=body, headers=headers)
+    assert first.status_code == 201, first.text
+    again = await nc.client.post(URL, content=body, headers=headers)
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    other, other_headers = _signed({"event": {"id": "other", "title": "Other body"}},
+                                   msg_id=headers["webhook-id"])
+    assert (await nc.client.post(URL, content=other, headers=other_headers)).status_code == 409
