@@ -46,7 +46,7 @@ class SubscriptionCreate(Strict):
     target: str = Field(min_length=1, max_length=2000, description=(
         "Webhook or Slack incoming-webhook URL, or an e-mail address."))
     filter: SubscriptionFilter = SubscriptionFilter()
-    active: bool = True
+    active: bool = Field(default=True, strict=True)  # not 0/1 or "yes": a JSON boolean
     mode: DeliveryMode = DeliveryMode.immediate
     description: str | None = Field(default=None, max_length=500)
 
@@ -55,7 +55,7 @@ class SubscriptionUpdate(Strict):
     target: str | None = Field(default=None, min_length=1, max_length=2000)
     # Leave these out to keep them; the server refuses null (not offered here).
     filter: SubscriptionFilter | SkipJsonSchema[None] = None
-    active: bool | SkipJsonSchema[None] = None
+    active: Annotated[bool, Field(strict=True)] | SkipJsonSchema[None] = None
     mode: DeliveryMode | SkipJsonSchema[None] = None
     description: str | None = Field(default=None, max_length=500)
 
