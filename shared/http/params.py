@@ -13,6 +13,7 @@ OpenAPI document can state (YEAR_PATTERN): the schema and the server then
 agree on every input, up to a zone offset at either end of the range.
 """
 
+import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -28,10 +29,15 @@ NO_NUL = r"^[^\x00]*$"
 YEAR_PATTERN = r"^(19[0-9]{2}|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-"
 
 
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def iso_only(value: Any) -> Any:
-    # pydantic would read "0.5" as seconds since 1970; our API speaks ISO 8601 only.
-    if isinstance(value, (int, float)) or (isinstance(value, str)
-                                           and value.replace(".", "", 1).isdigit()):
+    # pydantic would read "0.5", "-1" or 0 as seconds (or milliseconds) since 1970;
+    # our API speaks ISO 8601 only, which always starts with a four-digit year.
+    if isinstance(value, (date, datetime)):
+        return value  # built in code, not parsed from a request
+    if not isinstance(value, str) or not _ISO_DAY.match(value):
         raise ValueError("give an ISO 8601 date or time, e.g. 2026-12-31 or 2026-11-26T08:00:00Z")
     return value
 

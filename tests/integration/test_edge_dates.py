@@ -187,3 +187,15 @@ async def test_notification_cursors_at_the_edges_are_422(notifications: Harness)
             response = await notifications.client.get(path, params={"cursor": cursor_at(moment)},
                                                       headers=notifications.auth("manager"))
             assert_invalid_cursor(response)
+
+
+async def test_numbers_are_no_times(nc: NcService) -> None:
+    """pydantic reads a number, or a string of one, as seconds (or milliseconds)
+    since 1970: "-1" became 1969-12-31. The API takes ISO 8601 only."""
+    for number in ("-1", "-62135596800", "0", "1.5", "+1700000000", " 1700000000", 0, -1):
+        r = await nc.report(occurred_at=number)
+        assert r.status_code == 422, (number, r.text)
+        assert any(e["field"] == "body.occurred_at" for e in r.json()["errors"]), r.text
+        listed = await nc.client.get("/v1/nonconformities", params={"since": str(number)},
+                                     headers=nc.auth("engineer"))
+        assert listed.status_code == 422, (number, listed.text)

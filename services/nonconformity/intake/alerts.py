@@ -68,6 +68,13 @@ class Alert(BaseModel):
             raise ValueError("an alert needs an alertname label")
         return labels
 
+    @field_validator("fingerprint", mode="before")
+    @classmethod
+    def _storable(cls, value: object) -> object:
+        # Before the string checks, which cannot read a lone surrogate: like every
+        # other text of the alert it becomes U+FFFD instead of refusing the batch.
+        return storable(value) if isinstance(value, str) else value
+
     @field_validator("fingerprint")
     @classmethod
     def _fits_the_column(cls, value: str) -> str:

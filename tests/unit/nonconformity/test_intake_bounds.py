@@ -138,3 +138,12 @@ def test_an_overlong_fingerprint_is_kept_as_its_digest_not_refused() -> None:
     assert first == again, "the same alert keeps its identity across notifications"
     assert first != second, "two alerts stay two"
     assert _observe(fingerprint="a1b2c3d4e5f60718").fingerprint == "a1b2c3d4e5f60718"
+
+
+def test_a_lone_surrogate_in_a_fingerprint_is_replaced_not_refused() -> None:
+    payload = json.loads('{"version": "4", "status": "firing", "alerts": [{"status": "firing",'
+                         ' "labels": {"alertname": "X"}, "startsAt": "2026-12-01T00:00:00Z",'
+                         ' "fingerprint": "s1\\udbff"}]}')
+    observed = observe(AlertmanagerPayload.model_validate(payload).alerts[0], policy=POLICY,
+                       severity_label="severity")
+    assert observed.fingerprint == "s1\ufffd"
