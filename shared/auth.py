@@ -133,7 +133,15 @@ class KeyFile:
     def authenticate(self, token: str) -> Principal | None:
         if self._clock() - self._checked_at >= self._interval:
             self._refresh()
-        return self._store.authenticate(token)
+        principal = self._store.authenticate(token)
+        if principal is None and self._checked_at != self._clock():
+            # An unknown key may be one added a moment ago (the UI, which reads the
+            # file itself, may already have let its owner sign in): look at the file
+            # now rather than answer 401 for up to an interval. One stat per refused
+            # request; a revoked key still lasts up to the interval.
+            self._refresh()
+            principal = self._store.authenticate(token)
+        return principal
 
     def __len__(self) -> int:
         return len(self._store)
