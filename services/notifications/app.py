@@ -57,7 +57,10 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
                 matcher.on_queued = None
                 app.state.wake_deliveries = None
                 stop.set()
-                _, pending = await asyncio.wait(tasks, timeout=10) if tasks else ((), ())
+                # The delivery worker lets attempts end (up to their deadline) and
+                # gives its claims back before it returns: wait for that.
+                grace = settings.delivery_deadline + 10
+                _, pending = await asyncio.wait(tasks, timeout=grace) if tasks else ((), ())
                 for task in pending:
                     task.cancel()
                 await asyncio.gather(*pending, return_exceptions=True)

@@ -127,3 +127,14 @@ async def release(session: AsyncSession, delivery_id: UUID, worker: str) -> None
                               col(Delivery.claimed_by) == worker)
                        .values(claimed_by=None, claim_expires_at=None)
                        .execution_options(synchronize_session=False))
+
+
+async def release_all(session: AsyncSession, worker: str) -> int:
+    """Give back every pending delivery ``worker`` still holds: called when it
+    stops, so other replicas take them at once instead of after the lease."""
+    result = await session.exec(update(Delivery)  # type: ignore[call-overload]
+                                .where(col(Delivery.claimed_by) == worker,
+                                       col(Delivery.status) == DeliveryStatus.pending.value)
+                                .values(claimed_by=None, claim_expires_at=None)
+                                .execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)

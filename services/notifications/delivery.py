@@ -36,7 +36,7 @@ from shared.db import SessionFactory, transaction, utcnow
 
 from .attempts import Due, Key, send
 from .channels.pinning import pinned_client
-from .claims import claim, heads_query, new_worker_id, release
+from .claims import claim, heads_query, new_worker_id, release, release_all
 from .domain import AttemptResult, Outcome, parse_networks
 from .messages import Links
 from .models import Delivery
@@ -125,18 +125,31 @@ class DeliveryWorker:
         """Queues being sent right now."""
         return len(self._tasks)
 
-    async def aclose(self, timeout: float = 5.0) -> None:
-        """Let attempts in progress finish (up to ``timeout``), then close the client."""
-        self._closing = True  # no new drains: a claim handed off now simply expires
+    async def aclose(self, timeout: float | None = None) -> None:
+        """Let attempts in progress finish, then give back every claim still held
+        and close the client. ``timeout`` defaults to the attempt deadline (plus a
+        little for recording), so a graceful stop (a rolling update, a node drain)
+        lets each attempt end on its own and sends nothing twice."""
+        self._closing = True  # no new drains
+        if timeout is None:
+            timeout = self._settings.delivery_deadline + 2.0
         if self._tasks:
-            # An attempt cut short stays pending and claimed; once the claim
-            # expires, this or another replica sends it again.
+            # An attempt cut short by a shorter stop is given back below and sent
+            # again by another replica: at-least-once, under the same webhook-id.
             _, pending = await asyncio.wait(self._tasks, timeout=timeout)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         # Results of sends that happened are written even for cancelled attempts.
         await self._recorder.aclose()
+        try:
+            async with transaction(self._sessions) as session:
+                released = await release_all(session, self.worker_id)
+            if released:
+                log.info("delivery worker %s gave back %d claims", self.worker_id, released)
+        except Exception:
+            # The database is gone: the claims expire after their lease instead.
+            log.warning("could not give back the claims of %s", self.worker_id, exc_info=True)
         await self._client.aclose()
 
     async def _wake_on(self, stop: asyncio.Event) -> None:

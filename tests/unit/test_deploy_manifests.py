@@ -77,6 +77,10 @@ def test_service_has_api_worker_hpa_and_migration(service: str) -> None:
     replicas = re.search(r"(?m)^  replicas: (\d+)$", worker)
     assert replicas and int(replicas.group(1)) >= 2, service
     assert "type: Recreate" not in worker and "maxUnavailable: 0" in worker
+    if service == "notifications":
+        # Long enough for an attempt to reach its deadline and the claims to be given back.
+        grace = re.search(r"terminationGracePeriodSeconds: (\d+)", worker)
+        assert grace and int(grace.group(1)) > 30 + 10, "deadline + lifespan margin"
     for role, rule in (("api", "minAvailable: 1"), ("worker", "maxUnavailable: 1")):
         pdb = objects[("PodDisruptionBudget", f"{service}-{role}")]
         assert "apiVersion: policy/v1" in pdb and rule in pdb, (service, role)

@@ -296,3 +296,39 @@ async def test_a_lease_always_holds_on_sqlite(new_sqlite_database: DatabaseFacto
     finally:
         await engine.dispose()
 
+
+
+async def test_a_stopping_worker_finishes_its_attempts_and_gives_its_claims_back(
+        postgres: Database, receiver: Receiver) -> None:
+    """A rolling update or node drain stops a worker gracefully: the attempt in
+    flight ends on its own (it is not cut and sent again by another replica), and
+    claims it holds but has not started are free at once, not after the lease."""
+    sessions = postgres.sessions()
+    await _subscribe(sessions, receiver.url("/slow"))
+    # Slower than the fixed 5 s a stopping worker used to grant, within the deadline.
+    receiver.delay["/slow"] = 6.0
+    queued: list[uuid.UUID] = []
+    async with transaction(sessions) as session:
+        await EventMatcher(on_queued=queued.extend)(session, capa_opened(uuid.uuid4()))
+    [in_flight] = queued
+    # A claim this worker took but never started (say, a hand-off while stopping).
+    async with transaction(sessions) as session:
+        await EventMatcher(on_queued=queued.extend)(session, capa_opened(uuid.uuid4()))
+    held = queued[-1]
+    settings = _settings(postgres.url, delivery_deadline=10.0, delivery_timeout=10.0)
+    worker = DeliveryWorker(sessions=sessions, settings=settings, worker_id="stopping")
+    async with transaction(sessions) as session:
+        await session.exec(update(Delivery).where(  # type: ignore[call-overload]
+            col(Delivery.id) == held).values(claimed_by="stopping",
+                                             claim_expires_at=utcnow() + MINUTE))
+    assert await worker.dispatch_due([in_flight]) == 1
+
+    async def attempt_started() -> bool:
+        return bool(receiver.at("/slow")) or worker.in_progress > 0
+    await eventually(attempt_started, timeout=10, message="the attempt under way")
+    await worker.aclose()
+    rows = {d.id: d for d in await _deliveries(sessions)}
+    assert rows[in_flight].status == "delivered" and rows[in_flight].claimed_by is None
+    assert rows[held].status == "pending"
+    assert rows[held].claimed_by is None and rows[held].claim_expires_at is None
+    assert [r.headers["webhook-id"] for r in receiver.at("/slow")] == [str(in_flight)]
