@@ -15,13 +15,17 @@ from types import ModuleType
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import select
 
 from shared.db import create_engine
+from shared.http.observe import RequestObservation
 
 from .client import ApiClient
 from .errors import install_error_pages
+from .health import health_router
+from .models import web_sessions
 from .pages import (
     auth,
     capa_actions,
@@ -86,12 +90,18 @@ def create_app(settings: WebSettings | None = None,
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
+    # Outermost: the latency histogram counts every answer, the session store's 503
+    # included, under service="web" beside the three services'.
+    app.add_middleware(RequestObservation, service="web")
     install_error_pages(app)
 
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> PlainTextResponse:
-        return PlainTextResponse("ok")
+    async def check_session_database() -> None:
+        # A read of the sessions table, not just SELECT 1: a database the migrate Job
+        # has not prepared yet cannot hold a session either.
+        async with engine.connect() as conn:
+            await conn.execute(select(web_sessions.c.id_hash).limit(1))
 
+    app.include_router(health_router(check_session_database))
     return app
 
 

@@ -17,8 +17,9 @@ from .session import SESSION_COOKIE, SessionStore
 
 log = logging.getLogger(__name__)
 
-# Static files and the probe need no session (and must answer without the database).
-NO_SESSION_PREFIXES = ("/static/", "/healthz")
+# Static files, the probes and the metrics need no session; they must answer (or, for
+# /readyz, say the database is down) without a session lookup.
+NO_SESSION_PREFIXES = ("/static/", "/healthz", "/readyz", "/metrics")
 
 UNAVAILABLE_PAGE = (b"<!doctype html><html lang=\"en\"><meta charset=\"utf-8\">"
                     b"<title>Try again in a moment</title><h1>Try again in a moment</h1>"
