@@ -117,7 +117,7 @@ def test_every_variable_is_a_setting_of_its_service(service: str) -> None:
 def test_every_secret_reference_has_its_example() -> None:
     secrets: dict[str, str] = {_name(doc): doc
                                for doc in _documents(K8S / "secrets.example.yaml")}
-    for service in SERVICES:
+    for service in (*SERVICES, "web"):
         text = (K8S / f"{service}.yaml").read_text()
         refs = re.findall(r"secretKeyRef: \{name: ([\w-]+), key: ([\w.-]+)", text)
         refs += re.findall(r"secretName: ([\w-]+)\n +items:\n +- key: ([\w.-]+)", text)
@@ -127,11 +127,11 @@ def test_every_secret_reference_has_its_example() -> None:
             assert re.search(rf"(?m)^  {re.escape(key)}:", secrets[name]), (name, key)
 
 
-def test_prometheus_scrapes_the_three_services_and_alerts_via_alertmanager() -> None:
+def test_prometheus_scrapes_the_services_and_the_ui_and_alerts_via_alertmanager() -> None:
     prometheus = ROOT / "deploy" / "prometheus"
     text = (prometheus / "prometheus.yml").read_text()
     for port, service in (("8001", "nonconformity"), ("8002", "capa"),
-                          ("8003", "notifications")):
+                          ("8003", "notifications"), ("8000", "web")):
         assert re.search(rf'targets: \["127\.0\.0\.1:{port}"\]\n +labels: '
                          rf"\{{service: {service}\}}", text), service
     assert "kubernetes_sd_configs" in text
@@ -194,3 +194,20 @@ def test_web_ui_manifest_uses_only_its_settings_and_scales_out() -> None:
     # The Service and the budget pick the pages' pods, not the migrate Job's.
     for kind in ("Service", "PodDisruptionBudget"):
         assert "app.kubernetes.io/component: ui" in objects[(kind, "web")], kind
+
+
+def test_web_ui_pods_leave_the_service_when_their_session_database_does() -> None:
+    """Readiness is /readyz (the session database), liveness /healthz, a preStop
+    pause before shutdown, and Prometheus scrapes /metrics, like the services' API pods."""
+    deployment = _objects(K8S / "web.yaml")[("Deployment", "web")]
+    probes = dict(re.findall(r"(livenessProbe|readinessProbe):\n(?: +.*\n)*? +httpGet: "
+                             r"\{path: (\S+), port: http\}", deployment))
+    assert probes == {"livenessProbe": "/healthz", "readinessProbe": "/readyz"}
+    # The probe waits longer than /readyz's own 5 s check (services/web/health.py).
+    readiness = deployment[deployment.index("readinessProbe:"):]
+    timeout = re.search(r"timeoutSeconds: (\d+)", readiness)
+    assert timeout and int(timeout.group(1)) > 5
+    assert re.search(r'preStop:\n +exec:\n +command: \["sleep", "\d+"\]', deployment)
+    for annotation in ('prometheus.io/scrape: "true"', 'prometheus.io/port: "8000"',
+                       "prometheus.io/path: /metrics"):
+        assert annotation in deployment, annotation
