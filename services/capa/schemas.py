@@ -7,42 +7,62 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
 
 from shared.events.base import Severity
-from shared.http.params import IsoDate
+from shared.http.params import NO_NUL, IsoDate, json_integer
+from shared.http.text import IDENTITY_MAX_CHARS, IDENTITY_PATTERN, SOME_VISIBLE, some_visible
 from shared.identity import canonical_identity
 
 from .domain import ActionKind, ActionStatus, CapaKind, CapaStatus, EffectivenessResult
 from .domain.root_cause import AnalysisStatus, CauseCategory
+from .request_rules import (
+    DONE_NEEDS_EVIDENCE,
+    LESSON_WITH_CLOSURE,
+    NEW_ACTION_STATUSES,
+    SUBMISSION_COMPLETE,
+)
 
-# No NUL characters: PostgreSQL text cannot store them.
-_NO_NUL = r"^[^\x00]*$"
+# At least one visible character, no NUL (see shared.http.text): the schema
+# admits exactly the texts the server keeps after stripping white space.
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                             max_length=300, pattern=_NO_NUL)]
+                                             max_length=300, pattern=SOME_VISIBLE)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                            max_length=10_000, pattern=_NO_NUL)]
-
-
-
-def _identity(value: str) -> str:
-    canonical = canonical_identity(value)  # invisible characters: a ValueError, so 422
-    if not canonical or len(canonical) > 255:
-        raise ValueError("a person's identity is 1 to 255 characters")
-    return canonical
+                                            max_length=10_000, pattern=SOME_VISIBLE)]
 
 
 # Owners and other people: stored in the canonical form identities are compared
-# in (NFKC, case-folded; see shared.auth), so "DEV-VERIFIER" is dev-verifier.
-Person = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                          max_length=255, pattern=_NO_NUL),
-                   AfterValidator(_identity)]
+# in (NFKC, case-folded, trimmed; see shared.identity), so "DEV-VERIFIER" is
+# dev-verifier. The pattern says which names are taken (shared.http.text).
+Person = Annotated[str, StringConstraints(min_length=1, max_length=IDENTITY_MAX_CHARS,
+                                          pattern=IDENTITY_PATTERN),
+                   AfterValidator(canonical_identity)]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1,
-                                       max_length=50, pattern=r"^[^|\x00]+$")]
+                                       max_length=50, pattern=some_visible(excluding="|"))]
+# The bounds before the validator, so they reach the JSON Schema as minimum/maximum.
+Likelihood = Annotated[int, Field(ge=1, le=5), BeforeValidator(json_integer)]
 
 
 class Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _not_null(value: Any) -> Any:
+    # Runs only for fields the client sent: an explicit null is a 422 here,
+    # before any If-Match is compared, as the schema (which offers no null) says.
+    if value is None:
+        raise ValueError("may be left out, not set to null")
+    return value
 
 
 class CapaCreate(Request):
@@ -50,24 +70,28 @@ class CapaCreate(Request):
     description: LongText | None = None
     kind: CapaKind = CapaKind.corrective
     severity: Severity
-    # Strict: true/false are not likelihoods (pydantic would read true as 1).
-    likelihood: StrictInt = Field(default=3, ge=1, le=5)
+    # A JSON integer (3 or 3.0): true/false and "3" are not likelihoods.
+    likelihood: Likelihood = 3
     owner: Person | None = None
     # A corrective CAPA may name the NC it addresses; a preventive one has none.
     nonconformity_id: UUID | None = None
     source: Annotated[str, StringConstraints(min_length=1, max_length=32,
-                                             pattern=_NO_NUL)] | None = None
+                                             pattern=NO_NUL)] | None = None
     # Overrides the due date the severity gives.
     due_date: IsoDate | None = None
 
 
 class CapaUpdate(Request):
-    title: ShortText | None = None
+    # title, likelihood and due_date may be left out but not emptied: the schema
+    # does not offer the null the server refuses (SkipJsonSchema).
+    title: ShortText | SkipJsonSchema[None] = None
     description: LongText | None = None
     owner: Person | None = None
-    likelihood: StrictInt | None = Field(default=None, ge=1, le=5)
-    due_date: IsoDate | None = None
+    likelihood: Likelihood | SkipJsonSchema[None] = None
+    due_date: IsoDate | SkipJsonSchema[None] = None
     reason: LongText | None = None
+
+    _kept = field_validator("title", "likelihood", "due_date")(_not_null)
 
 
 class EffectivenessPlan(BaseModel):
@@ -114,6 +138,8 @@ class LessonInput(Request):
 
 
 class TransitionRequest(Request):
+    model_config = ConfigDict(json_schema_extra=LESSON_WITH_CLOSURE)
+
     to: CapaStatus
     reason: LongText | None = None
     # Required when closing: the lessons-learned record published with the closure.
@@ -139,6 +165,8 @@ class WhyStep(Request):
 
 
 class RootCauseInput(Request):
+    model_config = ConfigDict(json_schema_extra=SUBMISSION_COMPLETE)
+
     status: AnalysisStatus = AnalysisStatus.draft
     problem_statement: LongText | None = None
     whys: list[WhyStep] = Field(default_factory=list, max_length=20)
@@ -172,20 +200,29 @@ class RootCauseSubmissionPublic(BaseModel):
 
 
 class ActionCreate(Request):
+    model_config = ConfigDict(json_schema_extra=DONE_NEEDS_EVIDENCE)
+
     kind: ActionKind
     description: LongText
     owner: Person
     due_date: IsoDate
-    status: ActionStatus = ActionStatus.planned
+    # A new action does not start cancelled (the use case refuses it with 422).
+    status: Annotated[ActionStatus, WithJsonSchema({
+        "type": "string", "enum": NEW_ACTION_STATUSES})] = ActionStatus.planned
     completion_evidence: LongText | None = None
 
 
 class ActionUpdate(Request):
-    description: LongText | None = None
-    owner: Person | None = None
-    due_date: IsoDate | None = None
-    status: ActionStatus | None = None
+    model_config = ConfigDict(json_schema_extra=DONE_NEEDS_EVIDENCE)
+
+    # Only the evidence may be emptied; the rest may be left out, not set to null.
+    description: LongText | SkipJsonSchema[None] = None
+    owner: Person | SkipJsonSchema[None] = None
+    due_date: IsoDate | SkipJsonSchema[None] = None
+    status: ActionStatus | SkipJsonSchema[None] = None
     completion_evidence: LongText | None = None
+
+    _kept = field_validator("description", "owner", "due_date", "status")(_not_null)
 
 
 class ActionPublic(BaseModel):

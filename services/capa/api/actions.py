@@ -1,10 +1,11 @@
 """Actions of a CAPA and its effectiveness verification."""
 
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+
+from shared.http.concurrency import IfMatch
 
 from ..schemas import (
     ActionCreate,
@@ -64,8 +65,7 @@ async def action(capa_id: UUID, action_id: UUID, sessions: SessionsDep, _: Reade
 @router.patch("/actions/{action_id}", response_model=ActionPublic,
               summary="Update an action (If-Match); done needs completion evidence")
 async def edit(capa_id: UUID, action_id: UUID, body: ActionUpdate, sessions: SessionsDep,
-               principal: Engineer, now: NowDep,
-               if_match: Annotated[str | None, Header()] = None) -> JSONResponse:
+               principal: Engineer, now: NowDep, if_match: IfMatch) -> JSONResponse:
     view = await update_action(sessions, capa_id=capa_id, action_id=action_id, request=body,
                                if_match=if_match, principal=principal, now=now)
     return with_etag(view, view.version)

@@ -1,10 +1,11 @@
 """The root-cause analysis form of a CAPA."""
 
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+
+from shared.http.concurrency import IfMatch
 
 from ..schemas import RootCauseInput, RootCausePublic, RootCauseSubmissionPublic
 from ..service.root_cause import get_root_cause, record_root_cause, root_cause_submissions
@@ -23,8 +24,7 @@ async def read(capa_id: UUID, sessions: SessionsDep, _: Reader) -> JSONResponse:
 @router.put("", response_model=RootCausePublic,
             summary="Save as draft or submit; If-Match with the ETag you read (\"0\" at first)")
 async def save(capa_id: UUID, body: RootCauseInput, sessions: SessionsDep,
-               principal: Engineer, now: NowDep,
-               if_match: Annotated[str | None, Header()] = None) -> JSONResponse:
+               principal: Engineer, now: NowDep, if_match: IfMatch) -> JSONResponse:
     view = await record_root_cause(sessions, capa_id=capa_id, form=body, if_match=if_match,
                                    principal=principal, now=now)
     return with_etag(view, view.version)

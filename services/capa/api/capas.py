@@ -4,12 +4,14 @@ from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from shared.events.base import Severity
+from shared.http.concurrency import IfMatch
 from shared.http.pagination import MAX_PAGE_SIZE, TimeCursor
-from shared.http.params import QueryTime
+from shared.http.params import NO_NUL, QueryTime
+from shared.http.text import IDENTITY_MAX_CHARS, IDENTITY_PATTERN
 
 from ..domain import CapaKind, CapaStatus
 from ..schemas import (
@@ -61,7 +63,9 @@ async def create(body: CapaCreate, request: Request, sessions: SessionsDep, poli
 async def search(sessions: SessionsDep, _: Reader, now: NowDep,
                  status: Annotated[list[CapaStatus] | None, Query()] = None,
                  severity: Severity | None = None, kind: CapaKind | None = None,
-                 owner: str | None = None, source: str | None = None,
+                 owner: Annotated[str | None, Query(max_length=IDENTITY_MAX_CHARS,
+                                                    pattern=IDENTITY_PATTERN)] = None,
+                 source: Annotated[str | None, Query(max_length=32, pattern=NO_NUL)] = None,
                  nonconformity_id: UUID | None = None, overdue: bool | None = None,
                  opened_since: QueryTime | None = None, opened_until: QueryTime | None = None,
                  limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
@@ -81,7 +85,7 @@ async def read(capa_id: UUID, sessions: SessionsDep, _: Reader, now: NowDep) -> 
 @router.patch("/{capa_id}", response_model=CapaPublic,
               summary="Edit title, description, owner, likelihood or due date (If-Match)")
 async def edit(capa_id: UUID, body: CapaUpdate, sessions: SessionsDep, principal: Engineer,
-               now: NowDep, if_match: Annotated[str | None, Header()] = None) -> JSONResponse:
+               now: NowDep, if_match: IfMatch) -> JSONResponse:
     view = await update_capa(sessions, capa_id=capa_id, request=body, if_match=if_match,
                              principal=principal, now=now)
     return with_etag(view, view.version)

@@ -52,6 +52,19 @@ def _content(analysis: RootCauseAnalysis) -> dict[str, Any]:
 async def record_root_cause(sessions: SessionFactory, *, capa_id: UUID, form: RootCauseInput,
                             if_match: str | None, principal: Principal,
                             now: datetime) -> RootCausePublic:
+    # The form's own rules first (the OpenAPI states them): an incomplete
+    # submission is a 422 whatever the If-Match, never hidden behind a 412.
+    whys = [{"why": w.why, "because": w.because} for w in form.whys]
+    if form.status is AnalysisStatus.submitted:
+        errors = submission_errors(RootCauseForm(
+            problem_statement=form.problem_statement,
+            whys=tuple(Why(**w) for w in whys),
+            short_chain_justification=form.short_chain_justification,
+            root_cause=form.root_cause, cause_category=form.cause_category,
+            contributing_factors=tuple(form.contributing_factors)))
+        if errors:
+            raise Invalid("The analysis is not complete enough to submit; save it as a "
+                          "draft or complete it.", errors)
     async with transaction(sessions) as session:
         capa = await load_capa(session, capa_id, for_update=True)
         analysis = await session.get(RootCauseAnalysis, capa_id)
@@ -60,17 +73,6 @@ async def record_root_cause(sessions: SessionFactory, *, capa_id: UUID, form: Ro
             raise Conflict(f"The root cause of {capa.number} can be edited while it is open "
                            f"or investigating; it is {capa.status}.",
                            status_now=str(capa.status))
-        whys = [{"why": w.why, "because": w.because} for w in form.whys]
-        if form.status is AnalysisStatus.submitted:
-            errors = submission_errors(RootCauseForm(
-                problem_statement=form.problem_statement,
-                whys=tuple(Why(**w) for w in whys),
-                short_chain_justification=form.short_chain_justification,
-                root_cause=form.root_cause, cause_category=form.cause_category,
-                contributing_factors=tuple(form.contributing_factors)))
-            if errors:
-                raise Invalid("The analysis is not complete enough to submit; save it as a "
-                              "draft or complete it.", errors)
         before = _content(analysis) if analysis else None
         if analysis is None:
             analysis = RootCauseAnalysis(capa_id=capa_id, version=0, updated_by="",

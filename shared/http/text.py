@@ -1,0 +1,48 @@
+"""Patterns for text in requests, written so that the OpenAPI document and the
+server agree on every string: what the schema admits is accepted, what it
+excludes is refused (the project's fuzz test checks both directions).
+
+``\\s`` cannot be used for that: Python's re (which schemathesis and the
+jsonschema validators use) counts U+001C..U+001F as white space, pydantic's
+Rust regex and its ``strip_whitespace`` do not, and ECMA-262 differs again.
+So the blanks are spelt out.
+"""
+
+# Unicode White_Space (what strip_whitespace strips) plus U+001C..U+001F (what
+# Python's str.strip(), used by the domain's "is it blank?" checks, strips too).
+BLANKS = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# Free text: at least one character that is not blank, and no NUL anywhere
+# (no database column holds it; NulGuard refuses it with 422).
+SOME_VISIBLE = rf"^[^\x00]*[^\x00{BLANKS}][^\x00]*$"
+
+
+def some_visible(*, excluding: str = "") -> str:
+    """SOME_VISIBLE that also excludes the characters of the class ``excluding``."""
+    return rf"^[^\x00{excluding}]*[^\x00{BLANKS}{excluding}][^\x00{excluding}]*$"
+
+
+# A person's identity as an owner or a filter: letters of one script (Latin,
+# Greek, Cyrillic, or the Chinese-Japanese-Korean family), digits, . _ @ + ' -
+# and inner spaces. shared.identity.canonical_identity accepts every such name
+# (tests/unit/test_text_patterns.py checks each character), so the schema says
+# exactly what the server takes: invisible characters, controls and a Latin
+# name with a Cyrillic look-alike fail the pattern instead of a check the
+# schema could not show.
+# Digits and . _ @ + ' - (and their full-width forms, which NFKC folds back).
+_SAME_IN_EVERY_SCRIPT = r"0-9._@+'\-\uff07\uff0b\uff0d\uff0e\uff10-\uff19\uff20\uff3f"
+IDENTITY_SCRIPTS = {
+    # ASCII, Latin-1 and Latin Extended-A letters, and their full-width forms.
+    "latin": r"A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u017f\uff21-\uff3a\uff41-\uff5a",
+    "greek": r"\u0386\u0388-\u038a\u038c\u038e-\u03a1\u03a3-\u03ce",
+    "cyrillic": r"\u0400-\u045f",
+    # Hiragana, katakana (with the prolonged sound mark), the unified ideographs
+    # and precomposed Hangul syllables: names mix these, and the identity rule
+    # counts them as one family.
+    "cjk": r"\u3041-\u3096\u30a1-\u30fa\u30fc\u4e00-\u9fff\uac00-\ud7a3",
+}
+IDENTITY_PATTERN = "^(?:" + "|".join(
+    f" *[{letters}{_SAME_IN_EVERY_SCRIPT}][{letters}{_SAME_IN_EVERY_SCRIPT} ]*"
+    for letters in IDENTITY_SCRIPTS.values()) + ")$"
+# Canonicalisation at most doubles a name (ß -> ss, Ĳ -> ij), and stored
+# identities are at most 255 characters.
+IDENTITY_MAX_CHARS = 127
