@@ -65,6 +65,8 @@ class EventConsumer:
         self._max_attempts = max_attempts
         self._retry_backoff = retry_backoff
         self._batch_size = batch_size
+        # (topic, partition) series of capaflow_consumer_lag this member set.
+        self._lag_series: set[tuple[str, int]] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; reconnects with backoff when the bus fails."""
@@ -98,10 +100,25 @@ class EventConsumer:
                     await asyncio.wait_for(subscription.stop(), timeout=5)
                 except Exception:
                     log.debug("stopping subscription failed", exc_info=True)
+        self._forget_lag(set())
 
     async def _measure_lag(self, subscription: Subscription) -> None:
-        for (topic, partition), behind in (await subscription.lag()).items():
-            CONSUMER_LAG.labels(self.group, topic, str(partition)).set(behind)
+        behind = await subscription.lag()
+        self._forget_lag(set(behind))
+        for (topic, partition), records in behind.items():
+            CONSUMER_LAG.labels(self.group, topic, str(partition)).set(records)
+        self._lag_series = set(behind)
+
+    def _forget_lag(self, held: set[tuple[str, int]]) -> None:
+        # A partition this member no longer reads (a rebalance gave it to another
+        # replica, which reports it now) loses its series: left alone it would
+        # stay at its last value until a restart, twice for one partition.
+        for topic, partition in self._lag_series - held:
+            try:
+                CONSUMER_LAG.remove(self.group, topic, str(partition))
+            except KeyError:
+                pass  # removed already (another consumer of this group here)
+        self._lag_series &= held
 
     async def process(self, record: ReceivedRecord, subscription: Subscription) -> None:
         """Handle one record to its end (done, duplicate, ignored or dead-lettered), then

@@ -75,6 +75,18 @@ class KafkaBus:
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
 
+    @property
+    def bootstrap_servers(self) -> str:
+        return self._bootstrap
+
+    @property
+    def client_id(self) -> str:
+        return self._client_id
+
+    @property
+    def namespace(self) -> str:
+        return self._namespace
+
     async def start(self) -> None:
         # The producer is created lazily: a service must start (and report
         # not-ready) while the broker is down, and publish retries later.
