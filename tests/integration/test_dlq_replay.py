@@ -25,8 +25,8 @@ from shared.inbox import EventConsumer, ProcessedEvent, dlq_topic
 from tests.conftest import ROOT, eventually, require_kafka
 from tests.integration.conftest import Pipeline
 
-# Short waits: these buses are local, and every read polls with a deadline anyway.
-FAST = {"idle": 15.0}
+# A read that gets no record for this long before the end of the DLQ gives up.
+IDLE = 15.0
 
 
 def _capa_opened(capa_id: uuid.UUID, title: str) -> CloudEvent:
@@ -51,14 +51,14 @@ async def _pending(bus: Bus, group: str, expect: int,
     letters: list[dlq.DeadLetter] = []
 
     async def arrived() -> bool:
-        letters[:] = await dlq.read_dead_letters(bus=bus, group=group, **FAST)
+        letters[:] = await dlq.read_dead_letters(bus=bus, group=group, idle=IDLE)
         return len(letters) >= expect
 
     try:
         await eventually(arrived, timeout=60, interval=0.2, message=f"{expect} dead letters")
     except AssertionError as exc:
         everything = await dlq.read_dead_letters(bus=bus, group=group, pending_only=False,
-                                                 **FAST)
+                                                 idle=IDLE)
         raise AssertionError(f"{exc}; pending {len(letters)}, in the DLQ {len(everything)}, "
                              f"attempts {attempts}") from exc
     return letters
@@ -116,17 +116,17 @@ async def test_replayed_dead_letter_is_handled_once_after_the_fix(pipeline: Pipe
 
         fixed = True
         # Only the second: the first stays pending, and holds back the commit.
-        outcome = await dlq.replay(bus=bus, group=group, event_ids={second.get_id()}, **FAST)
+        outcome = await dlq.replay(bus=bus, group=group, event_ids={second.get_id()}, idle=IDLE)
         assert [letter.event_id for letter in outcome.replayed] == [second.get_id()]
         assert outcome.skipped == [] and outcome.stalled is None
 
         async def second_handled() -> bool:
             return handled == [second.get_id()]
         await eventually(second_handled, message="the replayed event handled")
-        pending = await dlq.read_dead_letters(bus=bus, group=group, **FAST)
+        pending = await dlq.read_dead_letters(bus=bus, group=group, idle=IDLE)
         assert first.get_id() in [letter.event_id for letter in pending]
 
-        outcome = await dlq.replay(bus=bus, group=group, **FAST)
+        outcome = await dlq.replay(bus=bus, group=group, idle=IDLE)
         assert first.get_id() in [letter.event_id for letter in outcome.replayed]
 
         async def both_processed() -> bool:
@@ -134,10 +134,10 @@ async def test_replayed_dead_letter_is_handled_once_after_the_fix(pipeline: Pipe
                 [first.get_id(), second.get_id()])
         await eventually(both_processed, message="both events processed")
         # Everything is committed now: a third replay finds nothing to repeat.
-        assert (await dlq.replay(bus=bus, group=group, **FAST)).replayed == []
-        assert await dlq.read_dead_letters(bus=bus, group=group, **FAST) == []
+        assert (await dlq.replay(bus=bus, group=group, idle=IDLE)).replayed == []
+        assert await dlq.read_dead_letters(bus=bus, group=group, idle=IDLE) == []
         assert len(await dlq.read_dead_letters(bus=bus, group=group, pending_only=False,
-                                               **FAST)) == 2
+                                               idle=IDLE)) == 2
     # The second event may have been replayed twice; its effect happened once.
     assert sorted(handled) == sorted([first.get_id(), second.get_id()])
 
