@@ -293,8 +293,9 @@ async def _command(args: argparse.Namespace, bus: Bus) -> int:
     if missing:
         print("not found among the pending dead letters:", *sorted(missing),
               file=sys.stderr)
-    print(f"{len(outcome.replayed)} dead letter(s) replayed, {len(outcome.skipped)} skipped "
-          "(not replayable, not offered again)", file=sys.stderr)
+    print(f"{len(outcome.replayed)} dead letter(s) replayed, {len(outcome.skipped)} skipped"
+          + (" (not replayable; not offered again)" if outcome.skipped else ""),
+          file=sys.stderr)
     if outcome.stalled:
         print(f"shared.dlq: stopped early: {outcome.stalled}; run it again", file=sys.stderr)
     return 1 if missing or outcome.stalled else 0
