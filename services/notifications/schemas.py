@@ -8,12 +8,15 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.json_schema import SkipJsonSchema
 
 from shared.events.base import Severity
+from shared.http.params import NO_NUL
 
 from .domain import Channel, DeliveryMode, DeliveryStatus
+from .targets import ANY_TARGET, EMAIL_TARGET, TARGET_NOT_ALLOWED, WEB_TARGET
 
 Pattern = Annotated[str, StringConstraints(min_length=1, max_length=200,
                                            pattern=r"^[A-Za-z0-9_.*?\[\]!-]+$")]
-Word = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+Word = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=NO_NUL)]
+Description = Annotated[str, StringConstraints(max_length=500, pattern=NO_NUL)]
 
 
 class Strict(BaseModel):
@@ -34,30 +37,38 @@ class SubscriptionFilter(Strict):
 
 
 class SubscriptionCreate(Strict):
-    # An e-mail subscription's target is an address: the rule of
-    # service.check_subscription_target, in the schema too (service.EMAIL).
+    # The target's shape per channel (service.check_subscription_target checks the
+    # same patterns): an e-mail address, or an http(s) URL for webhook and Slack.
     model_config = ConfigDict(json_schema_extra={
-        "if": {"properties": {"channel": {"const": "email"}}, "required": ["channel"]},
-        "then": {"properties": {"target": {"pattern": r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$"}}}})
+        "if": {"properties": {"channel": {"const": Channel.email.value}},
+               "required": ["channel"]},
+        "then": {"properties": {"target": {"pattern": EMAIL_TARGET}}},
+        "else": {"properties": {"target": {"pattern": WEB_TARGET}}}})
 
     owner: Word | None = Field(default=None, description=(
         "Defaults to the caller; only managers subscribe someone else."))
     channel: Channel
     target: str = Field(min_length=1, max_length=2000, description=(
-        "Webhook or Slack incoming-webhook URL, or an e-mail address."))
+        "Webhook or Slack incoming-webhook URL, or an e-mail address. A URL whose host "
+        f"does not resolve, or resolves to a non-public address, is a 422 of type "
+        f"{TARGET_NOT_ALLOWED}."))
     filter: SubscriptionFilter = SubscriptionFilter()
     active: bool = Field(default=True, strict=True)  # not 0/1 or "yes": a JSON boolean
     mode: DeliveryMode = DeliveryMode.immediate
-    description: str | None = Field(default=None, max_length=500)
+    description: Description | None = None
 
 
 class SubscriptionUpdate(Strict):
-    target: str | None = Field(default=None, min_length=1, max_length=2000)
+    # Either kind of target; one of the other channel's kind is a 409 (the
+    # channel is stored, not sent). Left out to keep it; null is refused.
+    target: Annotated[str, Field(min_length=1, max_length=2000,
+                                 json_schema_extra={"pattern": ANY_TARGET})
+                      ] | SkipJsonSchema[None] = None
     # Leave these out to keep them; the server refuses null (not offered here).
     filter: SubscriptionFilter | SkipJsonSchema[None] = None
     active: Annotated[bool, Field(strict=True)] | SkipJsonSchema[None] = None
     mode: DeliveryMode | SkipJsonSchema[None] = None
-    description: str | None = Field(default=None, max_length=500)
+    description: Description | None = None
 
 
 class SubscriptionPublic(BaseModel):

@@ -6,7 +6,6 @@ writes commits here (``transaction``), never in the routers.
 """
 
 import json
-import re
 import secrets
 from datetime import timedelta
 from uuid import UUID, uuid4
@@ -37,9 +36,9 @@ from .schemas import (
     SubscriptionUpdate,
 )
 from .settings import NotificationsSettings
+from .targets import TARGET_NOT_ALLOWED, fits
 
 SERVICE = "notifications"
-EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
 
 HANDLERS: dict[str, Handler] = {
@@ -86,15 +85,22 @@ def new_secret() -> str:
 
 async def check_subscription_target(channel: Channel, target: str,
                                     settings: NotificationsSettings) -> None:
+    """The shape the OpenAPI states (targets.py), then the SSRF guard: a refusal
+    of where the host points has its own problem type (TARGET_NOT_ALLOWED)."""
+    if not fits(channel, target):
+        raise Problem(422, "The target of an e-mail subscription must be an e-mail address."
+                      if channel is Channel.email else
+                      "The target URL is not valid: give an http:// or https:// URL with a "
+                      "host name or IP address, no user name or password, and printable "
+                      "ASCII after the host.",
+                      title="Invalid target", field="target")
     if channel is Channel.email:
-        if not EMAIL.match(target):
-            raise Problem(422, "The target of an e-mail subscription must be an e-mail "
-                          "address.", title="Invalid target", field="target")
         return
     try:
         await check_target(target, parse_networks(settings.allowed_networks))
     except TargetRefused as exc:
-        raise Problem(422, str(exc), title="Target refused", field="target") from exc
+        raise Problem(422, str(exc), title="Target refused", type_=TARGET_NOT_ALLOWED,
+                      field="target") from exc
 
 
 async def create_subscription(sessions: SessionFactory, *, principal: Principal,
@@ -140,7 +146,16 @@ async def update_subscription(sessions: SessionFactory, *, principal: Principal,
     async with sessions() as session:
         current = await load_visible(session, subscription_id, principal)
     if request.target is not None:
-        await check_subscription_target(Channel(current.channel), request.target, settings)
+        channel = Channel(current.channel)
+        if not fits(channel, request.target) and any(
+                fits(other, request.target) for other in Channel if other is not channel):
+            # Well-formed, for another channel: the schema cannot see this one's.
+            raise Problem(409, f"This is a {channel.value} subscription; the target has the "
+                          "shape of another channel's, and the channel does not change "
+                          "(create a new subscription for it).",
+                          title="Target does not fit the channel", field="target",
+                          channel=channel.value)
+        await check_subscription_target(channel, request.target, settings)
     async with transaction(sessions) as session:
         sub = await load_visible(session, subscription_id, principal)
         changes = request.model_dump(exclude_unset=True)

@@ -10,6 +10,7 @@ from shared.http.pagination import (
     decode_time_cursor,
     encode_time_cursor,
 )
+from shared.http.params import NO_NUL
 
 from .. import service
 from ..domain import DeliveryStatus
@@ -24,7 +25,8 @@ router = APIRouter(prefix="/v1/deliveries", tags=["deliveries"])
 async def list_deliveries(principal: Person, sessions: Sessions,
                           status: DeliveryStatus | None = None,
                           subscription_id: UUID | None = None,
-                          event_type: Annotated[str | None, Query(max_length=255)] = None,
+                          event_type: Annotated[str | None,
+                                                Query(max_length=255, pattern=NO_NUL)] = None,
                           cursor: TimeCursor = None,
                           limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50) -> Any:
     """Newest first. Yours only, unless you are a manager."""

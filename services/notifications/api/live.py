@@ -1,15 +1,19 @@
 import asyncio
+import re
 from collections.abc import Callable
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import StringConstraints
+from pydantic.json_schema import SkipJsonSchema
 from sqlmodel import col, select
 from starlette.types import Receive, Scope, Send
 
 from shared.events.base import Severity
 from shared.http.errors import PROBLEM_RESPONSES, Problem
+from shared.http.params import NO_NUL
 
 from .. import feeds, stream
 from ..digests import LESSON_TYPE
@@ -21,6 +25,11 @@ from . import Person, Sessions, Settings
 
 router = APIRouter(prefix="/v1", tags=["stream and feeds"])
 FEED_SIZE = 50
+# A stream position as the SSE ids give them out. Positions are 64-bit database
+# integers; 18 digits stay below 2^63 and reach 10^18, far past any real one.
+POSITION = r"^[0-9]{1,18}$"
+# A filter value in the query string (NUL is refused before the route runs).
+Value = Annotated[str, StringConstraints(max_length=255, pattern=NO_NUL)]
 
 
 class _HeldStream(StreamingResponse):
@@ -62,12 +71,16 @@ async def live_stream(
     request: Request, principal: Person, sessions: Sessions, settings: Settings,
     event_type: Annotated[list[Pattern] | None, Query(alias="type", max_length=50)] = None,
     min_severity: Severity | None = None,
-    source: Annotated[list[str] | None, Query(max_length=50)] = None,
-    category: Annotated[list[str] | None, Query(max_length=50)] = None,
-    tag: Annotated[list[str] | None, Query(max_length=50)] = None,
-    owner: Annotated[list[str] | None, Query(max_length=50)] = None,
+    source: Annotated[list[Value] | None, Query(max_length=50)] = None,
+    category: Annotated[list[Value] | None, Query(max_length=50)] = None,
+    tag: Annotated[list[Value] | None, Query(max_length=50)] = None,
+    owner: Annotated[list[Value] | None, Query(max_length=50)] = None,
     nonconformity_id: UUID | None = None, capa_id: UUID | None = None,
-    last_event_id: Annotated[str | None, Header()] = None,
+    # Declared with its pattern; checked below, so a bad one stays the 400 it was.
+    last_event_id: Annotated[str | SkipJsonSchema[None], Header(
+        json_schema_extra={"pattern": POSITION},
+        description="The id of the last event you received: the stream resumes after it. "
+                    "Anything else is a 400.")] = None,
 ) -> Response:
     """Server-Sent Events of every consumed event that matches the filter.
 
@@ -76,14 +89,11 @@ async def live_stream(
     One caller may hold ``stream_max_per_principal`` streams per process; 429 beyond.
     """
     if last_event_id is not None:
-        try:
-            after = int(last_event_id)
-            # Positions are 64-bit database integers.
-            if not 0 <= after < 2**63:
-                raise ValueError
-        except ValueError as exc:
+        # Exactly the declared pattern: int() would also take "+5", " 5" or non-ASCII digits.
+        if not re.fullmatch(POSITION, last_event_id):
             raise Problem(400, "Last-Event-ID must be a stream position this API gave out "
-                          "(a non-negative integer).", title="Invalid Last-Event-ID") from exc
+                          "(up to 18 digits).", title="Invalid Last-Event-ID")
+        after = int(last_event_id)
     else:
         after = await stream.current_position(sessions)
     wanted = EventFilter(

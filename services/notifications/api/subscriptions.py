@@ -13,6 +13,7 @@ from shared.http.pagination import (
     decode_time_cursor,
     encode_time_cursor,
 )
+from shared.http.params import NO_NUL
 from shared.idempotency import Claim, run_once
 
 from .. import service
@@ -49,7 +50,9 @@ async def create_subscription(body: SubscriptionCreate, principal: Person, sessi
 
 @router.get("", response_model=SubscriptionPage)
 async def list_subscriptions(principal: Person, sessions: Sessions,
-                             owner: str | None = None, cursor: TimeCursor = None,
+                             owner: Annotated[str | None,
+                                              Query(max_length=255, pattern=NO_NUL)] = None,
+                             cursor: TimeCursor = None,
                              limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50) -> Any:
     """Your subscriptions; managers see everyone's (``owner`` filters)."""
     query = select(Subscription).order_by(col(Subscription.created_at), col(Subscription.id))
