@@ -6,14 +6,12 @@ in a dead-letter queue, and the outage was a 503, never a 500."""
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -24,6 +22,7 @@ from shared.credentials import provision_dev
 from tests.conftest import ROOT, require_kafka, require_postgres
 from tests.e2e.load import Load
 from tests.e2e.loop import _new_databases, poll, webhook_receiver
+from tests.e2e.processes import ServiceProcess, kafka_env, migrate, new_audit_key
 from tests.e2e.test_run_services import SERVICES, _free_port
 
 pytestmark = [pytest.mark.chaos, pytest.mark.kafka, pytest.mark.postgres]
@@ -31,45 +30,6 @@ pytestmark = [pytest.mark.chaos, pytest.mark.kafka, pytest.mark.postgres]
 TOTAL = 2000
 WORKERS = 8
 PER_WORKER_RATE = 3.5  # requests/s per worker: the load spans the whole fault sequence
-PYTHON = str(ROOT / ".venv" / "bin" / "python")
-
-
-@dataclass
-class ServiceProcess:
-    name: str
-    port: int
-    env: dict[str, str]
-    log: Path
-    process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        out = self.log.open("ab")
-        self.process = subprocess.Popen(
-            [PYTHON, "-m", "uvicorn", f"services.{self.name}.app:create_app", "--factory",
-             "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log"],
-            cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
-        poll(self._alive, timeout=60, message=f"{self.name} answering")
-
-    def _alive(self) -> bool:
-        try:
-            return httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).is_success
-        except httpx.HTTPError:
-            return False
-
-    def kill9(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill9()
-
-
 def _script(path: str, command: str) -> None:
     subprocess.run([str(ROOT / path), command], check=True, timeout=240,
                    capture_output=True)
@@ -86,18 +46,13 @@ def services(tmp_path: Path) -> Iterator[tuple[dict[str, ServiceProcess], dict, 
     creds = provision_dev(tmp_path / "api-keys.json", tmp_path / "dev-credentials.json")
     processes: dict[str, ServiceProcess] = {}
     try:
+        audit_key = new_audit_key()
         for svc, url in zip(SERVICES, urls, strict=True):
-            prefix = svc.upper()
-            env = os.environ | {
-                f"{prefix}_DATABASE_URL": url, f"{prefix}_BUS": "kafka",
-                f"{prefix}_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-                f"{prefix}_KAFKA_NAMESPACE": namespace,
-                f"{prefix}_CREDENTIALS_FILE": str(tmp_path / "api-keys.json"),
-                f"{prefix}_LOG_LEVEL": "WARNING",
-                "NOTIFICATIONS_ALLOWED_NETWORKS": '["127.0.0.0/8"]',
+            env = os.environ | kafka_env(
+                svc, database_url=url, bootstrap=bootstrap, namespace=namespace,
+                credentials=tmp_path / "api-keys.json", audit_key=audit_key) | {
                 "NOTIFICATIONS_RETRY_SCHEDULE": "[1, 2, 4, 8, 16, 30, 60]"}
-            subprocess.run([PYTHON, "-m", f"services.{svc}.migrate"], cwd=ROOT, env=env,
-                           check=True, capture_output=True, timeout=120)
+            migrate(svc, env)
             processes[svc] = ServiceProcess(svc, _free_port(), env, logs / f"{svc}.log")
             processes[svc].start()
         yield processes, creds, namespace

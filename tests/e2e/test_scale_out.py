@@ -13,7 +13,6 @@ replica of each service killed (-9) mid-load. A receiver counts webhook-ids:
 
 import json
 import os
-import subprocess
 import threading
 import uuid
 from collections import Counter, defaultdict
@@ -27,7 +26,7 @@ from shared.credentials import provision_dev
 from tests.conftest import ROOT, require_kafka, require_postgres
 from tests.e2e.load import Load
 from tests.e2e.loop import Received, _new_databases, poll, webhook_receiver
-from tests.e2e.test_chaos import PYTHON, ServiceProcess
+from tests.e2e.processes import ServiceProcess, kafka_env, migrate, new_audit_key
 from tests.e2e.test_run_services import SERVICES, _free_port
 
 pytestmark = [pytest.mark.chaos, pytest.mark.kafka, pytest.mark.postgres]
@@ -54,14 +53,11 @@ def replicas(tmp_path: Path) -> Iterator[tuple[Replicas, dict]]:
     creds = provision_dev(tmp_path / "api-keys.json", tmp_path / "dev-credentials.json")
     processes: Replicas = {}
     try:
+        audit_key = new_audit_key()
         for svc, url in zip(SERVICES, urls, strict=True):
-            prefix = svc.upper()
-            env = {
-                f"{prefix}_DATABASE_URL": url, f"{prefix}_BUS": "kafka",
-                f"{prefix}_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-                f"{prefix}_KAFKA_NAMESPACE": namespace,
-                f"{prefix}_CREDENTIALS_FILE": str(tmp_path / "api-keys.json"),
-                f"{prefix}_LOG_LEVEL": "WARNING",
+            env = os.environ | kafka_env(
+                svc, database_url=url, bootstrap=bootstrap, namespace=namespace,
+                credentials=tmp_path / "api-keys.json", audit_key=audit_key) | {
                 # Every critical NC's CAPA is due yesterday: the overdue job of both
                 # capa replicas races to notice each one.
                 "CAPA_DUE_DAYS": '{"critical": -1, "major": 60, "minor": 90, "observation": 120}',
@@ -74,11 +70,8 @@ def replicas(tmp_path: Path) -> Iterator[tuple[Replicas, dict]]:
                 "NOTIFICATIONS_DELIVERY_TIMEOUT": "5",
                 "NOTIFICATIONS_DELIVERY_DEADLINE": "5",
                 "NOTIFICATIONS_DELIVERY_CLAIM_MARGIN": "5",
-                "NOTIFICATIONS_ALLOWED_NETWORKS": '["127.0.0.0/8"]',
                 "NOTIFICATIONS_RETRY_SCHEDULE": "[1, 2, 4, 8, 16, 30]"}
-            env = os.environ | env
-            subprocess.run([PYTHON, "-m", f"services.{svc}.migrate"], cwd=ROOT, env=env,
-                           check=True, capture_output=True, timeout=120)
+            migrate(svc, env)
             processes[svc] = [ServiceProcess(svc, _free_port(), env, logs / f"{svc}-{i}.log")
                               for i in range(2)]
             for process in processes[svc]:
