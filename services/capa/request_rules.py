@@ -1,11 +1,45 @@
-"""Cross-field rules of the CAPA requests, as JSON Schema (if/then/else) for the
-OpenAPI document: the rules the use cases enforce (422), stated where clients
-and generated tests can see them. The field types alone cannot say these."""
+"""The building blocks of CAPA requests (schemas.py): field types whose JSON
+Schema says exactly what the server takes, and the cross-field rules the use
+cases enforce (422) as if/then/else, where clients and generated tests see them."""
 
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+
+from shared.http.params import json_integer
+from shared.http.text import IDENTITY_MAX_CHARS, IDENTITY_PATTERN, SOME_VISIBLE, some_visible
+from shared.identity import canonical_identity
 
 from .domain import ActionStatus, CapaStatus
 from .domain.root_cause import MIN_WHYS, AnalysisStatus
+
+# At least one visible character, no NUL (see shared.http.text): the schema
+# admits exactly the texts the server keeps after stripping white space.
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                             max_length=300, pattern=SOME_VISIBLE)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                            max_length=10_000, pattern=SOME_VISIBLE)]
+
+
+# Owners and other people: stored in the canonical form identities are compared
+# in (NFKC, case-folded, trimmed; see shared.identity), so "DEV-VERIFIER" is
+# dev-verifier. The pattern says which names are taken (shared.http.text).
+Person = Annotated[str, StringConstraints(min_length=1, max_length=IDENTITY_MAX_CHARS,
+                                          pattern=IDENTITY_PATTERN),
+                   AfterValidator(canonical_identity)]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1,
+                                       max_length=50, pattern=some_visible(excluding="|"))]
+# The bounds before the validator, so they reach the JSON Schema as minimum/maximum.
+Likelihood = Annotated[int, Field(ge=1, le=5), BeforeValidator(json_integer)]
+
+
+def not_null(value: Any) -> Any:
+    # Runs only for fields the client sent: an explicit null is a 422 here,
+    # before any If-Match is compared, as the schema (which offers no null) says.
+    if value is None:
+        raise ValueError("may be left out, not set to null")
+    return value
+
 
 # workflow.transition_capa: a lesson with the closure, and only then.
 LESSON_WITH_CLOSURE: dict[str, Any] = {

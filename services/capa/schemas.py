@@ -8,9 +8,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -20,9 +18,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from shared.events.base import Severity
-from shared.http.params import NO_NUL, IsoDate, json_integer
-from shared.http.text import IDENTITY_MAX_CHARS, IDENTITY_PATTERN, SOME_VISIBLE, some_visible
-from shared.identity import canonical_identity
+from shared.http.params import NO_NUL, IsoDate
 
 from .domain import ActionKind, ActionStatus, CapaKind, CapaStatus, EffectivenessResult
 from .domain.root_cause import AnalysisStatus, CauseCategory
@@ -31,38 +27,17 @@ from .request_rules import (
     LESSON_WITH_CLOSURE,
     NEW_ACTION_STATUSES,
     SUBMISSION_COMPLETE,
+    Likelihood,
+    LongText,
+    Person,
+    ShortText,
+    Tag,
+    not_null,
 )
-
-# At least one visible character, no NUL (see shared.http.text): the schema
-# admits exactly the texts the server keeps after stripping white space.
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                             max_length=300, pattern=SOME_VISIBLE)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                            max_length=10_000, pattern=SOME_VISIBLE)]
-
-
-# Owners and other people: stored in the canonical form identities are compared
-# in (NFKC, case-folded, trimmed; see shared.identity), so "DEV-VERIFIER" is
-# dev-verifier. The pattern says which names are taken (shared.http.text).
-Person = Annotated[str, StringConstraints(min_length=1, max_length=IDENTITY_MAX_CHARS,
-                                          pattern=IDENTITY_PATTERN),
-                   AfterValidator(canonical_identity)]
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1,
-                                       max_length=50, pattern=some_visible(excluding="|"))]
-# The bounds before the validator, so they reach the JSON Schema as minimum/maximum.
-Likelihood = Annotated[int, Field(ge=1, le=5), BeforeValidator(json_integer)]
 
 
 class Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-def _not_null(value: Any) -> Any:
-    # Runs only for fields the client sent: an explicit null is a 422 here,
-    # before any If-Match is compared, as the schema (which offers no null) says.
-    if value is None:
-        raise ValueError("may be left out, not set to null")
-    return value
 
 
 class CapaCreate(Request):
@@ -91,7 +66,7 @@ class CapaUpdate(Request):
     due_date: IsoDate | SkipJsonSchema[None] = None
     reason: LongText | None = None
 
-    _kept = field_validator("title", "likelihood", "due_date")(_not_null)
+    _kept = field_validator("title", "likelihood", "due_date")(not_null)
 
 
 class EffectivenessPlan(BaseModel):
@@ -222,7 +197,7 @@ class ActionUpdate(Request):
     status: ActionStatus | SkipJsonSchema[None] = None
     completion_evidence: LongText | None = None
 
-    _kept = field_validator("description", "owner", "due_date", "status")(_not_null)
+    _kept = field_validator("description", "owner", "due_date", "status")(not_null)
 
 
 class ActionPublic(BaseModel):

@@ -10,6 +10,8 @@ Configured in tests/e2e/schemathesis.toml and tests/e2e/fuzz_hooks.py:
   ETag. Only If-Match routes answer 412.
 - missing_required_header also counts 428, RFC 6585's status for a missing
   If-Match (the header is declared required).
+- negative_data_rejection also counts 413: a body over the size limit (an
+  alert batch past maxItems can be) is refused before it is read.
 - A well-formed Idempotency-Key is replaced by a fresh one per request, as a
   client does; schemathesis would otherwise reuse one key with many bodies,
   which the server refuses (422) by design.

@@ -7,7 +7,7 @@ import re
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from services.capa.schemas import LongText, Person
+from services.capa.request_rules import LongText, Person
 from shared.http.text import (
     IDENTITY_MAX_CHARS,
     IDENTITY_PATTERN,
