@@ -4,9 +4,16 @@ cases enforce (422) as if/then/else, where clients and generated tests see them.
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    WithJsonSchema,
+)
 
-from shared.http.params import json_integer
+from shared.http.params import IsoDate, json_integer
 from shared.http.text import IDENTITY_MAX_CHARS, IDENTITY_PATTERN, SOME_VISIBLE, some_visible
 from shared.identity import canonical_identity
 
@@ -39,6 +46,22 @@ def not_null(value: Any) -> Any:
     if value is None:
         raise ValueError("may be left out, not set to null")
     return value
+
+
+def _without_null(kind: Any) -> WithJsonSchema:
+    return WithJsonSchema(TypeAdapter(kind).json_schema())
+
+
+# PATCH fields that may be left out but not emptied: None in Python (left
+# out), only the value in the JSON Schema; not_null refuses a null sent. Not
+# `X | SkipJsonSchema[None]`: that is a union, whose errors name a branch in
+# the field ("body.due_date.function-after[...]") instead of the field.
+TitleChange = Annotated[ShortText | None, _without_null(ShortText)]
+DescriptionChange = Annotated[LongText | None, _without_null(LongText)]
+OwnerChange = Annotated[Person | None, _without_null(Person)]
+LikelihoodChange = Annotated[Likelihood | None, _without_null(Likelihood)]
+DueDateChange = Annotated[IsoDate | None, _without_null(IsoDate)]
+StatusChange = Annotated[ActionStatus | None, _without_null(ActionStatus)]
 
 
 # workflow.transition_capa: a lesson with the closure, and only then.

@@ -15,7 +15,6 @@ from pydantic import (
     WithJsonSchema,
     field_validator,
 )
-from pydantic.json_schema import SkipJsonSchema
 
 from shared.events.base import Severity
 from shared.http.params import NO_NUL, IsoDate
@@ -27,11 +26,17 @@ from .request_rules import (
     LESSON_WITH_CLOSURE,
     NEW_ACTION_STATUSES,
     SUBMISSION_COMPLETE,
+    DescriptionChange,
+    DueDateChange,
     Likelihood,
+    LikelihoodChange,
     LongText,
+    OwnerChange,
     Person,
     ShortText,
+    StatusChange,
     Tag,
+    TitleChange,
     not_null,
 )
 
@@ -58,12 +63,12 @@ class CapaCreate(Request):
 
 class CapaUpdate(Request):
     # title, likelihood and due_date may be left out but not emptied: the schema
-    # does not offer the null the server refuses (SkipJsonSchema).
-    title: ShortText | SkipJsonSchema[None] = None
+    # does not offer the null the server refuses (request_rules.TitleChange...).
+    title: TitleChange = None
     description: LongText | None = None
     owner: Person | None = None
-    likelihood: Likelihood | SkipJsonSchema[None] = None
-    due_date: IsoDate | SkipJsonSchema[None] = None
+    likelihood: LikelihoodChange = None
+    due_date: DueDateChange = None
     reason: LongText | None = None
 
     _kept = field_validator("title", "likelihood", "due_date")(not_null)
@@ -191,10 +196,10 @@ class ActionUpdate(Request):
     model_config = ConfigDict(json_schema_extra=DONE_NEEDS_EVIDENCE)
 
     # Only the evidence may be emptied; the rest may be left out, not set to null.
-    description: LongText | SkipJsonSchema[None] = None
-    owner: Person | SkipJsonSchema[None] = None
-    due_date: IsoDate | SkipJsonSchema[None] = None
-    status: ActionStatus | SkipJsonSchema[None] = None
+    description: DescriptionChange = None
+    owner: OwnerChange = None
+    due_date: DueDateChange = None
+    status: StatusChange = None
     completion_evidence: LongText | None = None
 
     _kept = field_validator("description", "owner", "due_date", "status")(not_null)
