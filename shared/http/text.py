@@ -22,7 +22,8 @@ def some_visible(*, excluding: str = "") -> str:
 
 
 # A person's identity as an owner or a filter: letters of one script (Latin,
-# Greek, Cyrillic, or the Chinese-Japanese-Korean family), digits, . _ @ + ' -
+# Greek, Cyrillic, Hebrew, Arabic, Devanagari, or the Chinese-Japanese-Korean
+# family), digits, . _ @ + ' -
 # and inner spaces. shared.identity.canonical_identity accepts every such name
 # (tests/unit/test_text_patterns.py checks each character), so the schema says
 # exactly what the server takes: invisible characters, controls and a Latin
@@ -35,6 +36,10 @@ IDENTITY_SCRIPTS = {
     "latin": r"A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u017f\uff21-\uff3a\uff41-\uff5a",
     "greek": r"\u0386\u0388-\u038a\u038c\u038e-\u03a1\u03a3-\u03ce",
     "cyrillic": r"\u0400-\u045f",
+    "hebrew": r"\u05d0-\u05ea",
+    "arabic": r"\u0620-\u064a\u066e-\u06d3",
+    # Devanagari letters with their vowel signs and marks (names need them).
+    "devanagari": r"\u0900-\u0939\u093c-\u094d\u0950-\u0963\u0971-\u097f",
     # Hiragana, katakana (with the prolonged sound mark), the unified ideographs
     # and precomposed Hangul syllables: names mix these, and the identity rule
     # counts them as one family.

@@ -52,7 +52,7 @@ def test_every_letter_the_pattern_admits_is_an_identity_of_one_script(script: st
 
 @pytest.mark.parametrize("name", [
     "dev-verifier", " Quality.Lead ", "\uff54\uff45\uff53\uff54\uff0d\uff56",
-    "jürgen.strauß", "Ελένη", "иван-петров", "山田 太郎", "0"])
+    "jürgen.strauß", "Ελένη", "иван-петров", "山田 太郎", "0", "أحمد", "דוד.כהן", "अनीता"])
 def test_names_people_write_are_taken(name: str) -> None:
     assert TypeAdapter(Person).validate_python(name) == canonical_identity(name)
 
