@@ -80,6 +80,7 @@ class FakeApi:
     ncs: dict[str, dict[str, Any]] = field(default_factory=dict)
     capas: dict[str, dict[str, Any]] = field(default_factory=dict)
     analyses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    actions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by CAPA id
     requests: list[httpx.Request] = field(default_factory=list)
     # A refusal the next write answers with (to show how the UI presents it).
     refuse_next: httpx.Response | None = None
@@ -168,6 +169,8 @@ class FakeApi:
             return httpx.Response(200, json=item, headers={"etag": f'"{item["version"]}"'})
         if rest == ["root-cause"]:
             return self._root_cause(request, item["id"], body)
+        if rest == ["actions"] and request.method == "GET":
+            return httpx.Response(200, json=self.actions.get(item["id"], []))
         if rest in (["actions"], ["effectiveness-verifications"]):
             return httpx.Response(200, json=[])
         if rest == ["audit-trail"]:

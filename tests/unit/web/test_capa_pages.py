@@ -231,3 +231,23 @@ async def test_opening_a_preventive_capa_and_editing_its_planning(tmp_path: Path
             "reason": "re-planned"})
     assert done.status_code == 303
     assert (item["owner"], item["due_date"], item["likelihood"]) == ("bob", "2026-05-01", 4)
+
+
+async def test_evidence_saved_earlier_is_in_the_form_that_marks_the_action_done(
+        tmp_path: Path) -> None:
+    """The API wants the completion evidence in the request that marks an action
+    done: the form carries what was saved before, so marking done needs no retyping."""
+    fake = FakeApi()
+    item = capa(status="implementing", allowed_transitions=["verifying"])
+    fake.capas[item["id"]] = item
+    action_id = "5f0c5b8e-9c1d-4d7e-8f37-3b0c2d1e4a11"
+    fake.actions[item["id"]] = [{
+        "id": action_id, "kind": "corrective", "description": "Replace the seal supplier",
+        "owner": "ann", "due_date": "2026-12-31", "status": "in_progress", "overdue": False,
+        "completion_evidence": "PO 4711 & supplier audit report", "completed_by": None,
+        "completed_at": None, "version": 3}]
+    async with ui_as("engineer", fake, tmp_path) as ui:
+        page = await ui.get(f"/capas/{item['id']}")
+    form = page.text.split(f'action="/capas/{item["id"]}/actions/{action_id}#actions"')[1]
+    textarea = form.split("<textarea")[1].split("</textarea>")[0]
+    assert "PO 4711 &amp; supplier audit report" in textarea
