@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from shared import dlq
+from shared import dlq_cli
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
-    code = dlq.main(list(argv))
+    code = dlq_cli.main(list(argv))
     return code, capsys.readouterr().err
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import ROOT, _missing
+
 KAFKA_SH = ROOT / "deploy" / "kafka" / "kafka.sh"
 POSTGRES_SH = ROOT / "deploy" / "postgres" / "postgres.sh"
 
@@ -118,7 +119,7 @@ def test_kafka_status_fails_when_our_broker_does_not_hold_the_port_it_was_starte
 def test_postgres_status_fails_when_only_someone_elses_server_answers(
         tmp_path: Path, listeners: list[Listener]) -> None:
     if not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
-        pytest.skip("PostgreSQL server binaries not installed")
+        _missing("PostgreSQL's server binaries")
     theirs = Listener()
     listeners.append(theirs)
     result = status(POSTGRES_SH, tmp_path, PG_PORT=str(theirs.port))
@@ -132,7 +133,7 @@ def test_postgres_status_names_the_port_our_cluster_runs_on(tmp_path: Path) -> N
     live = ROOT / "var" / "infra"
     pid_file = live / "postgres" / "data" / "postmaster.pid"
     if not pid_file.exists():
-        pytest.skip("this checkout's PostgreSQL is not running")
+        _missing("this checkout's PostgreSQL (make infra-up)")
     running_port = pid_file.read_text().splitlines()[3]
     other = str(free_port())
     result = status(POSTGRES_SH, live, PG_PORT=other)
