@@ -32,6 +32,13 @@ class ServiceProcess:
             cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
         poll(self._alive, timeout=60, message=f"{self.name} answering")
 
+    def read(self, path: str, key: str, **params: object) -> dict:
+        """GET ``path`` with ``key``; the JSON body of a 200."""
+        r = httpx.get(f"http://127.0.0.1:{self.port}{path}", params=params,
+                      headers={"Authorization": f"Bearer {key}"}, timeout=30)
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
     def _alive(self) -> bool:
         try:
             return httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).is_success

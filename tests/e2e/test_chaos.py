@@ -65,18 +65,11 @@ def services(tmp_path: Path) -> Iterator[tuple[dict[str, ServiceProcess], dict, 
         drop()
 
 
-def _get(process: ServiceProcess, path: str, key: str, **params: object) -> dict:
-    r = httpx.get(f"http://127.0.0.1:{process.port}{path}", params=params,
-                  headers={"Authorization": f"Bearer {key}"}, timeout=30)
-    assert r.status_code == 200, r.text
-    return dict(r.json())
-
-
 def _all_capas(capa: ServiceProcess, key: str) -> list[dict]:
     items: list[dict] = []
     cursor = None
     while True:
-        page = _get(capa, "/v1/capas", key, limit=200, **({"cursor": cursor} if cursor else {}))
+        page = capa.read("/v1/capas", key, limit=200, **({"cursor": cursor} if cursor else {}))
         items += page["items"]
         cursor = page.get("next_cursor")
         if not cursor:
@@ -126,7 +119,7 @@ def test_nothing_accepted_is_lost_under_faults(services, tmp_path: Path) -> None
         listed: set[str] = set()
         cursor = None
         while True:
-            page = _get(nc, "/v1/nonconformities", keys["engineer"], limit=200,
+            page = nc.read("/v1/nonconformities", keys["engineer"], limit=200,
                         **({"cursor": cursor} if cursor else {}))
             listed |= {i["id"] for i in page["items"]}
             cursor = page["next_cursor"]

@@ -84,13 +84,6 @@ def replicas(tmp_path: Path) -> Iterator[tuple[Replicas, dict]]:
         drop()
 
 
-def _get(process: ServiceProcess, path: str, key: str, **params: object) -> dict:
-    r = httpx.get(f"http://127.0.0.1:{process.port}{path}", params=params,
-                  headers={"Authorization": f"Bearer {key}"}, timeout=30)
-    assert r.status_code == 200, r.text
-    return dict(r.json())
-
-
 def _events(requests: list[Received]) -> list[tuple[str, dict]]:
     return [(r.headers["webhook-id"], json.loads(r.body)) for r in list(requests)]
 
@@ -135,7 +128,7 @@ def test_two_replicas_of_everything_lose_and_double_nothing(replicas, tmp_path: 
         def every_capa_open() -> bool:
             cursor = None
             while True:
-                page = _get(survivors["capa"], "/v1/capas", keys["engineer"], limit=200,
+                page = survivors["capa"].read("/v1/capas", keys["engineer"], limit=200,
                             **({"cursor": cursor} if cursor else {}))
                 for item in page["items"]:
                     for nc_id in item["nonconformity_ids"]:
