@@ -34,7 +34,7 @@ from sqlmodel import Field, SQLModel, col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import SessionFactory, UTCDateTime, transaction, utcnow
-from shared.http.errors import Problem
+from shared.errors import BadRequest, Conflict, Invalid
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def _held_by(claim: Claim) -> ColumnElement[bool]:
 
 async def claim(sessions: SessionFactory, *, subject: str, key: str, payload: Any) -> Claim:
     if not 0 < len(key) <= MAX_KEY_LENGTH:
-        raise Problem(400, f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.",
+        raise BadRequest(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.",
                       title="Invalid Idempotency-Key")
     digest = fingerprint(payload)
     token = uuid.uuid4().hex
@@ -108,7 +108,7 @@ async def claim(sessions: SessionFactory, *, subject: str, key: str, payload: An
                 raise _in_progress(timedelta(0)) from exc
             return Claim(subject=subject, key=key, token=token)
         if existing.fingerprint != digest:
-            raise Problem(422, "This Idempotency-Key was used with a different request body; "
+            raise Invalid("This Idempotency-Key was used with a different request body; "
                           "use a new key for a new request.", title="Idempotency-Key reused")
         if existing.state == "complete":
             return Claim(subject=subject, key=key, replay_status=existing.response_status,
@@ -130,13 +130,13 @@ async def claim(sessions: SessionFactory, *, subject: str, key: str, payload: An
         return Claim(subject=subject, key=key, token=token)
 
 
-def _in_progress(age: timedelta) -> Problem:
+def _in_progress(age: timedelta) -> Conflict:
     """409 for a key whose holder renewed its lease ``age`` ago. A holder that
     keeps renewing is alive and answers soon: look again in a second. One that
     missed a beat has likely died: a retry can take over when its lease runs out."""
     alive = age <= HEARTBEAT + timedelta(seconds=1)
     seconds = 1 if alive else max(1, math.ceil((LEASE - age).total_seconds()))
-    return Problem(409, "A request with this Idempotency-Key is still being processed; "
+    return Conflict("A request with this Idempotency-Key is still being processed; "
                    f"retry after {seconds} s (Retry-After) to get its response.",
                    title="Request in progress", headers={"Retry-After": str(seconds)})
 
@@ -145,7 +145,7 @@ async def complete(session: AsyncSession, claim: Claim | None, *, status: int,
                    body: Any) -> None:
     """Record the response in the use case's transaction (no-op without a claim).
 
-    Raises a 409 Problem (rolling the use case back) when a retry took the key
+    Raises a Conflict (409) (rolling the use case back) when a retry took the key
     over: that retry does the work and answers, so it is done once."""
     if claim is None:
         return
@@ -157,7 +157,7 @@ async def complete(session: AsyncSession, claim: Claim | None, *, status: int,
                                           updated_at=utcnow())
                                   .execution_options(synchronize_session=False))
     if recorded.rowcount != 1:
-        raise Problem(409, "This request took too long and a retry with the same "
+        raise Conflict("This request took too long and a retry with the same "
                       "Idempotency-Key took over; that retry's response is the one kept. "
                       "Send the request again to get it.", title="Idempotency-Key taken over",
                       headers={"Retry-After": "1"})

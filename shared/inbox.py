@@ -15,7 +15,9 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Generic, TypeVar
 
 from cloudevents.core.v1.event import CloudEvent
 from sqlalchemy.exc import IntegrityError
@@ -25,7 +27,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared import tracing
 from shared.bus.base import Bus, OutgoingRecord, ReceivedRecord, Subscription
 from shared.db import WRITES, SessionFactory, UTCDateTime, is_unavailable, utcnow
-from shared.events.envelope import from_record
+from shared.events.base import EventData
+from shared.events.envelope import Causation, caused_by, event_data, from_record
 from shared.observability import CONSUMER_LAG, EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
 
 log = logging.getLogger(__name__)
@@ -33,7 +36,46 @@ log = logging.getLogger(__name__)
 # Seconds between consumer-lag measurements (a query on the sql bus).
 LAG_INTERVAL = 5.0
 
-Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+D = TypeVar("D", bound=EventData)
+
+
+@dataclass(frozen=True)
+class ConsumedEvent(Generic[D]):
+    """One consumed event, its data decoded into its catalog model (shared.events).
+
+    Handlers read ``data`` typed; the envelope stays at hand for what only it
+    carries (the id, the subject, the structured form a webhook receives).
+    """
+
+    data: D
+    envelope: CloudEvent
+
+    @property
+    def id(self) -> str:
+        return self.envelope.get_id()
+
+    @property
+    def type(self) -> str:
+        return self.envelope.get_type()
+
+    @property
+    def subject(self) -> str:
+        return self.envelope.get_subject() or ""
+
+    def causation(self) -> Causation:
+        """The causation of events emitted while handling this one."""
+        return caused_by(self.envelope)
+
+
+def consumed(envelope: CloudEvent) -> ConsumedEvent[EventData]:
+    """An envelope decoded with the catalog, as a consumer hands it to a handler."""
+    return ConsumedEvent(data=event_data(envelope), envelope=envelope)
+
+
+# handler(session, event): runs inside the consumer's transaction, which also
+# records the event as processed; the table keys handlers by catalog model.
+Handler = Callable[[AsyncSession, ConsumedEvent[Any]], Awaitable[None]]
+HandlerTable = Mapping[type[EventData], Handler]
 
 
 class ProcessedEvent(SQLModel, table=True):
@@ -54,12 +96,13 @@ def dlq_topic(group: str) -> str:
 
 
 class EventConsumer:
-    def __init__(self, *, group: str, topics: Sequence[str], handlers: Mapping[str, Handler],
+    def __init__(self, *, group: str, topics: Sequence[str], handlers: HandlerTable,
                  sessions: SessionFactory, bus: Bus, max_attempts: int = 5,
                  retry_backoff: float = 0.2, batch_size: int = 100) -> None:
         self.group = group
         self._topics = list(topics)
-        self._handlers = handlers
+        self._handlers = {model.event_type: (model, handler)
+                          for model, handler in handlers.items()}
         self._sessions = sessions
         self._bus = bus
         self._max_attempts = max_attempts
@@ -126,17 +169,19 @@ class EventConsumer:
         error: BaseException | None = None
         event_type = "unknown"
         try:
-            event = from_record(record)
-            event_type = event.get_type()
-        except Exception as exc:  # unreadable: retrying cannot help
+            envelope = from_record(record)
+            event_type = envelope.get_type()
+            route = self._handlers.get(event_type)
+            if route is None:
+                EVENTS_CONSUMED.labels(self.group, event_type, "ignored").inc()
+                subscription.mark_handled(record)
+                return
+            model, handler = route
+            event = ConsumedEvent(data=model.model_validate(envelope.get_data()),
+                                  envelope=envelope)
+        except Exception as exc:  # unreadable or not its type's shape: retrying cannot help
             await self._dead_letter(record, subscription, exc, attempts=1,
                                     event_type=event_type)
-            return
-
-        handler = self._handlers.get(event_type)
-        if handler is None:
-            EVENTS_CONSUMED.labels(self.group, event_type, "ignored").inc()
-            subscription.mark_handled(record)
             return
 
         attempt = 0
@@ -161,7 +206,7 @@ class EventConsumer:
                 error = exc
                 log.warning("handler for %s failed (attempt %d/%d)", event_type, attempt,
                             self._max_attempts, exc_info=True,
-                            extra={"event_id": event.get_id(), "group": self.group})
+                            extra={"event_id": event.id, "group": self.group})
                 if attempt < self._max_attempts:
                     delay = self._retry_backoff * 2 ** (attempt - 1)
                     await asyncio.sleep(delay * random.uniform(0.5, 1.5))
@@ -172,20 +217,21 @@ class EventConsumer:
             return
         subscription.mark_handled(record)
 
-    async def _handle_once(self, event: CloudEvent, handler: Handler) -> None:
-        with tracing.span(f"consume {event.get_type()}", kind="consumer",
-                          parent=event.get_extension("traceparent")) as traceparent:
+    async def _handle_once(self, event: ConsumedEvent[Any], handler: Handler) -> None:
+        envelope = event.envelope
+        with tracing.span(f"consume {event.type}", kind="consumer",
+                          parent=envelope.get_extension("traceparent")) as traceparent:
             context = tracing.TraceContext(
-                correlation_id=event.get_extension("correlationid") or event.get_id(),
-                causation_id=event.get_id(), traceparent=traceparent)
+                correlation_id=envelope.get_extension("correlationid") or event.id,
+                causation_id=event.id, traceparent=traceparent)
             with tracing.bound(context):
                 await self._handle_in_transaction(event, handler)
 
-    async def _handle_in_transaction(self, event: CloudEvent, handler: Handler) -> None:
+    async def _handle_in_transaction(self, event: ConsumedEvent[Any], handler: Handler) -> None:
         async with self._sessions() as session, session.begin():
             await session.connection(execution_options=WRITES)
-            session.add(ProcessedEvent(consumer_group=self.group, event_id=event.get_id(),
-                                       event_type=event.get_type(), processed_at=utcnow()))
+            session.add(ProcessedEvent(consumer_group=self.group, event_id=event.id,
+                                       event_type=event.type, processed_at=utcnow()))
             try:
                 await session.flush()
             except IntegrityError as exc:

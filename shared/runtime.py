@@ -6,7 +6,7 @@ A service's composition root (``services/<name>/app.py``) builds one
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -17,7 +17,7 @@ from shared.bus.base import Bus
 from shared.bus.kafka import KafkaBus
 from shared.bus.sql import SqlBus
 from shared.db import SessionFactory, create_engine, session_factory
-from shared.inbox import EventConsumer, Handler
+from shared.inbox import EventConsumer, HandlerTable
 from shared.relay import OutboxRelay
 from shared.settings import ServiceSettings
 
@@ -37,7 +37,7 @@ class Subscriptions:
 
     group: str
     topics: Sequence[str]
-    handlers: Mapping[str, Handler]
+    handlers: HandlerTable
 
 
 @dataclass

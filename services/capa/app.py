@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from shared.http.app import service_app
 
-from .api import ROUTERS, install_error_handlers
+from .api import ROUTERS
 from .service import SERVICE, run_overdue_checks, subscriptions
 from .service.common import AuditKey
 from .settings import CapaSettings
@@ -22,7 +22,6 @@ def create_app(settings: CapaSettings | None = None) -> FastAPI:
     AuditKey.use(settings.audit_key.get_secret_value() if settings.audit_key else None)
     app = service_app(service=SERVICE, title="CAPAflow CAPA service", settings=settings,
                       subscriptions=subscriptions(settings), routers=ROUTERS)
-    install_error_handlers(app)
     runtime_lifespan = app.router.lifespan_context
 
     @asynccontextmanager

@@ -7,15 +7,14 @@ moved on.
 
 from uuid import UUID
 
-from cloudevents.core.v1.event import CloudEvent
 from sqlalchemy import or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import utcnow
 from shared.events.capa import CapaCancelled, CapaClosed, CapaOpened
-from shared.events.envelope import event_data
 from shared.events.nonconformity import NonconformityRecurred
+from shared.inbox import ConsumedEvent
 
 from .domain import CapaLink, NonconformityStatus
 from .lifecycle import close_in_session
@@ -23,9 +22,8 @@ from .models import Nonconformity
 from .records import add_history, emit, touch
 
 
-async def on_capa_opened(session: AsyncSession, event: CloudEvent) -> None:
-    data = event_data(event)
-    assert isinstance(data, CapaOpened)
+async def on_capa_opened(session: AsyncSession, event: ConsumedEvent[CapaOpened]) -> None:
+    data = event.data
     if data.nonconformity_id is None:
         return  # a preventive CAPA: no NC behind it
     nc = await session.get(Nonconformity, data.nonconformity_id, with_for_update=True)
@@ -54,10 +52,9 @@ async def on_capa_opened(session: AsyncSession, event: CloudEvent) -> None:
              last_seen=other.last_seen, capa_id=data.capa_id, recurred_at=utcnow())
 
 
-async def on_capa_closed(session: AsyncSession, event: CloudEvent) -> None:
+async def on_capa_closed(session: AsyncSession, event: ConsumedEvent[CapaClosed]) -> None:
     """Closes every NC of the CAPA, citing it and its effectiveness verification."""
-    data = event_data(event)
-    assert isinstance(data, CapaClosed)
+    data = event.data
     ids: set[UUID] = set(data.nonconformity_ids)
     rows = (await session.exec(select(Nonconformity).where(
         or_(col(Nonconformity.capa_id) == data.capa_id, col(Nonconformity.id).in_(ids)))
@@ -76,11 +73,10 @@ async def on_capa_closed(session: AsyncSession, event: CloudEvent) -> None:
                             if data.effectiveness_evidence else ""))
 
 
-async def on_capa_cancelled(session: AsyncSession, event: CloudEvent) -> None:
+async def on_capa_cancelled(session: AsyncSession, event: ConsumedEvent[CapaCancelled]) -> None:
     """A cancelled CAPA no longer addresses its NCs: they are released, so they
     can be closed (or handled by another CAPA) instead of waiting forever."""
-    data = event_data(event)
-    assert isinstance(data, CapaCancelled)
+    data = event.data
     rows = (await session.exec(select(Nonconformity).where(
         or_(col(Nonconformity.capa_id) == data.capa_id,
             col(Nonconformity.id).in_(set(data.nonconformity_ids))))

@@ -5,14 +5,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Date, and_, func, or_
+from sqlalchemy import Date, func, or_
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import col, select
 
 from shared.db import SessionFactory
-from shared.http.pagination import decode_time_cursor, encode_time_cursor
+from shared.pagination import TimeKeyset
 
 from .lifecycle import NotFound
 from .models import Nonconformity, NonconformityHistory, NonconformityTag
@@ -50,6 +50,9 @@ async def history(*, sessions: SessionFactory, nc_id: UUID) -> list[HistoryEntry
     return [HistoryEntry.model_validate(r) for r in rows]
 
 
+_NEWEST_FIRST = TimeKeyset(col(Nonconformity.created_at), col(Nonconformity.id))
+
+
 async def list_nonconformities(*, sessions: SessionFactory, where: NonconformityFilter,
                                limit: int, cursor: str | None) -> NonconformityPage:
     query = select(Nonconformity)
@@ -76,20 +79,10 @@ async def list_nonconformities(*, sessions: SessionFactory, where: Nonconformity
             func.lower(Nonconformity.title).like(needle, escape="\\"),
             func.lower(func.coalesce(Nonconformity.description, "")).like(needle, escape="\\"),
             func.lower(Nonconformity.number).like(needle, escape="\\")))
-    if cursor:
-        created, last_id = decode_time_cursor(cursor)
-        query = query.where(or_(col(Nonconformity.created_at) < created,
-                                and_(col(Nonconformity.created_at) == created,
-                                     col(Nonconformity.id) < last_id)))
-    query = query.order_by(col(Nonconformity.created_at).desc(),
-                           col(Nonconformity.id).desc()).limit(limit + 1)
     async with sessions() as session:
-        rows = list((await session.exec(query)).all())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = (encode_time_cursor(rows[-1].created_at, rows[-1].id)
-                   if more else None)
-    return NonconformityPage(items=[NonconformityPublic.model_validate(r) for r in rows],
+        rows = (await session.exec(_NEWEST_FIRST.select(query, cursor, limit))).all()
+    page, next_cursor = _NEWEST_FIRST.page(rows, limit)
+    return NonconformityPage(items=[NonconformityPublic.model_validate(r) for r in page],
                              next_cursor=next_cursor)
 
 

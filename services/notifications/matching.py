@@ -25,6 +25,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import utcnow
+from shared.events.base import EventData
+from shared.inbox import ConsumedEvent
 
 from .domain import DeliveryMode, DeliveryStatus, EventFilter
 from .models import Delivery, ReceivedEvent, Subscription, SubscriptionsRevision
@@ -85,30 +87,30 @@ class EventMatcher:
         self._index: SubscriptionIndex | None = None
         self.reloads = 0
 
-    async def __call__(self, session: AsyncSession, event: CloudEvent) -> None:
-        envelope = envelope_of(event)
+    async def __call__(self, session: AsyncSession, event: ConsumedEvent[EventData]) -> None:
+        envelope = envelope_of(event.envelope)
         payload = json.dumps(envelope, default=str)
         now = utcnow()
-        subject = event.get_subject() or ""
+        subject = event.subject
         revision_now = (select(SubscriptionsRevision.revision)
                         .where(col(SubscriptionsRevision.id) == REVISION_ROW).scalar_subquery())
         # The revision rides on the INSERT that numbers the event: no extra round trip.
         position, revision = (await session.exec(
             insert(ReceivedEvent).values(  # type: ignore[call-overload]
-                event_id=event.get_id(), event_type=event.get_type(), subject=subject,
+                event_id=event.id, event_type=event.type, subject=subject,
                 envelope=payload, received_at=now)
             .returning(col(ReceivedEvent.position), revision_now))).one()
         index = await self._current(session, revision)
         data = envelope.get("data")
-        matched = index.matching(event.get_type(), data if isinstance(data, dict) else {})
+        matched = index.matching(event.type, data if isinstance(data, dict) else {})
         if not matched:
             return
         # Digest subscriptions are not in the index: their digest reads
         # received_events later.
         ids = [uuid4() for _ in matched]
         await session.exec(insert(Delivery), params=[  # type: ignore[call-overload]
-            {"id": delivery_id, "subscription_id": sid, "event_id": event.get_id(),
-             "event_type": event.get_type(), "subject": subject, "seq": position,
+            {"id": delivery_id, "subscription_id": sid, "event_id": event.id,
+             "event_type": event.type, "subject": subject, "seq": position,
              "payload": payload, "status": DeliveryStatus.pending.value, "attempts": 0,
              "next_attempt_at": now, "created_at": now}
             for delivery_id, sid in zip(ids, matched, strict=True)])
@@ -143,6 +145,6 @@ class EventMatcher:
         return self._index
 
 
-async def match_event(session: AsyncSession, event: CloudEvent) -> None:
+async def match_event(session: AsyncSession, event: ConsumedEvent[EventData]) -> None:
     """The handler without a cache (the table's default; apps bind an EventMatcher)."""
     await EventMatcher()(session, event)

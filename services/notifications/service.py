@@ -19,7 +19,7 @@ from shared.db import SessionFactory, transaction, utcnow
 from shared.events.catalog import CAPA_TOPIC, CATALOG, NONCONFORMITY_TOPIC
 from shared.http.errors import Problem
 from shared.idempotency import Claim, complete
-from shared.inbox import Handler
+from shared.inbox import HandlerTable
 from shared.runtime import Subscriptions
 
 from .channels.guard import TargetRefused, check_target
@@ -41,8 +41,8 @@ from .targets import TARGET_NOT_ALLOWED, fits
 SERVICE = "notifications"
 
 
-HANDLERS: dict[str, Handler] = {
-    event_type: match_event for event_type, model in CATALOG.items()
+HANDLERS: HandlerTable = {
+    model: match_event for model in CATALOG.values()
     if model.topic in (NONCONFORMITY_TOPIC, CAPA_TOPIC)
 }
 
@@ -55,8 +55,8 @@ def with_matcher(subscriptions: list[Subscriptions],
     """The consumer table with one app's matcher (its filter cache and worker wake-up)
     in place of ``match_event``; groups and topics as given (the bench renames groups)."""
     return [Subscriptions(group=s.group, topics=s.topics,
-                          handlers={t: matcher if h is match_event else h
-                                    for t, h in s.handlers.items()})
+                          handlers={m: matcher if h is match_event else h
+                                    for m, h in s.handlers.items()})
             for s in subscriptions]
 
 

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import Header
 
-from shared.http.errors import Problem
+from shared.errors import PreconditionFailed, PreconditionRequired
 
 # HTTP strips a header value's surrounding white space, so the patterns ask
 # for a visible first and last character: what the schema admits arrives whole.
@@ -34,12 +34,10 @@ def etag(version: int) -> str:
 def check_if_match(if_match: str | None, current_version: int) -> None:
     """428 without If-Match, 412 when it names another version than the current one."""
     if not if_match:
-        raise Problem(428, "Send the ETag you last read in an If-Match header.",
-                      title="Precondition required")
+        raise PreconditionRequired("Send the ETag you last read in an If-Match header.")
     # Weak tags compare as strong ones here; a bare version number is taken too.
     tags = {t.strip().removeprefix("W/") for t in if_match.split(",")}
     tags |= {f'"{t}"' for t in tags if t.isdigit()}
     if "*" not in tags and etag(current_version) not in tags:
-        raise Problem(412, "Someone changed this since you read it; reload and apply your "
-                      "change again.", title="Precondition failed",
-                      current_etag=etag(current_version))
+        raise PreconditionFailed("Someone changed this since you read it; reload and apply your "
+                      "change again.", current_etag=etag(current_version))

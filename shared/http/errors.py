@@ -8,10 +8,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 
 from shared.db import is_unavailable
+from shared.errors import UseCaseError
 from shared.outbox import EventTooLarge
 
 log = logging.getLogger(__name__)
@@ -43,7 +45,8 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 class Problem(Exception):
-    """Raised by routers and use cases to answer with a problem document."""
+    """Raised by the HTTP edge only (authentication, headers); use cases raise
+    shared.errors instead, mapped below."""
 
     def __init__(self, status: int, detail: str, *, title: str | None = None,
                  type_: str = "about:blank", headers: dict[str, str] | None = None,
@@ -97,6 +100,20 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(exc.status, exc.detail, title=exc.title, type_=exc.type,
                                 instance=request.url.path, headers=exc.headers,
                                 **exc.extensions)
+
+    @app.exception_handler(UseCaseError)
+    async def _use_case(request: Request, exc: UseCaseError) -> JSONResponse:
+        return problem_response(exc.status, exc.detail, title=exc.title, type_=exc.type_uri,
+                                instance=request.url.path, headers=exc.headers,
+                                **exc.extensions)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        # Two requests raced on the same row (e.g. the same NC); the loser retries.
+        log.info("integrity conflict on %s: %s", request.url.path, exc.orig)
+        return problem_response(409, "Another request changed this at the same time; "
+                                "reload and try again.", title="Concurrent change",
+                                instance=request.url.path, headers={"Retry-After": "1"})
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

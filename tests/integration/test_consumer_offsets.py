@@ -9,14 +9,13 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from cloudevents.core.v1.event import CloudEvent
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.bus.base import OutgoingRecord, ReceivedRecord, Subscription
 from shared.bus.kafka import KafkaSubscription
 from shared.events.catalog import CapaOpened
 from shared.events.envelope import to_record
-from shared.inbox import EventConsumer
+from shared.inbox import ConsumedEvent, EventConsumer
 from tests.conftest import eventually
 from tests.integration.conftest import Pipeline
 from tests.integration.test_outbox_inbox import _capa_opened, _consuming
@@ -84,12 +83,12 @@ async def test_offsets_are_committed_once_per_fetched_batch(pipeline: Pipeline) 
     bus.subscribe = spied_subscribe  # type: ignore[method-assign]
     handled: list[str] = []
 
-    async def handler(session: AsyncSession, event: CloudEvent) -> None:
-        handled.append(event.get_id())
+    async def handler(session: AsyncSession, event: ConsumedEvent[CapaOpened]) -> None:
+        handled.append(event.id)
 
     group = f"capa-{uuid.uuid4().hex[:6]}"
     consumer = EventConsumer(group=group, topics=[topic], sessions=pipeline.sessions, bus=bus,
-                             handlers={CapaOpened.event_type: handler}, batch_size=100)
+                             handlers={CapaOpened: handler}, batch_size=100)
     async with _consuming(consumer):
         async def all_fetched_and_handled() -> bool:
             return spy.records == 60 and len(handled) == 40

@@ -21,7 +21,7 @@ from shared.bus.snapshot import open_snapshot
 from shared.db import utcnow
 from shared.events.catalog import CapaOpened, Severity
 from shared.events.envelope import new_event, to_record
-from shared.inbox import EventConsumer, dlq_topic
+from shared.inbox import ConsumedEvent, EventConsumer, dlq_topic
 from tests.conftest import eventually, require_kafka
 from tests.integration.conftest import BusUnderTest, Pipeline
 
@@ -130,14 +130,14 @@ async def test_unreadable_dead_letter_is_skipped_and_the_readable_one_replayed_o
     fixed = False
     handled: list[str] = []
 
-    async def handler(session: AsyncSession, event: CloudEvent) -> None:
+    async def handler(session: AsyncSession, event: ConsumedEvent[CapaOpened]) -> None:
         if not fixed:
             raise LookupError("owner directory unreachable")
-        handled.append(event.get_id())
+        handled.append(event.id)
 
     group = f"capa-{uuid.uuid4().hex[:6]}"
     consumer = EventConsumer(group=group, topics=[topic], sessions=pipeline.sessions, bus=bus,
-                             handlers={CapaOpened.event_type: handler}, max_attempts=1,
+                             handlers={CapaOpened: handler}, max_attempts=1,
                              retry_backoff=0.01)
     # The consumer keeps running, as in production: it dead-letters again at
     # once whatever unreadable record the replay would send back.

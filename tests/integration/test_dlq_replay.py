@@ -21,7 +21,7 @@ from shared.bus.base import Bus, OutgoingRecord, ReceivedRecord
 from shared.db import utcnow
 from shared.events.catalog import CapaOpened, Severity
 from shared.events.envelope import from_record, new_event, to_record
-from shared.inbox import EventConsumer, ProcessedEvent, dlq_topic
+from shared.inbox import ConsumedEvent, EventConsumer, ProcessedEvent, dlq_topic
 from tests.conftest import ROOT, eventually, require_kafka
 from tests.integration.conftest import Pipeline
 
@@ -96,15 +96,15 @@ async def test_replayed_dead_letter_is_handled_once_after_the_fix(pipeline: Pipe
     handled: list[str] = []
     attempts: list[str] = []
 
-    async def handler(session: AsyncSession, event: CloudEvent) -> None:
-        attempts.append(event.get_id())
+    async def handler(session: AsyncSession, event: ConsumedEvent[CapaOpened]) -> None:
+        attempts.append(event.id)
         if not fixed:
             raise LookupError("owner directory unreachable")
-        handled.append(event.get_id())
+        handled.append(event.id)
 
     group = f"capa-{uuid.uuid4().hex[:6]}"
     consumer = EventConsumer(group=group, topics=[topic], sessions=pipeline.sessions, bus=bus,
-                             handlers={CapaOpened.event_type: handler}, max_attempts=2,
+                             handlers={CapaOpened: handler}, max_attempts=2,
                              retry_backoff=0.01)
     async with _consuming(consumer):
         letters = await _pending(bus, group, expect=2, attempts=attempts)

@@ -13,7 +13,7 @@ from sqlmodel import col
 
 from shared import idempotency
 from shared.db import SessionFactory, create_engine, session_factory, transaction, utcnow
-from shared.http.errors import Problem
+from shared.errors import Conflict
 from shared.idempotency import Claim, IdempotencyRecord
 from tests.conftest import DatabaseFactory, eventually
 
@@ -38,8 +38,8 @@ async def _claim(sessions: SessionFactory, key: str = "k-1") -> Claim:
     return await idempotency.claim(sessions, subject="ann", key=key, payload=PAYLOAD)
 
 
-async def _refused(sessions: SessionFactory, key: str = "k-1") -> Problem:
-    with pytest.raises(Problem) as refused:
+async def _refused(sessions: SessionFactory, key: str = "k-1") -> Conflict:
+    with pytest.raises(Conflict) as refused:
         await _claim(sessions, key)
     assert refused.value.status == 409
     return refused.value
@@ -90,7 +90,7 @@ async def test_the_holder_that_lost_its_key_cannot_record_a_second_result(
     await _age(sessions, idempotency.LEASE.total_seconds() + 1)
     retry = await _claim(sessions)
     # Only the retry's result counts; the stalled one is refused (and rolls back).
-    with pytest.raises(Problem) as lost:
+    with pytest.raises(Conflict) as lost:
         await _complete(sessions, stalled, {"id": "nc-stalled"})
     assert lost.value.status == 409
     await idempotency.abandon(sessions, stalled)  # must not free the retry's key
@@ -105,7 +105,7 @@ async def test_two_retries_racing_for_an_expired_key_get_it_once(
     await _age(sessions, idempotency.LEASE.total_seconds() + 1)
     results = await asyncio.gather(_claim(sessions), _claim(sessions), return_exceptions=True)
     taken = [r for r in results if isinstance(r, Claim)]
-    refused = [r for r in results if isinstance(r, Problem)]
+    refused = [r for r in results if isinstance(r, Conflict)]
     assert len(taken) == 1 and len(refused) == 1, results
     assert refused[0].status == 409
 

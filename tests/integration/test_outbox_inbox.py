@@ -18,7 +18,7 @@ from shared.bus.base import Bus, ReceivedRecord
 from shared.db import utcnow
 from shared.events.catalog import CapaOpened, Severity
 from shared.events.envelope import from_record, new_event
-from shared.inbox import EventConsumer, Handler, ProcessedEvent, dlq_topic
+from shared.inbox import ConsumedEvent, EventConsumer, HandlerTable, ProcessedEvent, dlq_topic
 from shared.outbox import OutboxMessage, enqueue
 from shared.relay import OutboxRelay
 from tests.conftest import eventually
@@ -134,12 +134,12 @@ async def test_relay_crash_between_publish_and_mark_sent_has_effect_once(
     # The bus now holds every event twice; the consumer's effect happens once each.
     effects: list[str] = []
 
-    async def open_capa(session: AsyncSession, event: CloudEvent) -> None:
-        effects.append(event.get_id())
+    async def open_capa(session: AsyncSession, event: ConsumedEvent[CapaOpened]) -> None:
+        effects.append(event.id)
 
     group = f"capa-{uuid.uuid4().hex[:6]}"
     consumer = EventConsumer(group=group, topics=[topic], sessions=pipeline.sessions,
-                             bus=bus, handlers={CapaOpened.event_type: open_capa})
+                             bus=bus, handlers={CapaOpened: open_capa})
     async with _consuming(consumer):
         async def all_seen() -> bool:
             async with pipeline.sessions() as session:
@@ -175,15 +175,13 @@ async def test_poison_record_is_dead_lettered_and_later_records_still_flow(
     handled: list[str] = []
     attempts: list[str] = []
 
-    async def handler(session: AsyncSession, event: CloudEvent) -> None:
-        data = event.get_data()
-        assert isinstance(data, dict)
-        if data["title"] == "poison":
-            attempts.append(event.get_id())
+    async def handler(session: AsyncSession, event: ConsumedEvent[CapaOpened]) -> None:
+        if event.data.title == "poison":
+            attempts.append(event.id)
             raise ValueError("cannot open a CAPA for this record")
-        handled.append(data["title"])
+        handled.append(event.data.title)
 
-    handlers: dict[str, Handler] = {CapaOpened.event_type: handler}
+    handlers: HandlerTable = {CapaOpened: handler}
     group = f"capa-{uuid.uuid4().hex[:6]}"
     consumer = EventConsumer(group=group, topics=[topic], sessions=pipeline.sessions, bus=bus,
                              handlers=handlers, max_attempts=3, retry_backoff=0.01)
@@ -207,6 +205,43 @@ async def test_poison_record_is_dead_lettered_and_later_records_still_flow(
             ProcessedEvent.consumer_group == group))).all()
     assert poison.get_id() not in ids and len(ids) == 3
 
+
+
+async def test_an_event_not_shaped_like_its_type_is_dead_lettered_without_retries(
+        pipeline: Pipeline) -> None:
+    """The consumer decodes each event into its catalog model before the handler
+    runs: data that does not fit is a bad record, which no retry can mend."""
+    bus = pipeline.bus_under_test.make_bus()
+    topic = await pipeline.bus_under_test.new_topic()
+    capa_id = uuid.uuid4()
+    misshapen = _capa_opened(capa_id, title="misshapen")
+    data = dict(misshapen.get_data() or {})
+    data["severity"] = "catastrophic"  # not a Severity
+    misshapen = CloudEvent(misshapen.get_attributes(), data)
+    healthy = _capa_opened(capa_id, title="healthy")
+    async with pipeline.sessions() as session, session.begin():
+        for event in (misshapen, healthy):
+            enqueue(session, event, topic=topic)
+    await _relay_all(OutboxRelay(service="capa", sessions=pipeline.sessions, bus=bus))
+
+    handled: list[tuple[str, Severity]] = []
+
+    async def handler(session: AsyncSession, event: ConsumedEvent[CapaOpened]) -> None:
+        handled.append((event.data.title, event.data.severity))  # typed, already validated
+
+    group = f"capa-{uuid.uuid4().hex[:6]}"
+    consumer = EventConsumer(group=group, topics=[topic], sessions=pipeline.sessions, bus=bus,
+                             handlers={CapaOpened: handler}, max_attempts=3)
+    async with _consuming(consumer):
+        async def healthy_done() -> bool:
+            return len(handled) == 1
+        await eventually(healthy_done, message="the record behind the misshapen one")
+
+    assert handled == [("healthy", Severity.major)]
+    dead = await _read_all(bus, dlq_topic(group), expect=1)
+    assert [from_record(r).get_id() for r in dead] == [misshapen.get_id()]
+    assert dead[0].header("dlq-attempts") == b"1"
+    assert dead[0].header("dlq-error-type") == b"ValidationError"
 
 async def test_relay_replicas_on_one_database_keep_order(pipeline: Pipeline) -> None:
     if pipeline.kind.startswith("sqlite"):
@@ -243,14 +278,14 @@ async def test_database_outage_is_waited_out_not_dead_lettered(pipeline: Pipelin
 
     calls: list[str] = []
 
-    async def handler(session: AsyncSession, received: CloudEvent) -> None:
-        calls.append(received.get_id())
+    async def handler(session: AsyncSession, received: ConsumedEvent[CapaOpened]) -> None:
+        calls.append(received.id)
         if len(calls) <= 4:  # more failures than max_attempts allows for a bad record
             raise OperationalError("SELECT 1", None, ConnectionRefusedError("db is down"))
 
     group = f"capa-{uuid.uuid4().hex[:6]}"
     consumer = EventConsumer(group=group, topics=[topic], sessions=pipeline.sessions, bus=bus,
-                             handlers={CapaOpened.event_type: handler}, max_attempts=2,
+                             handlers={CapaOpened: handler}, max_attempts=2,
                              retry_backoff=0.01)
     async with _consuming(consumer):
         async def handled() -> bool:

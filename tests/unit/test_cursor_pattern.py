@@ -5,9 +5,8 @@ import re
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
-from shared.http.pagination import (
-    SEQUENCE_CURSOR_PATTERN,
-    TIME_CURSOR_PATTERN,
+from shared.http.pagination import SEQUENCE_CURSOR_PATTERN, TIME_CURSOR_PATTERN
+from shared.pagination import (
     decode_sequence_cursor,
     decode_time_cursor,
     encode_sequence_cursor,

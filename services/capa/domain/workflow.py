@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
+from shared.errors import Conflict, NotPermitted
+
 
 class CapaStatus(StrEnum):
     open = "open"
@@ -66,7 +68,7 @@ WORKFLOW_ROLES = ("engineer", "manager")
 REOPEN_ROLES = ("engineer", "verifier", "manager")
 
 
-class WorkflowError(Exception):
+class WorkflowError(Conflict):
     """A rule of the CAPA workflow refused a change."""
 
 
@@ -75,17 +77,23 @@ class TransitionNotAllowed(WorkflowError):
         self.current, self.to = current, to
         self.allowed = [s.value for s in TRANSITIONS[current]]
         allowed = ", ".join(self.allowed) or "none (the CAPA is finished)"
-        super().__init__(f"A CAPA in '{current}' cannot move to '{to}'. Allowed: {allowed}.")
+        super().__init__(f"A CAPA in '{current}' cannot move to '{to}'. Allowed: {allowed}.",
+                         title="Transition not allowed", current_status=current.value,
+                         allowed=self.allowed)
 
 
 class GuardFailed(WorkflowError):
     """The move exists but its precondition is not met yet."""
 
+    kind_title = "Precondition not met"
 
-class RoleRequired(WorkflowError):
+
+class RoleRequired(NotPermitted):
+    """The move needs a role the caller does not hold."""
+
     def __init__(self, roles: Iterable[str], message: str) -> None:
         self.roles = list(roles)
-        super().__init__(message)
+        super().__init__(message, required_roles=self.roles)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from datetime import datetime
 from shared.db import SessionFactory, utcnow
 from shared.events.catalog import NONCONFORMITY_TOPIC
 from shared.events.nonconformity import NonconformityEscalated, NonconformityRecurred
-from shared.inbox import Handler
+from shared.inbox import HandlerTable
 from shared.runtime import Subscriptions
 
 from ..settings import CapaSettings
@@ -30,13 +30,13 @@ def opening_policy(settings: CapaSettings) -> OpeningPolicy:
 
 
 def handlers(settings: CapaSettings, *, clock: Callable[[], datetime] = utcnow
-             ) -> dict[str, Handler]:
+             ) -> HandlerTable:
     return {
         # An escalated NC opens a CAPA, once per NC.
-        NonconformityEscalated.event_type: escalation_handler(opening_policy(settings),
+        NonconformityEscalated: escalation_handler(opening_policy(settings),
                                                               clock=clock),
         # A recurrence of an NC whose CAPA is open is linked to that CAPA.
-        NonconformityRecurred.event_type: recurrence_handler(clock=clock),
+        NonconformityRecurred: recurrence_handler(clock=clock),
     }
 
 

@@ -11,6 +11,7 @@ from sqlmodel import col, select
 
 from shared.auth import Principal
 from shared.db import SessionFactory, transaction
+from shared.errors import Conflict, Invalid, NotFound
 from shared.events.capa import (
     CapaActionAdded,
     CapaActionCompleted,
@@ -26,7 +27,6 @@ from ..domain.workflow import FINISHED_ACTION, OPEN_STATES
 from ..models import ActionRow, Capa
 from ..schemas import ActionCreate, ActionPublic, ActionUpdate
 from .common import SYSTEM, action_view, event_fields, load_capa, record_change, touch
-from .errors import Conflict, Invalid, NotFound
 
 log = logging.getLogger(__name__)
 SERVICE = "capa"

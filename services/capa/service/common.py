@@ -10,11 +10,12 @@ from uuid import UUID
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.errors import Conflict, NotFound
+
 from ..domain.audit_chain import GENESIS, KEYED, PLAIN, entry_hash, head_value
 from ..domain.workflow import FINISHED_ACTION, TERMINAL, allowed_moves
 from ..models import ActionRow, AuditEntry, Capa, CapaNonconformity
 from ..schemas import ActionPublic, CapaPublic, EffectivenessPlan
-from .errors import Conflict, NotFound
 
 SYSTEM = "system"
 log = logging.getLogger(__name__)

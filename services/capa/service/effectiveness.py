@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.auth import Principal
 from shared.db import SessionFactory, transaction
+from shared.errors import Conflict, NotPermitted
 from shared.events.capa import CapaEffectivenessVerified
 from shared.idempotency import Claim, complete
 from shared.outbox import record_event
@@ -29,7 +30,6 @@ from .common import (
     require_open,
     touch,
 )
-from .errors import Conflict, NotPermitted
 
 SERVICE = "capa"
 

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from uuid import UUID
 
-from cloudevents.core.v1.event import CloudEvent
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
@@ -14,13 +13,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.auth import Principal
 from shared.db import SessionFactory, transaction
+from shared.errors import Conflict
 from shared.events.base import Severity
 from shared.events.capa import CapaNonconformityLinked, CapaOpened
-from shared.events.envelope import Causation, caused_by, event_data
+from shared.events.envelope import Causation
 from shared.events.nonconformity import NonconformityEscalated, NonconformityRecurred
 from shared.idempotency import Claim, complete
 from shared.identity import tolerant_identity
-from shared.inbox import Handler
+from shared.inbox import ConsumedEvent, Handler
 from shared.outbox import record_event
 
 from ..domain import CapaKind, CapaStatus, capa_number, due_date_for, risk_score
@@ -28,7 +28,6 @@ from ..domain.workflow import TERMINAL
 from ..models import Capa, CapaCounter, CapaNonconformity
 from ..schemas import CapaCreate, CapaPublic
 from .common import SYSTEM, capa_view, event_fields, record_change
-from .errors import Conflict
 
 log = logging.getLogger(__name__)
 SERVICE = "capa"
@@ -136,10 +135,10 @@ async def open_capa(sessions: SessionFactory, *, request: CapaCreate, principal:
 
 
 def escalation_handler(policy: OpeningPolicy, *, clock: Clock) -> Handler:
-    async def open_for_escalation(session: AsyncSession, event: CloudEvent) -> None:
+    async def open_for_escalation(session: AsyncSession,
+                                  event: ConsumedEvent[NonconformityEscalated]) -> None:
         """One CAPA per NC: a redelivered or repeated escalation finds the link and stops."""
-        data = event_data(event)
-        assert isinstance(data, NonconformityEscalated)
+        data = event.data
         if await session.get(CapaNonconformity, data.nonconformity_id) is not None:
             log.info("NC %s already has a CAPA; escalation ignored", data.number)
             return
@@ -149,16 +148,16 @@ def escalation_handler(policy: OpeningPolicy, *, clock: Clock) -> Handler:
             # An event cannot be refused: its owner is canonicalised, invisibles dropped.
             owner=tolerant_identity(data.owner) or None if data.owner else None,
             nonconformity_id=data.nonconformity_id, source=data.source,
-            linked_via="escalated", causation=caused_by(event))
+            linked_via="escalated", causation=event.causation())
 
     return open_for_escalation
 
 
 def recurrence_handler(*, clock: Clock) -> Handler:
-    async def link_recurrence(session: AsyncSession, event: CloudEvent) -> None:
+    async def link_recurrence(session: AsyncSession,
+                              event: ConsumedEvent[NonconformityRecurred]) -> None:
         """A recurrence naming an open CAPA is linked to it; no new CAPA."""
-        data = event_data(event)
-        assert isinstance(data, NonconformityRecurred)
+        data = event.data
         if data.capa_id is None:
             return
         if await session.get(CapaNonconformity, data.nonconformity_id) is not None:
@@ -178,7 +177,7 @@ def recurrence_handler(*, clock: Clock) -> Handler:
                             after={"nonconformity_id": data.nonconformity_id,
                                    "nc_number": data.number,
                                    "occurrence_count": data.occurrence_count})
-        record_event(session, service=SERVICE, causation=caused_by(event),
+        record_event(session, service=SERVICE, causation=event.causation(),
                      data=CapaNonconformityLinked(**event_fields(capa),
                                                   nonconformity_id=data.nonconformity_id,
                                                   linked_at=now))

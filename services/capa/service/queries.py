@@ -5,18 +5,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, or_
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import and_
 from sqlmodel import col, select
 
 from shared.db import SessionFactory
-from shared.http.pagination import (
-    decode_sequence_cursor,
-    decode_time_cursor,
-    encode_sequence_cursor,
-    encode_time_cursor,
-)
+from shared.errors import Invalid
 from shared.identity import InvalidIdentity, canonical_identity
+from shared.pagination import SequenceKeyset, TimeKeyset
 
 from ..domain import CapaKind, CapaStatus, EffectivenessResult
 from ..domain.audit_chain import ChainedEntry, ChainReport, verify_chain
@@ -39,19 +34,11 @@ from .common import (
     linked_nonconformities_of,
     load_capa,
 )
-from .errors import Invalid
 
-
-def _cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
-    if cursor is None:
-        return None
-    # The route's pattern admits only well-formed positions.
-    return decode_time_cursor(cursor)
-
-
-def _before(column: Any, ident: Any, cursor: tuple[datetime, UUID]) -> ColumnElement[bool]:
-    """Keyset condition for newest-first pages."""
-    return or_(column < cursor[0], and_(column == cursor[0], ident < cursor[1]))
+# Every list newest first; the audit trail in the order it was written.
+_CAPAS = TimeKeyset(col(Capa.opened_at), col(Capa.id))
+_LESSONS = TimeKeyset(col(Lesson.published_at), col(Lesson.id))
+_AUDIT = SequenceKeyset(col(AuditEntry.sequence))
 
 
 async def get_capa(sessions: SessionFactory, *, capa_id: UUID, now: datetime) -> CapaPublic:
@@ -106,35 +93,25 @@ async def list_capas(sessions: SessionFactory, *, filters: CapaFilter, limit: in
         query = query.where(col(Capa.opened_at) >= filters.opened_since)
     if filters.opened_until:
         query = query.where(col(Capa.opened_at) < filters.opened_until)
-    after = _cursor(cursor)
-    if after:
-        query = query.where(_before(col(Capa.opened_at), col(Capa.id), after))
-    query = query.order_by(col(Capa.opened_at).desc(), col(Capa.id).desc()).limit(limit + 1)
     async with sessions() as session:
-        rows = list((await session.exec(query)).all())
-        page = rows[:limit]
+        rows = (await session.exec(_CAPAS.select(query, cursor, limit))).all()
+        page, next_cursor = _CAPAS.page(rows, limit)
         links = await linked_nonconformities_of(session, [c.id for c in page])
         items = [capa_view(c, links[c.id], now.date()) for c in page]
-    next_cursor = (encode_time_cursor(page[-1].opened_at, page[-1].id)
-                   if len(rows) > limit else None)
     return CapaPage(items=items, next_cursor=next_cursor)
 
 
 async def audit_trail(sessions: SessionFactory, *, capa_id: UUID, limit: int,
                       cursor: str | None) -> AuditPage:
-    after = decode_sequence_cursor(cursor) if cursor else 0
     async with sessions() as session:
         await load_capa(session, capa_id)
-        rows = list((await session.exec(
-            select(AuditEntry).where(col(AuditEntry.capa_id) == capa_id,
-                                     col(AuditEntry.sequence) > after)
-            .order_by(col(AuditEntry.sequence)).limit(limit + 1))).all())
-    page = rows[:limit]
+        rows = (await session.exec(_AUDIT.select(
+            select(AuditEntry).where(col(AuditEntry.capa_id) == capa_id), cursor, limit))).all()
+    page, next_cursor = _AUDIT.page(rows, limit)
     items = [AuditEntryPublic(sequence=e.sequence, at=e.at, actor=e.actor, action=e.action,
                               before=e.before, after=e.after, reason=e.reason,
                               previous_hash=e.previous_hash, hash=e.hash) for e in page]
-    return AuditPage(items=items, next_cursor=encode_sequence_cursor(page[-1].sequence)
-                     if len(rows) > limit else None)
+    return AuditPage(items=items, next_cursor=next_cursor)
 
 
 async def verify_audit_trail(sessions: SessionFactory, *, capa_id: UUID) -> ChainReport:
@@ -175,16 +152,10 @@ async def list_lessons(sessions: SessionFactory, *, text: str | None, tag: str |
             f"%|{_escape_like(tag.strip().lower())}|%", escape="\\"))
     if category:
         query = query.where(col(Lesson.cause_category) == category)
-    after = _cursor(cursor)
-    if after:
-        query = query.where(_before(col(Lesson.published_at), col(Lesson.id), after))
-    query = query.order_by(col(Lesson.published_at).desc(), col(Lesson.id).desc())
     async with sessions() as session:
-        rows = list((await session.exec(query.limit(limit + 1))).all())
-    page = rows[:limit]
-    return LessonPage(items=[_lesson_view(r) for r in page],
-                      next_cursor=encode_time_cursor(page[-1].published_at, page[-1].id)
-                      if len(rows) > limit else None)
+        rows = (await session.exec(_LESSONS.select(query, cursor, limit))).all()
+    page, next_cursor = _LESSONS.page(rows, limit)
+    return LessonPage(items=[_lesson_view(r) for r in page], next_cursor=next_cursor)
 
 
 async def management_review(sessions: SessionFactory, *, since: datetime, until: datetime,

@@ -8,6 +8,7 @@ from sqlmodel import col, select
 
 from shared.auth import Principal
 from shared.db import SessionFactory, transaction
+from shared.errors import Conflict, Invalid
 from shared.events.capa import CapaRootCauseSubmitted
 from shared.http.concurrency import check_if_match
 from shared.outbox import record_event
@@ -17,7 +18,6 @@ from ..domain.root_cause import AnalysisStatus, RootCauseForm, Why, submission_e
 from ..models import RootCauseAnalysis, RootCauseSubmission
 from ..schemas import RootCauseInput, RootCausePublic, RootCauseSubmissionPublic
 from .common import event_fields, load_capa, record_change, touch
-from .errors import Conflict, Invalid
 
 SERVICE = "capa"
 EDITABLE = (CapaStatus.open, CapaStatus.investigating)

@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.auth import Principal
 from shared.db import SessionFactory, transaction
+from shared.errors import Invalid
 from shared.events.capa import (
     CapaCancelled,
     CapaClosed,
@@ -41,7 +42,6 @@ from .common import (
     require_open,
     touch,
 )
-from .errors import Invalid
 
 SERVICE = "capa"
 

@@ -7,10 +7,9 @@ from sqlmodel import col, select
 from shared.http.pagination import (
     MAX_PAGE_SIZE,
     TimeCursor,
-    decode_time_cursor,
-    encode_time_cursor,
 )
 from shared.http.params import NO_NUL
+from shared.pagination import TimeKeyset
 
 from .. import service
 from ..domain import DeliveryStatus
@@ -19,6 +18,9 @@ from ..schemas import DeliveryPage, DeliveryPublic
 from . import Person, Sessions, WakeDeliveries
 
 router = APIRouter(prefix="/v1/deliveries", tags=["deliveries"])
+
+
+_NEWEST_FIRST = TimeKeyset(col(Delivery.created_at), col(Delivery.id))
 
 
 @router.get("", response_model=DeliveryPage)
@@ -31,8 +33,7 @@ async def list_deliveries(principal: Person, sessions: Sessions,
                           limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50) -> Any:
     """Newest first. Yours only, unless you are a manager."""
     query = (select(Delivery).join(Subscription,
-                                   col(Subscription.id) == col(Delivery.subscription_id))
-             .order_by(col(Delivery.created_at).desc(), col(Delivery.id).desc()))
+                                   col(Subscription.id) == col(Delivery.subscription_id)))
     if not service.may_act_for_others(principal):
         query = query.where(col(Subscription.owner) == principal.subject)
     if status is not None:
@@ -41,16 +42,10 @@ async def list_deliveries(principal: Person, sessions: Sessions,
         query = query.where(col(Delivery.subscription_id) == subscription_id)
     if event_type is not None:
         query = query.where(col(Delivery.event_type) == event_type)
-    if cursor:
-        created, last_id = decode_time_cursor(cursor)
-        query = query.where((col(Delivery.created_at) < created)
-                            | ((col(Delivery.created_at) == created)
-                               & (col(Delivery.id) < last_id)))
     async with sessions() as session:
-        rows = (await session.exec(query.limit(limit + 1))).all()
-    items = [DeliveryPublic.model_validate(d, from_attributes=True) for d in rows[:limit]]
-    next_cursor = (encode_time_cursor(rows[limit - 1].created_at, rows[limit - 1].id)
-                   if len(rows) > limit else None)
+        rows = (await session.exec(_NEWEST_FIRST.select(query, cursor, limit))).all()
+    page, next_cursor = _NEWEST_FIRST.page(rows, limit)
+    items = [DeliveryPublic.model_validate(d, from_attributes=True) for d in page]
     return DeliveryPage(items=items, next_cursor=next_cursor)
 
 

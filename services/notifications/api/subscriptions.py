@@ -10,11 +10,10 @@ from shared.http.concurrency import IdempotencyKey
 from shared.http.pagination import (
     MAX_PAGE_SIZE,
     TimeCursor,
-    decode_time_cursor,
-    encode_time_cursor,
 )
 from shared.http.params import NO_NUL
 from shared.idempotency import Claim, run_once
+from shared.pagination import TimeKeyset
 
 from .. import service
 from ..models import Subscription
@@ -48,6 +47,10 @@ async def create_subscription(body: SubscriptionCreate, principal: Person, sessi
                           payload=body.model_dump(mode="json"), use_case=create)
 
 
+_OLDEST_FIRST = TimeKeyset(col(Subscription.created_at), col(Subscription.id),
+                           newest_first=False)
+
+
 @router.get("", response_model=SubscriptionPage)
 async def list_subscriptions(principal: Person, sessions: Sessions,
                              owner: Annotated[str | None,
@@ -55,22 +58,15 @@ async def list_subscriptions(principal: Person, sessions: Sessions,
                              cursor: TimeCursor = None,
                              limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50) -> Any:
     """Your subscriptions; managers see everyone's (``owner`` filters)."""
-    query = select(Subscription).order_by(col(Subscription.created_at), col(Subscription.id))
+    query = select(Subscription)
     if not service.may_act_for_others(principal):
         query = query.where(col(Subscription.owner) == principal.subject)
     elif owner is not None:
         query = query.where(col(Subscription.owner) == owner)
-    if cursor:
-        created, last_id = decode_time_cursor(cursor)
-        query = query.where((col(Subscription.created_at) > created)
-                            | ((col(Subscription.created_at) == created)
-                               & (col(Subscription.id) > last_id)))
     async with sessions() as session:
-        rows = (await session.exec(query.limit(limit + 1))).all()
-    items = [service.public(s) for s in rows[:limit]]
-    next_cursor = (encode_time_cursor(rows[limit - 1].created_at, rows[limit - 1].id)
-                   if len(rows) > limit else None)
-    return SubscriptionPage(items=items, next_cursor=next_cursor)
+        rows = (await session.exec(_OLDEST_FIRST.select(query, cursor, limit))).all()
+    page, next_cursor = _OLDEST_FIRST.page(rows, limit)
+    return SubscriptionPage(items=[service.public(s) for s in page], next_cursor=next_cursor)
 
 
 

@@ -27,6 +27,7 @@ from services.notifications.service import new_secret
 from services.notifications.settings import NotificationsSettings
 from shared.db import create_engine, session_factory, transaction, utcnow
 from shared.events.catalog import CAPA_TOPIC, NONCONFORMITY_TOPIC
+from shared.inbox import consumed as as_consumed
 from shared.outbox import OutboxMessage
 from tests.conftest import BUS_MIGRATIONS, DatabaseFactory, eventually, migrate
 from tests.integration.notifications.conftest import (
@@ -229,7 +230,7 @@ async def test_statements_per_delivery_are_bounded(database_url: str,
     await _subscriptions(sessions, [receiver.url(f"/n/{i}") for i in range(n)])
     queued: list[uuid.UUID] = []
     async with transaction(sessions) as session:
-        await EventMatcher(on_queued=queued.extend)(session, capa_opened())
+        await EventMatcher(on_queued=queued.extend)(session, as_consumed(capa_opened()))
     assert len(queued) == n
     worker = DeliveryWorker(sessions=sessions, settings=settings)
     counts: Counter[str] = Counter()
@@ -277,7 +278,7 @@ async def test_a_result_is_recorded_only_over_the_attempt_it_belongs_to(
         await _subscriptions(sessions, ["http://127.0.0.1:9/hook"])
         queued: list[uuid.UUID] = []
         async with transaction(sessions) as session:
-            await EventMatcher(on_queued=queued.extend)(session, capa_opened())
+            await EventMatcher(on_queued=queued.extend)(session, as_consumed(capa_opened()))
         async with transaction(sessions) as session:
             [(due, more)] = await claim(session, worker="w1", lease=timedelta(minutes=1),
                                         limit=10, ids=queued)

@@ -31,6 +31,7 @@ from services.notifications.models import Delivery, ReceivedEvent, Subscription
 from services.notifications.service import new_secret
 from services.notifications.settings import NotificationsSettings
 from shared.db import SessionFactory, create_engine, session_factory, transaction, utcnow
+from shared.inbox import consumed as as_consumed
 from shared.lease import lease
 from tests.conftest import DatabaseFactory, _asyncpg_dsn, eventually, migrate
 from tests.integration.notifications.conftest import (
@@ -124,7 +125,7 @@ async def test_two_workers_send_every_delivery_once_in_order_per_subject(
                 # Each replica's consumer announces what it matched to its own worker.
                 matcher = EventMatcher(on_queued=workers[n % 2].wake)
                 async with transaction(setup) as session:
-                    await matcher(session, event_)
+                    await matcher(session, as_consumed(event_))
         total = len(paths) * len(capas) * 3
 
         async def all_delivered() -> bool:
@@ -157,8 +158,8 @@ async def test_a_dead_workers_claim_holds_its_queue_until_it_expires(
     capa_id = uuid.uuid4()
     for title in ("first", "second"):
         async with transaction(sessions) as session:
-            await EventMatcher(on_queued=queued.extend)(session, capa_opened(capa_id,
-                                                                             title=title))
+            await EventMatcher(on_queued=queued.extend)(
+                session, as_consumed(capa_opened(capa_id, title=title)))
     first, second = queued
     # A replica claimed the head and died mid-attempt.
     async with transaction(sessions) as session:
@@ -192,7 +193,7 @@ async def test_a_late_result_after_a_takeover_does_not_overwrite(postgres: Datab
     await _subscribe(sessions, "http://127.0.0.1:9/hook")
     queued: list[uuid.UUID] = []
     async with transaction(sessions) as session:
-        await EventMatcher(on_queued=queued.extend)(session, capa_opened())
+        await EventMatcher(on_queued=queued.extend)(session, as_consumed(capa_opened()))
 
     async def claim_as(worker: str) -> list[Any]:
         async with transaction(sessions) as session:
@@ -309,11 +310,11 @@ async def test_a_stopping_worker_finishes_its_attempts_and_gives_its_claims_back
     receiver.delay["/slow"] = 6.0
     queued: list[uuid.UUID] = []
     async with transaction(sessions) as session:
-        await EventMatcher(on_queued=queued.extend)(session, capa_opened(uuid.uuid4()))
+        await EventMatcher(on_queued=queued.extend)(session, as_consumed(capa_opened(uuid.uuid4())))
     [in_flight] = queued
     # A claim this worker took but never started (say, a hand-off while stopping).
     async with transaction(sessions) as session:
-        await EventMatcher(on_queued=queued.extend)(session, capa_opened(uuid.uuid4()))
+        await EventMatcher(on_queued=queued.extend)(session, as_consumed(capa_opened(uuid.uuid4())))
     held = queued[-1]
     settings = _settings(postgres.url, delivery_deadline=10.0, delivery_timeout=10.0)
     worker = DeliveryWorker(sessions=sessions, settings=settings, worker_id="stopping")
