@@ -24,9 +24,10 @@ import asyncio
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
+from pydantic_settings import BaseSettings
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
@@ -38,6 +39,9 @@ DELEGATED = {"dlq": "shared.dlq_cli", "outbox-dlq": "shared.outbox_dlq"}
 _DELEGATED_HELP = {"dlq": "list and replay a consumer group's dead letters (<group>.dlq)",
                    "outbox-dlq": "list, show, replay and discard a service's outbox "
                                  "dead letters"}
+
+
+T = TypeVar("T", bound=BaseSettings)
 
 
 class CommandError(Exception):
@@ -123,7 +127,7 @@ def _guarded(action: Callable[[], int]) -> int:
     """Settings and database failures as one line, not a traceback."""
     try:
         return action()
-    except (CommandError, ValidationError, ArgumentError) as exc:
+    except (CommandError, ArgumentError) as exc:
         print(f"{PROG}: {_one_line(exc)}", file=sys.stderr)
         return 2
     except (OperationalError, DBAPIError, OSError) as exc:
@@ -167,10 +171,22 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings(cls: type[T]) -> T:
+    """The settings the service would read; a bad value names its variable."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        prefix = str(cls.model_config.get("env_prefix", ""))
+        problems = "; ".join(
+            f"{prefix}{'_'.join(str(p) for p in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors())
+        raise CommandError(problems) from None
+
+
 def _bus_if_sql() -> list[str]:
     from services.nonconformity.settings import NonconformitySettings
 
-    return ["bus"] if NonconformitySettings().bus == "sql" else []
+    return ["bus"] if _settings(NonconformitySettings).bus == "sql" else []
 
 
 def _migrate_one(target: str, args: argparse.Namespace) -> None:
@@ -180,12 +196,12 @@ def _migrate_one(target: str, args: argparse.Namespace) -> None:
         from services.capa.migrate import migrate
         from services.capa.settings import CapaSettings
 
-        asyncio.run(migrate(CapaSettings(), key_legacy_chains=args.key_legacy_chains))
+        asyncio.run(migrate(_settings(CapaSettings), key_legacy_chains=args.key_legacy_chains))
     elif target == "bus":
         from services.nonconformity.settings import NonconformitySettings
         from shared.bus.migrate import migrate as migrate_bus
 
-        migrate_bus(args.bus_url or NonconformitySettings().bus_database_url)
+        migrate_bus(args.bus_url or _settings(NonconformitySettings).bus_database_url)
     else:
         # Their migrate modules apply the history beside them with the service's settings.
         import importlib
@@ -195,7 +211,7 @@ def _migrate_one(target: str, args: argparse.Namespace) -> None:
         settings_class = getattr(settings_module, _SETTINGS_CLASS[target])
         assert module.__file__ is not None
         upgrade(Path(module.__file__).resolve().parent / "migrations",
-                settings_class().database_url)
+                _settings(settings_class).database_url)
 
 
 _SETTINGS_CLASS = {"nonconformity": "NonconformitySettings",
@@ -208,7 +224,7 @@ async def _verify_audit(refs: list[str]) -> int:
     from services.capa.settings import CapaSettings
     from shared.db import create_engine, session_factory
 
-    settings = CapaSettings()
+    settings = _settings(CapaSettings)
     _require_existing_sqlite(settings.database_url, "CAPA_DATABASE_URL")
     AuditKey.use(settings.audit_key.get_secret_value() if settings.audit_key else None)
     engine = create_engine(settings.database_url, pool_size=1)
