@@ -20,6 +20,9 @@ deploy/alertmanager/ensure.sh || echo "warning: no Alertmanager; its e2e test wi
 # Debian's Chromium for the web UI's browser test (Playwright drives it).
 deploy/browser/ensure.sh || echo "warning: no Chromium; the browser test will not pass" >&2
 
+# A pinned helm, built from its Go module into var/tools/bin, for the Helm chart test.
+deploy/helm.sh >/dev/null || echo "warning: no helm; the Helm chart test will not pass" >&2
+
 export CAPAFLOW_TEST_KAFKA_BOOTSTRAP="${CAPAFLOW_TEST_KAFKA_BOOTSTRAP:-127.0.0.1:$KAFKA_PORT}"
 export CAPAFLOW_TEST_POSTGRES_URL="${CAPAFLOW_TEST_POSTGRES_URL:-postgresql+asyncpg://postgres@127.0.0.1:$PG_PORT/postgres}"
 echo "infrastructure started by this run: $started"

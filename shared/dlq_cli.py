@@ -22,7 +22,7 @@ from shared.settings import ServiceSettings
 _BUS_FIELDS = ("bus", "kafka_bootstrap_servers", "kafka_namespace", "bus_database_url")
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(prog: str = "python -m shared.dlq") -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--group", required=True,
                         help="the consumer group whose DLQ (<group>.dlq) to read")
@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--idle", type=float, default=10.0,
                         help="give up when no record comes for this many seconds before "
                              "the end of the DLQ (a bus that stopped answering)")
-    parser = argparse.ArgumentParser(prog="python -m shared.dlq", description=dead_letters_doc,
+    parser = argparse.ArgumentParser(prog=prog, description=dead_letters_doc,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", parents=[common], help="print dead letters")
@@ -137,6 +137,7 @@ async def _command(args: argparse.Namespace, bus: Bus) -> int:
     return 1 if missing or outcome.stalled else 0
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], prog: str = "python -m shared.dlq") -> int:
+    """``prog``: how the usage names the command (``capaflow dlq`` runs it too)."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    return asyncio.run(_run(_parser().parse_args(argv)))
+    return asyncio.run(_run(_parser(prog).parse_args(argv)))

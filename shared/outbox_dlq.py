@@ -114,8 +114,8 @@ def _show(row: OutboxMessage, *, full: bool) -> None:
               file=sys.stderr)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m shared.outbox_dlq", description=__doc__,
+def _parser(prog: str = "python -m shared.outbox_dlq") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--service", required=True, choices=SERVICES)
     parser.add_argument("--database-url",
@@ -133,8 +133,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def run(argv: Sequence[str]) -> int:
-    args = _parser().parse_args(list(argv))
+async def run(argv: Sequence[str], prog: str = "python -m shared.outbox_dlq") -> int:
+    args = _parser(prog).parse_args(list(argv))
     engine = create_engine(database_url(args.service, args.database_url))
     sessions = session_factory(engine)
     try:
@@ -168,9 +168,10 @@ async def run(argv: Sequence[str]) -> int:
         await engine.dispose()
 
 
-def main(argv: Sequence[str]) -> int:
+def main(argv: Sequence[str], prog: str = "python -m shared.outbox_dlq") -> int:
+    """``prog``: how the usage names the command (``capaflow outbox-dlq`` runs it too)."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    return asyncio.run(run(argv))
+    return asyncio.run(run(argv, prog))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,260 @@
+"""``capaflow``: one command for the operators' tools.
+
+    capaflow migrate {nonconformity,capa,notifications,web,bus,all} [--key-legacy-chains]
+    capaflow credentials {dev,add,revoke,revoke-key} ...
+    capaflow dlq {list,replay} --group GROUP ...           (python -m shared.dlq)
+    capaflow outbox-dlq --service SERVICE {list,show,replay,discard} ...
+                                                           (python -m shared.outbox_dlq)
+    capaflow audit verify [CAPA ...]
+
+Each subcommand hands over to the module that does the work; the
+``python -m ...`` commands those modules had keep working. Settings come from
+the environment exactly as the services read them (``CAPA_DATABASE_URL``,
+``CAPA_AUDIT_KEY``, ...), so the command runs in a service's pod as it runs
+beside ``make run``. Exit codes: 0 done, 1 done but something was wrong (a
+broken audit trail, a dead letter not found, a database that did not answer),
+2 the command line or a setting is wrong.
+
+It lives in ``services/``, not ``shared/``: it composes every service, and
+shared code never imports a service.
+"""
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+
+PROG = "capaflow"
+SERVICES = ("nonconformity", "capa", "notifications")
+MIGRATION_TARGETS = (*SERVICES, "web", "bus")
+# Handed over whole: their modules parse their own arguments (and print their own --help).
+DELEGATED = {"dlq": "shared.dlq_cli", "outbox-dlq": "shared.outbox_dlq"}
+_DELEGATED_HELP = {"dlq": "list and replay a consumer group's dead letters (<group>.dlq)",
+                   "outbox-dlq": "list, show, replay and discard a service's outbox "
+                                 "dead letters"}
+
+
+T = TypeVar("T", bound=BaseSettings)
+
+
+class CommandError(Exception):
+    """A setting or argument the command cannot work with: exit 2 with this message."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\nIt lives")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_migrate(commands)
+    _add_credentials(commands)
+    for name in DELEGATED:
+        # Listed for the overview only: main() hands these over before parsing.
+        commands.add_parser(name, help=f"{_DELEGATED_HELP[name]} (capaflow {name} --help)",
+                            add_help=False)
+    audit = commands.add_parser("audit", help="the CAPA audit trail")
+    checks = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    verify = checks.add_parser(
+        "verify", help="verify the hash chains of every CAPA (or those named)",
+        description="Check each CAPA's audit trail against its hashes and keyed head, "
+                    "reading CAPA_DATABASE_URL and CAPA_AUDIT_KEY like the service. "
+                    "Exit 0 when every trail is intact, 1 when one is not.")
+    verify.add_argument("capas", nargs="*", metavar="CAPA",
+                        help="CAPA number (CAPA-2025-0001) or id; default: every CAPA")
+    return parser
+
+
+def _add_migrate(commands: Any) -> None:
+    migrate = commands.add_parser(
+        "migrate", help="apply the Alembic migrations of a service, the web UI or the sql bus",
+        description="Apply migrations; each database comes from the target's settings "
+                    "(NONCONFORMITY_DATABASE_URL, ..., WEB_DATABASE_URL; the sql bus's "
+                    "event log from NONCONFORMITY_BUS_DATABASE_URL). 'all' does what "
+                    "deploy/migrate.sh does: the three services, the web UI, and the "
+                    "event log when NONCONFORMITY_BUS is sql (the default).")
+    migrate.add_argument("target", choices=(*MIGRATION_TARGETS, "all"))
+    migrate.add_argument("--key-legacy-chains", action="store_true",
+                         help="capa: key the audit chains written while CAPA_AUDIT_KEY was "
+                              "unset (once, on purpose: it trusts them as they are)")
+    migrate.add_argument("--bus-url", metavar="URL",
+                         help="bus: the event log's database (default: "
+                              "NONCONFORMITY_BUS_DATABASE_URL)")
+
+
+def _add_credentials(commands: Any) -> None:
+    credentials = commands.add_parser(
+        "credentials", help="create and revoke API keys and source tokens",
+        description="The key store is CAPAFLOW_CREDENTIALS_FILE (default var/api-keys.json); "
+                    "only hashes are stored. Running services notice changes within seconds.")
+    actions = credentials.add_subparsers(dest="credentials_command", required=True,
+                                         metavar="ACTION")
+    actions.add_parser("dev", help="development keys for every role and source tokens "
+                                   "(loopback only; kept if present)")
+    add = actions.add_parser("add", help="a new key for SUBJECT with ROLEs; printed once")
+    add.add_argument("subject")
+    add.add_argument("roles", nargs="+", metavar="ROLE")
+    revoke = actions.add_parser("revoke", help="remove every key of SUBJECT")
+    revoke.add_argument("subject")
+    actions.add_parser("revoke-key", help="remove the one key read from standard input")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if args and args[0] in DELEGATED:
+            return _delegate(args[0], args[1:])
+        parsed = build_parser().parse_args(args)
+        return _guarded(lambda: _run(parsed))
+    except SystemExit as exc:  # argparse: 0 after --help, 2 for bad arguments
+        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
+
+
+def _delegate(command: str, rest: list[str]) -> int:
+    import importlib
+
+    module = importlib.import_module(DELEGATED[command])
+    result: int = _guarded(lambda: module.main(rest, prog=f"{PROG} {command}"))
+    return result
+
+
+def _guarded(action: Callable[[], int]) -> int:
+    """Settings and database failures as one line, not a traceback."""
+    try:
+        return action()
+    except (CommandError, ArgumentError) as exc:
+        print(f"{PROG}: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except (OperationalError, DBAPIError, OSError) as exc:
+        print(f"{PROG}: the database did not answer: {_one_line(exc)}", file=sys.stderr)
+        return 1
+
+
+def _one_line(exc: Exception) -> str:
+    text = str(getattr(exc, "orig", None) or exc)
+    return " ".join(text.split())
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "migrate":
+        return _migrate(args)
+    if args.command == "credentials":
+        return _credentials(args)
+    return asyncio.run(_verify_audit(args.capas))
+
+
+def _credentials(args: argparse.Namespace) -> int:
+    from shared import credentials
+
+    action = args.credentials_command
+    argv = {"dev": ["dev"], "add": ["add", getattr(args, "subject", ""),
+                                    *getattr(args, "roles", [])],
+            "revoke": ["revoke", getattr(args, "subject", "")],
+            "revoke-key": ["revoke-key"]}[action]
+    return credentials.main(argv)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    if args.key_legacy_chains and args.target not in ("capa", "all"):
+        raise CommandError("--key-legacy-chains is for the capa database (migrate capa or all)")
+    if args.bus_url and args.target not in ("bus", "all"):
+        raise CommandError("--bus-url is for the sql bus's event log (migrate bus or all)")
+    targets = [args.target] if args.target != "all" else [*SERVICES, "web", *_bus_if_sql()]
+    for target in targets:
+        _migrate_one(target, args)
+        print(f"migrated {target}")
+    return 0
+
+
+def _settings(cls: type[T]) -> T:
+    """The settings the service would read; a bad value names its variable."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        prefix = str(cls.model_config.get("env_prefix", ""))
+        problems = "; ".join(
+            f"{prefix}{'_'.join(str(p) for p in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors())
+        raise CommandError(problems) from None
+
+
+def _bus_if_sql() -> list[str]:
+    from services.nonconformity.settings import NonconformitySettings
+
+    return ["bus"] if _settings(NonconformitySettings).bus == "sql" else []
+
+
+def _migrate_one(target: str, args: argparse.Namespace) -> None:
+    from shared.migrations import upgrade
+
+    if target == "capa":
+        from services.capa.migrate import migrate
+        from services.capa.settings import CapaSettings
+
+        asyncio.run(migrate(_settings(CapaSettings), key_legacy_chains=args.key_legacy_chains))
+    elif target == "bus":
+        from services.nonconformity.settings import NonconformitySettings
+        from shared.bus.migrate import migrate as migrate_bus
+
+        migrate_bus(args.bus_url or _settings(NonconformitySettings).bus_database_url)
+    else:
+        # Their migrate modules apply the history beside them with the service's settings.
+        import importlib
+
+        module = importlib.import_module(f"services.{target}.migrate")
+        settings_module = importlib.import_module(f"services.{target}.settings")
+        settings_class = getattr(settings_module, _SETTINGS_CLASS[target])
+        assert module.__file__ is not None
+        upgrade(Path(module.__file__).resolve().parent / "migrations",
+                _settings(settings_class).database_url)
+
+
+_SETTINGS_CLASS = {"nonconformity": "NonconformitySettings",
+                   "notifications": "NotificationsSettings", "web": "WebSettings"}
+
+
+async def _verify_audit(refs: list[str]) -> int:
+    from services.capa.service.audit_check import verify_audit_trails
+    from services.capa.service.common import AuditKey
+    from services.capa.settings import CapaSettings
+    from shared.db import create_engine, session_factory
+
+    settings = _settings(CapaSettings)
+    _require_existing_sqlite(settings.database_url, "CAPA_DATABASE_URL")
+    AuditKey.use(settings.audit_key.get_secret_value() if settings.audit_key else None)
+    engine = create_engine(settings.database_url, pool_size=1)
+    try:
+        verdicts, unknown = await verify_audit_trails(session_factory(engine), refs=refs)
+    finally:
+        await engine.dispose()
+    print("capa\tid\tverdict\tentries\tproblem")
+    for verdict in verdicts:
+        report = verdict.report
+        state = "intact" if report.valid else f"BROKEN at {report.first_broken_sequence or '-'}"
+        print(f"{verdict.number}\t{verdict.capa_id}\t{state}\t{report.entries}\t"
+              f"{report.problem or ''}")
+    broken = [v.number for v in verdicts if not v.report.valid]
+    if unknown:
+        print("no such CAPA:", *unknown, file=sys.stderr)
+    print(f"{len(verdicts)} audit trail(s) checked, {len(broken)} broken"
+          + ("" if settings.audit_key else " (CAPA_AUDIT_KEY is not set: keyed entries "
+             "cannot be checked)"), file=sys.stderr)
+    return 1 if broken or unknown else 0
+
+
+def _require_existing_sqlite(url: str, setting: str) -> None:
+    """Reading must not create an empty SQLite database where none was."""
+    parsed = make_url(url)
+    path = parsed.database
+    if parsed.get_backend_name() == "sqlite" and path and path != ":memory:" \
+            and not Path(path).exists():
+        raise CommandError(f"no database at {path}: set {setting} to the service's database")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
