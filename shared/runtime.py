@@ -1,14 +1,17 @@
-"""What every service runs beside its API: engine, bus, outbox relay, consumers.
+"""What every service runs beside its API: engine, bus, outbox relay, consumers,
+and the service's own background jobs.
 
-A service's composition root (``services/<name>/app.py``) builds one
-:class:`ServiceRuntime` from its settings and its handler table.
+A service's composition root (``services/<name>/app.py``) hands its settings,
+its handler table and its jobs to shared.http.app.service_app, which runs one
+:class:`ServiceRuntime` for the app's lifetime.
 """
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -40,16 +43,32 @@ class Subscriptions:
     handlers: HandlerTable
 
 
+@dataclass(frozen=True)
+class BackgroundJob:
+    """A loop a service runs beside its consumers (overdue checks, webhook deliveries).
+
+    ``run(runtime, stop)`` returns soon after ``stop`` is set; it is given
+    ``grace`` seconds for that (an attempt in flight may need its deadline)
+    before it is cancelled. Jobs run only where workers run (``run_workers``).
+    """
+
+    name: str
+    run: Callable[["ServiceRuntime", asyncio.Event], Coroutine[Any, Any, None]]
+    grace: float = 10.0
+
+
 @dataclass
 class ServiceRuntime:
     service: str
     settings: ServiceSettings
     subscriptions: Sequence[Subscriptions] = ()
+    jobs: Sequence[BackgroundJob] = ()
     engine: AsyncEngine = field(init=False)
     sessions: SessionFactory = field(init=False)
     bus: Bus = field(init=False)
     _stop: asyncio.Event = field(init=False, default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
+    _job_tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
 
     async def __aenter__(self) -> "ServiceRuntime":
         self.engine = create_engine(self.settings.database_url)
@@ -72,21 +91,32 @@ class ServiceRuntime:
                                      retry_backoff=self.settings.consumer_retry_backoff)
             self._tasks.append(asyncio.create_task(consumer.run(self._stop),
                                                    name=f"consumer-{sub.group}"))
+        for job in self.jobs:
+            self._job_tasks.append(asyncio.create_task(job.run(self, self._stop),
+                                                       name=job.name))
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc: BaseException | None, tb: TracebackType | None) -> None:
         self._stop.set()
-        if self._tasks:
-            # Workers finish their current record and exit; one stuck in a bus
-            # call (say, joining a group while the coordinator is not up yet)
-            # is cancelled: uncommitted work is redelivered after a restart.
-            _, pending = await asyncio.wait(self._tasks, timeout=5)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        # Workers finish their current record and exit; one stuck in a bus call
+        # (say, joining a group while the coordinator is not up yet) is
+        # cancelled: uncommitted work is redelivered after a restart. Jobs get
+        # their own grace; all of them end before the engine is disposed.
+        grace = max((job.grace for job in self.jobs), default=0.0)
+        await asyncio.gather(_settle(self._tasks, 5.0), _settle(self._job_tasks, grace))
         await self.bus.stop()
         await self.engine.dispose()
 
     async def check_database(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
+
+
+async def _settle(tasks: list[asyncio.Task[None]], timeout: float) -> None:
+    """Wait up to ``timeout`` for the tasks to end, then cancel the rest."""
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=timeout)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)

@@ -13,13 +13,14 @@ from shared.http.health import router as health_router
 from shared.http.limits import BodySizeLimit, NulGuard
 from shared.http.observe import RequestObservation
 from shared.observability import configure_logging
-from shared.runtime import ServiceRuntime, Subscriptions
+from shared.runtime import BackgroundJob, ServiceRuntime, Subscriptions
 from shared.settings import ServiceSettings
 
 
 def service_app(*, service: str, title: str, settings: ServiceSettings,
                 subscriptions: Sequence[Subscriptions] = (),
-                routers: Sequence[APIRouter] = ()) -> FastAPI:
+                routers: Sequence[APIRouter] = (),
+                jobs: Sequence[BackgroundJob] = ()) -> FastAPI:
     configure_logging(service=service, level=settings.log_level, json_logs=settings.log_json)
     tracing.configure_exporter(service=service, exporter=settings.otel_exporter,
                                endpoint=settings.otel_endpoint)
@@ -27,7 +28,7 @@ def service_app(*, service: str, title: str, settings: ServiceSettings,
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with ServiceRuntime(service=service, settings=settings,
-                                  subscriptions=subscriptions) as runtime:
+                                  subscriptions=subscriptions, jobs=jobs) as runtime:
             app.state.runtime = runtime
             yield
 

@@ -13,7 +13,7 @@ from shared.db import SessionFactory, utcnow
 from shared.events.catalog import NONCONFORMITY_TOPIC
 from shared.events.nonconformity import NonconformityEscalated, NonconformityRecurred
 from shared.inbox import HandlerTable
-from shared.runtime import Subscriptions
+from shared.runtime import BackgroundJob, ServiceRuntime, Subscriptions
 
 from ..settings import CapaSettings
 from .actions import detect_overdue
@@ -43,6 +43,15 @@ def handlers(settings: CapaSettings, *, clock: Callable[[], datetime] = utcnow
 def subscriptions(settings: CapaSettings) -> list[Subscriptions]:
     return [Subscriptions(group=settings.consumer_group, topics=[NONCONFORMITY_TOPIC],
                           handlers=handlers(settings))]
+
+
+def jobs(settings: CapaSettings) -> list[BackgroundJob]:
+    """The periodic overdue check, beside the consumers."""
+    async def overdue_checks(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
+        await run_overdue_checks(runtime.sessions, interval=settings.overdue_check_interval,
+                                 stop=stop)
+
+    return [BackgroundJob(name="overdue-checks", run=overdue_checks)]
 
 
 async def run_overdue_checks(sessions: SessionFactory, *, interval: float,
