@@ -5,11 +5,9 @@ form rules, ``audit_chain`` the hash-chained audit trail, ``review`` the
 management-review figures (ISO 9001 9.3).
 """
 
+from shared.vocabulary import ActionKind, ActionStatus, CapaKind, CapaStatus
+
 from .workflow import (
-    ActionKind,
-    ActionStatus,
-    CapaKind,
-    CapaStatus,
     EffectivenessResult,
     capa_number,
     due_date_for,

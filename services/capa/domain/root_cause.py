@@ -3,14 +3,7 @@
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-
-class CauseCategory(StrEnum):
-    people = "people"
-    process = "process"
-    equipment_technology = "equipment_technology"
-    materials_supplier = "materials_supplier"
-    measurement = "measurement"
-    environment = "environment"
+from shared.vocabulary import CauseCategory
 
 
 class AnalysisStatus(StrEnum):

@@ -6,36 +6,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 
 from shared.errors import Conflict, NotPermitted
-
-
-class CapaStatus(StrEnum):
-    open = "open"
-    investigating = "investigating"
-    action_planned = "action_planned"
-    implementing = "implementing"
-    verifying = "verifying"
-    closed = "closed"
-    cancelled = "cancelled"
-
-
-class CapaKind(StrEnum):
-    # Corrective: removes the cause of an existing nonconformity (ISO 9001 10.2).
-    corrective = "corrective"
-    # Preventive: raised from a risk or an opportunity, no NC behind it (6.1).
-    preventive = "preventive"
-
-
-class ActionKind(StrEnum):
-    correction = "correction"  # the immediate fix, not the removal of the cause
-    corrective = "corrective"
-    preventive = "preventive"
-
-
-class ActionStatus(StrEnum):
-    planned = "planned"
-    in_progress = "in_progress"
-    done = "done"
-    cancelled = "cancelled"
+from shared.vocabulary import ActionStatus, CapaStatus
 
 
 class EffectivenessResult(StrEnum):

@@ -14,6 +14,17 @@ from fastapi.responses import Response
 from ..client import ApiError, UserApi
 from ..deps import Api, CsrfUser, CurrentUser, redirect, render
 from ..session import UserSession
+from .choices import (
+    ACTION_KIND_LABELS,
+    ACTION_STATUSES,
+    CAPA_FINISHED_STATES,
+    CAPA_KINDS,
+    CAPA_OPEN_STATES,
+    CAPA_STATE_LABELS,
+    CAUSE_LABELS,
+    SEVERITIES,
+    labelled,
+)
 from .forms import (
     FormState,
     allowed,
@@ -29,21 +40,12 @@ from .why_form import form_from_saved, why_rows
 
 router = APIRouter()
 
-OPEN_STATES = ("open", "investigating", "action_planned", "implementing", "verifying")
-FINISHED_STATES = ("closed", "cancelled")
-STATE_LABELS = {"open": "Open", "investigating": "Investigating (root cause)",
-                "action_planned": "Actions planned", "implementing": "Implementing",
-                "verifying": "Verifying effectiveness", "closed": "Closed",
-                "cancelled": "Cancelled"}
-SEVERITIES = ("critical", "major", "minor", "observation")
-KINDS = ("corrective", "preventive")
-CAUSE_CATEGORIES = (("people", "People"), ("process", "Process"),
-                    ("equipment_technology", "Equipment / technology"),
-                    ("materials_supplier", "Materials / supplier"),
-                    ("measurement", "Measurement"), ("environment", "Environment"))
-ACTION_KINDS = (("corrective", "Corrective action"), ("preventive", "Preventive action"),
-                ("correction", "Correction (immediate fix)"))
-ACTION_STATUSES = ("planned", "in_progress", "done", "cancelled")
+OPEN_STATES = CAPA_OPEN_STATES
+FINISHED_STATES = CAPA_FINISHED_STATES
+STATE_LABELS = CAPA_STATE_LABELS
+KINDS = CAPA_KINDS
+CAUSE_CATEGORIES = labelled(CAUSE_LABELS)
+ACTION_KINDS = labelled(ACTION_KIND_LABELS)
 BOARD_LIMIT = 200
 # Who may open a CAPA (the capa API's rule for POST /v1/capas; admin holds every role).
 OPENERS = ("engineer", "manager")

@@ -8,15 +8,13 @@ from fastapi.responses import Response
 
 from ..client import ApiError
 from ..deps import Api, CurrentUser, render
+from .choices import CAUSE_LABELS, labelled
 from .wording import plain
 
 router = APIRouter()
 
 PAGE_SIZE = 20
-CAUSE_CATEGORIES = (("people", "People"), ("process", "Process"),
-                    ("equipment_technology", "Equipment and technology"),
-                    ("materials_supplier", "Materials and suppliers"),
-                    ("measurement", "Measurement"), ("environment", "Environment"))
+CAUSE_CATEGORIES = labelled(CAUSE_LABELS)
 
 
 @router.get("/lessons", include_in_schema=False)

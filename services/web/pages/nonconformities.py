@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from ..client import ApiError, UserApi
 from ..deps import Api, CsrfUser, CurrentUser, redirect, render
 from ..session import UserSession
+from .choices import NC_OPEN_STATUSES, NC_STATUSES, SEVERITIES, SOURCES
 from .forms import (
     FormState,
     allowed,
@@ -27,10 +28,8 @@ from .forms import (
 
 router = APIRouter()
 
-STATUSES = ("reported", "accepted", "rejected", "duplicate", "closed")
-OPEN_STATUSES = ("reported", "accepted")
-SEVERITIES = ("critical", "major", "minor", "observation")
-SOURCES = ("support", "monitoring", "audit", "customer", "supplier", "internal")
+STATUSES = NC_STATUSES
+OPEN_STATUSES = NC_OPEN_STATUSES
 EDITORS = ("engineer", "manager")
 PAGE_SIZE = 50
 

@@ -8,15 +8,13 @@ import uuid
 from typing import Any
 
 from ..client import ApiError
+from .choices import CHANNEL_LABELS, MODE_LABELS, labelled
 from .forms import words
 from .wording import plain
 
 PEOPLE = ("reporter", "engineer", "verifier", "manager")
-CHANNELS = (("webhook", "Webhook (signed HTTP POST)"), ("email", "E-mail"),
-            ("slack", "Slack incoming webhook"))
-MODES = (("immediate", "Immediately, one message per event"), ("daily", "Daily digest"),
-         ("weekly", "Weekly digest"))
-SEVERITIES = ("critical", "major", "minor", "observation")
+CHANNELS = labelled(CHANNEL_LABELS)
+MODES = labelled(MODE_LABELS)
 # Filter fields typed as lists ("a, b c"), in the order the form shows them.
 LIST_FILTERS = ("event_types", "sources", "categories", "tags", "owners")
 ID_FILTERS = ("nonconformity_id", "capa_id")

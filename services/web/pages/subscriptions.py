@@ -16,12 +16,12 @@ from fastapi.responses import Response
 
 from ..client import ApiError
 from ..deps import Api, CsrfUser, CurrentUser, redirect, render, session_store
+from .choices import DELIVERY_STATUSES, SEVERITIES
 from .forms import posted
 from .sub_forms import (
     CHANNELS,
     MODES,
     PEOPLE,
-    SEVERITIES,
     form_errors,
     subscription_body,
 )
@@ -30,7 +30,6 @@ from .wording import plain
 router = APIRouter()
 
 PAGE_SIZE = 50
-DELIVERY_STATUSES = ("pending", "delivered", "dead_lettered")
 OVERLAPS = (("86400", "1 day"), ("3600", "1 hour"), ("604800", "7 days"),
             ("0", "none: the old secret stops at once"))
 
