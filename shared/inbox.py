@@ -173,8 +173,13 @@ class EventConsumer:
         subscription.mark_handled(record)
 
     async def _handle_once(self, event: CloudEvent, handler: Handler) -> None:
+        # The span continues the trace recorded with the event (its traceparent
+        # extension, written in the request's transaction), not the relay's
+        # publish span: the consumer is the request's child, not the relay's.
         with tracing.span(f"consume {event.get_type()}", kind="consumer",
-                          parent=event.get_extension("traceparent")) as traceparent:
+                          parent=event.get_extension("traceparent"),
+                          attributes={"messaging.consumer.group.name": self.group,
+                                      "messaging.message.id": event.get_id()}) as traceparent:
             context = tracing.TraceContext(
                 correlation_id=event.get_extension("correlationid") or event.get_id(),
                 causation_id=event.get_id(), traceparent=traceparent)
