@@ -18,7 +18,7 @@ from shared.bus import kafka_spans
 from shared.bus.base import OutgoingRecord
 from shared.db import create_engine, utcnow
 from shared.events.catalog import CapaClosed
-from shared.events.envelope import new_event
+from shared.events.envelope import Causation, caused_by, new_event
 from shared.http.observe import RequestObservation
 
 PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -292,3 +292,14 @@ def test_an_unknown_exporter_is_refused() -> None:
         tracing.configure_exporter(service="x", exporter="jaeger-thrift")
     tracing.configure_exporter(service="x", exporter="none")  # the default: nothing to set up
     assert not tracing.enabled()
+
+
+def test_an_event_recorded_while_handling_one_continues_from_the_consumer_span() -> None:
+    handled = new_event(service="nonconformity", data=_data(),
+                        causation=Causation(traceparent=PARENT))
+    consumer = tracing.child_of(PARENT)
+    with tracing.bound(tracing.TraceContext(causation_id=handled.get_id(),
+                                            traceparent=consumer)):
+        assert caused_by(handled).traceparent == consumer
+    # Outside its handling (a replay, a test), the event's own trace context.
+    assert caused_by(handled).traceparent == PARENT
