@@ -195,25 +195,30 @@ class _Answer(httpx.AsyncByteStream):
         yield b"ok"
 
 
-async def test_a_webhook_delivery_is_a_span_in_the_events_trace(
-        spans: InMemorySpanExporter) -> None:
-    sent: list[str] = []
-
+async def _deliver(traceparents: list[str]) -> int | None:
+    """One signed-webhook delivery of an event in PARENT's trace to a receiver
+    recording each request's traceparent; the answer's status code."""
     def receiver(request: httpx.Request) -> httpx.Response:
-        sent.append(request.headers["traceparent"])
+        traceparents.append(request.headers["traceparent"])
         return httpx.Response(200, stream=_Answer())
 
     async def loopback(host: str, port: int) -> list[str]:
         return ["127.0.0.1"]
 
     client = httpx.AsyncClient(transport=httpx.MockTransport(receiver))
-    tracing.instrument_client(client)
+    tracing.instrument_client(client)  # as pinned_client does (a no-op without exporter)
     async with client:
         result = await webhook.deliver(
             client, url="http://hooks.example/capa", body="{}", headers={}, now=utcnow(),
             allowed=(ipaddress.ip_network("127.0.0.0/8"),), timeout=5, traceparent=PARENT,
             resolver=loopback)
-    assert result.status_code == 200
+    return result.status_code
+
+
+async def test_a_webhook_delivery_is_a_span_in_the_events_trace(
+        spans: InMemorySpanExporter) -> None:
+    sent: list[str] = []
+    assert await _deliver(sent) == 200
     http, delivery = sorted(spans.get_finished_spans(), key=lambda s: s.kind is SpanKind.INTERNAL)
     assert delivery.name == "webhook delivery" and delivery.context is not None
     assert delivery.context.trace_id == TRACE_ID
@@ -225,18 +230,7 @@ async def test_a_webhook_delivery_is_a_span_in_the_events_trace(
 
 async def test_without_an_exporter_a_webhook_still_carries_the_events_trace() -> None:
     sent: list[str] = []
-
-    def receiver(request: httpx.Request) -> httpx.Response:
-        sent.append(request.headers["traceparent"])
-        return httpx.Response(200, stream=_Answer())
-
-    async def loopback(host: str, port: int) -> list[str]:
-        return ["127.0.0.1"]
-
-    async with httpx.AsyncClient(transport=httpx.MockTransport(receiver)) as client:
-        await webhook.deliver(client, url="http://hooks.example/capa", body="{}", headers={},
-                              now=utcnow(), allowed=(ipaddress.ip_network("127.0.0.0/8"),),
-                              timeout=5, traceparent=PARENT, resolver=loopback)
+    assert await _deliver(sent) == 200
     (traceparent,) = sent
     assert traceparent.startswith(PARENT[:36]) and traceparent != PARENT
 
