@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.types import TypeDecorator
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared import tracing
+
 SessionFactory = async_sessionmaker[AsyncSession]
 
 
@@ -80,13 +82,17 @@ def is_sqlite(url: str) -> bool:
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     if not is_sqlite(url):
-        return create_async_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=10)
-
-    database = make_url(url).database
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-    _use_wal_and_immediate_transactions(engine)
+        engine = create_async_engine(url, pool_pre_ping=True, pool_size=pool_size,
+                                     max_overflow=10)
+    else:
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url,
+                                     connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        _use_wal_and_immediate_transactions(engine)
+    # A span per statement when an exporter is configured; nothing otherwise.
+    tracing.instrument_engine(engine)
     return engine
 
 

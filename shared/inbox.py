@@ -219,8 +219,13 @@ class EventConsumer:
 
     async def _handle_once(self, event: ConsumedEvent[Any], handler: Handler) -> None:
         envelope = event.envelope
+        # The span continues the trace recorded with the event (its traceparent
+        # extension, written in the request's transaction), not the relay's
+        # publish span: the consumer is the request's child, not the relay's.
         with tracing.span(f"consume {event.type}", kind="consumer",
-                          parent=envelope.get_extension("traceparent")) as traceparent:
+                          parent=envelope.get_extension("traceparent"),
+                          attributes={"messaging.consumer.group.name": self.group,
+                                      "messaging.message.id": event.id}) as traceparent:
             context = tracing.TraceContext(
                 correlation_id=envelope.get_extension("correlationid") or event.id,
                 causation_id=event.id, traceparent=traceparent)

@@ -32,7 +32,6 @@ from sqlalchemy import update
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared import tracing
 from shared.db import utcnow
 from shared.events.notifications import NotificationDeadLettered, NotificationDelivered
 from shared.outbox import record_event
@@ -111,9 +110,9 @@ async def _send(due: Due, *, client: httpx.AsyncClient, settings: NotificationsS
         headers = webhook.signed_headers(secrets=secrets, msg_id=str(due.id), timestamp=now,
                                          body=due.payload)
         # The receiver joins the trace that started with the original request.
-        headers["traceparent"] = tracing.child_of(_traceparent(due.payload))
-        return await webhook.post(client, url=due.target, body=due.payload, headers=headers,
-                                  allowed=allowed, timeout=settings.delivery_timeout, now=now)
+        return await webhook.deliver(client, url=due.target, body=due.payload, headers=headers,
+                                     allowed=allowed, timeout=settings.delivery_timeout,
+                                     now=now, traceparent=_traceparent(due.payload))
     message = describe(json.loads(due.payload), links)
     if channel is Channel.slack:
         body = webhook.dumps(webhook.slack_payload(title=message.title, lines=message.lines,

@@ -19,6 +19,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
 
+from shared import tracing
 from shared.db import create_engine
 from shared.http.observe import RequestObservation
 
@@ -56,6 +57,8 @@ def create_app(settings: WebSettings | None = None,
                transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     settings = settings or WebSettings()
     logging.basicConfig(level=settings.log_level)
+    tracing.configure_exporter(service="web", exporter=settings.otel_exporter,
+                               endpoint=settings.otel_endpoint)
 
     # Connects on first use; the tables come from `python -m services.web.migrate`.
     engine = create_engine(settings.database_url, pool_size=5)
@@ -94,6 +97,7 @@ def create_app(settings: WebSettings | None = None,
     # included, under service="web" beside the three services'.
     app.add_middleware(RequestObservation, service="web")
     install_error_pages(app)
+    tracing.instrument_app(app)
 
     async def check_session_database() -> None:
         # A read of the sessions table, not just SELECT 1: a database the migrate Job

@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 import httpx
 
+from shared import tracing
+
 from .settings import WebSettings
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,7 @@ class ApiClient:
             "notifications": settings.notifications_url.rstrip("/"),
         }
         self._http = httpx.AsyncClient(timeout=settings.api_timeout_seconds, transport=transport)
+        tracing.instrument_client(self._http)  # client spans when an exporter is configured
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -70,7 +73,7 @@ class ApiClient:
     async def request(self, service: ServiceName, method: str, path: str, *, key: str,
                       params: dict[str, Any] | None = None, json: Any = None,
                       headers: dict[str, str] | None = None) -> ApiResponse:
-        sent = {"Authorization": f"Bearer {key}", **(headers or {})}
+        sent = {"Authorization": f"Bearer {key}", **_trace_headers(), **(headers or {})}
         clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
         try:
             response = await self._http.request(method, self._bases[service] + path,
@@ -94,6 +97,19 @@ class ApiClient:
             raise ApiError(response.status_code, str(detail), list(problem.get("errors") or []),
                            str(problem.get("title") or ""))
         return ApiResponse(response.status_code, body, response.headers)
+
+
+def _trace_headers() -> dict[str, str]:
+    """The page request's correlation id and trace, so a service's request and
+    the events it records belong to the person's click (the instrumented
+    client replaces the traceparent with its own span's)."""
+    context = tracing.current()
+    headers = {}
+    if context.correlation_id:
+        headers["X-Correlation-ID"] = context.correlation_id
+    if context.traceparent:
+        headers["traceparent"] = context.traceparent
+    return headers
 
 
 class UserApi:

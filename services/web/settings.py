@@ -1,5 +1,7 @@
 """Settings of the web UI (env prefix ``WEB_``)."""
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -22,4 +24,7 @@ class WebSettings(BaseSettings):
     # A session ends after this much inactivity.
     session_idle_minutes: int = Field(default=480, ge=1)
     api_timeout_seconds: float = Field(default=10.0, gt=0)
+    # OpenTelemetry span export, as the services' (*_OTEL_EXPORTER, *_OTEL_ENDPOINT).
+    otel_exporter: Literal["none", "console", "otlp"] = "none"
+    otel_endpoint: str | None = None
     log_level: str = "INFO"

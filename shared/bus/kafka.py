@@ -16,6 +16,7 @@ from aiokafka.errors import (
 )
 from aiokafka.structs import OffsetAndMetadata
 
+from shared.bus import kafka_spans
 from shared.bus.base import OutgoingRecord, PartlyRefused, ReceivedRecord
 
 log = logging.getLogger(__name__)
@@ -145,9 +146,7 @@ class KafkaBus:
         try:
             for index, r in enumerate(records):
                 try:
-                    acks.append(await producer.send(
-                        self._namespace + r.topic, r.value, key=r.key.encode(),
-                        headers=list(r.headers)))
+                    acks.append(await kafka_spans.send(producer, self._namespace + r.topic, r))
                 except _REFUSED as exc:
                     # Over max_request_size: refused before it entered the
                     # producer, which stays usable for the records after it.

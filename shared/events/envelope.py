@@ -62,10 +62,14 @@ def new_event(*, service: str, data: EventData, causation: Causation | None = No
 
 def caused_by(event: CloudEvent) -> Causation:
     """The causation for events emitted while handling ``event``."""
+    context = tracing.current()
+    # While its consumer span is bound (shared.inbox), the new event continues
+    # from that span, so a trace shows request -> consumer -> next consumer.
+    handling = context.causation_id == event.get_id() and context.traceparent
     return Causation(
         correlation_id=event.get_extension("correlationid") or event.get_id(),
         causation_id=event.get_id(),
-        traceparent=event.get_extension("traceparent"),
+        traceparent=handling or event.get_extension("traceparent"),
     )
 
 

@@ -40,6 +40,7 @@ def service_app(*, service: str, title: str, settings: ServiceSettings,
     app.add_middleware(RequestObservation, service=service)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_problem_handlers(app)
+    tracing.instrument_app(app)
     app.include_router(health_router)
     for router in routers:
         app.include_router(router, responses=PROBLEM_RESPONSES)

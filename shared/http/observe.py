@@ -1,4 +1,8 @@
-"""Per-request trace context and latency metrics, as plain ASGI middleware."""
+"""Per-request correlation id, trace context and latency metrics, as plain ASGI middleware.
+
+The request's span is the FastAPI instrumentation's (shared.tracing.instrument_app,
+outside this middleware); this binds its ids for the events and log lines the
+request makes, or made-up ones when no exporter is configured."""
 
 import time
 from uuid import uuid4
@@ -36,12 +40,10 @@ class RequestObservation:
             await send(message)
 
         try:
-            with tracing.span(f"{scope['method']} {scope['path']}", parent=incoming,
-                              kind="server") as traceparent:
-                context = tracing.TraceContext(correlation_id=correlation,
-                                               traceparent=traceparent)
-                with tracing.bound(context):
-                    await self.app(scope, receive, observed_send)
+            context = tracing.TraceContext(correlation_id=correlation,
+                                           traceparent=tracing.request_traceparent(incoming))
+            with tracing.bound(context):
+                await self.app(scope, receive, observed_send)
         finally:
             route = scope.get("route")
             # The route template keeps the label set small (no ids in labels).

@@ -1,16 +1,64 @@
+import asyncio
+import ipaddress
 import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
+import httpx
+import pytest
+from fastapi import FastAPI
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+from sqlalchemy import text
+
+from services.notifications.channels import webhook
 from shared import tracing
-from shared.db import utcnow
+from shared.bus import kafka_spans
+from shared.bus.base import OutgoingRecord
+from shared.db import create_engine, utcnow
 from shared.events.catalog import CapaClosed
-from shared.events.envelope import new_event
+from shared.events.envelope import Causation, caused_by, new_event
+from shared.http.observe import RequestObservation
 
 PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+TRACE_ID = int("4bf92f3577b34da6a3ce929d0e0e4736", 16)
+PARENT_SPAN_ID = int("00f067aa0ba902b7", 16)
 
 
 def _data() -> CapaClosed:
     return CapaClosed(capa_id=uuid.uuid4(), number="CAPA-2026-00001", closed_by="m",
                       closed_at=utcnow())
+
+
+def _traceparent(span: ReadableSpan) -> str:
+    assert span.context is not None
+    return f"00-{span.context.trace_id:032x}-{span.context.span_id:016x}-01"
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    tracing.install(service="test", exporter=exporter)
+    try:
+        yield exporter
+    finally:
+        tracing.uninstall()
+
+
+def _app() -> FastAPI:
+    """An app built as shared.http.app builds one: observation middleware, then
+    the instrumentation (a no-op without an exporter)."""
+    app = FastAPI()
+    app.add_middleware(RequestObservation, service="test")
+    tracing.instrument_app(app)
+    return app
+
+
+async def _post(app: FastAPI, path: str, headers: dict[str, str]) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        return await client.post(path, headers=headers)
 
 
 def test_child_span_keeps_the_trace_and_flags() -> None:
@@ -38,46 +86,214 @@ def test_events_inherit_the_bound_context_and_nothing_leaks_after() -> None:
     assert outside.get_extension("traceparent") is None
 
 
-async def test_spans_are_exported_in_the_callers_trace_when_configured() -> None:
-    import httpx
-    from fastapi import FastAPI
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+async def test_the_server_span_is_named_by_route_template_in_the_callers_trace(
+        spans: InMemorySpanExporter) -> None:
+    app = _app()
+    recorded: list[str | None] = []
 
-    from shared.http.observe import RequestObservation
+    @app.post("/v1/things/{thing_id}/triage")
+    async def triage(thing_id: str) -> dict[str, str]:
+        recorded.append(new_event(service="test", data=_data()).get_extension("traceparent"))
+        return {}
 
-    exporter = InMemorySpanExporter()
-    tracing.install(service="test", exporter=exporter)
-    try:
-        app = FastAPI()
-        app.add_middleware(RequestObservation, service="test")
-        seen: list[str] = []
-
-        @app.post("/things")
-        async def things() -> dict[str, str]:
-            seen.append(tracing.current().traceparent or "")
-            with tracing.span("consume capaflow.test.v1", parent=seen[0], kind="consumer"):
-                pass
-            return {}
-
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            assert (await client.post("/things", headers={"traceparent": PARENT})).is_success
-        server, consumer = sorted(exporter.get_finished_spans(),
-                                  key=lambda s: s.kind.name != "SERVER")
-    finally:
-        tracing.uninstall()
-    trace_id = int("4bf92f3577b34da6a3ce929d0e0e4736", 16)
-    assert server.context.trace_id == consumer.context.trace_id == trace_id
-    assert server.parent is not None and server.parent.span_id == int("00f067aa0ba902b7", 16)
-    assert seen[0] == f"00-{trace_id:032x}-{server.context.span_id:016x}-01"
-    assert consumer.parent is not None and consumer.parent.span_id == server.context.span_id
+    answer = await _post(app, "/v1/things/NC-42/triage",
+                         {"traceparent": PARENT, "X-Correlation-ID": "ticket-7"})
+    assert answer.is_success and answer.headers["x-correlation-id"] == "ticket-7"
+    (server,) = spans.get_finished_spans()
+    assert server.name == "POST /v1/things/{thing_id}/triage"
+    assert server.kind is SpanKind.SERVER
+    assert server.context is not None and server.context.trace_id == TRACE_ID
+    assert server.parent is not None and server.parent.span_id == PARENT_SPAN_ID
+    # The event recorded in the request continues from the server span itself.
+    assert recorded == [_traceparent(server)]
     assert server.resource.attributes["service.name"] == "capaflow-test"
 
 
-def test_an_unknown_exporter_is_refused() -> None:
-    import pytest
+async def test_probes_and_scrapes_make_no_span(spans: InMemorySpanExporter) -> None:
+    app = _app()
 
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {}
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        assert (await client.get("/healthz")).is_success
+    assert spans.get_finished_spans() == ()
+
+
+async def test_without_an_exporter_nothing_is_instrumented_and_ids_still_flow() -> None:
+    app = _app()
+    recorded: list[str | None] = []
+
+    @app.post("/things")
+    async def things() -> dict[str, str]:
+        recorded.append(tracing.current().traceparent)
+        return {}
+
+    assert not tracing.enabled()
+    assert (await _post(app, "/things", {"traceparent": PARENT})).is_success
+    assert not getattr(app, "_is_instrumented_by_opentelemetry", False)
+    (traceparent,) = recorded
+    assert traceparent is not None and traceparent.startswith(PARENT[:36])
+    assert traceparent != PARENT
+
+
+async def test_an_httpx_call_in_a_request_is_a_child_span_carrying_its_traceparent(
+        spans: InMemorySpanExporter) -> None:
+    seen: list[str] = []
+
+    def downstream(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["traceparent"])
+        return httpx.Response(204)
+
+    outbound = httpx.AsyncClient(transport=httpx.MockTransport(downstream))
+    tracing.instrument_client(outbound)
+    app = _app()
+
+    @app.post("/calls")
+    async def calls() -> dict[str, str]:
+        await outbound.get("http://capa.test/v1/capas")
+        return {}
+
+    assert (await _post(app, "/calls", {"traceparent": PARENT})).is_success
+    await outbound.aclose()
+    client, server = sorted(spans.get_finished_spans(), key=lambda s: s.kind is SpanKind.SERVER)
+    assert client.kind is SpanKind.CLIENT and client.name == "GET"
+    assert server.context is not None and client.context is not None
+    assert client.context.trace_id == TRACE_ID
+    assert client.parent is not None and client.parent.span_id == server.context.span_id
+    assert seen == [_traceparent(client)]
+
+
+async def test_sql_statements_are_child_spans_and_background_polling_is_not_traced(
+        spans: InMemorySpanExporter) -> None:
+    engine = create_engine("sqlite+aiosqlite:///:memory:")
+    try:
+        # The relay's and the workers' polling run outside any request or event.
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        assert spans.get_finished_spans() == ()
+        with tracing.span("consume capaflow.test.v1", parent=PARENT, kind="consumer"):
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 2"))
+    finally:
+        await engine.dispose()
+    *sql, consumer = sorted(spans.get_finished_spans(), key=lambda s: s.kind is SpanKind.CONSUMER)
+    assert consumer.context is not None and consumer.context.trace_id == TRACE_ID
+    statements = {str((s.attributes or {}).get("db.statement")): s for s in sql}
+    select = statements["SELECT 2"]  # SQLite's BEGIN is a statement span too
+    assert select.kind is SpanKind.CLIENT and select.name.startswith("SELECT")
+    assert all(s.parent is not None and s.parent.span_id == consumer.context.span_id
+               for s in sql)
+
+
+class _Answer(httpx.AsyncByteStream):
+    """A streamed answer, as a receiver's is (the delivery reads it capped)."""
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield b"ok"
+
+
+async def _deliver(traceparents: list[str]) -> int | None:
+    """One signed-webhook delivery of an event in PARENT's trace to a receiver
+    recording each request's traceparent; the answer's status code."""
+    def receiver(request: httpx.Request) -> httpx.Response:
+        traceparents.append(request.headers["traceparent"])
+        return httpx.Response(200, stream=_Answer())
+
+    async def loopback(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(receiver))
+    tracing.instrument_client(client)  # as pinned_client does (a no-op without exporter)
+    async with client:
+        result = await webhook.deliver(
+            client, url="http://hooks.example/capa", body="{}", headers={}, now=utcnow(),
+            allowed=(ipaddress.ip_network("127.0.0.0/8"),), timeout=5, traceparent=PARENT,
+            resolver=loopback)
+    return result.status_code
+
+
+async def test_a_webhook_delivery_is_a_span_in_the_events_trace(
+        spans: InMemorySpanExporter) -> None:
+    sent: list[str] = []
+    assert await _deliver(sent) == 200
+    http, delivery = sorted(spans.get_finished_spans(), key=lambda s: s.kind is SpanKind.INTERNAL)
+    assert delivery.name == "webhook delivery" and delivery.context is not None
+    assert delivery.context.trace_id == TRACE_ID
+    assert delivery.parent is not None and delivery.parent.span_id == PARENT_SPAN_ID
+    assert http.parent is not None and http.parent.span_id == delivery.context.span_id
+    # The receiver's traceparent is the HTTP call's, in the event's trace.
+    assert sent == [_traceparent(http)]
+
+
+async def test_without_an_exporter_a_webhook_still_carries_the_events_trace() -> None:
+    sent: list[str] = []
+    assert await _deliver(sent) == 200
+    (traceparent,) = sent
+    assert traceparent.startswith(PARENT[:36]) and traceparent != PARENT
+
+
+class _Producer:
+    """aiokafka's producer as the adapter uses it: send() queues, the future acks."""
+
+    def __init__(self) -> None:
+        self.acks: list[asyncio.Future[Any]] = []
+
+    async def send(self, topic: str, value: bytes, *, key: bytes,
+                   headers: list[tuple[str, bytes]]) -> asyncio.Future[Any]:
+        self.acks.append(asyncio.get_running_loop().create_future())
+        return self.acks[-1]
+
+
+class _Metadata:
+    partition = 3
+    offset = 1207
+
+
+async def test_a_kafka_send_is_a_producer_span_in_the_events_trace_until_acknowledged(
+        spans: InMemorySpanExporter) -> None:
+    producer = _Producer()
+    record = OutgoingRecord(topic="capaflow.capa", key="CAPA-1", value=b"{}",
+                            headers=(("traceparent", PARENT.encode()),))
+    ack = await kafka_spans.send(producer, "staging.capaflow.capa", record)  # type: ignore[arg-type]
+    assert spans.get_finished_spans() == ()  # still on its way to the broker
+    ack.set_result(_Metadata())
+    await asyncio.sleep(0)  # done callbacks run on the next loop turn
+    (send,) = spans.get_finished_spans()
+    assert send.name == "send staging.capaflow.capa" and send.kind is SpanKind.PRODUCER
+    assert send.context is not None and send.context.trace_id == TRACE_ID
+    assert send.parent is not None and send.parent.span_id == PARENT_SPAN_ID
+    assert send.attributes is not None and send.attributes["messaging.kafka.offset"] == 1207
+
+
+async def test_a_failed_kafka_send_ends_its_span_as_an_error(
+        spans: InMemorySpanExporter) -> None:
+    producer = _Producer()
+    record = OutgoingRecord(topic="capaflow.capa", key="CAPA-1", value=b"{}", headers=())
+    ack = await kafka_spans.send(producer, "capaflow.capa", record)  # type: ignore[arg-type]
+    ack.set_exception(ConnectionError("broker gone"))
+    with pytest.raises(ConnectionError):
+        await ack
+    await asyncio.sleep(0)  # done callbacks run on the next loop turn
+    (send,) = spans.get_finished_spans()
+    assert not send.status.is_ok and "broker gone" in (send.status.description or "")
+
+
+def test_an_unknown_exporter_is_refused() -> None:
     with pytest.raises(ValueError, match="exporter"):
         tracing.configure_exporter(service="x", exporter="jaeger-thrift")
     tracing.configure_exporter(service="x", exporter="none")  # the default: nothing to set up
-    assert tracing._tracer is None
+    assert not tracing.enabled()
+
+
+def test_an_event_recorded_while_handling_one_continues_from_the_consumer_span() -> None:
+    handled = new_event(service="nonconformity", data=_data(),
+                        causation=Causation(traceparent=PARENT))
+    consumer = tracing.child_of(PARENT)
+    with tracing.bound(tracing.TraceContext(causation_id=handled.get_id(),
+                                            traceparent=consumer)):
+        assert caused_by(handled).traceparent == consumer
+    # Outside its handling (a replay, a test), the event's own trace context.
+    assert caused_by(handled).traceparent == PARENT

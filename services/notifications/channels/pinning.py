@@ -21,6 +21,8 @@ from typing import Any
 import httpcore
 import httpx
 
+from shared import tracing
+
 from .guard import CheckedTarget
 
 _PINS: ContextVar[dict[str, tuple[str, ...]] | None] = ContextVar("pinned_targets",
@@ -88,4 +90,6 @@ def pinned_client(*, limits: httpx.Limits,
         max_keepalive_connections=limits.max_keepalive_connections,
         keepalive_expiry=limits.keepalive_expiry,
         network_backend=PinnedBackend())
-    return httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False)
+    client = httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False)
+    tracing.instrument_client(client)  # client spans when an exporter is configured
+    return client

@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 from standardwebhooks.webhooks import Webhook
 
+from shared import tracing
+
 from ..domain import AttemptResult, IPNetwork, Outcome, classify_response, parse_retry_after
 from .guard import Resolver, TargetRefused, check_target, resolve
 from .pinning import pinned
@@ -39,6 +41,18 @@ def signed_headers(*, secrets: Sequence[str], msg_id: str, timestamp: datetime,
                                   body=body),
         "user-agent": "CAPAflow-Notifications/1",
     }
+
+
+async def deliver(client: httpx.AsyncClient, *, url: str, body: str, headers: dict[str, str],
+                  allowed: Sequence[IPNetwork], timeout: float, now: datetime,
+                  traceparent: str | None, resolver: Resolver = resolve) -> AttemptResult:
+    """:func:`post` of a signed webhook as a span in the event's trace (``traceparent``;
+    a new trace when the event has none). The request carries a traceparent in
+    that trace (the httpx client span's when an exporter is configured), so
+    the receiver can join it."""
+    with tracing.span("webhook delivery", parent=traceparent) as delivery:
+        return await post(client, url=url, body=body, headers={**headers, "traceparent": delivery},
+                          allowed=allowed, timeout=timeout, now=now, resolver=resolver)
 
 
 async def post(client: httpx.AsyncClient, *, url: str, body: str, headers: dict[str, str],
