@@ -13,12 +13,12 @@ free slots (``delivery_concurrency``), so a claimed delivery starts at once
 and its claim never runs out while it waits; the rest of what a dispatch
 found waits in memory for the next free slot.
 
-New deliveries are announced by the matcher of this process after its commit
-(:meth:`DeliveryWorker.wake`), so they start at once and only their own rows
-are read. Every ``delivery_poll_interval`` a full dispatch still looks at
-every queue: retries that came due, test sends and replays queued through the
-API or another replica, deliveries queued before a restart, claims left by a
-replica that died.
+New deliveries are announced on commit by the matcher and the API of this
+process (``matching.deliveries_queued``, handed to :meth:`DeliveryWorker.wake`),
+so they start at once and only their own rows are read. Every
+``delivery_poll_interval`` a full dispatch still looks at every queue: retries
+that came due, deliveries queued by another replica (its consumer or its API),
+deliveries queued before a restart, claims left by a replica that died.
 """
 
 import asyncio
@@ -32,16 +32,17 @@ import httpx
 from prometheus_client import Counter
 from sqlmodel import col, select
 
-from shared.db import SessionFactory, transaction, utcnow
+from shared.db import SessionFactory, commit_listener, transaction, utcnow
 
+from ..channels.pinning import pinned_client
+from ..domain import AttemptResult, Outcome, parse_networks
+from ..models import Delivery
+from ..settings import NotificationsSettings
 from .attempts import Due, Key, send
-from .channels.pinning import pinned_client
 from .claims import claim, heads_query, new_worker_id, release, release_all
-from .domain import AttemptResult, Outcome, parse_networks
+from .matching import DELIVERIES_QUEUED
 from .messages import Links
-from .models import Delivery
 from .recorder import ResultRecorder
-from .settings import NotificationsSettings
 
 log = logging.getLogger(__name__)
 # How many deliveries one drain sends back to back before yielding to the others.
@@ -94,31 +95,38 @@ class DeliveryWorker:
         self._wakeup.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        loop = asyncio.get_running_loop()
-        poll = self._settings.delivery_poll_interval
-        watcher = asyncio.create_task(self._wake_on(stop))
-        next_full = loop.time()
         log.info("delivery worker %s started", self.worker_id)
+        watcher = asyncio.create_task(self._wake_on(stop))
         try:
-            while not stop.is_set():
-                self._wakeup.clear()
-                try:
-                    # The full dispatch keeps its pace however often wake-ups come,
-                    # so retries that come due are never starved.
-                    full = loop.time() >= next_full
-                    if full:
-                        next_full = loop.time() + poll
-                    await self.dispatch_due(None if full else ())
-                except Exception:
-                    log.warning("delivery worker failed; retrying", exc_info=True)
-                try:
-                    await asyncio.wait_for(self._wakeup.wait(),
-                                           timeout=max(0.0, next_full - loop.time()))
-                except TimeoutError:
-                    pass
+            # What this process commits (the consumer's matches, the API's test
+            # sends and replays) is handed over on commit: started now, not at
+            # the next poll.
+            with commit_listener(self._sessions, DELIVERIES_QUEUED, self.wake):
+                await self._loop(stop)
         finally:
             watcher.cancel()
             await self.aclose()
+
+    async def _loop(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        poll = self._settings.delivery_poll_interval
+        next_full = loop.time()
+        while not stop.is_set():
+            self._wakeup.clear()
+            try:
+                # The full dispatch keeps its pace however often wake-ups come,
+                # so retries that come due are never starved.
+                full = loop.time() >= next_full
+                if full:
+                    next_full = loop.time() + poll
+                await self.dispatch_due(None if full else ())
+            except Exception:
+                log.warning("delivery worker failed; retrying", exc_info=True)
+            try:
+                await asyncio.wait_for(self._wakeup.wait(),
+                                       timeout=max(0.0, next_full - loop.time()))
+            except TimeoutError:
+                pass
 
     @property
     def in_progress(self) -> int:
