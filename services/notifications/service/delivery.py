@@ -11,7 +11,9 @@ of a queue can be claimed, so each delivery is attempted by one process at a
 time and per-queue order holds across replicas. Claims are taken only for
 free slots (``delivery_concurrency``), so a claimed delivery starts at once
 and its claim never runs out while it waits; the rest of what a dispatch
-found waits in memory for the next free slot.
+found waits in memory for the next free slot. That bookkeeping (queues in
+flight, hand-offs, waiting ids, free slots) is ``domain.delivery_book``; this
+module does the I/O around it.
 
 New deliveries are announced on commit by the matcher and the API of this
 process (``matching.deliveries_queued``, handed to :meth:`DeliveryWorker.wake`),
