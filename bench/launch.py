@@ -36,7 +36,10 @@ def capa() -> FastAPI:
 
 
 def notifications() -> FastAPI:
-    from services.notifications import app, service
+    from services.notifications import app
 
-    _rename_groups(service.SUBSCRIPTIONS, "BENCH_GROUP_NOTIFICATIONS")
+    # Like the CAPA service, it reads its group from NOTIFICATIONS_CONSUMER_GROUP.
+    group = os.environ.get("BENCH_GROUP_NOTIFICATIONS")
+    if group:
+        os.environ["NOTIFICATIONS_CONSUMER_GROUP"] = group
     return app.create_app()

@@ -107,6 +107,11 @@ class ServiceRuntime:
         await self.bus.stop()
         await self.engine.dispose()
 
+    @property
+    def stopping(self) -> asyncio.Event:
+        """Set when the app shuts down: long-lived responses (event streams) end on it."""
+        return self._stop
+
     async def check_database(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))

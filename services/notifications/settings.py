@@ -10,6 +10,7 @@ class NotificationsSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFICATIONS_", extra="ignore")
 
     database_url: str = "sqlite+aiosqlite:///var/notifications.sqlite"
+    consumer_group: str = "notifications"
     # SSRF allow-list: networks a target may resolve into even though they are
     # private or loopback, e.g. ["127.0.0.0/8"] for development. Empty in production.
     allowed_networks: list[str] = []

@@ -30,7 +30,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from typing_extensions import override
 
 from shared.bus.base import OutgoingRecord, PartlyRefused, ReceivedRecord, RecordRefused
 from shared.db import WRITES, UTCDateTime, create_engine, utcnow
@@ -138,11 +137,11 @@ class SqlBus:
                     topic=r.topic, key=r.key, value=r.value,
                     headers=_encode_headers(r.headers), appended_at=now))
 
-    @override
     async def begin_publish(self, records: Sequence[OutgoingRecord], *,
                             after: Awaitable[None] | None = None) -> Awaitable[None]:
         # Appending is durable once its transaction commits: nothing to pipeline,
-        # and an earlier call has always completed.
+        # and an earlier call (``after``) has always completed.
+        del after
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         try:
             await self.publish(records)

@@ -71,13 +71,15 @@ def test_message_payload_is_the_envelope_around_the_model_schema() -> None:
 
 
 def test_operations_match_producers_and_the_services_consumer_groups() -> None:
-    from services.capa.service import subscriptions as capa_subscriptions
+    from services.capa.service import consumers as capa_consumers
     from services.capa.settings import CapaSettings
     from services.nonconformity.service import SUBSCRIPTIONS as NC_SUBSCRIPTIONS
-    from services.notifications.service import SUBSCRIPTIONS as NOTIFICATION_SUBSCRIPTIONS
+    from services.notifications.service import consumers as notification_consumers
+    from services.notifications.settings import NotificationsSettings
 
     groups = {sub.group: sorted(sub.topics) for sub in (
-        *NC_SUBSCRIPTIONS, *capa_subscriptions(CapaSettings()), *NOTIFICATION_SUBSCRIPTIONS)}
+        *NC_SUBSCRIPTIONS, *capa_consumers(CapaSettings()),
+        *notification_consumers(NotificationsSettings()))}
     operations = _committed()["operations"].values()
     received = {}
     for op in operations:

@@ -40,7 +40,8 @@ def handlers(settings: CapaSettings, *, clock: Callable[[], datetime] = utcnow
     }
 
 
-def subscriptions(settings: CapaSettings) -> list[Subscriptions]:
+def consumers(settings: CapaSettings) -> list[Subscriptions]:
+    """The consumer group this service runs and its handler table."""
     return [Subscriptions(group=settings.consumer_group, topics=[NONCONFORMITY_TOPIC],
                           handlers=handlers(settings))]
 

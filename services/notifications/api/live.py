@@ -108,7 +108,7 @@ async def live_stream(
         tags=tuple(tag or ()), owners=tuple(owner or ()),
         nonconformity_id=str(nonconformity_id) if nonconformity_id else None,
         capa_id=str(capa_id) if capa_id else None)
-    stop = request.app.state.notifications_stop
+    stop = request.app.state.runtime.stopping
 
     async def stopped() -> bool:
         return bool(stop.is_set() or await request.is_disconnected())
@@ -125,7 +125,7 @@ async def live_stream(
 
 
 @router.get("/feeds/lessons.atom", response_class=Response)
-async def lessons_atom(principal: Person, sessions: Sessions, settings: Settings) -> Response:
+async def lessons_atom(_principal: Person, sessions: Sessions, settings: Settings) -> Response:
     """The latest lessons learned as an Atom 1.0 feed (basic auth works for feed readers)."""
     base = settings.feed_base_url.rstrip("/")
     lessons = await latest_lessons(sessions, limit=FEED_SIZE)
@@ -137,7 +137,7 @@ async def lessons_atom(principal: Person, sessions: Sessions, settings: Settings
 
 @router.get("/feeds/lessons.json", responses={200: {
     "description": "JSON Feed 1.1", "content": {"application/feed+json": {}}}})
-async def lessons_json(principal: Person, sessions: Sessions, settings: Settings) -> Response:
+async def lessons_json(_principal: Person, sessions: Sessions, settings: Settings) -> Response:
     """The latest lessons learned as a JSON Feed 1.1."""
     base = settings.feed_base_url.rstrip("/")
     lessons = await latest_lessons(sessions, limit=FEED_SIZE)

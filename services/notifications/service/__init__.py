@@ -11,29 +11,45 @@ deliveries, which the delivery worker (``delivery``, with ``claims``,
 are the other ways out.
 """
 
+import asyncio
+
 from shared.events.catalog import CAPA_TOPIC, CATALOG, NONCONFORMITY_TOPIC
 from shared.inbox import HandlerTable
-from shared.runtime import Subscriptions
+from shared.runtime import BackgroundJob, ServiceRuntime, Subscriptions
 
-from .matching import EventMatcher, match_event
+from ..settings import NotificationsSettings
+from .delivery import DeliveryWorker
+from .digests import run_digest_schedule
+from .matching import EventMatcher
 
 SERVICE = "notifications"
+TOPICS = (NONCONFORMITY_TOPIC, CAPA_TOPIC)
 
 
-HANDLERS: HandlerTable = {
-    model: match_event for model in CATALOG.values()
-    if model.topic in (NONCONFORMITY_TOPIC, CAPA_TOPIC)
-}
-
-SUBSCRIPTIONS = [Subscriptions(group="notifications", topics=[NONCONFORMITY_TOPIC, CAPA_TOPIC],
-                               handlers=HANDLERS)]
+def handlers(matcher: EventMatcher) -> HandlerTable:
+    """Every event of the topics it reads is matched against the subscriptions."""
+    return {model: matcher for model in CATALOG.values() if model.topic in TOPICS}
 
 
-def with_matcher(subscriptions: list[Subscriptions],
-                 matcher: EventMatcher) -> list[Subscriptions]:
-    """The consumer table with one app's matcher (its filter cache) in place of
-    ``match_event``; groups and topics as given (the bench renames groups)."""
-    return [Subscriptions(group=s.group, topics=s.topics,
-                          handlers={m: matcher if h is match_event else h
-                                    for m, h in s.handlers.items()})
-            for s in subscriptions]
+def consumers(settings: NotificationsSettings, *,
+              matcher: EventMatcher | None = None) -> list[Subscriptions]:
+    """The consumer group this service runs and its handler table."""
+    # One matcher per app: its filter cache belongs to this app's database.
+    return [Subscriptions(group=settings.consumer_group, topics=list(TOPICS),
+                          handlers=handlers(matcher or EventMatcher()))]
+
+
+def jobs(settings: NotificationsSettings) -> list[BackgroundJob]:
+    """The delivery worker (it hears of what this process's consumer and API queue
+    on commit, service.matching.deliveries_queued) and the digest schedule."""
+    async def deliver(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
+        await DeliveryWorker(sessions=runtime.sessions, settings=settings).run(stop)
+
+    async def digests(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
+        await run_digest_schedule(runtime.sessions, stop, settings.digest_check_interval)
+
+    # The worker lets attempts end (up to their deadline) and gives its claims
+    # back before it returns: its grace covers that.
+    return [BackgroundJob(name="delivery-worker", run=deliver,
+                          grace=settings.delivery_deadline + 10),
+            BackgroundJob(name="digests", run=digests)]

@@ -141,8 +141,3 @@ class EventMatcher:
             revision, [(sid, EventFilter.from_dict(json.loads(raw))) for sid, raw in rows])
         self.reloads += 1
         return self._index
-
-
-async def match_event(session: AsyncSession, event: ConsumedEvent[EventData]) -> None:
-    """The handler without a cache (the table's default; apps bind an EventMatcher)."""
-    await EventMatcher()(session, event)

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from shared.db import SessionFactory, transaction
 
 from ..domain import AttemptResult, Outcome
@@ -86,29 +88,7 @@ class ResultRecorder:
     async def _write(self, batch: list[_Result]) -> None:
         try:
             async with transaction(self._sessions) as session:
-                written: dict[int, bool] = {}
-                # Delivery rows in one order for every writer (see the module doc).
-                for i in sorted(range(len(batch)), key=lambda i: batch[i].due.id):
-                    item = batch[i]
-                    # Outbox rows wait for the commit's flush, one INSERT for the batch,
-                    # instead of being flushed before each next UPDATE.
-                    with session.no_autoflush:
-                        written[i] = await record(session, item.due, item.result,
-                                                  started=item.started,
-                                                  settings=self._settings, worker=self._worker)
-                outcomes: list[Recorded] = []
-                for i, item in enumerate(batch):
-                    following: tuple[Due | None, bool] = (None, False)
-                    if written[i] and item.fetch_next and item.result.outcome is Outcome.delivered:
-                        with session.no_autoflush:
-                            claimed = await claim(session, worker=self._worker,
-                                                  lease=self._lease, limit=1, key=item.due.key)
-                        if claimed:
-                            following = claimed[0]
-                    outcomes.append((written[i], *following))
-                await disable_gone(session, (
-                    item.due.subscription_id for i, item in enumerate(batch)
-                    if written[i] and item.result.outcome is Outcome.gone))
+                outcomes = await self._record(session, batch)
         except Exception as exc:
             if len(batch) > 1:
                 # One bad result must not sink the others: write them one at a time.
@@ -128,6 +108,34 @@ class ResultRecorder:
                 orphans.append(outcome[1].id)  # its attempt was cancelled: nobody sends it
         if orphans:
             await self._release(orphans)
+
+    async def _record(self, session: AsyncSession, batch: list[_Result]) -> list[Recorded]:
+        """Each result in the batch's transaction, and the next delivery of each
+        queue whose head was delivered, claimed in the same transaction."""
+        written: dict[int, bool] = {}
+        # Delivery rows in one order for every writer (see the module doc).
+        for i in sorted(range(len(batch)), key=lambda i: batch[i].due.id):
+            item = batch[i]
+            # Outbox rows wait for the commit's flush, one INSERT for the batch,
+            # instead of being flushed before each next UPDATE.
+            with session.no_autoflush:
+                written[i] = await record(session, item.due, item.result,
+                                          started=item.started,
+                                          settings=self._settings, worker=self._worker)
+        outcomes: list[Recorded] = []
+        for i, item in enumerate(batch):
+            following: tuple[Due | None, bool] = (None, False)
+            if written[i] and item.fetch_next and item.result.outcome is Outcome.delivered:
+                with session.no_autoflush:
+                    claimed = await claim(session, worker=self._worker,
+                                          lease=self._lease, limit=1, key=item.due.key)
+                if claimed:
+                    following = claimed[0]
+            outcomes.append((written[i], *following))
+        await disable_gone(session, (
+            item.due.subscription_id for i, item in enumerate(batch)
+            if written[i] and item.result.outcome is Outcome.gone))
+        return outcomes
 
     async def _release(self, delivery_ids: list[UUID]) -> None:
         """Give back claims nobody will attempt, so others need not wait for them to expire."""
