@@ -1,24 +1,10 @@
 """The notification kinds every layer names: channels, delivery modes and statuses.
 
-The API schemas, the models and the web UI's forms all take their values from here.
+Their values are published vocabulary (the web UI offers them, clients send
+them), so they are defined once in shared.vocabulary and named here for the
+notifications domain.
 """
 
-from enum import StrEnum
+from shared.vocabulary import Channel, DeliveryMode, DeliveryStatus
 
-
-class Channel(StrEnum):
-    webhook = "webhook"
-    email = "email"
-    slack = "slack"
-
-
-class DeliveryMode(StrEnum):
-    immediate = "immediate"
-    daily = "daily"
-    weekly = "weekly"
-
-
-class DeliveryStatus(StrEnum):
-    pending = "pending"
-    delivered = "delivered"
-    dead_lettered = "dead_lettered"
+__all__ = ["Channel", "DeliveryMode", "DeliveryStatus"]
