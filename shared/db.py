@@ -2,7 +2,8 @@
 signals that wake a background worker when a transaction left work for it."""
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,10 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.types import TypeDecorator
 from sqlmodel.ext.asyncio.session import AsyncSession
+from typing_extensions import override
 
 from shared import tracing
 
 SessionFactory = async_sessionmaker[AsyncSession]
+
+log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
@@ -32,6 +36,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
+    @override
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
@@ -39,6 +44,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             raise ValueError("naive datetime given; CAPAflow stores UTC only")
         return value.astimezone(UTC)
 
+    @override
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
@@ -143,19 +149,26 @@ async def transaction(sessions: SessionFactory) -> AsyncIterator[AsyncSession]:
 # waits on commit_signal(); a use case that leaves such work calls
 # signal_on_commit() in its transaction. Only this process is woken: workers
 # keep polling, more slowly, for what other processes commit.
+#
+# A signal may carry items (the ids of the rows it left, say): listeners added
+# with commit_listener() get them, so a worker starts those rows at once
+# without looking for them. commit_signal() is such a listener that only sets
+# an event. One mechanism for every "wake a worker after commit".
 
-# session.info keys: channels to signal when the transaction commits; hooks set.
+# session.info keys: items to hand out per channel when the transaction
+# commits; hooks set.
 _SIGNAL = "capaflow_signal_on_commit"
 _HOOKED = "capaflow_commit_hooks"
-_Waiter = tuple[asyncio.AbstractEventLoop, asyncio.Event]
-_waiters: dict[tuple[Engine, str], set[_Waiter]] = {}
+_Listener = tuple[asyncio.AbstractEventLoop, Callable[[tuple[Any, ...]], None]]
+_listeners: dict[tuple[Engine, str], set[_Listener]] = {}
 
 
-def signal_on_commit(session: AsyncSession, channel: str) -> None:
-    """Set this process's ``commit_signal(..., channel)`` events for the session's
-    database once its transaction commits; a rollback signals nothing."""
+def signal_on_commit(session: AsyncSession, channel: str, items: Iterable[Any] = ()) -> None:
+    """Signal this process's listeners on ``channel`` for the session's database
+    once its transaction commits, handing them ``items`` (those of every call in
+    the transaction, in order); a rollback signals nothing."""
     sync = session.sync_session
-    sync.info.setdefault(_SIGNAL, set()).add(channel)
+    sync.info.setdefault(_SIGNAL, {}).setdefault(channel, []).extend(items)
     if not sync.info.get(_HOOKED):
         # Hooks on this session only: sessions that never signal pay nothing.
         sync.info[_HOOKED] = True
@@ -164,24 +177,34 @@ def signal_on_commit(session: AsyncSession, channel: str) -> None:
 
 
 @contextmanager
+def commit_listener(sessions: SessionFactory, channel: str,
+                    callback: Callable[[tuple[Any, ...]], None]) -> Iterator[None]:
+    """Call ``callback(items)`` in this event loop whenever a transaction on
+    ``sessions``' database that signalled ``channel`` commits. The callback runs
+    inside the committing code: it must only note the items and return."""
+    bind = sessions().sync_session.bind
+    if not isinstance(bind, Engine):  # bound to a connection: nothing to key on
+        yield
+        return
+    listener = (asyncio.get_running_loop(), callback)
+    _listeners.setdefault((bind, channel), set()).add(listener)
+    try:
+        yield
+    finally:
+        listening = _listeners.get((bind, channel), set())
+        listening.discard(listener)
+        if not listening:
+            _listeners.pop((bind, channel), None)
+
+
+@contextmanager
 def commit_signal(sessions: SessionFactory, channel: str) -> Iterator[asyncio.Event]:
     """An event set whenever a transaction on ``sessions``' database that called
     ``signal_on_commit(session, channel)`` commits. Clear it before looking for
     work, so a commit during the look sets it again."""
-    bind = sessions().sync_session.bind
     wake = asyncio.Event()
-    if not isinstance(bind, Engine):  # bound to a connection: nothing to key on
+    with commit_listener(sessions, channel, lambda _items: wake.set()):
         yield wake
-        return
-    waiter = (asyncio.get_running_loop(), wake)
-    _waiters.setdefault((bind, channel), set()).add(waiter)
-    try:
-        yield wake
-    finally:
-        waiting = _waiters.get((bind, channel), set())
-        waiting.discard(waiter)
-        if not waiting:
-            _waiters.pop((bind, channel), None)
 
 
 def _after_commit(session: Session) -> None:
@@ -192,12 +215,19 @@ def _after_commit(session: Session) -> None:
         running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
     except RuntimeError:  # a synchronous session outside any event loop
         running = None
-    for channel in session.info.pop(_SIGNAL, ()):
-        for loop, wake in tuple(_waiters.get((session.bind, channel), ())):
+    signalled: dict[str, list[Any]] = session.info.pop(_SIGNAL, {})
+    for channel, items in signalled.items():
+        handed = tuple(items)
+        for loop, callback in tuple(_listeners.get((session.bind, channel), ())):
             if loop is running:
-                wake.set()
+                try:
+                    callback(handed)
+                except Exception:
+                    # The transaction did commit: a listener's fault must not
+                    # make its caller believe otherwise.
+                    log.exception("commit listener on %s failed", channel)
             elif not loop.is_closed():
-                loop.call_soon_threadsafe(wake.set)
+                loop.call_soon_threadsafe(callback, handed)
 
 
 def _after_rollback(session: Session, previous: SessionTransaction) -> None:

@@ -121,7 +121,7 @@ async def claim(sessions: SessionFactory, *, subject: str, key: str, payload: An
         previous = existing.response_body
         holder = (col(IdempotencyRecord.response_body).is_(None) if previous is None
                   else col(IdempotencyRecord.response_body) == previous)
-        taken = await session.exec(update(IdempotencyRecord)  # type: ignore[call-overload]
+        taken = await session.exec(update(IdempotencyRecord)
                                    .where(*_row(subject, key), holder)
                                    .values(response_body=_HOLDER + token, updated_at=now)
                                    .execution_options(synchronize_session=False))
@@ -150,7 +150,7 @@ async def complete(session: AsyncSession, claim: Claim | None, *, status: int,
     if claim is None:
         return
     held = (_held_by(claim),) if claim.token is not None else ()
-    recorded = await session.exec(update(IdempotencyRecord)  # type: ignore[call-overload]
+    recorded = await session.exec(update(IdempotencyRecord)
                                   .where(*_row(claim.subject, claim.key), *held)
                                   .values(state="complete", response_status=status,
                                           response_body=json.dumps(body, default=str),
@@ -169,14 +169,14 @@ async def abandon(sessions: SessionFactory, claim: Claim | None) -> None:
         return
     held = (_held_by(claim),) if claim.token is not None else ()
     async with transaction(sessions) as session:
-        await session.exec(delete(IdempotencyRecord)  # type: ignore[call-overload]
+        await session.exec(delete(IdempotencyRecord)
                            .where(*_row(claim.subject, claim.key), *held))
 
 
 async def _renew(sessions: SessionFactory, claim: Claim) -> bool:
     """Extends the lease; False once the key is no longer this claim's."""
     async with transaction(sessions) as session:
-        renewed = await session.exec(update(IdempotencyRecord)  # type: ignore[call-overload]
+        renewed = await session.exec(update(IdempotencyRecord)
                                      .where(*_row(claim.subject, claim.key), _held_by(claim))
                                      .values(updated_at=utcnow()))
     return bool(renewed.rowcount == 1)

@@ -39,7 +39,7 @@ def run_env(target_metadata: MetaData) -> None:
 
     async def _run() -> None:
         engine = create_engine(url)
-        engine.pool = pool.NullPool(engine.pool._creator)  # type: ignore[attr-defined]
+        engine.pool = pool.NullPool(engine.pool._creator)
         async with engine.connect() as connection:
             await connection.run_sync(_migrate)
             await connection.commit()

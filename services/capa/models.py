@@ -12,9 +12,10 @@ from shared.events.catalog import Severity
 from shared.idempotency import IdempotencyRecord
 from shared.inbox import ProcessedEvent
 from shared.outbox import OutboxMessage
+from shared.vocabulary import CauseCategory
 
 from .domain import ActionKind, ActionStatus, CapaKind, CapaStatus, EffectivenessResult
-from .domain.root_cause import AnalysisStatus, CauseCategory
+from .domain.root_cause import AnalysisStatus
 
 __all__ = [
     "ActionRow",

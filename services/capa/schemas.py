@@ -18,9 +18,10 @@ from pydantic import (
 
 from shared.events.base import Severity
 from shared.http.params import NO_NUL, IsoDate
+from shared.vocabulary import CauseCategory
 
 from .domain import ActionKind, ActionStatus, CapaKind, CapaStatus, EffectivenessResult
-from .domain.root_cause import AnalysisStatus, CauseCategory
+from .domain.root_cause import AnalysisStatus
 from .request_rules import (
     DONE_NEEDS_EVIDENCE,
     LESSON_WITH_CLOSURE,

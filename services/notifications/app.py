@@ -3,8 +3,9 @@
 ``uvicorn services.notifications.app:create_app --factory``
 
 Besides what every service runs (outbox relay, consumer), the lifespan
-starts the delivery worker and the digest schedule when ``run_workers``; the
-consumer's matcher wakes that worker when it queued deliveries.
+starts the delivery worker and the digest schedule when ``run_workers``; what
+this process's consumer and API queue wakes that worker on commit
+(``service.matching.deliveries_queued``).
 """
 
 import asyncio
@@ -15,13 +16,13 @@ from fastapi import FastAPI
 
 from shared.http.app import service_app
 
-from .api import deliveries, live, subscriptions
-from .delivery import DeliveryWorker
-from .digests import run_digest_schedule
-from .matching import EventMatcher
+from .api import ROUTERS
 from .service import SERVICE, SUBSCRIPTIONS, with_matcher
+from .service.delivery import DeliveryWorker
+from .service.digests import run_digest_schedule
+from .service.matching import EventMatcher
+from .service.stream import StreamSlots
 from .settings import NotificationsSettings
-from .stream import StreamSlots
 
 
 def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
@@ -30,7 +31,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     matcher = EventMatcher()
     app = service_app(service=SERVICE, title="CAPAflow notifications service",
                       settings=settings, subscriptions=with_matcher(SUBSCRIPTIONS, matcher),
-                      routers=[subscriptions.router, deliveries.router, live.router])
+                      routers=ROUTERS)
     app.state.notifications_matcher = matcher
     app.state.stream_slots = StreamSlots(settings.stream_max_per_principal)
     runtime_lifespan = app.router.lifespan_context
@@ -43,19 +44,14 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
             tasks: list[asyncio.Task[None]] = []
             if settings.run_workers:
                 sessions = app.state.runtime.sessions
+                # It listens for the deliveries this process's consumer and API commit.
                 worker = DeliveryWorker(sessions=sessions, settings=settings)
-                # The consumer runs in this process too: its commits wake the worker.
-                matcher.on_queued = worker.wake
-                # So do the API's test sends and retries (api.wake_of).
-                app.state.wake_deliveries = worker.wake
                 tasks = [asyncio.create_task(worker.run(stop), name="delivery-worker"),
                          asyncio.create_task(run_digest_schedule(
                              sessions, stop, settings.digest_check_interval), name="digests")]
             try:
                 yield
             finally:
-                matcher.on_queued = None
-                app.state.wake_deliveries = None
                 stop.set()
                 # The delivery worker lets attempts end (up to their deadline) and
                 # gives its claims back before it returns: wait for that.

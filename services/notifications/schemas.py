@@ -11,7 +11,7 @@ from shared.events.base import Severity
 from shared.http.params import NO_NUL
 
 from .domain import Channel, DeliveryMode, DeliveryStatus
-from .targets import ANY_TARGET, EMAIL_TARGET, TARGET_NOT_ALLOWED, WEB_TARGET
+from .domain.targets import ANY_TARGET, EMAIL_TARGET, TARGET_NOT_ALLOWED, WEB_TARGET
 
 Pattern = Annotated[str, StringConstraints(min_length=1, max_length=200,
                                            pattern=r"^[A-Za-z0-9_.*?\[\]!-]+$")]

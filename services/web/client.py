@@ -49,7 +49,8 @@ class ApiResponse:
 
     @property
     def etag(self) -> str | None:
-        return self.headers.get("etag")
+        etag: str | None = self.headers.get("etag")
+        return etag
 
 
 class ApiClient:

@@ -34,11 +34,11 @@ FRAMEWORK_PAGES = {
 
 def install_error_pages(app: FastAPI) -> None:
     @app.exception_handler(SignInRequired)
-    async def to_sign_in(request: Request, exc: SignInRequired) -> Response:
+    async def to_sign_in(_request: Request, exc: SignInRequired) -> Response:
         return sign_in_redirect(exc.next_path, exc.lost)
 
     @app.exception_handler(CsrfRejected)
-    async def csrf_rejected(request: Request, exc: CsrfRejected) -> Response:
+    async def csrf_rejected(request: Request, _exc: CsrfRejected) -> Response:
         return render(request, "error.html", status_code=403, title="Form expired",
                       message="This form was not sent from your current session. "
                               "Go back, reload the page and try again.")
@@ -70,7 +70,7 @@ def install_error_pages(app: FastAPI) -> None:
         return response
 
     @app.exception_handler(RequestValidationError)
-    async def unreadable(request: Request, exc: RequestValidationError) -> Response:
+    async def unreadable(request: Request, _exc: RequestValidationError) -> Response:
         # The pages read their own fields and tolerate odd values; what still lands
         # here is a hand-made request. The input is not echoed back.
         return render(request, "error.html", status_code=422, title="Request not understood",

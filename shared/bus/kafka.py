@@ -15,6 +15,7 @@ from aiokafka.errors import (
     RecordTooLargeError,
 )
 from aiokafka.structs import OffsetAndMetadata
+from typing_extensions import override
 
 from shared.bus import kafka_spans
 from shared.bus.base import OutgoingRecord, PartlyRefused, ReceivedRecord
@@ -283,11 +284,13 @@ class _CommitBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, subscription: KafkaSubscription) -> None:
         self._subscription = subscription
 
+    @override
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         try:
             await self._subscription.commit_handled()
         except Exception:
             log.warning("committing handled offsets before a rebalance failed", exc_info=True)
 
+    @override
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         return None

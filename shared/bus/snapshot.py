@@ -19,6 +19,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import OffsetAndMetadata
 from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import Connection
+from typing_extensions import override
 
 from shared.bus.base import Bus, ReceivedRecord
 from shared.bus.kafka import KafkaBus
@@ -40,6 +41,7 @@ class TopicSnapshot(Protocol):
         """Every partition was read up to its end."""
         ...
 
+    @override
     async def fetch(self, *, max_records: int, timeout: float) -> list[ReceivedRecord]:
         """The next records before the end, oldest first per partition."""
         ...
@@ -109,6 +111,7 @@ class KafkaTopicSnapshot:
     def done(self) -> bool:
         return not self._pending
 
+    @override
     async def fetch(self, *, max_records: int, timeout: float) -> list[ReceivedRecord]:
         if not self._pending:
             return []
@@ -164,6 +167,7 @@ class SqlTopicSnapshot:
     def done(self) -> bool:
         return self._after >= self._end
 
+    @override
     async def fetch(self, *, max_records: int, timeout: float) -> list[ReceivedRecord]:
         if self.done:
             return []

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from typing_extensions import override
 
 from shared.bus.base import OutgoingRecord, PartlyRefused, ReceivedRecord, RecordRefused
 from shared.db import WRITES, UTCDateTime, create_engine, utcnow
@@ -137,6 +138,7 @@ class SqlBus:
                     topic=r.topic, key=r.key, value=r.value,
                     headers=_encode_headers(r.headers), appended_at=now))
 
+    @override
     async def begin_publish(self, records: Sequence[OutgoingRecord], *,
                             after: Awaitable[None] | None = None) -> Awaitable[None]:
         # Appending is durable once its transaction commits: nothing to pipeline,

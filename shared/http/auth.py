@@ -60,7 +60,7 @@ def _identify(request: Request) -> Principal:
     return principal
 
 
-def _refuse_source(principal: Principal) -> None:
+def _refuse_source() -> None:
     raise Problem(403, "A monitoring source's token may only send to its intake endpoint; "
                   "use a person's API key here.", title="Forbidden",
                   required_roles=list(ROLES))
@@ -70,7 +70,7 @@ def authenticate(request: Request) -> Principal:
     """Any person's valid key (monitoring source tokens get 403)."""
     principal = _identify(request)
     if principal.is_source:
-        _refuse_source(principal)
+        _refuse_source()
     return principal
 
 
@@ -81,7 +81,7 @@ def require_roles(*roles: str) -> Callable[[Request], Awaitable[Principal]]:
     async def dependency(request: Request) -> Principal:
         principal = _identify(request)
         if principal.is_source and not intake:
-            _refuse_source(principal)
+            _refuse_source()
         if not principal.holds_any(roles):
             # admin holds every person role; a source token only its own.
             needed = list(roles) + (["admin"] if any(r in ROLES for r in roles) else [])

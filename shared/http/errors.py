@@ -94,67 +94,83 @@ def _missing_if_match(error: Any) -> bool:
             and str(loc[1]).lower() == "if-match")
 
 
+async def _problem(request: Request, exc: Problem) -> JSONResponse:
+    return problem_response(exc.status, exc.detail, title=exc.title, type_=exc.type,
+                            instance=request.url.path, headers=exc.headers,
+                            **exc.extensions)
+
+
+async def _use_case(request: Request, exc: UseCaseError) -> JSONResponse:
+    return problem_response(exc.status, exc.detail, title=exc.title, type_=exc.type_uri,
+                            instance=request.url.path, headers=exc.headers,
+                            **exc.extensions)
+
+
+async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+    # Two requests raced on the same row (e.g. the same NC); the loser retries.
+    log.info("integrity conflict on %s: %s", request.url.path, exc.orig)
+    return problem_response(409, "Another request changed this at the same time; "
+                            "reload and try again.", title="Concurrent change",
+                            instance=request.url.path, headers={"Retry-After": "1"})
+
+
+async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    if all(_missing_if_match(e) for e in exc.errors()) and exc.errors():
+        return problem_response(428, "Send the ETag you last read in an If-Match header.",
+                                title="Precondition required", instance=request.url.path)
+    errors = [{"field": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg"),
+               "type": e.get("type")} for e in exc.errors()]
+    return problem_response(422, "The request is not valid; see errors for each field.",
+                            title="Validation failed", instance=request.url.path,
+                            errors=errors)
+
+
+async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request.app.router.routes, request))
+    return problem_response(exc.status_code, str(exc.detail), instance=request.url.path,
+                            headers=headers or None)
+
+
+async def _event_too_large(request: Request, exc: EventTooLarge) -> JSONResponse:
+    # The request was within the body limit, but what it asks to record
+    # would not fit in one event: nothing was written (rolled back).
+    return problem_response(422, f"The change cannot be recorded: {exc}. Shorten the "
+                            "longest text fields and send it again.",
+                            title="Event too large", instance=request.url.path,
+                            event_type=exc.event_type, event_bytes=exc.size,
+                            max_event_bytes=exc.limit)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if is_unavailable(exc):
+        # Nothing was written (the transaction never committed): the client
+        # can safely retry, with the same Idempotency-Key if it used one.
+        log.warning("database unavailable on %s %s: %s", request.method,
+                    request.url.path, exc)
+        return problem_response(503, "The service cannot reach its database right now; "
+                                "retry after the given delay.",
+                                title="Temporarily unavailable",
+                                instance=request.url.path, headers={"Retry-After": "5"})
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem_response(500, "An unexpected error occurred; it has been logged.",
+                            instance=request.url.path)
+
+
+_HANDLERS: tuple[tuple[type[Exception], Any], ...] = (
+    (Problem, _problem),
+    (UseCaseError, _use_case),
+    (IntegrityError, _integrity),
+    (RequestValidationError, _validation),
+    (StarletteHTTPException, _http),
+    (EventTooLarge, _event_too_large),
+    (Exception, _unexpected),
+)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
-    @app.exception_handler(Problem)
-    async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        return problem_response(exc.status, exc.detail, title=exc.title, type_=exc.type,
-                                instance=request.url.path, headers=exc.headers,
-                                **exc.extensions)
-
-    @app.exception_handler(UseCaseError)
-    async def _use_case(request: Request, exc: UseCaseError) -> JSONResponse:
-        return problem_response(exc.status, exc.detail, title=exc.title, type_=exc.type_uri,
-                                instance=request.url.path, headers=exc.headers,
-                                **exc.extensions)
-
-    @app.exception_handler(IntegrityError)
-    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
-        # Two requests raced on the same row (e.g. the same NC); the loser retries.
-        log.info("integrity conflict on %s: %s", request.url.path, exc.orig)
-        return problem_response(409, "Another request changed this at the same time; "
-                                "reload and try again.", title="Concurrent change",
-                                instance=request.url.path, headers={"Retry-After": "1"})
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        if all(_missing_if_match(e) for e in exc.errors()) and exc.errors():
-            return problem_response(428, "Send the ETag you last read in an If-Match header.",
-                                    title="Precondition required", instance=request.url.path)
-        errors = [{"field": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg"),
-                   "type": e.get("type")} for e in exc.errors()]
-        return problem_response(422, "The request is not valid; see errors for each field.",
-                                title="Validation failed", instance=request.url.path,
-                                errors=errors)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        headers = dict(getattr(exc, "headers", None) or {})
-        if exc.status_code == 405:
-            headers["Allow"] = ", ".join(allowed_methods(app.router.routes, request))
-        return problem_response(exc.status_code, str(exc.detail), instance=request.url.path,
-                                headers=headers or None)
-
-    @app.exception_handler(EventTooLarge)
-    async def _event_too_large(request: Request, exc: EventTooLarge) -> JSONResponse:
-        # The request was within the body limit, but what it asks to record
-        # would not fit in one event: nothing was written (rolled back).
-        return problem_response(422, f"The change cannot be recorded: {exc}. Shorten the "
-                                "longest text fields and send it again.",
-                                title="Event too large", instance=request.url.path,
-                                event_type=exc.event_type, event_bytes=exc.size,
-                                max_event_bytes=exc.limit)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        if is_unavailable(exc):
-            # Nothing was written (the transaction never committed): the client
-            # can safely retry, with the same Idempotency-Key if it used one.
-            log.warning("database unavailable on %s %s: %s", request.method,
-                        request.url.path, exc)
-            return problem_response(503, "The service cannot reach its database right now; "
-                                    "retry after the given delay.",
-                                    title="Temporarily unavailable",
-                                    instance=request.url.path, headers={"Retry-After": "5"})
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(500, "An unexpected error occurred; it has been logged.",
-                                instance=request.url.path)
+    """Every error a service can meet, answered as problem+json: the one place
+    where refusals (shared.errors) become statuses."""
+    for kind, handler in _HANDLERS:
+        app.exception_handler(kind)(handler)

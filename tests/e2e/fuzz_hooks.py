@@ -13,7 +13,7 @@ guard refuses: a host name that does not resolve (schemathesis invents names)
 or one that resolves to a non-public address. That depends on DNS and the
 network, not on the request, so no schema can predict it. The notifications
 service answers it with a 422 of its own documented problem type
-(services/notifications/targets.TARGET_NOT_ALLOWED); only that refusal of
+(services/notifications/domain/targets.TARGET_NOT_ALLOWED); only that refusal of
 schema-valid data is dropped, every other one still fails the run.
 """
 
@@ -23,7 +23,7 @@ from typing import Any
 
 import schemathesis
 
-from services.notifications.targets import TARGET_NOT_ALLOWED
+from services.notifications.domain.targets import TARGET_NOT_ALLOWED
 
 _WELL_FORMED = re.compile(r"^\S(.*\S)?$")
 # schemathesis' code for "schema-valid request rejected" (positive_data_acceptance).

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query
 
 from shared.http.pagination import MAX_PAGE_SIZE, SequenceCursor, TimeCursor
 from shared.http.params import NO_NUL, QueryTime
+from shared.vocabulary import CauseCategory
 
-from ..domain.root_cause import CauseCategory
 from ..schemas import AuditPage, AuditVerification, LessonPage
 from ..service.queries import audit_trail, list_lessons, management_review, verify_audit_trail
 from .capas import as_utc

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from .workflow import TERMINAL, CapaStatus, EffectivenessResult
+from shared.vocabulary import CapaStatus
+
+from .workflow import TERMINAL, EffectivenessResult
 
 # Age of open CAPAs in days: (label, lower bound inclusive).
 AGE_BUCKETS: Sequence[tuple[str, int]] = (("0-30", 0), ("31-60", 31), ("61-90", 61),

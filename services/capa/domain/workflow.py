@@ -102,31 +102,80 @@ def check_transition(current: CapaStatus, to: CapaStatus, *, facts: CapaFacts,
     if not holds_any(roles):
         raise RoleRequired(roles, f"Moving a CAPA to '{to}' needs one of the roles: "
                                   f"{', '.join(roles)}.")
-    if to is CapaStatus.cancelled and not (reason and reason.strip()):
-        raise GuardFailed("Cancelling a CAPA needs a reason.")
+    move = _Move(current, to, facts, reason_given=bool(reason and reason.strip()))
+    for guard in _GUARDS:
+        failure = guard(move)
+        if failure:
+            raise GuardFailed(failure)
+
+
+@dataclass(frozen=True)
+class _Move:
+    current: CapaStatus
+    to: CapaStatus
+    facts: CapaFacts
+    reason_given: bool
+
+
+# A guard says why a move cannot happen yet (None: it may); they run in this order.
+Guard = Callable[[_Move], str | None]
+
+
+def _cancel_needs_reason(move: _Move) -> str | None:
+    if move.to is CapaStatus.cancelled and not move.reason_given:
+        return "Cancelling a CAPA needs a reason."
+    return None
+
+
+def _planning_needs_analysis(move: _Move) -> str | None:
     # Only planning needs the analysis: a CAPA may be cancelled mid-investigation.
-    if (current is CapaStatus.investigating and to is CapaStatus.action_planned
-            and not facts.root_cause_submitted):
-        raise GuardFailed("Submit the root-cause analysis before planning actions.")
-    if current is CapaStatus.action_planned and to is CapaStatus.implementing:
-        if facts.action_count == 0:
-            raise GuardFailed("Plan at least one action before implementing.")
-        if facts.actions_this_cycle == 0:
-            raise GuardFailed("The CAPA was reopened: plan at least one new action for the "
-                              "revised root cause before implementing.")
-    if to is CapaStatus.verifying and (facts.action_count == 0
-                                       or facts.unfinished_action_count > 0):
-        raise GuardFailed(f"Every action must be done before verifying "
-                          f"({facts.unfinished_action_count} still open).")
-    if to is CapaStatus.closed and facts.effectiveness is not EffectivenessResult.effective:
-        raise GuardFailed("Closing needs an effectiveness verification with the result "
-                          "'effective'.")
-    if current is CapaStatus.verifying and to is CapaStatus.investigating:
-        if facts.effectiveness is not EffectivenessResult.not_effective:
-            raise GuardFailed("A CAPA goes back to investigating only after an "
-                              "effectiveness verification found it not effective.")
-        if not (reason and reason.strip()):
-            raise GuardFailed("Reopening the investigation needs a reason.")
+    if (move.current is CapaStatus.investigating and move.to is CapaStatus.action_planned
+            and not move.facts.root_cause_submitted):
+        return "Submit the root-cause analysis before planning actions."
+    return None
+
+
+def _implementing_needs_actions(move: _Move) -> str | None:
+    if not (move.current is CapaStatus.action_planned and move.to is CapaStatus.implementing):
+        return None
+    if move.facts.action_count == 0:
+        return "Plan at least one action before implementing."
+    if move.facts.actions_this_cycle == 0:
+        return ("The CAPA was reopened: plan at least one new action for the revised root "
+                "cause before implementing.")
+    return None
+
+
+def _verifying_needs_actions_done(move: _Move) -> str | None:
+    if move.to is CapaStatus.verifying and (move.facts.action_count == 0
+                                            or move.facts.unfinished_action_count > 0):
+        return (f"Every action must be done before verifying "
+                f"({move.facts.unfinished_action_count} still open).")
+    return None
+
+
+def _closing_needs_effectiveness(move: _Move) -> str | None:
+    effective = move.facts.effectiveness is EffectivenessResult.effective
+    if move.to is CapaStatus.closed and not effective:
+        return "Closing needs an effectiveness verification with the result 'effective'."
+    return None
+
+
+def _reopening_needs_ineffectiveness(move: _Move) -> str | None:
+    if not (move.current is CapaStatus.verifying and move.to is CapaStatus.investigating):
+        return None
+    if move.facts.effectiveness is not EffectivenessResult.not_effective:
+        return ("A CAPA goes back to investigating only after an effectiveness verification "
+                "found it not effective.")
+    if not move.reason_given:
+        return "Reopening the investigation needs a reason."
+    return None
+
+
+_GUARDS: tuple[Guard, ...] = (
+    _cancel_needs_reason, _planning_needs_analysis, _implementing_needs_actions,
+    _verifying_needs_actions_done, _closing_needs_effectiveness,
+    _reopening_needs_ineffectiveness)
 
 
 @dataclass(frozen=True)

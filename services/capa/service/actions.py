@@ -176,7 +176,7 @@ async def detect_overdue(sessions: SessionFactory, *, now: datetime,
             .order_by(col(ActionRow.due_date)).limit(batch_size))).all()
         actions = 0
         for action, capa in due_actions:
-            stamped = await session.exec(  # type: ignore[call-overload]
+            stamped = await session.exec(
                 update(ActionRow).where(col(ActionRow.id) == action.id,
                                         col(ActionRow.overdue_notified_at).is_(None))
                 .values(overdue_notified_at=now))
@@ -198,7 +198,7 @@ async def detect_overdue(sessions: SessionFactory, *, now: datetime,
             .order_by(col(Capa.due_date)).limit(batch_size))).all()
         capas = 0
         for capa in due_capas:
-            stamped = await session.exec(  # type: ignore[call-overload]
+            stamped = await session.exec(
                 update(Capa).where(col(Capa.id) == capa.id,
                                    col(Capa.overdue_notified_at).is_(None))
                 .values(overdue_notified_at=now))

@@ -48,14 +48,14 @@ async def next_number(session: AsyncSession, year: int) -> str:
     increment = (update(CapaCounter).where(col(CapaCounter.year) == year)
                  .values(last_sequence=col(CapaCounter.last_sequence) + 1)
                  .returning(col(CapaCounter.last_sequence)))
-    sequence = (await session.exec(increment)).scalar_one_or_none()  # type: ignore[call-overload]
+    sequence = (await session.exec(increment)).scalar_one_or_none()
     if sequence is None:
         try:
             async with session.begin_nested():
                 session.add(CapaCounter(year=year, last_sequence=1))
             sequence = 1
         except IntegrityError:  # another transaction created the year's row first
-            sequence = (await session.exec(increment)).scalar_one()  # type: ignore[call-overload]
+            sequence = (await session.exec(increment)).scalar_one()
     return capa_number(year, sequence)
 
 

@@ -1,3 +1,9 @@
+"""The live stream (Server-Sent Events) and the lessons-learned feeds.
+
+The refusals here are the HTTP edge's own: a Last-Event-ID header that is no
+position, and the per-process cap on open streams (429 with Retry-After).
+"""
+
 import asyncio
 import re
 from collections.abc import Callable
@@ -8,20 +14,19 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import StringConstraints
 from pydantic.json_schema import SkipJsonSchema
-from sqlmodel import col, select
 from starlette.types import Receive, Scope, Send
 
+from shared.db import utcnow
 from shared.events.base import Severity
 from shared.http.errors import PROBLEM_RESPONSES, Problem
 from shared.http.params import NO_NUL
 
-from .. import feeds, stream
-from ..digests import LESSON_TYPE
 from ..domain import EventFilter
-from ..messages import Links
-from ..models import ReceivedEvent
 from ..schemas import Pattern
-from . import Person, Sessions, Settings
+from ..service import feeds, stream
+from ..service.messages import Links
+from ..service.queries import latest_lessons
+from .deps import Person, Sessions, Settings
 
 router = APIRouter(prefix="/v1", tags=["stream and feeds"])
 FEED_SIZE = 50
@@ -119,24 +124,12 @@ async def live_stream(
         headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
 
 
-async def _lessons(sessions: Any) -> list[dict[str, Any]]:
-    import json
-
-    async with sessions() as session:
-        rows = (await session.exec(select(ReceivedEvent.envelope)
-                                   .where(col(ReceivedEvent.event_type) == LESSON_TYPE)
-                                   .order_by(col(ReceivedEvent.position).desc())
-                                   .limit(FEED_SIZE))).all()
-    return [json.loads(r) for r in rows]
-
-
 @router.get("/feeds/lessons.atom", response_class=Response)
 async def lessons_atom(principal: Person, sessions: Sessions, settings: Settings) -> Response:
     """The latest lessons learned as an Atom 1.0 feed (basic auth works for feed readers)."""
-    from shared.db import utcnow
-
     base = settings.feed_base_url.rstrip("/")
-    body = feeds.atom(await _lessons(sessions), self_url=f"{base}/v1/feeds/lessons.atom",
+    lessons = await latest_lessons(sessions, limit=FEED_SIZE)
+    body = feeds.atom(lessons, self_url=f"{base}/v1/feeds/lessons.atom",
                       links=Links(settings.public_base_url, settings.nonconformity_base_url),
                       now=utcnow())
     return Response(body, media_type="application/atom+xml; charset=utf-8")
@@ -147,7 +140,8 @@ async def lessons_atom(principal: Person, sessions: Sessions, settings: Settings
 async def lessons_json(principal: Person, sessions: Sessions, settings: Settings) -> Response:
     """The latest lessons learned as a JSON Feed 1.1."""
     base = settings.feed_base_url.rstrip("/")
-    body = feeds.json_feed(await _lessons(sessions), self_url=f"{base}/v1/feeds/lessons.json",
+    lessons = await latest_lessons(sessions, limit=FEED_SIZE)
+    body = feeds.json_feed(lessons, self_url=f"{base}/v1/feeds/lessons.json",
                            home_url=base,
                            links=Links(settings.public_base_url,
                                        settings.nonconformity_base_url))

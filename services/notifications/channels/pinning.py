@@ -20,6 +20,7 @@ from typing import Any
 
 import httpcore
 import httpx
+from typing_extensions import override
 
 from shared import tracing
 
@@ -68,6 +69,7 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         assert failure is not None
         raise failure
 
+    @override
     async def connect_unix_socket(self, path: str, timeout: float | None = None,
                                   socket_options: Iterable[Any] | None = None,
                                   ) -> httpcore.AsyncNetworkStream:

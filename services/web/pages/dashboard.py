@@ -117,7 +117,7 @@ async def _weekly(api: UserApi, weeks: int) -> Any:
 
 
 @router.get("/dashboard", include_in_schema=False)
-async def dashboard(request: Request, user: CurrentUser, api: Api, since: str = "",
+async def dashboard(request: Request, _user: CurrentUser, api: Api, since: str = "",
                     until: str = "", weeks: str = "") -> Response:
     since, until = since.strip()[:10], until.strip()[:10]
     n_weeks = int(weeks) if weeks.isdigit() and int(weeks) in WEEK_CHOICES else DEFAULT_WEEKS

@@ -18,7 +18,7 @@ CAUSE_CATEGORIES = labelled(CAUSE_LABELS)
 
 
 @router.get("/lessons", include_in_schema=False)
-async def lessons(request: Request, user: CurrentUser, api: Api, text: str = "", tag: str = "",
+async def lessons(request: Request, _user: CurrentUser, api: Api, text: str = "", tag: str = "",
                   category: str = "", cursor: str = "") -> Response:
     # Bounded as the API bounds them, so an over-long field is trimmed, not refused.
     search = {"text": text.strip()[:200], "tag": tag.strip()[:50],

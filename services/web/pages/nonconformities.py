@@ -35,7 +35,7 @@ PAGE_SIZE = 50
 
 
 @router.get("/nonconformities", include_in_schema=False)
-async def inbox(request: Request, user: CurrentUser, api: Api) -> Response:
+async def inbox(request: Request, _user: CurrentUser, api: Api) -> Response:
     q = request.query_params
     filters = {"status": allowed(q.get("status"), STATUSES),
                "severity": allowed(q.get("severity"), SEVERITIES),
@@ -56,7 +56,7 @@ async def inbox(request: Request, user: CurrentUser, api: Api) -> Response:
 
 
 @router.get("/nonconformities/new", include_in_schema=False)
-async def report_form(request: Request, user: CurrentUser) -> Response:
+async def report_form(request: Request, _user: CurrentUser) -> Response:
     return _report_page(request, FormState(name="report"))
 
 

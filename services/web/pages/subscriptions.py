@@ -136,7 +136,7 @@ async def _act(user: CsrfUser, api: Api, subscription_id: str, method: str, path
 
 
 @router.post("/subscriptions/{subscription_id}/test", include_in_schema=False)
-async def send_test(request: Request, user: CsrfUser, api: Api,
+async def send_test(_request: Request, user: CsrfUser, api: Api,
                     subscription_id: str) -> Response:
     return await _act(user, api, subscription_id, "POST", "/test", None,
                       "Test event queued; its delivery is listed below.")
@@ -187,7 +187,7 @@ async def delete(request: Request, user: CsrfUser, api: Api, subscription_id: st
 
 @router.post("/subscriptions/{subscription_id}/deliveries/{delivery_id}/retry",
              include_in_schema=False)
-async def retry_delivery(request: Request, user: CsrfUser, api: Api, subscription_id: str,
+async def retry_delivery(_request: Request, user: CsrfUser, api: Api, subscription_id: str,
                          delivery_id: str) -> Response:
     sub_id, del_id = _valid_id(subscription_id), _valid_id(delivery_id)
     try:

@@ -26,12 +26,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from services.notifications.app import create_app
+from services.notifications.service.matching import DELIVERIES_QUEUED, EventMatcher
 from services.notifications.settings import NotificationsSettings
 from shared.bus.sql import SqlBus
-from shared.db import utcnow
+from shared.db import SessionFactory, commit_listener, transaction, utcnow
 from shared.events.catalog import CapaOpened, LessonPublished, Severity
 from shared.events.envelope import new_event, to_record
 from shared.events.nonconformity import NonconformityReported
+from shared.inbox import consumed as as_consumed
 from tests.conftest import BUS_MIGRATIONS, ROOT, DatabaseFactory, eventually, migrate, running
 
 NOTIFICATIONS_MIGRATIONS = ROOT / "services" / "notifications" / "migrations"
@@ -227,3 +229,13 @@ def lesson_published(title: str = "Torque seals to spec") -> CloudEvent:
         cause_category="method", actions=["Add torque spec"],
         what_to_do_differently="Specify torque on every seal drawing", tags=["seals"],
         published_at=utcnow()))
+
+
+async def match(sessions: SessionFactory, event: CloudEvent) -> list[uuid.UUID]:
+    """Match ``event`` in a transaction of its own; the ids of the deliveries it
+    queued, as this process's delivery worker is handed them on commit."""
+    queued: list[uuid.UUID] = []
+    with commit_listener(sessions, DELIVERIES_QUEUED, queued.extend):
+        async with transaction(sessions) as session:
+            await EventMatcher()(session, as_consumed(event))
+    return queued

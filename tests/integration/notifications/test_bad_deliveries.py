@@ -16,7 +16,7 @@ import pytest
 
 from services.notifications.channels.webhook import MAX_RESPONSE_BYTES
 from services.notifications.models import Subscription
-from services.notifications.service import new_secret
+from services.notifications.service.subscriptions import new_secret
 from shared.db import transaction, utcnow
 from shared.events.catalog import CAPA_TOPIC
 from tests.conftest import BUS_MIGRATIONS, DatabaseFactory, eventually, migrate

@@ -8,10 +8,10 @@ from datetime import timedelta
 import asyncpg
 from sqlmodel import select
 
-from services.notifications.attempts import Due, record
 from services.notifications.domain import AttemptResult, Outcome
 from services.notifications.models import Delivery, Subscription
-from services.notifications.service import delete_subscription, new_secret
+from services.notifications.service.attempts import Due, record
+from services.notifications.service.subscriptions import delete_subscription, new_secret
 from services.notifications.settings import NotificationsSettings
 from shared.auth import Principal
 from shared.db import create_engine, session_factory, transaction, utcnow

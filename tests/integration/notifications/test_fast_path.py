@@ -17,17 +17,16 @@ import pytest
 from sqlalchemy import event, update
 from sqlmodel import col, select
 
-from services.notifications.attempts import Due, record
-from services.notifications.claims import claim
-from services.notifications.delivery import DeliveryWorker
 from services.notifications.domain import AttemptResult, Outcome
-from services.notifications.matching import EventMatcher
 from services.notifications.models import Delivery, Subscription
-from services.notifications.service import new_secret
+from services.notifications.service.attempts import Due, record
+from services.notifications.service.claims import claim
+from services.notifications.service.delivery import DeliveryWorker
+from services.notifications.service.matching import EventMatcher
+from services.notifications.service.subscriptions import new_secret
 from services.notifications.settings import NotificationsSettings
 from shared.db import create_engine, session_factory, transaction, utcnow
 from shared.events.catalog import CAPA_TOPIC, NONCONFORMITY_TOPIC
-from shared.inbox import consumed as as_consumed
 from shared.outbox import OutboxMessage
 from tests.conftest import BUS_MIGRATIONS, DatabaseFactory, eventually, migrate
 from tests.integration.notifications.conftest import (
@@ -37,6 +36,7 @@ from tests.integration.notifications.conftest import (
     capa_opened,
     fast_settings,
     harness,
+    match,
     nc_reported,
 )
 
@@ -228,9 +228,7 @@ async def test_statements_per_delivery_are_bounded(database_url: str,
     settings = NotificationsSettings(database_url=database_url, **fast_settings())
     n = 20
     await _subscriptions(sessions, [receiver.url(f"/n/{i}") for i in range(n)])
-    queued: list[uuid.UUID] = []
-    async with transaction(sessions) as session:
-        await EventMatcher(on_queued=queued.extend)(session, as_consumed(capa_opened()))
+    queued = await match(sessions, capa_opened())
     assert len(queued) == n
     worker = DeliveryWorker(sessions=sessions, settings=settings)
     counts: Counter[str] = Counter()
@@ -276,9 +274,7 @@ async def test_a_result_is_recorded_only_over_the_attempt_it_belongs_to(
     settings = NotificationsSettings(database_url=database_url, **fast_settings())
     try:
         await _subscriptions(sessions, ["http://127.0.0.1:9/hook"])
-        queued: list[uuid.UUID] = []
-        async with transaction(sessions) as session:
-            await EventMatcher(on_queued=queued.extend)(session, as_consumed(capa_opened()))
+        queued = await match(sessions, capa_opened())
         async with transaction(sessions) as session:
             [(due, more)] = await claim(session, worker="w1", lease=timedelta(minutes=1),
                                         limit=10, ids=queued)

@@ -19,13 +19,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from services.notifications.attempts import Due, send
 from services.notifications.channels import webhook
 from services.notifications.channels.guard import CheckedTarget
 from services.notifications.channels.pinning import pinned, pinned_client
-from services.notifications.delivery import DeliveryWorker
 from services.notifications.domain import Outcome, parse_networks
-from services.notifications.messages import Links
+from services.notifications.service.attempts import Due, send
+from services.notifications.service.delivery import DeliveryWorker
+from services.notifications.service.messages import Links
 from services.notifications.settings import NotificationsSettings
 
 NOW = datetime(2026, 11, 26, 8, tzinfo=UTC)

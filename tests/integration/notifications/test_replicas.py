@@ -21,14 +21,14 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
-from services.notifications.attempts import record
-from services.notifications.claims import claim
-from services.notifications.delivery import DeliveryWorker
-from services.notifications.digests import run_digests
 from services.notifications.domain import AttemptResult, Outcome
-from services.notifications.matching import EventMatcher
 from services.notifications.models import Delivery, ReceivedEvent, Subscription
-from services.notifications.service import new_secret
+from services.notifications.service.attempts import record
+from services.notifications.service.claims import claim
+from services.notifications.service.delivery import DeliveryWorker
+from services.notifications.service.digests import run_digests
+from services.notifications.service.matching import EventMatcher
+from services.notifications.service.subscriptions import new_secret
 from services.notifications.settings import NotificationsSettings
 from shared.db import SessionFactory, create_engine, session_factory, transaction, utcnow
 from shared.inbox import consumed as as_consumed
@@ -39,6 +39,7 @@ from tests.integration.notifications.conftest import (
     Receiver,
     capa_opened,
     fast_settings,
+    match,
 )
 
 MINUTE = timedelta(minutes=1)
@@ -111,8 +112,10 @@ async def test_two_workers_send_every_delivery_once_in_order_per_subject(
             sends[i] += 1
         return httpx.AsyncClient(trust_env=False, event_hooks={"request": [count]})
 
-    workers = [DeliveryWorker(sessions=postgres.sessions(), settings=settings,
+    replicas = [postgres.sessions() for _ in range(2)]
+    workers = [DeliveryWorker(sessions=replicas[i], settings=settings,
                               client=client(i), worker_id=f"replica-{i}") for i in range(2)]
+    matchers = [EventMatcher() for _ in range(2)]  # each its own filter cache
     stop = asyncio.Event()
     tasks = [asyncio.create_task(w.run(stop)) for w in workers]
     capas = [uuid.uuid4() for _ in range(40)]
@@ -122,10 +125,10 @@ async def test_two_workers_send_every_delivery_once_in_order_per_subject(
             for n, capa_id in enumerate(capas):
                 event_ = capa_opened(capa_id, title=f"round {round_}")
                 sent[str(capa_id)].append(event_.get_id())
-                # Each replica's consumer announces what it matched to its own worker.
-                matcher = EventMatcher(on_queued=workers[n % 2].wake)
-                async with transaction(setup) as session:
-                    await matcher(session, as_consumed(event_))
+                # Each replica's consumer matches on its own engine, so its commit
+                # announces what it queued to its own worker only.
+                async with transaction(replicas[n % 2]) as session:
+                    await matchers[n % 2](session, as_consumed(event_))
         total = len(paths) * len(capas) * 3
 
         async def all_delivered() -> bool:
@@ -154,13 +157,9 @@ async def test_a_dead_workers_claim_holds_its_queue_until_it_expires(
         postgres: Database, receiver: Receiver) -> None:
     sessions = postgres.sessions()
     await _subscribe(sessions, receiver.url("/claimed"))
-    queued: list[uuid.UUID] = []
     capa_id = uuid.uuid4()
-    for title in ("first", "second"):
-        async with transaction(sessions) as session:
-            await EventMatcher(on_queued=queued.extend)(
-                session, as_consumed(capa_opened(capa_id, title=title)))
-    first, second = queued
+    [first] = await match(sessions, capa_opened(capa_id, title="first"))
+    [second] = await match(sessions, capa_opened(capa_id, title="second"))
     # A replica claimed the head and died mid-attempt.
     async with transaction(sessions) as session:
         await session.exec(update(Delivery).where(  # type: ignore[call-overload]
@@ -191,9 +190,7 @@ async def test_a_late_result_after_a_takeover_does_not_overwrite(postgres: Datab
     sessions = postgres.sessions()
     settings = _settings(postgres.url)
     await _subscribe(sessions, "http://127.0.0.1:9/hook")
-    queued: list[uuid.UUID] = []
-    async with transaction(sessions) as session:
-        await EventMatcher(on_queued=queued.extend)(session, as_consumed(capa_opened()))
+    queued = await match(sessions, capa_opened())
 
     async def claim_as(worker: str) -> list[Any]:
         async with transaction(sessions) as session:
@@ -308,14 +305,9 @@ async def test_a_stopping_worker_finishes_its_attempts_and_gives_its_claims_back
     await _subscribe(sessions, receiver.url("/slow"))
     # Slower than the fixed 5 s a stopping worker used to grant, within the deadline.
     receiver.delay["/slow"] = 6.0
-    queued: list[uuid.UUID] = []
-    async with transaction(sessions) as session:
-        await EventMatcher(on_queued=queued.extend)(session, as_consumed(capa_opened(uuid.uuid4())))
-    [in_flight] = queued
+    [in_flight] = await match(sessions, capa_opened(uuid.uuid4()))
     # A claim this worker took but never started (say, a hand-off while stopping).
-    async with transaction(sessions) as session:
-        await EventMatcher(on_queued=queued.extend)(session, as_consumed(capa_opened(uuid.uuid4())))
-    held = queued[-1]
+    [held] = await match(sessions, capa_opened(uuid.uuid4()))
     settings = _settings(postgres.url, delivery_deadline=10.0, delivery_timeout=10.0)
     worker = DeliveryWorker(sessions=sessions, settings=settings, worker_id="stopping")
     async with transaction(sessions) as session:

@@ -15,7 +15,7 @@ import httpx
 import uvicorn
 
 from services.notifications.app import create_app
-from services.notifications.digests import run_digests
+from services.notifications.service.digests import run_digests
 from services.notifications.settings import NotificationsSettings
 from shared.bus.sql import SqlBus
 from shared.db import utcnow

@@ -10,12 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
-from services.notifications import attempts
-from services.notifications.attempts import Due, send
 from services.notifications.channels import email, webhook
 from services.notifications.channels.guard import TargetRefused, check_url_shape
 from services.notifications.domain import Outcome
-from services.notifications.messages import Links
+from services.notifications.service import attempts
+from services.notifications.service.attempts import Due, send
+from services.notifications.service.messages import Links
 from services.notifications.settings import NotificationsSettings
 from shared.lease import lease_key
 

@@ -6,8 +6,8 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from services.notifications.channels import email
 from services.notifications.channels.webhook import signed_headers, slack_payload
-from services.notifications.feeds import atom, json_feed
-from services.notifications.messages import DIGEST_TYPE, Links, describe
+from services.notifications.service.feeds import atom, json_feed
+from services.notifications.service.messages import DIGEST_TYPE, Links, describe
 
 LINKS = Links("https://capa.example", "https://nc.example")
 OLD = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

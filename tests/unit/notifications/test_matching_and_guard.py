@@ -9,7 +9,7 @@ import pytest
 
 from services.notifications.channels.guard import TargetRefused, check_target
 from services.notifications.domain import EventFilter, parse_networks
-from services.notifications.matching import SubscriptionIndex
+from services.notifications.service.matching import SubscriptionIndex
 
 from .test_domain import NC
 

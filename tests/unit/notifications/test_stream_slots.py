@@ -1,6 +1,6 @@
 import pytest
 
-from services.notifications.stream import StreamLimitReached, StreamSlots
+from services.notifications.service.stream import StreamLimitReached, StreamSlots
 
 
 def test_slots_are_counted_per_principal_and_released_once() -> None:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from services.notifications.channels.guard import check_url_shape
 from services.notifications.domain import Channel
-from services.notifications.targets import ANY_TARGET, EMAIL_TARGET, WEB_TARGET, fits
+from services.notifications.domain.targets import ANY_TARGET, EMAIL_TARGET, WEB_TARGET, fits
 
 
 @settings(max_examples=400, database=None, suppress_health_check=list(HealthCheck))

@@ -15,8 +15,8 @@ from sqlmodel import col, select
 
 from shared.db import SessionFactory
 
-from .domain import EventFilter
-from .models import ReceivedEvent
+from ..domain import EventFilter
+from ..models import ReceivedEvent
 
 BATCH = 200
 

@@ -31,9 +31,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import UTCDateTime, utcnow
 
+from ..domain import DeliveryStatus
+from ..models import Delivery, Subscription
 from .attempts import Due, Key
-from .domain import DeliveryStatus
-from .models import Delivery, Subscription
 
 PENDING = DeliveryStatus.pending.value
 DELIVERIES = cast(Table, Delivery.__table__)  # type: ignore[attr-defined]

@@ -26,10 +26,10 @@ from uuid import UUID
 
 from shared.db import SessionFactory, transaction
 
+from ..domain import AttemptResult, Outcome
+from ..settings import NotificationsSettings
 from .attempts import Due, disable_gone, record
 from .claims import claim, release
-from .domain import AttemptResult, Outcome
-from .settings import NotificationsSettings
 
 log = logging.getLogger(__name__)
 # Results per transaction: bounds how long one batch holds its row locks.

@@ -36,8 +36,8 @@ from shared.db import utcnow
 from shared.events.notifications import NotificationDeadLettered, NotificationDelivered
 from shared.outbox import record_event
 
-from .channels import email, webhook
-from .domain import (
+from ..channels import email, webhook
+from ..domain import (
     AttemptResult,
     Channel,
     DeliveryStatus,
@@ -45,10 +45,10 @@ from .domain import (
     Outcome,
     next_attempt_delay,
 )
+from ..models import Delivery, Subscription
+from ..settings import NotificationsSettings
 from .matching import subscriptions_changed
 from .messages import Links, describe
-from .models import Delivery, Subscription
-from .settings import NotificationsSettings
 
 log = logging.getLogger(__name__)
 SERVICE = "notifications"

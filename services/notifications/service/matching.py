@@ -12,24 +12,22 @@ the next event, and an unchanged revision costs no extra round trip.
 """
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
 from cloudevents.core.v1.event import CloudEvent
-from sqlalchemy import event as sa_event
 from sqlalchemy import insert, update
-from sqlalchemy.orm import Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.db import utcnow
+from shared.db import signal_on_commit, utcnow
 from shared.events.base import EventData
 from shared.inbox import ConsumedEvent
 
-from .domain import DeliveryMode, DeliveryStatus, EventFilter
-from .models import Delivery, ReceivedEvent, Subscription, SubscriptionsRevision
+from ..domain import DeliveryMode, DeliveryStatus, EventFilter
+from ..models import Delivery, ReceivedEvent, Subscription, SubscriptionsRevision
 
 REVISION_ROW = 1
 
@@ -41,6 +39,18 @@ def envelope_of(event: CloudEvent) -> dict[str, Any]:
     if isinstance(time, datetime):
         attributes["time"] = time.isoformat().replace("+00:00", "Z")
     return {**attributes, "data": event.get_data()}
+
+
+# The commit-signal channel (shared.db) on which a transaction that queued
+# deliveries hands their ids to this process's delivery worker.
+DELIVERIES_QUEUED = "notifications.deliveries-queued"
+
+
+def deliveries_queued(session: AsyncSession, delivery_ids: Iterable[UUID]) -> None:
+    """Announce deliveries the caller's transaction queued: once it commits, the
+    delivery worker of this process (if it runs one) starts them at once; other
+    processes' workers find them at their next poll."""
+    signal_on_commit(session, DELIVERIES_QUEUED, delivery_ids)
 
 
 async def subscriptions_changed(session: AsyncSession) -> None:
@@ -77,13 +87,12 @@ class EventMatcher:
     """The inbox handler: numbers the event and queues one delivery per match.
 
     One per process (per app): the cache belongs to one database. No network
-    I/O here; the delivery worker sends. ``on_queued`` gets the ids of the
-    deliveries a commit queued, so the worker of this process starts them at
-    once instead of at its next poll.
+    I/O here; the delivery worker sends. The deliveries it queues are announced
+    on commit (:func:`deliveries_queued`), so the worker of this process starts
+    them at once instead of at its next poll.
     """
 
-    def __init__(self, *, on_queued: Callable[[list[UUID]], None] | None = None) -> None:
-        self.on_queued = on_queued
+    def __init__(self) -> None:
         self._index: SubscriptionIndex | None = None
         self.reloads = 0
 
@@ -115,19 +124,8 @@ class EventMatcher:
              "next_attempt_at": now, "created_at": now}
             for delivery_id, sid in zip(ids, matched, strict=True)])
 
-        announced = False
-
-        def committed(sync_session: Session) -> None:
-            # Only after the outermost commit: before it (a savepoint released
-            # fires this too) the worker could not see the rows yet.
-            nonlocal announced
-            if announced or sync_session.in_nested_transaction():
-                return
-            announced = True
-            if self.on_queued is not None:
-                self.on_queued(ids)
-
-        sa_event.listen(session.sync_session, "after_commit", committed)
+        # This process's delivery worker starts them once they are committed.
+        deliveries_queued(session, ids)
 
     async def _current(self, session: AsyncSession, revision: int | None) -> SubscriptionIndex:
         index = self._index

@@ -25,9 +25,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.db import SessionFactory, transaction, utcnow
 from shared.lease import lease
 
-from .domain import CapaBook, DeliveryMode, DeliveryStatus, EventFilter, digest_period
+from ..domain import CapaBook, DeliveryMode, DeliveryStatus, EventFilter, digest_period
+from ..models import Delivery, ReceivedEvent, Subscription
 from .messages import DIGEST_TYPE
-from .models import Delivery, ReceivedEvent, Subscription
 
 log = logging.getLogger(__name__)
 LESSON_TYPE = "capaflow.lesson.published.v1"

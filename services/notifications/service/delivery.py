@@ -11,37 +11,40 @@ of a queue can be claimed, so each delivery is attempted by one process at a
 time and per-queue order holds across replicas. Claims are taken only for
 free slots (``delivery_concurrency``), so a claimed delivery starts at once
 and its claim never runs out while it waits; the rest of what a dispatch
-found waits in memory for the next free slot.
+found waits in memory for the next free slot. That bookkeeping (queues in
+flight, hand-offs, waiting ids, free slots) is ``domain.delivery_book``; this
+module does the I/O around it.
 
-New deliveries are announced by the matcher of this process after its commit
-(:meth:`DeliveryWorker.wake`), so they start at once and only their own rows
-are read. Every ``delivery_poll_interval`` a full dispatch still looks at
-every queue: retries that came due, test sends and replays queued through the
-API or another replica, deliveries queued before a restart, claims left by a
-replica that died.
+New deliveries are announced on commit by the matcher and the API of this
+process (``matching.deliveries_queued``, handed to :meth:`DeliveryWorker.wake`),
+so they start at once and only their own rows are read. Every
+``delivery_poll_interval`` a full dispatch still looks at every queue: retries
+that came due, deliveries queued by another replica (its consumer or its API),
+deliveries queued before a restart, claims left by a replica that died.
 """
 
 import asyncio
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
-from itertools import islice
 from uuid import UUID
 
 import httpx
 from prometheus_client import Counter
 from sqlmodel import col, select
 
-from shared.db import SessionFactory, transaction, utcnow
+from shared.db import SessionFactory, commit_listener, transaction, utcnow
 
+from ..channels.pinning import pinned_client
+from ..domain import AttemptResult, Outcome, parse_networks
+from ..domain.delivery_book import DeliveryBook
+from ..models import Delivery
+from ..settings import NotificationsSettings
 from .attempts import Due, Key, send
-from .channels.pinning import pinned_client
 from .claims import claim, heads_query, new_worker_id, release, release_all
-from .domain import AttemptResult, Outcome, parse_networks
+from .matching import DELIVERIES_QUEUED
 from .messages import Links
-from .models import Delivery
 from .recorder import ResultRecorder
-from .settings import NotificationsSettings
 
 log = logging.getLogger(__name__)
 # How many deliveries one drain sends back to back before yielding to the others.
@@ -71,54 +74,53 @@ class DeliveryWorker:
         self._client = client or pinned_client(
             limits=httpx.Limits(max_connections=settings.delivery_concurrency,
                                 max_keepalive_connections=min(20, settings.delivery_concurrency)))
-        self._in_flight: set[Key] = set()
-        # Queues seen by a dispatch to hold more behind the delivery in flight:
-        # the drain claims the next one instead of waiting for a later dispatch.
-        self._more: set[Key] = set()
-        # A queue's next head claimed by a dispatch while its drain was finishing:
-        # started when that drain ends (one attempt per queue at a time).
-        self._handoff: dict[Key, tuple[Due, bool]] = {}
-        # Ids found due (announced or by the full dispatch), to claim as slots free up.
-        self._waiting: dict[UUID, None] = {}
-        self._announced: list[UUID] = []
+        # Which queues are in flight, what waits for a slot (pure: no I/O in it).
+        self._book: DeliveryBook[Due] = DeliveryBook(
+            concurrency=settings.delivery_concurrency,
+            batch_size=settings.delivery_batch_size, max_waiting=MAX_WAITING)
         self._wakeup = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._busy = 0  # drains running: the slots taken out of delivery_concurrency
-        self._closing = False
         self._recorder = ResultRecorder(sessions=sessions, settings=settings,
                                         worker=self.worker_id, lease=self._lease)
 
     def wake(self, delivery_ids: Iterable[UUID]) -> None:
         """Deliveries were just committed: dispatch them now, not at the next poll."""
-        self._announced.extend(delivery_ids)
+        self._book.announce(delivery_ids)
         self._wakeup.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        loop = asyncio.get_running_loop()
-        poll = self._settings.delivery_poll_interval
-        watcher = asyncio.create_task(self._wake_on(stop))
-        next_full = loop.time()
         log.info("delivery worker %s started", self.worker_id)
+        watcher = asyncio.create_task(self._wake_on(stop))
         try:
-            while not stop.is_set():
-                self._wakeup.clear()
-                try:
-                    # The full dispatch keeps its pace however often wake-ups come,
-                    # so retries that come due are never starved.
-                    full = loop.time() >= next_full
-                    if full:
-                        next_full = loop.time() + poll
-                    await self.dispatch_due(None if full else ())
-                except Exception:
-                    log.warning("delivery worker failed; retrying", exc_info=True)
-                try:
-                    await asyncio.wait_for(self._wakeup.wait(),
-                                           timeout=max(0.0, next_full - loop.time()))
-                except TimeoutError:
-                    pass
+            # What this process commits (the consumer's matches, the API's test
+            # sends and replays) is handed over on commit: started now, not at
+            # the next poll.
+            with commit_listener(self._sessions, DELIVERIES_QUEUED, self.wake):
+                await self._loop(stop)
         finally:
             watcher.cancel()
             await self.aclose()
+
+    async def _loop(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        poll = self._settings.delivery_poll_interval
+        next_full = loop.time()
+        while not stop.is_set():
+            self._wakeup.clear()
+            try:
+                # The full dispatch keeps its pace however often wake-ups come,
+                # so retries that come due are never starved.
+                full = loop.time() >= next_full
+                if full:
+                    next_full = loop.time() + poll
+                await self.dispatch_due(None if full else ())
+            except Exception:
+                log.warning("delivery worker failed; retrying", exc_info=True)
+            try:
+                await asyncio.wait_for(self._wakeup.wait(),
+                                       timeout=max(0.0, next_full - loop.time()))
+            except TimeoutError:
+                pass
 
     @property
     def in_progress(self) -> int:
@@ -130,7 +132,7 @@ class DeliveryWorker:
         and close the client. ``timeout`` defaults to the attempt deadline (plus a
         little for recording), so a graceful stop (a rolling update, a node drain)
         lets each attempt end on its own and sends nothing twice."""
-        self._closing = True  # no new drains
+        self._book.close()  # no new drains
         if timeout is None:
             timeout = self._settings.delivery_deadline + 2.0
         if self._tasks:
@@ -160,84 +162,51 @@ class DeliveryWorker:
         """Claim and start the head of every due queue (or of the queues of
         ``delivery_ids``, just queued), as far as slots are free; returns how many
         started. What does not fit waits for the next free slot."""
-        announced, self._announced = self._announced, []
-        self._wait_for_slot([*announced, *(delivery_ids or ())])
+        self._book.wait_for_slot([*self._book.take_announced(), *(delivery_ids or ())])
         if delivery_ids is None:
             async with self._sessions() as session:
                 heads = (await session.exec(heads_query(
                     self.worker_id, self._settings.delivery_batch_size))).all()
-            fresh = []
-            for delivery_id, subscription_id, subject, queued in heads:
-                key = (subscription_id, subject)
-                if key in self._in_flight:
-                    if queued > 1:
-                        self._more.add(key)
-                else:
-                    fresh.append(delivery_id)
-            self._wait_for_slot(fresh)
+            self._book.found_heads((delivery_id, (subscription_id, subject), queued)
+                                   for delivery_id, subscription_id, subject, queued in heads)
         return await self._claim_waiting()
-
-    def _wait_for_slot(self, delivery_ids: Iterable[UUID]) -> None:
-        self._waiting.update(dict.fromkeys(delivery_ids))
-        while len(self._waiting) > MAX_WAITING:
-            # The newest go: they are pending in the database, a later full dispatch finds them.
-            self._waiting.popitem()
 
     async def _claim_waiting(self) -> int:
         """Claim waiting deliveries for the free slots and start them."""
         started = 0
-        while self._waiting:
-            free = min(self._settings.delivery_concurrency - self._busy,
-                       self._settings.delivery_batch_size)
-            if free <= 0:
-                break
-            # A few candidates per slot: some are not heads, or another replica's.
-            window = list(islice(self._waiting, min(4 * free,
-                                                    self._settings.delivery_batch_size)))
-            in_flight = set(self._in_flight)
+        while (window := self._book.window()) is not None:
+            candidates, free = window
+            in_flight = self._book.in_flight()
             async with transaction(self._sessions) as session:
                 claimed = await claim(session, worker=self.worker_id, lease=self._lease,
-                                      limit=free, ids=window)
-            for due, _ in claimed:
-                self._waiting.pop(due.id, None)
+                                      limit=free, ids=candidates)
+            self._book.claimed(due.id for due, _ in claimed)
             for due, more in claimed:
                 started += self._start(due, more)
             if len(claimed) == free:
                 continue  # the slots are full; the rest of the window waits for one
             # Below the limit: none of the others can be claimed now.
-            rest = set(window) - {due.id for due, _ in claimed}
-            for delivery_id in rest:
-                self._waiting.pop(delivery_id, None)
-            if rest and (in_flight or self._in_flight):
+            rest = self._book.not_claimable(candidates, (due.id for due, _ in claimed))
+            if rest and (in_flight or self._book.busy):
                 await self._follow_unclaimed(rest, in_flight)
         return started
 
-    async def _follow_unclaimed(self, delivery_ids: set[UUID], in_flight: set[Key]) -> None:
+    async def _follow_unclaimed(self, delivery_ids: set[UUID],
+                                in_flight: frozenset[Key]) -> None:
         """Deliveries not claimable because their queue is ours in flight: that drain
         takes them next. A drain that ended while the claim was out: claim again."""
         async with self._sessions() as session:
             rows = (await session.exec(select(Delivery.id, Delivery.subscription_id,
                                               Delivery.subject)
                                        .where(col(Delivery.id).in_(list(delivery_ids))))).all()
-        for delivery_id, subscription_id, subject in rows:
-            key = (subscription_id, subject)
-            if key in self._in_flight:
-                self._more.add(key)
-            elif key in in_flight:
-                self._wait_for_slot([delivery_id])
-                self._wakeup.set()
+        if self._book.follow_unclaimed(((delivery_id, (subscription_id, subject))
+                                        for delivery_id, subscription_id, subject in rows),
+                                       in_flight):
+            self._wakeup.set()
 
     def _start(self, due: Due, more: bool) -> int:
-        key = due.key
-        if self._closing:
-            return 0
-        if key in self._in_flight:
-            # Its drain recorded the previous head and is ending: it starts this one.
-            self._handoff[key] = (due, more)
-            return 0
-        self._in_flight.add(key)
-        self._more.discard(key)  # this row's own flag is the fresher word
-        self._busy += 1
+        if not self._book.start(due.key, due, more):
+            return 0  # stopping, or handed to the queue's ending drain
         task = asyncio.create_task(self._drain(due, more))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -250,13 +219,11 @@ class DeliveryWorker:
             current: Due | None = due
             for _ in range(DRAIN_LIMIT):
                 assert current is not None
-                fetch_next = more or key in self._more
-                self._more.discard(key)
-                result, current, more = await self._attempt(current, fetch_next)
+                seen_more = self._book.take_more(key)
+                result, current, more = await self._attempt(current, more or seen_more)
                 if current is None and result is not None \
-                        and result.outcome is Outcome.delivered and key in self._more:
+                        and result.outcome is Outcome.delivered and self._book.take_more(key):
                     # A dispatch saw more queued while we recorded: look once more.
-                    self._more.discard(key)
                     async with transaction(self._sessions) as session:
                         claimed = await claim(session, worker=self.worker_id,
                                               lease=self._lease, limit=1, key=key)
@@ -267,16 +234,14 @@ class DeliveryWorker:
                 # Yield to the other queues: give the claim back and wait for a slot.
                 if current is not None:
                     await self._release(current)
-                    self._wait_for_slot([current.id])
+                    self._book.wait_for_slot([current.id])
         except Exception:
             log.exception("delivery attempt %s crashed", due.id)
         finally:
-            self._in_flight.discard(key)
-            self._busy -= 1
-            handed = self._handoff.pop(key, None)
+            handed = self._book.finish(key)
             if handed is not None:
                 self._start(*handed)
-            if self._waiting or self._announced:
+            if self._book.has_pending:
                 self._wakeup.set()  # a slot is free
 
     async def _release(self, due: Due) -> None:

@@ -12,9 +12,9 @@ import re
 
 from shared.http.text import BLANKS
 
-from .domain import Channel
+from .kinds import Channel
 
-# service.check_subscription_target's rule since the start, with the blanks of
+# service.subscriptions.check_subscription_target's rule since the start, with the blanks of
 # Python's \s spelt out (so every regex engine reads it alike), and no NUL.
 EMAIL_TARGET = rf"^[^@<>\x00{BLANKS}]+@[^@<>\x00{BLANKS}]+\.[^@<>\x00{BLANKS}]+$"
 
