@@ -8,12 +8,12 @@ carries it. No tracing SDK is needed for the ids to flow end to end.
 With an exporter configured, a TracerProvider is installed and the
 ecosystem's instrumentations make the spans: FastAPI (server spans named by
 route template), httpx (client spans, traceparent injected), SQLAlchemy (one
-span per statement). Kafka produce spans and the consume span are made here
-by hand (:func:`span`, :func:`start_span`): the aiokafka instrumentation has
-no release for the pinned SDK, and the consumer must continue the trace of
-the *event* (the traceparent recorded with it in the outbox), not of the
-relay that published it later. Without an exporter nothing is instrumented:
-a request costs one context-variable read more than no tracing at all.
+span per statement), aiokafka (send spans, receive spans for each poll). The
+span an event's handling runs in is made here by hand (:func:`span`): it
+continues the trace of the *event* (the traceparent recorded with it in the
+outbox), not of the relay that published it later. Without an exporter
+nothing is instrumented: a request costs one context-variable read more than
+no tracing at all.
 """
 
 import re
@@ -24,6 +24,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Link, SpanKind
@@ -101,6 +102,7 @@ def _parent(traceparent: str | None) -> Context:
 
 _provider: "TracerProvider | None" = None
 _tracer: trace.Tracer | None = None
+_kafka_instrumented = False
 
 
 def configure_exporter(*, service: str, exporter: str, endpoint: str | None = None) -> None:
@@ -139,13 +141,43 @@ def install(*, service: str, exporter: "SpanExporter") -> None:
                  else BatchSpanProcessor(exporter))
     provider.add_span_processor(processor)
     _provider, _tracer = provider, provider.get_tracer("capaflow")
+    _instrument_kafka(provider)
 
 
 def uninstall() -> None:
     global _provider, _tracer
     if _provider is not None:
+        _uninstrument_kafka()
         _provider.shutdown()
     _provider, _tracer = None, None
+
+
+def _instrument_kafka(provider: "TracerProvider") -> None:
+    """Send spans (``<topic> send``, traceparent injected into the record) and
+    receive spans for each non-empty poll. Unlike the other instrumentations it
+    patches aiokafka's classes, not one object: it follows install/uninstall."""
+    from opentelemetry.instrumentation.aiokafka import AIOKafkaInstrumentor
+
+    global _kafka_instrumented
+    instrumentor = AIOKafkaInstrumentor()
+    if instrumentor.is_instrumented_by_opentelemetry:  # a provider installed twice
+        instrumentor.uninstrument()
+    # On a version conflict with aiokafka it logs an error and instruments nothing.
+    instrumentor.instrument(tracer_provider=provider)
+    _kafka_instrumented = instrumentor.is_instrumented_by_opentelemetry
+
+
+def _uninstrument_kafka() -> None:
+    from opentelemetry.instrumentation.aiokafka import AIOKafkaInstrumentor
+
+    global _kafka_instrumented
+    AIOKafkaInstrumentor().uninstrument()
+    _kafka_instrumented = False
+
+
+def kafka_instrumented() -> bool:
+    """aiokafka's sends make spans and inject their traceparent (shared.bus.kafka_spans)."""
+    return _kafka_instrumented
 
 
 def enabled() -> bool:
@@ -234,11 +266,13 @@ def span(name: str, *, parent: str | None, kind: str = "internal",
         yield _format(current_span.get_span_context())
 
 
-def start_span(name: str, *, parent: str | None, kind: str,
-               attributes: Mapping[str, str | int] | None = None) -> trace.Span | None:
-    """A span the caller ends (e.g. when a Kafka send is acknowledged); None when
-    no exporter is configured."""
-    if _tracer is None:
-        return None
-    return _tracer.start_span(name, context=_parent(parent), kind=SpanKind[kind.upper()],
-                              attributes=attributes)
+@contextmanager
+def continuing(traceparent: str) -> Iterator[None]:
+    """Spans an instrumentation starts in the block are children of
+    ``traceparent``: the relay's Kafka send joins the trace of the request
+    that recorded the event, not the background loop's."""
+    token = otel_context.attach(_parent(traceparent))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)

@@ -1,62 +1,45 @@
-"""Producer spans for the Kafka adapter, from send to the broker's acknowledgement.
+"""A Kafka send in the trace of the event it carries.
 
-Made by hand: the aiokafka instrumentation has no release for the pinned
-OpenTelemetry SDK. Each span sits in the trace the event was recorded in (the
-record's traceparent header, which the outbox kept since the request), so a
-trace shows request → publish → consume even though the relay published later.
+The span is the aiokafka instrumentation's (shared.tracing installs it with the
+exporter). Two things it cannot know are settled here:
+
+- Its parent. The relay publishes from a background loop, long after the
+  request that recorded the event; the send is made a child of the record's
+  ``traceparent`` header (the event's, kept by the outbox since the request),
+  so a trace shows request -> send -> receive.
+- The header itself. The instrumentation *appends* its span's traceparent to
+  the record's headers; next to the event's that would make two, read first
+  by some tools and last by others (and one more at each dead-letter or
+  replay, which republish the headers they received). The event's is taken
+  off, leaving one header: the send span's, in the event's trace. The
+  consumer still continues from the event's own traceparent, which travels
+  in the CloudEvent (shared.inbox), not from this header.
+
+Without an exporter nothing is instrumented and the headers go out as they
+are, the event's traceparent included.
 """
 
 import asyncio
-from functools import partial
+from contextlib import nullcontext
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from opentelemetry.trace import Span, StatusCode
 
 from shared import tracing
 from shared.bus.base import OutgoingRecord
+
+TRACEPARENT = "traceparent"
 
 
 async def send(producer: AIOKafkaProducer, topic: str,
                record: OutgoingRecord) -> "asyncio.Future[Any]":
     """``producer.send`` of one record; its acknowledgement future."""
-    span = _start(topic, record)
-    try:
+    headers = list(record.headers)
+    parent = None
+    if tracing.kafka_instrumented():
+        parent = next((v.decode() for k, v in headers if k == TRACEPARENT), None)
+        headers = [(k, v) for k, v in headers if k != TRACEPARENT]
+    with tracing.continuing(parent) if parent else nullcontext():
         ack: asyncio.Future[Any] = await producer.send(
-            topic, record.value, key=record.key.encode(), headers=list(record.headers))
-    except BaseException as exc:
-        _end(span, exc)
-        raise
-    if span is not None:
-        ack.add_done_callback(partial(_end_on_ack, span))
+            topic, record.value, key=record.key.encode(), headers=headers)
     return ack
-
-
-def _start(topic: str, record: OutgoingRecord) -> Span | None:
-    if not tracing.enabled():
-        return None
-    parent = next((v.decode() for k, v in record.headers if k == "traceparent"), None)
-    return tracing.start_span(f"send {topic}", parent=parent, kind="producer", attributes={
-        "messaging.system": "kafka", "messaging.operation.type": "send",
-        "messaging.destination.name": topic, "messaging.kafka.message.key": record.key})
-
-
-def _end(span: Span | None, error: BaseException | None = None) -> None:
-    if span is None:
-        return
-    if error is not None:
-        span.record_exception(error)
-        span.set_status(StatusCode.ERROR, f"{type(error).__name__}: {error}")
-    span.end()
-
-
-def _end_on_ack(span: Span, ack: "asyncio.Future[Any]") -> None:
-    if ack.cancelled():
-        _end(span, asyncio.CancelledError())
-        return
-    error = ack.exception()
-    if error is None:
-        metadata = ack.result()
-        span.set_attribute("messaging.destination.partition.id", str(metadata.partition))
-        span.set_attribute("messaging.kafka.offset", metadata.offset)
-    _end(span, error)

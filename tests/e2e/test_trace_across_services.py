@@ -4,8 +4,9 @@ The services run as separate processes on Kafka + PostgreSQL with the OTLP
 exporter pointed at a small OTLP/HTTP receiver on 127.0.0.1. A critical NC
 (escalated at once by the default policy) is reported with a traceparent;
 its trace must then hold the intake request (span named by route template),
-its SQL and its Kafka send, the capa consumer, and the notifications consumer
-with the webhook delivery whose request the subscriber receives.
+its SQL and its Kafka send (with capa's receive under it), the capa consumer,
+and the notifications consumer with the webhook delivery whose request the
+subscriber receives.
 """
 
 import gzip
@@ -193,10 +194,16 @@ def test_one_ncs_trace_spans_all_three_services(services: tuple[dict, dict],
     intake_children = [s for s in spans if s.parent_span_id == intake.span_id]
     assert any("db.system" in s.attributes for s in intake_children), intake_children
     # (The relay publishes them later, from a background loop, yet in this trace.)
-    sends = [s for s in intake_children if s.name.startswith("send ")]
-    assert sends and all(s.name.endswith(".nonconformity.events") for s in sends), sends
-    # The capa consumer continues from the event the request recorded, not from
-    # the relay's send (published later, by a background loop).
+    # The sends are the aiokafka instrumentation's, named "<topic> send".
+    sends = [s for s in intake_children if s.name.endswith(" send")]
+    assert sends and all(s.attributes["messaging.destination.name"].endswith(
+        ".nonconformity.events") for s in sends), sends
+    # capa's poll receives the record under its send (the traceparent header the
+    # instrumentation injected) ...
+    assert any(s.service == "capaflow-capa" and s.name.endswith(" receive")
+               and s.parent_span_id in {send.span_id for send in sends} for s in spans), spans
+    # ... but the capa consumer continues from the event the request recorded, not
+    # from the relay's send (published later, by a background loop).
     consumer = _one(spans, "capa", "consume capaflow.nonconformity.escalated.v1")
     assert consumer.parent_span_id == intake.span_id
     assert any(s.parent_span_id == consumer.span_id and "db.system" in s.attributes

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer, TopicPartition
 from fastapi import FastAPI
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -235,50 +236,94 @@ async def test_without_an_exporter_a_webhook_still_carries_the_events_trace() ->
     assert traceparent.startswith(PARENT[:36]) and traceparent != PARENT
 
 
-class _Producer:
-    """aiokafka's producer as the adapter uses it: send() queues, the future acks."""
+class _Producer(AIOKafkaProducer):  # type: ignore[misc]
+    """A real aiokafka producer, so the instrumentation wraps its send, that never
+    connects: the topic's metadata is known at once, every record goes to
+    partition 3, and the headers each record leaves with are kept here."""
 
     def __init__(self) -> None:
-        self.acks: list[asyncio.Future[Any]] = []
+        super().__init__(bootstrap_servers="127.0.0.1:9", client_id="relay-test")
+        self.sent: list[list[tuple[str, bytes]]] = []
+        self.client._wait_on_metadata = self._topic_known
+        self._partition = lambda *args: 3
+        self._message_accumulator.add_message = self._queue
 
-    async def send(self, topic: str, value: bytes, *, key: bytes,
-                   headers: list[tuple[str, bytes]]) -> asyncio.Future[Any]:
-        self.acks.append(asyncio.get_running_loop().create_future())
-        return self.acks[-1]
+    async def _topic_known(self, topic: str) -> set[int]:
+        return {3}
+
+    async def _queue(self, tp: TopicPartition, key: bytes, value: bytes, timeout: float, *,
+                     timestamp_ms: int | None, headers: list[tuple[str, bytes]]
+                     ) -> asyncio.Future[Any]:
+        self.sent.append(list(headers))
+        return asyncio.get_running_loop().create_future()
 
 
-class _Metadata:
-    partition = 3
-    offset = 1207
-
-
-async def test_a_kafka_send_is_a_producer_span_in_the_events_trace_until_acknowledged(
-        spans: InMemorySpanExporter) -> None:
+@pytest.fixture
+async def producer() -> AsyncIterator[_Producer]:
     producer = _Producer()
-    record = OutgoingRecord(topic="capaflow.capa", key="CAPA-1", value=b"{}",
-                            headers=(("traceparent", PARENT.encode()),))
-    ack = await kafka_spans.send(producer, "staging.capaflow.capa", record)  # type: ignore[arg-type]
-    assert spans.get_finished_spans() == ()  # still on its way to the broker
-    ack.set_result(_Metadata())
-    await asyncio.sleep(0)  # done callbacks run on the next loop turn
+    try:
+        yield producer
+    finally:
+        await producer.stop()
+
+
+def _record(headers: tuple[tuple[str, bytes], ...]) -> OutgoingRecord:
+    return OutgoingRecord(topic="capaflow.capa", key="CAPA-1", value=b"{}",
+                          headers=(("content-type", b"application/cloudevents+json"),
+                                   *headers))
+
+
+async def test_a_kafka_send_is_a_producer_span_in_the_events_trace_with_one_traceparent(
+        spans: InMemorySpanExporter, producer: _Producer) -> None:
+    # The relay sends from a background loop: no span is current, the event's
+    # traceparent header is the only link to the request that recorded it.
+    record = _record((("traceparent", PARENT.encode()),))
+    await kafka_spans.send(producer, "staging.capaflow.capa", record)
     (send,) = spans.get_finished_spans()
-    assert send.name == "send staging.capaflow.capa" and send.kind is SpanKind.PRODUCER
+    assert send.name == "staging.capaflow.capa send" and send.kind is SpanKind.PRODUCER
     assert send.context is not None and send.context.trace_id == TRACE_ID
     assert send.parent is not None and send.parent.span_id == PARENT_SPAN_ID
-    assert send.attributes is not None and send.attributes["messaging.kafka.offset"] == 1207
+    assert send.attributes is not None
+    assert send.attributes["messaging.destination.name"] == "staging.capaflow.capa"
+    assert send.attributes["messaging.kafka.message.key"] == "CAPA-1"
+    assert send.attributes["messaging.destination.partition.id"] == "3"
+    # One traceparent header, the send span's (the instrumentation appends its
+    # own; the event's was taken off), and the CloudEvents headers untouched.
+    (headers,) = producer.sent
+    assert headers == [("content-type", b"application/cloudevents+json"),
+                       ("traceparent", _traceparent(send).encode())]
 
 
-async def test_a_failed_kafka_send_ends_its_span_as_an_error(
-        spans: InMemorySpanExporter) -> None:
-    producer = _Producer()
-    record = OutgoingRecord(topic="capaflow.capa", key="CAPA-1", value=b"{}", headers=())
-    ack = await kafka_spans.send(producer, "capaflow.capa", record)  # type: ignore[arg-type]
-    ack.set_exception(ConnectionError("broker gone"))
-    with pytest.raises(ConnectionError):
-        await ack
-    await asyncio.sleep(0)  # done callbacks run on the next loop turn
-    (send,) = spans.get_finished_spans()
-    assert not send.status.is_ok and "broker gone" in (send.status.description or "")
+async def test_a_republished_record_still_carries_one_traceparent(
+        spans: InMemorySpanExporter, producer: _Producer) -> None:
+    """A dead letter or a replay sends the headers it received, the first send's
+    traceparent among them: the next send is its child, and the header is replaced."""
+    await kafka_spans.send(producer, "capaflow.capa", _record((("traceparent", PARENT.encode()),)))
+    await kafka_spans.send(producer, "capaflow.dlq", _record(tuple(producer.sent[0][1:])))
+    first, second = spans.get_finished_spans()
+    assert second.parent is not None and first.context is not None
+    assert second.parent.span_id == first.context.span_id
+    assert [k for k, _ in producer.sent[1]] == ["content-type", "traceparent"]
+    assert producer.sent[1][1] == ("traceparent", _traceparent(second).encode())
+
+
+async def test_without_an_exporter_a_kafka_send_keeps_the_events_traceparent(
+        producer: _Producer) -> None:
+    record = _record((("traceparent", PARENT.encode()),))
+    await kafka_spans.send(producer, "capaflow.capa", record)
+    assert producer.sent == [list(record.headers)]
+    assert not tracing.kafka_instrumented()
+
+
+async def test_uninstalling_the_exporter_uninstruments_aiokafka(producer: _Producer) -> None:
+    exporter = InMemorySpanExporter()
+    tracing.install(service="test", exporter=exporter)
+    assert tracing.kafka_instrumented()
+    tracing.uninstall()
+    assert not tracing.kafka_instrumented()
+    await kafka_spans.send(producer, "capaflow.capa", _record(()))
+    assert exporter.get_finished_spans() == ()
+    assert producer.sent == [[("content-type", b"application/cloudevents+json")]]
 
 
 def test_an_unknown_exporter_is_refused() -> None:
