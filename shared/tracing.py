@@ -233,15 +233,17 @@ def instrument_engine(engine: "AsyncEngine") -> None:
     """One client span per SQL statement, a child of the request or event being handled."""
     if _provider is None:
         return
-    from opentelemetry.instrumentation.sqlalchemy import __version__
     from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+    from opentelemetry.instrumentation.sqlalchemy.version import __version__
     from opentelemetry.metrics import get_meter
 
     # EngineTracer directly: SQLAlchemyInstrumentor().instrument(engine=...) also
     # patches sqlalchemy's module functions, and only once per process.
     usage = get_meter(__name__).create_up_down_counter("db.client.connections.usage")
-    EngineTracer(_provider.get_tracer("opentelemetry.instrumentation.sqlalchemy", __version__),
-                 engine.sync_engine, usage)
+    # EngineTracer's __init__ carries no annotations upstream.
+    EngineTracer(  # type: ignore[no-untyped-call]
+        _provider.get_tracer("opentelemetry.instrumentation.sqlalchemy", __version__),
+        engine.sync_engine, usage)
 
 
 def instrument_client(client: "httpx.AsyncClient") -> None:

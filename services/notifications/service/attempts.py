@@ -155,7 +155,7 @@ async def record(session: AsyncSession, due: Due, result: AttemptResult, *, star
         values["next_attempt_at"] = started + timedelta(seconds=delay)
     else:
         values |= {"status": DeliveryStatus.dead_lettered.value, "next_attempt_at": None}
-    updated = await session.exec(update(Delivery)  # type: ignore[call-overload]
+    updated = await session.exec(update(Delivery)
                                  .where(col(Delivery.id) == due.id,
                                         col(Delivery.status) == DeliveryStatus.pending.value,
                                         col(Delivery.attempts) == due.attempts,
@@ -189,7 +189,7 @@ async def disable_gone(session: AsyncSession, subscription_ids: Iterable[UUID]) 
     if not ids:
         return
     now = utcnow()
-    await session.exec(update(Subscription)  # type: ignore[call-overload]
+    await session.exec(update(Subscription)
                        .where(col(Subscription.id).in_(ids))
                        .values(active=False, updated_at=now, disabled_reason=(
                            f"The endpoint answered 410 Gone on {now.isoformat()}."))

@@ -112,7 +112,7 @@ async def claim(session: AsyncSession, *, worker: str, lease: timedelta, limit: 
               .order_by(cand.next_attempt_at).limit(limit)
               # Ignored by SQLite, whose one writer at a time serialises claims anyway.
               .with_for_update(of=candidates, skip_locked=True))
-    rows = (await session.exec(update(Delivery)  # type: ignore[call-overload]
+    rows = (await session.exec(update(Delivery)
                                .where(col(Delivery.id).in_(picked))
                                .values(claimed_by=worker, claim_expires_at=now + lease)
                                .returning(*_claimed_columns())
@@ -122,7 +122,7 @@ async def claim(session: AsyncSession, *, worker: str, lease: timedelta, limit: 
 
 async def release(session: AsyncSession, delivery_id: UUID, worker: str) -> None:
     """Give a claimed, unattempted delivery back (any worker may claim it at once)."""
-    await session.exec(update(Delivery)  # type: ignore[call-overload]
+    await session.exec(update(Delivery)
                        .where(col(Delivery.id) == delivery_id,
                               col(Delivery.claimed_by) == worker)
                        .values(claimed_by=None, claim_expires_at=None)
@@ -132,7 +132,7 @@ async def release(session: AsyncSession, delivery_id: UUID, worker: str) -> None
 async def release_all(session: AsyncSession, worker: str) -> int:
     """Give back every pending delivery ``worker`` still holds: called when it
     stops, so other replicas take them at once instead of after the lease."""
-    result = await session.exec(update(Delivery)  # type: ignore[call-overload]
+    result = await session.exec(update(Delivery)
                                 .where(col(Delivery.claimed_by) == worker,
                                        col(Delivery.status) == DeliveryStatus.pending.value)
                                 .values(claimed_by=None, claim_expires_at=None)

@@ -120,7 +120,7 @@ async def _queue_once(session: AsyncSession, subscription_id: UUID, *, event_id:
         .returning(Delivery.id))).first()
     if inserted is None:
         return False
-    await session.exec(update(Subscription)  # type: ignore[call-overload]
+    await session.exec(update(Subscription)
                        .where(col(Subscription.id) == subscription_id)
                        .values(last_digest_at=now)
                        .execution_options(synchronize_session=False))

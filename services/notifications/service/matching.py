@@ -60,7 +60,7 @@ async def subscriptions_changed(session: AsyncSession) -> None:
     transaction that creates, deletes or changes a subscription's filter,
     ``active`` or ``mode``.
     """
-    await session.exec(update(SubscriptionsRevision)  # type: ignore[call-overload]
+    await session.exec(update(SubscriptionsRevision)
                        .where(col(SubscriptionsRevision.id) == REVISION_ROW)
                        .values(revision=col(SubscriptionsRevision.revision) + 1))
 
@@ -105,7 +105,7 @@ class EventMatcher:
                         .where(col(SubscriptionsRevision.id) == REVISION_ROW).scalar_subquery())
         # The revision rides on the INSERT that numbers the event: no extra round trip.
         position, revision = (await session.exec(
-            insert(ReceivedEvent).values(  # type: ignore[call-overload]
+            insert(ReceivedEvent).values(
                 event_id=event.id, event_type=event.type, subject=subject,
                 envelope=payload, received_at=now)
             .returning(col(ReceivedEvent.position), revision_now))).one()
@@ -117,7 +117,7 @@ class EventMatcher:
         # Digest subscriptions are not in the index: their digest reads
         # received_events later.
         ids = [uuid4() for _ in matched]
-        await session.exec(insert(Delivery), params=[  # type: ignore[call-overload]
+        await session.exec(insert(Delivery), params=[
             {"id": delivery_id, "subscription_id": sid, "event_id": event.id,
              "event_type": event.type, "subject": subject, "seq": position,
              "payload": payload, "status": DeliveryStatus.pending.value, "attempts": 0,

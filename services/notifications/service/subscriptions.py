@@ -163,7 +163,7 @@ async def delete_subscription(sessions: SessionFactory, *, principal: Principal,
         await session.exec(select(Delivery.id)
                            .where(col(Delivery.subscription_id) == sub.id)
                            .order_by(col(Delivery.id)).with_for_update())
-        await session.exec(delete(Delivery)  # type: ignore[call-overload]
+        await session.exec(delete(Delivery)
                            .where(col(Delivery.subscription_id) == sub.id))
         await session.delete(sub)
         await session.flush()  # the subscription row before the revision row
