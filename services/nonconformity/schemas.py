@@ -20,14 +20,8 @@ from pydantic.json_schema import SkipJsonSchema
 from shared.events.base import Severity
 from shared.http.params import iso_only, utc_in_range, years_through
 
-from .domain import (
-    CLAUSE_PATTERN,
-    DESCRIPTION_CHARS,
-    TITLE_CHARS,
-    FindingType,
-    Source,
-    TriageDecision,
-)
+from .domain import CLAUSE_PATTERN, FindingType, Source, TriageDecision
+from .domain.bounds import DESCRIPTION_CHARS, TITLE_CHARS
 
 # Surrounding white space is stripped; the patterns say so in the schema: at
 # least one visible character (Text), at least three (Title), and no NUL

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from .. import queries
+from ..service import queries
 from .deps import Reader, SessionsDep
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])

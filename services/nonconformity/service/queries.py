@@ -14,10 +14,10 @@ from sqlmodel import col, select
 from shared.db import SessionFactory
 from shared.pagination import TimeKeyset
 
-from .lifecycle import NotFound
-from .models import Nonconformity, NonconformityHistory, NonconformityTag
-from .schemas import HistoryEntry, NonconformityPage, NonconformityPublic
-from .weekly import bucket_by_week, week_starts
+from ..domain import NonconformityNotFound
+from ..domain.weekly import bucket_by_week, week_starts
+from ..models import Nonconformity, NonconformityHistory, NonconformityTag
+from ..schemas import HistoryEntry, NonconformityPage, NonconformityPublic
 
 
 @dataclass(frozen=True)
@@ -36,14 +36,14 @@ async def get_nonconformity(*, sessions: SessionFactory, nc_id: UUID) -> Nonconf
     async with sessions() as session:
         nc = await session.get(Nonconformity, nc_id)
     if nc is None:
-        raise NotFound(str(nc_id))
+        raise NonconformityNotFound(nc_id)
     return NonconformityPublic.model_validate(nc)
 
 
 async def history(*, sessions: SessionFactory, nc_id: UUID) -> list[HistoryEntry]:
     async with sessions() as session:
         if await session.get(Nonconformity, nc_id) is None:
-            raise NotFound(str(nc_id))
+            raise NonconformityNotFound(nc_id)
         rows = (await session.exec(select(NonconformityHistory)
                                    .where(NonconformityHistory.nonconformity_id == nc_id)
                                    .order_by(col(NonconformityHistory.id)))).all()
