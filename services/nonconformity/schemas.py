@@ -224,3 +224,17 @@ class IntakeResult(BaseModel):
     resolved: list[str]
     escalated: list[str]
     truncated_alerts: int = 0
+
+
+class WeekCounts(BaseModel):
+    week_start: str = Field(description="Monday of the UTC ISO week (YYYY-MM-DD)")
+    counts: dict[str, int] = Field(description="NCs reported that week, per source; every "
+                                               "source of the window is listed, 0 if none")
+    total: int
+
+
+class NonconformitiesPerWeek(BaseModel):
+    since: str = Field(description="Monday the first week starts (inclusive)")
+    until: str = Field(description="Monday after the last week (exclusive)")
+    sources: list[str] = Field(description="Every source with at least one NC in the window")
+    weeks: list[WeekCounts] = Field(description="Oldest first; the last is the current week")
