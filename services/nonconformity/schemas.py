@@ -20,14 +20,8 @@ from pydantic.json_schema import SkipJsonSchema
 from shared.events.base import Severity
 from shared.http.params import iso_only, utc_in_range, years_through
 
-from .domain import (
-    CLAUSE_PATTERN,
-    DESCRIPTION_CHARS,
-    TITLE_CHARS,
-    FindingType,
-    Source,
-    TriageDecision,
-)
+from .domain import CLAUSE_PATTERN, FindingType, Source, TriageDecision
+from .domain.bounds import DESCRIPTION_CHARS, TITLE_CHARS
 
 # Surrounding white space is stripped; the patterns say so in the schema: at
 # least one visible character (Text), at least three (Title), and no NUL
@@ -230,3 +224,17 @@ class IntakeResult(BaseModel):
     resolved: list[str]
     escalated: list[str]
     truncated_alerts: int = 0
+
+
+class WeekCounts(BaseModel):
+    week_start: str = Field(description="Monday of the UTC ISO week (YYYY-MM-DD)")
+    counts: dict[str, int] = Field(description="NCs reported that week, per source; every "
+                                               "source of the window is listed, 0 if none")
+    total: int
+
+
+class NonconformitiesPerWeek(BaseModel):
+    since: str = Field(description="Monday the first week starts (inclusive)")
+    until: str = Field(description="Monday after the last week (exclusive)")
+    sources: list[str] = Field(description="Every source with at least one NC in the window")
+    weeks: list[WeekCounts] = Field(description="Oldest first; the last is the current week")

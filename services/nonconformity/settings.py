@@ -1,27 +1,16 @@
 from datetime import timedelta
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.events.base import Severity
 from shared.settings import ServiceSettings
 
-from .domain import EscalationPolicy, Source
+from .domain import EscalationPolicy
+from .domain.webhooks import WebhookSource
 
-
-class WebhookSource(BaseModel):
-    """A generic JSON source: its Standard Webhooks secret and where our fields are
-    in its payload (dotted paths, e.g. ``"issue.title"``)."""
-
-    secret: str = Field(min_length=8)
-    title: str = "title"
-    description: str | None = "description"
-    severity: str | None = "severity"
-    external_ref: str | None = "id"
-    category: str | None = "category"
-    affected_item: str | None = "affected_item"
-    default_severity: Severity = Severity.minor
-    source: Source = Source.monitoring
+# WebhookSource is the domain's; importable from here too, beside the setting it types.
+__all__ = ["NonconformitySettings", "WebhookSource"]
 
 
 class NonconformitySettings(ServiceSettings):

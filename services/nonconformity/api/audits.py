@@ -8,8 +8,8 @@ from fastapi.responses import JSONResponse
 from shared import idempotency
 from shared.http.concurrency import IdempotencyKey, etag
 
-from .. import reporting
 from ..schemas import AuditFindingCreate, NonconformityPublic
+from ..service import reporting
 from .deps import Auditor, PolicyDep, SessionsDep
 
 router = APIRouter(prefix="/v1/audits", tags=["audits"])

@@ -10,7 +10,6 @@ from shared.http.concurrency import IdempotencyKey, IfMatch, OptionalIfMatch, et
 from shared.http.pagination import MAX_PAGE_SIZE, TimeCursor
 from shared.http.params import NO_NUL, QueryTime
 
-from .. import lifecycle, queries, reporting
 from ..domain import NonconformityStatus, Source
 from ..schemas import (
     CloseRequest,
@@ -23,10 +22,10 @@ from ..schemas import (
     ReopenRequest,
     TriageRequest,
 )
+from ..service import lifecycle, queries, reporting
 from .deps import Editor, Manager, PolicyDep, Reader, Reporter, SessionsDep
 
 router = APIRouter(prefix="/v1/nonconformities", tags=["nonconformities"])
-
 
 
 def _with_etag(nc: NonconformityPublic, response: Response) -> NonconformityPublic:

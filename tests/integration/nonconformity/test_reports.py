@@ -13,8 +13,8 @@ from sqlalchemy import update
 from sqlalchemy.engine import make_url
 from sqlmodel import col
 
+from services.nonconformity.domain.weekly import week_start
 from services.nonconformity.models import Nonconformity
-from services.nonconformity.weekly import week_start
 from tests.conftest import BUS_MIGRATIONS, DatabaseFactory, _asyncpg_dsn, migrate
 from tests.integration.nonconformity.conftest import NcService, start_nc_service
 

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from services.nonconformity import monitoring, reporting
 from services.nonconformity.domain import EscalationPolicy
-from services.nonconformity.intake.alerts import AlertmanagerPayload, observe
+from services.nonconformity.domain.alerts import AlertmanagerPayload, observe
 from services.nonconformity.schemas import IntakeResult, NonconformityCreate
+from services.nonconformity.service import monitoring, reporting
 from shared.db import SessionFactory, create_engine, session_factory
 from tests.conftest import DatabaseFactory, migrate
 from tests.integration.nonconformity.conftest import NC_MIGRATIONS, alert, alertmanager_payload

@@ -8,19 +8,17 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.nonconformity.domain import (
+from services.nonconformity.domain import EscalationPolicy, Source
+from services.nonconformity.domain.alerts import AlertmanagerPayload, Observation, observe
+from services.nonconformity.domain.bounds import (
     AFFECTED_ITEM_CHARS,
     DESCRIPTION_CHARS,
     TITLE_CHARS,
     TRUNCATION_MARKER,
-    EscalationPolicy,
-    Source,
     bounded,
     web_link,
 )
-from services.nonconformity.intake.alerts import AlertmanagerPayload, Observation, observe
-from services.nonconformity.intake.webhooks import map_payload
-from services.nonconformity.settings import WebhookSource
+from services.nonconformity.domain.webhooks import WebhookSource, map_payload
 from shared.db import create_engine, utcnow
 from shared.events.base import NONCONFORMITY_TOPIC
 from shared.events.nonconformity import NonconformityReported

@@ -2,9 +2,8 @@ import pytest
 from pydantic import ValidationError
 
 from services.nonconformity.domain import EscalationPolicy, Source
-from services.nonconformity.intake.alerts import AlertmanagerPayload, GrafanaPayload, observe
-from services.nonconformity.intake.webhooks import MappingFailed, map_payload
-from services.nonconformity.settings import WebhookSource
+from services.nonconformity.domain.alerts import AlertmanagerPayload, GrafanaPayload, observe
+from services.nonconformity.domain.webhooks import MappingFailed, WebhookSource, map_payload
 from shared.events.base import Severity
 
 POLICY = EscalationPolicy()

@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from services.nonconformity.weekly import bucket_by_week, week_start, week_starts
+from services.nonconformity.domain.weekly import bucket_by_week, week_start, week_starts
 
 
 def test_week_start_is_the_monday_of_the_iso_week() -> None:

@@ -1,40 +1,64 @@
-"""Generic JSON sources signed per Standard Webhooks, mapped by per-source config."""
+"""Generic JSON sources signed per Standard Webhooks, mapped by per-source config.
+
+The signature is checked at the HTTP edge (api/intake.py); what is here reads
+a signed body into the fields of a new NC.
+"""
 
 import json
 from typing import Any
 
-from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+from pydantic import BaseModel, Field
 
-from ..domain import (
+from shared.errors import Conflict, Invalid
+from shared.events.base import Severity
+
+from .bounds import (
     AFFECTED_ITEM_CHARS,
     CATEGORY_CHARS,
     DESCRIPTION_CHARS,
     TITLE_CHARS,
-    EscalationPolicy,
     bounded,
     storable,
 )
-from ..settings import WebhookSource
+from .escalation import EscalationPolicy
+from .nonconformity import Source
 
 
-class SignatureRejected(Exception):
-    pass
+class WebhookSource(BaseModel):
+    """A generic JSON source: its Standard Webhooks secret and where our fields are
+    in its payload (dotted paths, e.g. ``"issue.title"``)."""
+
+    secret: str = Field(min_length=8)
+    title: str = "title"
+    description: str | None = "description"
+    severity: str | None = "severity"
+    external_ref: str | None = "id"
+    category: str | None = "category"
+    affected_item: str | None = "affected_item"
+    default_severity: Severity = Severity.minor
+    source: Source = Source.monitoring
 
 
-class MappingFailed(Exception):
-    pass
+class MappingFailed(Invalid):
+    """The signed payload lacks what an NC needs; ``reason`` says what."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"The payload could not be mapped: {reason}.",
+                         title="Unmappable payload")
+        self.reason = reason
 
 
-def verify(config: WebhookSource, body: bytes, headers: dict[str, str]) -> Any:
-    """The parsed payload if the signature is valid and fresh (5-minute tolerance)."""
-    try:
-        Webhook(config.secret).verify(body, headers, json_parse=False)
-    except WebhookVerificationError as exc:
-        raise SignatureRejected(str(exc)) from exc
-    except ValueError as exc:
-        # A body that is not UTF-8, or a malformed signature header: nothing a
-        # sender following the standard would produce, so not authenticated.
-        raise SignatureRejected("malformed signature or body encoding") from exc
+class WebhookReplayed(Conflict):
+    """A Standard Webhooks id this source already delivered with another body."""
+
+    def __init__(self, webhook_id: str) -> None:
+        super().__init__("This webhook-id was already received with another body; "
+                         "send a new event under a new webhook-id.", title="Reused webhook-id")
+        self.webhook_id = webhook_id
+
+
+def parse(body: bytes) -> Any:
+    """The signed body as JSON."""
     try:
         return json.loads(body)
     except (ValueError, RecursionError) as exc:

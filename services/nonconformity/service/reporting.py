@@ -1,5 +1,6 @@
 """Use cases that create nonconformities from people: support reports and audit findings."""
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,11 +11,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared import idempotency
 from shared.db import SessionFactory, transaction, utcnow
 
-from .domain import FINDING_SEVERITY, EscalationPolicy, Source
+from ..domain import FINDING_SEVERITY, EscalationPolicy, Source
+from ..domain.webhooks import WebhookReplayed, WebhookSource, map_payload, parse
+from ..models import Nonconformity, ReceivedWebhook
+from ..schemas import AuditFindingCreate, NonconformityCreate, NonconformityPublic
 from .escalation import evaluate, occurrences_in_window, record_verdict
-from .models import Nonconformity, ReceivedWebhook
 from .records import add_reported, allocate_numbers, emit_reported, new_nonconformity
-from .schemas import AuditFindingCreate, NonconformityCreate, NonconformityPublic
 
 
 @dataclass(frozen=True)
@@ -107,20 +109,21 @@ async def _by_external_ref(session: AsyncSession, source: str,
         Nonconformity.source == source, Nonconformity.external_ref == external_ref))).first()
 
 
-class WebhookReplayed(Exception):
-    """A Standard Webhooks id this source already delivered with another body."""
-
-
 class _AlreadyReceived(Exception):
     pass
 
 
 async def report_from_webhook(*, sessions: SessionFactory, policy: EscalationPolicy,
-                              source_name: str, webhook_id: str, body_sha256: str,
-                              fields: dict[str, Any]) -> Reported:
+                              source_name: str, config: WebhookSource, body: bytes,
+                              webhook_id: str) -> Reported:
     """The NC a signed webhook reports. A sender retrying a delivery (same
     ``webhook-id``, same body) is answered with that NC again, as a success:
-    senders treat a 409 as a failure and would retry until they give up."""
+    senders treat a 409 as a failure and would retry until they give up.
+
+    ``body`` is the signed body (the caller checked the signature); one that
+    cannot be mapped to an NC is refused (domain.webhooks.MappingFailed)."""
+    fields = map_payload(source_name, config, parse(body), policy)
+    body_sha256 = hashlib.sha256(body).hexdigest()
     for attempt in (1, 2):
         try:
             async with transaction(sessions) as session:

@@ -18,25 +18,23 @@ from shared.events.nonconformity import (
 )
 from shared.http.concurrency import check_if_match
 
-from .domain import (
+from ..domain import (
     CapaLink,
     EscalationPolicy,
+    NonconformityNotFound,
     NonconformityStatus,
     TransitionRefused,
     TriageDecision,
     check_can_close,
     check_can_reopen,
     check_editable,
+    recurrence_key,
     triage_outcome,
 )
+from ..models import Nonconformity, NonconformityTag
+from ..schemas import NonconformityPublic, NonconformityUpdate, TriageRequest
 from .escalation import apply_policy
-from .models import Nonconformity, NonconformityTag
-from .records import add_history, emit, recurrence_key, touch
-from .schemas import NonconformityPublic, NonconformityUpdate, TriageRequest
-
-
-class NotFound(Exception):
-    pass
+from .records import add_history, emit, touch
 
 
 @asynccontextmanager
@@ -45,7 +43,7 @@ async def _editing(sessions: SessionFactory, nc_id: UUID,
     async with transaction(sessions) as session:
         nc = await session.get(Nonconformity, nc_id, with_for_update=True)
         if nc is None:
-            raise NotFound(str(nc_id))
+            raise NonconformityNotFound(nc_id)
         check_if_match(if_match, nc.version)
         before = nc.model_dump(warnings=False)
         yield session, nc
@@ -97,7 +95,7 @@ async def triage(*, sessions: SessionFactory, nc_id: UUID, request: TriageReques
                 raise TransitionRefused("A nonconformity cannot duplicate itself.",
                                         allowed=["accept", "reject"])
             if await session.get(Nonconformity, request.duplicate_of) is None:
-                raise NotFound(str(request.duplicate_of))
+                raise NonconformityNotFound(request.duplicate_of)
         before = nc.status
         nc.status = triage_outcome(NonconformityStatus(nc.status), request.decision)
         nc.triage_reason = request.reason

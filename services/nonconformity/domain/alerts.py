@@ -15,17 +15,17 @@ from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema, field_va
 from shared.events.base import Severity
 from shared.http.params import YEAR_PATTERN, JsonInteger, iso_only, utc_in_range
 
-from ..domain import (
+from .bounds import (
     AFFECTED_ITEM_CHARS,
     CATEGORY_CHARS,
     DESCRIPTION_CHARS,
     TAG_CHARS,
     TITLE_CHARS,
-    EscalationPolicy,
     bounded,
     storable,
     web_link,
 )
+from .escalation import EscalationPolicy
 
 MAX_ALERTS = 5000
 # The column is an integer.
@@ -157,7 +157,7 @@ class Observation:
 
 def observe(alert: Alert, *, policy: EscalationPolicy, severity_label: str) -> Observation:
     """One alert as an observation. Every text taken from the payload is bounded
-    (cut with a marker, see domain.bounded) to its column, so no alert is refused
+    (cut with a marker, see bounds.bounded) to its column, so no alert is refused
     for its size and no event it causes grows past the outbox's maximum."""
     labels, notes = alert.labels, alert.annotations
     name = labels.get("alertname") or "alert"

@@ -16,9 +16,9 @@ from shared.events.capa import CapaCancelled, CapaClosed, CapaOpened
 from shared.events.nonconformity import NonconformityRecurred
 from shared.inbox import ConsumedEvent
 
-from .domain import CapaLink, NonconformityStatus
+from ..domain import CapaLink, NonconformityStatus
+from ..models import Nonconformity
 from .lifecycle import close_in_session
-from .models import Nonconformity
 from .records import add_history, emit, touch
 
 

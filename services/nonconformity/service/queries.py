@@ -14,10 +14,15 @@ from sqlmodel import col, select
 from shared.db import SessionFactory
 from shared.pagination import TimeKeyset
 
-from .lifecycle import NotFound
-from .models import Nonconformity, NonconformityHistory, NonconformityTag
-from .schemas import HistoryEntry, NonconformityPage, NonconformityPublic
-from .weekly import bucket_by_week, week_starts
+from ..domain import NonconformityNotFound
+from ..domain.weekly import bucket_by_week, week_starts
+from ..models import Nonconformity, NonconformityHistory, NonconformityTag
+from ..schemas import (
+    HistoryEntry,
+    NonconformitiesPerWeek,
+    NonconformityPage,
+    NonconformityPublic,
+)
 
 
 @dataclass(frozen=True)
@@ -36,14 +41,14 @@ async def get_nonconformity(*, sessions: SessionFactory, nc_id: UUID) -> Nonconf
     async with sessions() as session:
         nc = await session.get(Nonconformity, nc_id)
     if nc is None:
-        raise NotFound(str(nc_id))
+        raise NonconformityNotFound(nc_id)
     return NonconformityPublic.model_validate(nc)
 
 
 async def history(*, sessions: SessionFactory, nc_id: UUID) -> list[HistoryEntry]:
     async with sessions() as session:
         if await session.get(Nonconformity, nc_id) is None:
-            raise NotFound(str(nc_id))
+            raise NonconformityNotFound(nc_id)
         rows = (await session.exec(select(NonconformityHistory)
                                    .where(NonconformityHistory.nonconformity_id == nc_id)
                                    .order_by(col(NonconformityHistory.id)))).all()
@@ -112,7 +117,7 @@ def _utc_day_postgres(element: utc_day, compiler: SQLCompiler, **kw: Any) -> str
 
 
 async def nonconformities_per_week(*, sessions: SessionFactory, weeks: int,
-                                   now: datetime) -> dict[str, Any]:
+                                   now: datetime) -> NonconformitiesPerWeek:
     """NCs reported (``created_at``) per UTC ISO week and source: the ``weeks`` weeks
     ending with the current one, oldest first, zero-filled."""
     mondays = week_starts(last_day=now.astimezone(UTC).date(), weeks=weeks)
@@ -128,5 +133,6 @@ async def nonconformities_per_week(*, sessions: SessionFactory, weeks: int,
     # SQLite may hand the day back as text; PostgreSQL as a date.
     folded = bucket_by_week(((d if isinstance(d, date) else date.fromisoformat(str(d)), source,
                               int(count)) for d, source, count in rows), mondays)
-    return {"since": mondays[0].isoformat(), "until": (mondays[-1] + timedelta(days=7)).isoformat(),
-            **folded}
+    return NonconformitiesPerWeek.model_validate({
+        "since": mondays[0].isoformat(), "until": (mondays[-1] + timedelta(days=7)).isoformat(),
+        **folded})

@@ -18,8 +18,8 @@ from shared.events.envelope import Causation
 from shared.events.nonconformity import NonconformityEvent, NonconformityReported
 from shared.outbox import record_event
 
-from .domain import nonconformity_number
-from .models import (
+from ..domain import nonconformity_number, recurrence_key
+from ..models import (
     Nonconformity,
     NonconformityHistory,
     NonconformityTag,
@@ -113,8 +113,3 @@ def dialect(session: AsyncSession) -> str:
     bind = session.get_bind()
     return bind.dialect.name
 
-
-def recurrence_key(category: str | None, affected_item: str | None) -> str | None:
-    if not category or not affected_item:
-        return None
-    return f"{category.strip().lower()}|{affected_item.strip().lower()}"

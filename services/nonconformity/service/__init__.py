@@ -1,8 +1,10 @@
-"""Event handlers of the nonconformity service, in one visible table.
+"""Use cases and event handlers of the nonconformity service.
 
-The use cases live beside this module: reporting (support reports, audit
-findings, generic webhooks), monitoring (Alertmanager/Grafana), lifecycle
-(edit, triage, correction, close, reopen), queries (reads).
+The use cases: reporting (support reports, audit findings, generic webhooks),
+monitoring (Alertmanager/Grafana), lifecycle (edit, triage, correction, close,
+reopen), queries (reads); escalation applies the policy inside their
+transactions, records holds the writes they share. The handler table below is
+the one place that says which events this service reacts to (capa_link).
 """
 
 from shared.events.base import CAPA_TOPIC

@@ -25,10 +25,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.db import SessionFactory, transaction, utcnow
 from shared.events.nonconformity import NonconformityUpdated
 
-from .domain import EscalationPolicy, NonconformityStatus, Source
-from .escalation import RecurrencePool, Verdict, WindowCounts, decide, record_verdict
-from .intake.alerts import Observation
-from .models import Nonconformity, Occurrence
+from ..domain import EscalationPolicy, NonconformityStatus, Source, Verdict, decide
+from ..domain.alerts import Observation
+from ..domain.recurrence import RecurrencePool, window_start
+from ..models import Nonconformity, Occurrence
+from ..schemas import IntakeResult
+from .escalation import load_recurrence_pool, load_window_counts, record_verdict
 from .records import (
     add_history,
     add_reported,
@@ -39,7 +41,6 @@ from .records import (
     new_nonconformity,
     touch,
 )
-from .schemas import IntakeResult
 
 _CHUNK = 500  # stay under bind-parameter limits
 
@@ -105,26 +106,26 @@ def _classify(o: Observation, nc: Nonconformity | None,
 
 async def _count_recurrences(session: AsyncSession, alerts: list[_Alert],
                              known: Iterable[Nonconformity], *, policy: EscalationPolicy,
-                             now: datetime) -> RecurrencePool | None:
+                             now: datetime) -> RecurrencePool[Nonconformity] | None:
     """Sets ``seen`` of every new and re-firing alert; returns the NCs with a
     CAPA that recurrences may join (None when nothing recurs)."""
     counted = [a for a in alerts if a.kind in (_Kind.new, _Kind.refire)]
     if not counted:
         return None
-    counts = await WindowCounts.load(session, since=now - policy.recurrence_window,
-                                     fingerprints=[a.nc.fingerprint for a in counted],
-                                     keys=[a.nc.recurrence_key for a in counted])
+    counts = await load_window_counts(session, since=window_start(policy, now),
+                                      fingerprints=[a.nc.fingerprint for a in counted],
+                                      keys=[a.nc.recurrence_key for a in counted])
     for alert in counted:  # in payload order: each counts the alerts before it and itself
         if alert.kind is _Kind.new:
             counts.add_nonconformity(alert.nc)
         counts.add_occurrence(alert.nc.fingerprint, alert.started)
         alert.seen = counts.seen(alert.nc)
     recurring = [a.nc for a in counted if a.seen > 1]
-    return await RecurrencePool.load(session, recurring, known) if recurring else None
+    return await load_recurrence_pool(session, recurring, known) if recurring else None
 
 
 def _apply(session: AsyncSession, alert: _Alert, result: IntakeResult, *,
-           policy: EscalationPolicy, pool: RecurrencePool | None, truncated: int,
+           policy: EscalationPolicy, pool: RecurrencePool[Nonconformity] | None, truncated: int,
            now: datetime) -> None:
     nc, o = alert.nc, alert.observation
     if alert.kind is _Kind.new:
@@ -155,7 +156,8 @@ def _apply(session: AsyncSession, alert: _Alert, result: IntakeResult, *,
     result.updated.append(nc.number)
 
 
-def _decide(alert: _Alert, *, policy: EscalationPolicy, pool: RecurrencePool | None) -> Verdict:
+def _decide(alert: _Alert, *, policy: EscalationPolicy,
+            pool: RecurrencePool[Nonconformity] | None) -> Verdict[Nonconformity]:
     # Before the alert's own changes, like the NC state a per-alert flush saw.
     other = pool.capa_of_recurrence(alert.nc) if pool and alert.seen > 1 else None
     return decide(policy, alert.nc, seen=alert.seen, other=other)
