@@ -137,19 +137,18 @@ class Bench:
             f"{prefix}_KAFKA_BOOTSTRAP_SERVERS": KAFKA,
             f"{prefix}_CREDENTIALS_FILE": str(self.keys_file),
             f"{prefix}_LOG_LEVEL": "WARNING",
+            # A group of its own: on the shared Kafka the services' default groups
+            # would take partitions away from other engineers' running services.
+            f"{prefix}_CONSUMER_GROUP": self.groups[svc],
         }
         if svc == "notifications":
             env["NOTIFICATIONS_ALLOWED_NETWORKS"] = '["127.0.0.0/8"]'
-            env["BENCH_GROUP_NOTIFICATIONS"] = self.groups[svc]
-        elif svc == "capa":
-            env["CAPA_CONSUMER_GROUP"] = self.groups[svc]
-        else:
-            env["BENCH_GROUP_NONCONFORMITY"] = self.groups[svc]
         return env
 
     async def start_service(self, svc: str, topics: list[str]) -> Proc:
         await start_group_at_end(KAFKA, self.groups[svc], topics)
-        proc = self.processes.uvicorn(svc, f"bench.launch:{svc}", env=self.service_env(svc))
+        proc = self.processes.uvicorn(svc, f"services.{svc}.app:create_app",
+                                      env=self.service_env(svc))
         await asyncio.to_thread(wait_http, proc, "/readyz", 120)
         return proc
 

@@ -17,6 +17,7 @@ class NonconformitySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="NONCONFORMITY_", extra="ignore")
 
     database_url: str = "sqlite+aiosqlite:///var/nonconformity.sqlite"
+    consumer_group: str = "nonconformity"
     escalate_severities: list[Severity] = [Severity.critical, Severity.major]
     recurrence_threshold: int = Field(default=3, ge=2)
     recurrence_window_days: float = Field(default=30, gt=0)

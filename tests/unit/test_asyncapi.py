@@ -73,12 +73,13 @@ def test_message_payload_is_the_envelope_around_the_model_schema() -> None:
 def test_operations_match_producers_and_the_services_consumer_groups() -> None:
     from services.capa.service import consumers as capa_consumers
     from services.capa.settings import CapaSettings
-    from services.nonconformity.service import SUBSCRIPTIONS as NC_SUBSCRIPTIONS
+    from services.nonconformity.service import consumers as nc_consumers
+    from services.nonconformity.settings import NonconformitySettings
     from services.notifications.service import consumers as notification_consumers
     from services.notifications.settings import NotificationsSettings
 
     groups = {sub.group: sorted(sub.topics) for sub in (
-        *NC_SUBSCRIPTIONS, *capa_consumers(CapaSettings()),
+        *nc_consumers(NonconformitySettings()), *capa_consumers(CapaSettings()),
         *notification_consumers(NotificationsSettings()))}
     operations = _committed()["operations"].values()
     received = {}

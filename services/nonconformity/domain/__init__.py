@@ -8,6 +8,8 @@ and ``webhooks`` read monitoring payloads into NC fields, ``weekly`` folds the
 per-week report.
 """
 
+from shared.vocabulary import NonconformityStatus, Source
+
 from .bounds import TRUNCATION_MARKER, bounded, storable, web_link
 from .escalation import (
     EscalationDecision,
@@ -31,9 +33,7 @@ from .nonconformity import (
     OPEN_STATUSES,
     CapaLink,
     FindingType,
-    NonconformityStatus,
     ProblemRecord,
-    Source,
     TriageDecision,
     nonconformity_number,
     recurrence_key,

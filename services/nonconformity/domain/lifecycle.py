@@ -8,8 +8,9 @@ them instead.
 from uuid import UUID
 
 from shared.errors import Conflict, NotFound
+from shared.vocabulary import NonconformityStatus
 
-from .nonconformity import OPEN_STATUSES, CapaLink, NonconformityStatus, TriageDecision
+from .nonconformity import OPEN_STATUSES, CapaLink, TriageDecision
 
 
 class NonconformityNotFound(NotFound):

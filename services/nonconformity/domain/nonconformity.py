@@ -1,7 +1,7 @@
 """The nonconformity's vocabulary: statuses, sources, audit findings, numbers.
 
-These are the values the API, the events and the web UI show; the enums here
-(with ``shared.events.base.Severity``) are the one definition of them.
+Statuses, sources and severities are published vocabulary (the web UI offers
+them, clients send them): defined once in shared.vocabulary, named here.
 """
 
 import re
@@ -10,15 +10,7 @@ from enum import StrEnum
 from typing import Protocol
 from uuid import UUID
 
-from shared.events.base import Severity
-
-
-class NonconformityStatus(StrEnum):
-    reported = "reported"
-    accepted = "accepted"
-    rejected = "rejected"
-    duplicate = "duplicate"
-    closed = "closed"
+from shared.vocabulary import NonconformityStatus, Severity
 
 
 class CapaLink(StrEnum):
@@ -28,15 +20,6 @@ class CapaLink(StrEnum):
     requested = "requested"  # escalated; waiting for capa.opened
     open = "open"
     closed = "closed"
-
-
-class Source(StrEnum):
-    support = "support"
-    monitoring = "monitoring"
-    audit = "audit"
-    customer = "customer"
-    supplier = "supplier"
-    internal = "internal"
 
 
 class FindingType(StrEnum):

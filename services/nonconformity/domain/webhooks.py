@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from shared.errors import Conflict, Invalid
 from shared.events.base import Severity
+from shared.vocabulary import Source
 
 from .bounds import (
     AFFECTED_ITEM_CHARS,
@@ -21,7 +22,6 @@ from .bounds import (
     storable,
 )
 from .escalation import EscalationPolicy
-from .nonconformity import Source
 
 
 class WebhookSource(BaseModel):

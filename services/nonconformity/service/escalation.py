@@ -54,7 +54,7 @@ async def occurrences_in_window(session: AsyncSession, nc: Nonconformity, *,
     if not counts:
         return times_seen()
     # sqlmodel hands back a bare value for one column, a row for two.
-    found = (await session.exec(select(*counts))).one()  # type: ignore[call-overload]
+    found = (await session.exec(select(*counts))).one()
     return times_seen(*found) if len(counts) > 1 else times_seen(int(found))
 
 

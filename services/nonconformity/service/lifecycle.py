@@ -64,7 +64,7 @@ async def update_nonconformity(*, sessions: SessionFactory, policy: EscalationPo
                 before[name] = getattr(nc, name)
                 setattr(nc, name, value)
         if "tags" in before:
-            await session.exec(delete(NonconformityTag).where(  # type: ignore[call-overload]
+            await session.exec(delete(NonconformityTag).where(
                 col(NonconformityTag.nonconformity_id) == nc.id))
             for tag in dict.fromkeys(nc.tags):
                 session.add(NonconformityTag(nonconformity_id=nc.id, tag=tag))

@@ -91,7 +91,7 @@ async def allocate_numbers(session: AsyncSession, count: int) -> list[str]:
     it as late as they can, because every other report waits for it."""
     year = utcnow().year
     upsert = _counter_upsert(dialect(session))
-    last: int = (await session.exec(upsert, params={  # type: ignore[call-overload]
+    last: int = (await session.exec(upsert, params={
         "year": year, "count": count})).scalar_one()
     first = last - count + 1
     return [nonconformity_number(year, n) for n in range(first, last + 1)]
