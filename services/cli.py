@@ -130,8 +130,11 @@ def _guarded(action: Callable[[], int]) -> int:
     except (CommandError, ArgumentError) as exc:
         print(f"{PROG}: {_one_line(exc)}", file=sys.stderr)
         return 2
-    except (OperationalError, DBAPIError, OSError) as exc:
+    except (OperationalError, DBAPIError, ConnectionError, TimeoutError) as exc:
         print(f"{PROG}: the database did not answer: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a file it must read or write (a key store, a database file)
+        print(f"{PROG}: {_one_line(exc)}", file=sys.stderr)
         return 1
 
 

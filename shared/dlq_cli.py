@@ -8,6 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
+from aiokafka.errors import KafkaError
 from pydantic_settings import SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -140,4 +141,10 @@ async def _command(args: argparse.Namespace, bus: Bus) -> int:
 def main(argv: list[str], prog: str = "python -m shared.dlq") -> int:
     """``prog``: how the usage names the command (``capaflow dlq`` runs it too)."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    return asyncio.run(_run(_parser(prog).parse_args(argv)))
+    args = _parser(prog).parse_args(argv)
+    try:
+        return asyncio.run(_run(args))
+    except (KafkaError, OSError) as exc:
+        # An operator's tool: the bus being unreachable is one line, not a traceback.
+        print(f"{prog}: the bus did not answer: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1

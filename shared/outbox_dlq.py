@@ -30,8 +30,10 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from sqlalchemy import ColumnElement
+from sqlalchemy.engine import make_url
 from sqlmodel import col, or_, select
 
 from shared.db import SessionFactory, create_engine, session_factory, transaction, utcnow
@@ -45,6 +47,15 @@ _SHOWN_BYTES = 4096
 def database_url(service: str, given: str | None = None) -> str:
     return (given or os.environ.get(f"{service.upper()}_DATABASE_URL")
             or f"sqlite+aiosqlite:///var/{service}.sqlite")
+
+
+def _missing_sqlite_file(url: str) -> str | None:
+    parsed = make_url(url)
+    path = parsed.database
+    if parsed.get_backend_name() == "sqlite" and path and path != ":memory:" \
+            and not Path(path).exists():
+        return path
+    return None
 
 
 def _chosen(refs: Sequence[str]) -> ColumnElement[bool]:
@@ -135,7 +146,14 @@ def _parser(prog: str = "python -m shared.outbox_dlq") -> argparse.ArgumentParse
 
 async def run(argv: Sequence[str], prog: str = "python -m shared.outbox_dlq") -> int:
     args = _parser(prog).parse_args(list(argv))
-    engine = create_engine(database_url(args.service, args.database_url))
+    url = database_url(args.service, args.database_url)
+    absent = _missing_sqlite_file(url)
+    if absent:
+        # Reading must not create an empty database where none was.
+        print(f"{prog}: no database at {absent}: set {args.service.upper()}_DATABASE_URL "
+              "(or --database-url) to the service's database", file=sys.stderr)
+        return 2
+    engine = create_engine(url)
     sessions = session_factory(engine)
     try:
         if args.command == "list":

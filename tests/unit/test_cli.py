@@ -119,6 +119,33 @@ def test_a_database_that_does_not_answer_exits_1(place: Path, monkeypatch: pytes
     assert "the database did not answer" in capsys.readouterr().err
 
 
+def test_a_bus_that_does_not_answer_exits_1_in_one_line(
+        place: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Port 1 on loopback: refused at once; a traceback here was a reviewer's finding.
+    assert cli.main(["dlq", "list", "--group", "capa", "--bus", "kafka",
+                     "--bootstrap", "127.0.0.1:1"]) == 1
+    err = capsys.readouterr().err
+    assert "capaflow dlq: the bus did not answer" in err and "Traceback" not in err, err
+
+
+def test_outbox_dead_letters_of_a_missing_database_create_none(
+        place: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = place / "gone.sqlite"
+    assert cli.main(["outbox-dlq", "--service", "capa", "--database-url",
+                     f"sqlite+aiosqlite:///{missing}", "list"]) == 2
+    assert "no database at" in capsys.readouterr().err
+    assert not missing.exists()
+
+
+def test_a_key_store_that_cannot_be_written_is_one_line(
+        place: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("CAPAFLOW_CREDENTIALS_FILE", str(place))  # a directory
+    assert cli.main(["credentials", "add", "alice", "engineer"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("capaflow: ") and "database" not in err and "Traceback" not in err
+
+
 def test_delegated_commands_get_their_words_and_name(monkeypatch: pytest.MonkeyPatch) -> None:
     import shared.dlq_cli
     import shared.outbox_dlq
