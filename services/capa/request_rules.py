@@ -13,14 +13,14 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from shared.http.params import IsoDate, json_integer
-from shared.http.text import IDENTITY_MAX_CHARS, IDENTITY_PATTERN, SOME_VISIBLE, some_visible
 from shared.identity import canonical_identity
+from shared.inputs import IsoDate, json_integer
+from shared.text import IDENTITY_MAX_CHARS, IDENTITY_PATTERN, SOME_VISIBLE, some_visible
 
 from .domain import ActionStatus, CapaStatus
 from .domain.root_cause import MIN_WHYS, AnalysisStatus
 
-# At least one visible character, no NUL (see shared.http.text): the schema
+# At least one visible character, no NUL (see shared.text): the schema
 # admits exactly the texts the server keeps after stripping white space.
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                              max_length=300, pattern=SOME_VISIBLE)]
@@ -30,7 +30,7 @@ LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
 
 # Owners and other people: stored in the canonical form identities are compared
 # in (NFKC, case-folded, trimmed; see shared.identity), so "DEV-VERIFIER" is
-# dev-verifier. The pattern says which names are taken (shared.http.text).
+# dev-verifier. The pattern says which names are taken (shared.text).
 Person = Annotated[str, StringConstraints(min_length=1, max_length=IDENTITY_MAX_CHARS,
                                           pattern=IDENTITY_PATTERN),
                    AfterValidator(canonical_identity)]

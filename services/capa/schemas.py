@@ -17,7 +17,7 @@ from pydantic import (
 )
 
 from shared.events.base import Severity
-from shared.http.params import NO_NUL, IsoDate
+from shared.inputs import NO_NUL, IsoDate
 from shared.vocabulary import CauseCategory
 
 from .domain import ActionKind, ActionStatus, CapaKind, CapaStatus, EffectivenessResult

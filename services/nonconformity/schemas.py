@@ -18,7 +18,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from shared.events.base import Severity
-from shared.http.params import iso_only, utc_in_range, years_through
+from shared.inputs import iso_only, utc_in_range, years_through
 
 from .domain import CLAUSE_PATTERN, FindingType, Source, TriageDecision
 from .domain.bounds import DESCRIPTION_CHARS, TITLE_CHARS

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.json_schema import SkipJsonSchema
 
 from shared.events.base import Severity
-from shared.http.params import NO_NUL
+from shared.inputs import NO_NUL
 
 from .domain import Channel, DeliveryMode, DeliveryStatus
 from .domain.targets import ANY_TARGET, EMAIL_TARGET, TARGET_NOT_ALLOWED, WEB_TARGET

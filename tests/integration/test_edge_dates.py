@@ -2,7 +2,7 @@
 naming the accepted range (a hand-made cursor is a 422 for its pattern) —
 never a 500 — on SQLite and on PostgreSQL. Python's datetime cannot convert
 9999-12-31T23:59:59-14:00 or 0001-01-01T00:00:00+14:00 to UTC; the API accepts
-1900..9998 as written (shared/http/params.py).
+1900..9998 as written (shared/inputs.py).
 """
 
 import base64
@@ -17,7 +17,7 @@ import pytest
 
 from services.capa.app import create_app as create_capa_app
 from services.capa.settings import CapaSettings
-from shared.http.params import OUT_OF_RANGE
+from shared.inputs import OUT_OF_RANGE
 from tests.conftest import BUS_MIGRATIONS, SERVICE_MIGRATIONS, DatabaseFactory, migrate, running
 from tests.integration.nonconformity.conftest import NcService, start_nc_service
 from tests.integration.notifications.conftest import NOTIFICATIONS_MIGRATIONS, Harness, harness

@@ -8,13 +8,13 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from services.capa.request_rules import LongText, Person
-from shared.http.text import (
+from shared.identity import _script, canonical_identity
+from shared.text import (
     IDENTITY_MAX_CHARS,
     IDENTITY_PATTERN,
     IDENTITY_SCRIPTS,
     SOME_VISIBLE,
 )
-from shared.identity import _script, canonical_identity
 
 _CLASS_ITEM = re.compile(r"\\u([0-9a-f]{4})|(.)")
 

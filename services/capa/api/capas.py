@@ -4,14 +4,15 @@ from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from shared.events.base import Severity
-from shared.http.concurrency import IfMatch
+from shared.http.concurrency import IdempotencyKey, IfMatch
 from shared.http.pagination import MAX_PAGE_SIZE, TimeCursor
-from shared.http.params import NO_NUL, QueryTime
-from shared.http.text import IDENTITY_MAX_CHARS, IDENTITY_PATTERN
+from shared.idempotency import Claim, run_once
+from shared.inputs import NO_NUL, QueryTime
+from shared.text import IDENTITY_MAX_CHARS, IDENTITY_PATTERN
 
 from ..domain import CapaKind, CapaStatus
 from ..schemas import (
@@ -32,7 +33,7 @@ from .deps import (
     Reader,
     SessionsDep,
     WorkflowActor,
-    idempotent_create,
+    idempotency_payload,
     with_etag,
 )
 
@@ -48,15 +49,16 @@ def as_utc(moment: datetime | None) -> datetime | None:
 
 @router.post("", status_code=201, response_model=CapaPublic,
              summary="Open a CAPA by hand (corrective, or preventive from a risk)")
-async def create(body: CapaCreate, request: Request, sessions: SessionsDep, policy: PolicyDep,
-                 principal: Engineer, now: NowDep) -> JSONResponse:
-    view, replay = await idempotent_create(
-        request, sessions, principal, body,
-        lambda taken: open_capa(sessions, request=body, principal=principal, policy=policy,
-                                now=now, claim=taken))
-    if replay is not None:
-        return replay
-    return with_etag(view, view.version, status_code=201, location=f"/v1/capas/{view.id}")
+async def create(body: CapaCreate, sessions: SessionsDep, policy: PolicyDep,
+                 principal: Engineer, now: NowDep,
+                 idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    async def run(claim: Claim | None) -> JSONResponse:
+        view = await open_capa(sessions, request=body, principal=principal, policy=policy,
+                               now=now, claim=claim)
+        return with_etag(view, view.version, status_code=201, location=f"/v1/capas/{view.id}")
+
+    return await run_once(sessions, subject=principal.subject, key=idempotency_key,
+                          payload=idempotency_payload("/v1/capas", body), use_case=run)
 
 
 @router.get("", response_model=CapaPage)

@@ -7,7 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 
 from shared.http.pagination import MAX_PAGE_SIZE, SequenceCursor, TimeCursor
-from shared.http.params import NO_NUL, QueryTime
+from shared.inputs import NO_NUL, QueryTime
 from shared.vocabulary import CauseCategory
 
 from ..schemas import AuditPage, AuditVerification, LessonPage

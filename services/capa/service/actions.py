@@ -18,9 +18,9 @@ from shared.events.capa import (
     CapaActionOverdue,
     CapaOverdue,
 )
-from shared.http.concurrency import check_if_match
 from shared.idempotency import Claim, complete
 from shared.outbox import record_event
+from shared.versions import check_if_match
 
 from ..domain import ActionStatus, CapaStatus
 from ..domain.workflow import FINISHED_ACTION, OPEN_STATES

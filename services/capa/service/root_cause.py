@@ -10,8 +10,8 @@ from shared.auth import Principal
 from shared.db import SessionFactory, transaction
 from shared.errors import Conflict, Invalid
 from shared.events.capa import CapaRootCauseSubmitted
-from shared.http.concurrency import check_if_match
 from shared.outbox import record_event
+from shared.versions import check_if_match
 
 from ..domain import CapaStatus
 from ..domain.root_cause import AnalysisStatus, RootCauseForm, Why, submission_errors

@@ -19,8 +19,8 @@ from shared.events.capa import (
     CapaStatusChanged,
     LessonPublished,
 )
-from shared.http.concurrency import check_if_match
 from shared.outbox import record_event
+from shared.versions import check_if_match
 
 from ..domain import ActionStatus, CapaStatus, EffectivenessResult, risk_score
 from ..domain.root_cause import AnalysisStatus

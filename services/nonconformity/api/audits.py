@@ -6,7 +6,8 @@ from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 
 from shared import idempotency
-from shared.http.concurrency import IdempotencyKey, etag
+from shared.http.concurrency import IdempotencyKey
+from shared.versions import etag
 
 from ..schemas import AuditFindingCreate, NonconformityPublic
 from ..service import reporting

@@ -6,9 +6,10 @@ from fastapi.responses import JSONResponse
 
 from shared import idempotency
 from shared.events.base import Severity
-from shared.http.concurrency import IdempotencyKey, IfMatch, OptionalIfMatch, etag
+from shared.http.concurrency import IdempotencyKey, IfMatch, OptionalIfMatch
 from shared.http.pagination import MAX_PAGE_SIZE, TimeCursor
-from shared.http.params import NO_NUL, QueryTime
+from shared.inputs import NO_NUL, QueryTime
+from shared.versions import etag
 
 from ..domain import NonconformityStatus, Source
 from ..schemas import (

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema, field_validator
 
 from shared.events.base import Severity
-from shared.http.params import YEAR_PATTERN, JsonInteger, iso_only, utc_in_range
+from shared.inputs import YEAR_PATTERN, JsonInteger, iso_only, utc_in_range
 
 from .bounds import (
     AFFECTED_ITEM_CHARS,

@@ -16,7 +16,7 @@ from shared.events.nonconformity import (
     NonconformityTriaged,
     NonconformityUpdated,
 )
-from shared.http.concurrency import check_if_match
+from shared.versions import check_if_match
 
 from ..domain import (
     CapaLink,

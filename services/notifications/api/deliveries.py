@@ -6,7 +6,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 
 from shared.http.pagination import MAX_PAGE_SIZE, TimeCursor
-from shared.http.params import NO_NUL
+from shared.inputs import NO_NUL
 
 from ..domain import DeliveryStatus
 from ..schemas import DeliveryPage, DeliveryPublic

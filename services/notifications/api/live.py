@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 from shared.db import utcnow
 from shared.events.base import Severity
 from shared.http.errors import PROBLEM_RESPONSES, Problem
-from shared.http.params import NO_NUL
+from shared.inputs import NO_NUL
 
 from ..domain import EventFilter
 from ..schemas import Pattern

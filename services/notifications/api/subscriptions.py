@@ -9,8 +9,8 @@ from fastapi.responses import JSONResponse
 
 from shared.http.concurrency import IdempotencyKey
 from shared.http.pagination import MAX_PAGE_SIZE, TimeCursor
-from shared.http.params import NO_NUL
 from shared.idempotency import Claim, run_once
+from shared.inputs import NO_NUL
 
 from ..schemas import (
     DeliveryPublic,

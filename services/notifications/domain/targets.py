@@ -10,7 +10,7 @@ public address, is checked afterwards: that refusal has its own problem type.
 
 import re
 
-from shared.http.text import BLANKS
+from shared.text import BLANKS
 
 from .kinds import Channel
 

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.http.params import OUT_OF_RANGE
+from shared.inputs import OUT_OF_RANGE
 from tests.integration.nonconformity.conftest import NcService, alert, alertmanager_payload
 
 AM = "/v1/intake/alertmanager"

@@ -1,4 +1,5 @@
-"""Time and date types for API input (query parameters and request bodies).
+"""Time and date types for input from outside (API query parameters and bodies,
+monitoring payloads): pure pydantic, so domains may use them too.
 
 Every time stamp and date a client gives must lie in years 1900 through 9998
 as written (a time's own calendar day, before conversion to UTC). Python's
