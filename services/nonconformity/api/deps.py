@@ -20,15 +20,18 @@ MANAGERS = ("manager",)
 
 
 def _sessions(request: Request) -> SessionFactory:
-    return request.app.state.runtime.sessions  # type: ignore[no-any-return]
+    sessions: SessionFactory = request.app.state.runtime.sessions
+    return sessions
 
 
 def _policy(request: Request) -> EscalationPolicy:
-    return request.app.state.policy  # type: ignore[no-any-return]
+    policy: EscalationPolicy = request.app.state.policy
+    return policy
 
 
 def _settings(request: Request) -> NonconformitySettings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    settings: NonconformitySettings = request.app.state.settings
+    return settings
 
 
 SessionsDep = Annotated[SessionFactory, Depends(_sessions)]

@@ -71,8 +71,8 @@ async def ingest_alerts(*, sessions: SessionFactory, policy: EscalationPolicy, t
     async with transaction(sessions) as session:
         if dialect(session) == "postgresql":
             # Two payloads carrying the same new fingerprint must not open two NCs.
-            await session.exec(text("SELECT pg_advisory_xact_lock(hashtext(:k))")  # type: ignore[call-overload]
-                               .bindparams(k=f"alerts:{tool}"))
+            await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))")
+                                  .bindparams(k=f"alerts:{tool}"))
         known = await _open_by_fingerprint(session, tool, list(latest))
         firings = await _firings(session, [(known[fp].id, o.started_at)
                                            for fp, o in latest.items() if fp in known])
