@@ -73,7 +73,7 @@ async def _db_commit(dsn: str, samples: int, rate: float) -> dict[str, float]:
                            "(id bigserial PRIMARY KEY, payload text NOT NULL)")
         payload = WEBHOOK_BODY.decode()
 
-        async def probe(i: int) -> float:
+        async def probe(_i: int) -> float:
             t0 = time.perf_counter()
             async with conn.transaction():
                 await conn.execute("INSERT INTO bench_floor (payload) VALUES ($1)", payload)
@@ -82,6 +82,22 @@ async def _db_commit(dsn: str, samples: int, rate: float) -> dict[str, float]:
         return _stats(await _paced(samples, rate, probe))
     finally:
         await conn.close()
+
+
+async def _read_from_the_end(producer: AIOKafkaProducer, consumer: AIOKafkaConsumer,
+                             topic: str) -> None:
+    """Create the topic and put the consumer at the end of every partition."""
+    await producer.send_and_wait(topic, b"warm", key=b"warm")  # creates the topic
+    for _ in range(50):
+        parts = (await consumer._client.fetch_all_metadata()).partitions_for_topic(topic)
+        if parts:
+            break
+        await asyncio.sleep(0.1)
+    tps = [TopicPartition(topic, p) for p in sorted(parts or {0})]
+    consumer.assign(tps)
+    await consumer.seek_to_end(*tps)
+    for tp in tps:
+        await consumer.position(tp)
 
 
 async def _kafka_round_trip(bootstrap: str, topic: str, samples: int,
@@ -93,17 +109,7 @@ async def _kafka_round_trip(bootstrap: str, topic: str, samples: int,
     await producer.start()
     await consumer.start()
     try:
-        await producer.send_and_wait(topic, b"warm", key=b"warm")  # creates the topic
-        for _ in range(50):
-            parts = (await consumer._client.fetch_all_metadata()).partitions_for_topic(topic)
-            if parts:
-                break
-            await asyncio.sleep(0.1)
-        tps = [TopicPartition(topic, p) for p in sorted(parts or {0})]
-        consumer.assign(tps)
-        await consumer.seek_to_end(*tps)
-        for tp in tps:
-            await consumer.position(tp)
+        await _read_from_the_end(producer, consumer, topic)
         arrived: dict[int, float] = {}
         waiters: dict[int, asyncio.Future[None]] = {}
 
@@ -146,7 +152,7 @@ async def measure(*, kafka: str, topic: str, db_dsn: str, bare_url: str, hook_ur
         "http_report": await _http(bare_url, lambda i: nc_body("floor", i), samples, rate),
         "db_commit": await _db_commit(db_dsn, samples, rate),
         "kafka_round_trip": await _kafka_round_trip(kafka, topic, samples, rate),
-        "http_webhook": await _http(hook_url, lambda i: WEBHOOK_BODY, samples, rate),
+        "http_webhook": await _http(hook_url, lambda _i: WEBHOOK_BODY, samples, rate),
     }
     weights = {"http_report": 1, "db_commit": 3, "kafka_round_trip": 2, "http_webhook": 1}
     floor = {q: round(sum(parts[k][q] * w for k, w in weights.items()), 2)

@@ -47,11 +47,11 @@ async def raw(request: Request) -> Response:
                     media_type="application/json")
 
 
-async def count(request: Request) -> JSONResponse:
+async def count(_request: Request) -> JSONResponse:
     return JSONResponse({"count": len(_received)})
 
 
-async def healthz(request: Request) -> JSONResponse:
+async def healthz(_request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 

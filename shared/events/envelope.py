@@ -88,7 +88,8 @@ def to_record(event: CloudEvent, topic: str) -> OutgoingRecord:
 def from_record(record: ReceivedRecord) -> CloudEvent:
     message = KafkaMessage(headers=dict(record.headers), key=None, value=record.value)
     event = from_structured_event(message)
-    assert isinstance(event, CloudEvent)
+    if not isinstance(event, CloudEvent):  # a CloudEvents version this reader does not know
+        raise ValueError(f"not a CloudEvents 1.0 event: {type(event).__name__}")
     return event
 
 
