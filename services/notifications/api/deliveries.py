@@ -12,13 +12,13 @@ from ..domain import DeliveryStatus
 from ..schemas import DeliveryPage, DeliveryPublic
 from ..service import deliveries as use_cases
 from ..service import queries
-from .deps import Person, Sessions
+from .deps import Person, SessionsDep
 
 router = APIRouter(prefix="/v1/deliveries", tags=["deliveries"])
 
 
 @router.get("", response_model=DeliveryPage)
-async def list_deliveries(principal: Person, sessions: Sessions,
+async def list_deliveries(principal: Person, sessions: SessionsDep,
                           status: DeliveryStatus | None = None,
                           subscription_id: UUID | None = None,
                           event_type: Annotated[str | None,
@@ -32,12 +32,12 @@ async def list_deliveries(principal: Person, sessions: Sessions,
 
 
 @router.get("/{delivery_id}", response_model=DeliveryPublic)
-async def get_delivery(delivery_id: UUID, principal: Person, sessions: Sessions) -> Any:
+async def get_delivery(delivery_id: UUID, principal: Person, sessions: SessionsDep) -> Any:
     return await use_cases.get_delivery(sessions, principal=principal, delivery_id=delivery_id)
 
 
 @router.post("/{delivery_id}/retry", status_code=202, response_model=DeliveryPublic)
-async def retry_delivery(delivery_id: UUID, principal: Person, sessions: Sessions) -> Any:
+async def retry_delivery(delivery_id: UUID, principal: Person, sessions: SessionsDep) -> Any:
     """Replay a dead-lettered delivery (same webhook-id), from a fresh retry schedule."""
     return await use_cases.retry_delivery(sessions, principal=principal,
                                           delivery_id=delivery_id)

@@ -24,5 +24,5 @@ def settings_of(request: Request) -> NotificationsSettings:
     return settings
 
 
-Sessions = Annotated[SessionFactory, Depends(sessions_of)]
-Settings = Annotated[NotificationsSettings, Depends(settings_of)]
+SessionsDep = Annotated[SessionFactory, Depends(sessions_of)]
+SettingsDep = Annotated[NotificationsSettings, Depends(settings_of)]

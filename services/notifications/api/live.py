@@ -26,7 +26,7 @@ from ..schemas import Pattern
 from ..service import feeds, stream
 from ..service.messages import Links
 from ..service.queries import latest_lessons
-from .deps import Person, Sessions, Settings
+from .deps import Person, SessionsDep, SettingsDep
 
 router = APIRouter(prefix="/v1", tags=["stream and feeds"])
 FEED_SIZE = 50
@@ -73,7 +73,7 @@ def _take_slot(request: Request, principal: str, max_duration: float) -> Callabl
 
 @router.get("/stream", response_class=StreamingResponse, responses=_TOO_MANY)
 async def live_stream(
-    request: Request, principal: Person, sessions: Sessions, settings: Settings,
+    request: Request, principal: Person, sessions: SessionsDep, settings: SettingsDep,
     event_type: Annotated[list[Pattern] | None, Query(alias="type", max_length=50)] = None,
     min_severity: Severity | None = None,
     source: Annotated[list[Value] | None, Query(max_length=50)] = None,
@@ -125,7 +125,8 @@ async def live_stream(
 
 
 @router.get("/feeds/lessons.atom", response_class=Response)
-async def lessons_atom(_principal: Person, sessions: Sessions, settings: Settings) -> Response:
+async def lessons_atom(_principal: Person, sessions: SessionsDep,
+                       settings: SettingsDep) -> Response:
     """The latest lessons learned as an Atom 1.0 feed (basic auth works for feed readers)."""
     base = settings.feed_base_url.rstrip("/")
     lessons = await latest_lessons(sessions, limit=FEED_SIZE)
@@ -137,7 +138,8 @@ async def lessons_atom(_principal: Person, sessions: Sessions, settings: Setting
 
 @router.get("/feeds/lessons.json", responses={200: {
     "description": "JSON Feed 1.1", "content": {"application/feed+json": {}}}})
-async def lessons_json(_principal: Person, sessions: Sessions, settings: Settings) -> Response:
+async def lessons_json(_principal: Person, sessions: SessionsDep,
+                       settings: SettingsDep) -> Response:
     """The latest lessons learned as a JSON Feed 1.1."""
     base = settings.feed_base_url.rstrip("/")
     lessons = await latest_lessons(sessions, limit=FEED_SIZE)

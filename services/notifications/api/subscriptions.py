@@ -24,14 +24,14 @@ from ..schemas import (
 )
 from ..service import deliveries, queries
 from ..service import subscriptions as use_cases
-from .deps import Person, Sessions, Settings
+from .deps import Person, SessionsDep, SettingsDep
 
 router = APIRouter(prefix="/v1/subscriptions", tags=["subscriptions"])
 
 
 @router.post("", status_code=201, response_model=SubscriptionCreated)
-async def create_subscription(body: SubscriptionCreate, principal: Person, sessions: Sessions,
-                              settings: Settings,
+async def create_subscription(body: SubscriptionCreate, principal: Person, sessions: SessionsDep,
+                              settings: SettingsDep,
                               idempotency_key: IdempotencyKey = None) -> Any:
     """Create a subscription. A webhook's signing secret is in this response only."""
     async def create(ticket: Claim | None) -> JSONResponse:
@@ -44,7 +44,7 @@ async def create_subscription(body: SubscriptionCreate, principal: Person, sessi
 
 
 @router.get("", response_model=SubscriptionPage)
-async def list_subscriptions(principal: Person, sessions: Sessions,
+async def list_subscriptions(principal: Person, sessions: SessionsDep,
                              owner: Annotated[str | None,
                                               Query(max_length=255, pattern=NO_NUL)] = None,
                              cursor: TimeCursor = None,
@@ -56,15 +56,15 @@ async def list_subscriptions(principal: Person, sessions: Sessions,
 
 @router.get("/{subscription_id}", response_model=SubscriptionPublic)
 async def get_subscription(subscription_id: UUID, principal: Person,
-                           sessions: Sessions) -> Any:
+                           sessions: SessionsDep) -> Any:
     return await use_cases.get_subscription(sessions, principal=principal,
                                             subscription_id=subscription_id)
 
 
 @router.patch("/{subscription_id}", response_model=SubscriptionPublic)
 async def update_subscription(subscription_id: UUID, body: SubscriptionUpdate,
-                              principal: Person, sessions: Sessions,
-                              settings: Settings) -> Any:
+                              principal: Person, sessions: SessionsDep,
+                              settings: SettingsDep) -> Any:
     """Change target, filter, mode or active; re-activating clears a 410 disable."""
     return await use_cases.update_subscription(sessions, principal=principal,
                                                subscription_id=subscription_id, request=body,
@@ -73,14 +73,14 @@ async def update_subscription(subscription_id: UUID, body: SubscriptionUpdate,
 
 @router.delete("/{subscription_id}", status_code=204)
 async def delete_subscription(subscription_id: UUID, principal: Person,
-                              sessions: Sessions) -> Response:
+                              sessions: SessionsDep) -> Response:
     await use_cases.delete_subscription(sessions, principal=principal,
                                         subscription_id=subscription_id)
     return Response(status_code=204)
 
 
 @router.post("/{subscription_id}/rotate-secret", response_model=SecretRotated)
-async def rotate_secret(subscription_id: UUID, principal: Person, sessions: Sessions,
+async def rotate_secret(subscription_id: UUID, principal: Person, sessions: SessionsDep,
                         body: RotateSecret | None = None) -> Any:
     """New signing secret (shown once); the old one keeps signing during the overlap."""
     overlap = timedelta(seconds=(body or RotateSecret()).overlap_seconds)
@@ -89,7 +89,7 @@ async def rotate_secret(subscription_id: UUID, principal: Person, sessions: Sess
 
 
 @router.post("/{subscription_id}/test", status_code=202, response_model=DeliveryPublic)
-async def send_test(subscription_id: UUID, principal: Person, sessions: Sessions) -> Any:
+async def send_test(subscription_id: UUID, principal: Person, sessions: SessionsDep) -> Any:
     """Queue a signed test event; follow it at ``GET /v1/deliveries/{id}``."""
     return await deliveries.send_test_event(sessions, principal=principal,
                                             subscription_id=subscription_id)
