@@ -19,6 +19,15 @@ class NonconformityStatus(StrEnum):
     closed = "closed"
 
 
+class CapaLink(StrEnum):
+    """Where the NC stands with its CAPA."""
+
+    none = "none"           # no CAPA asked for
+    requested = "requested"  # escalated; waiting for capa.opened
+    open = "open"
+    closed = "closed"
+
+
 class Source(StrEnum):
     """Where a nonconformity came from."""
 
@@ -93,6 +102,7 @@ __all__ = [
     "ActionKind",
     "ActionStatus",
     "CapaKind",
+    "CapaLink",
     "CapaStatus",
     "CauseCategory",
     "Channel",

@@ -9,12 +9,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from .client import ApiClient, UserApi
+from .pages.choices import TEMPLATE_VOCABULARY
 from .session import SessionStore, UserSession, tokens_match
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 # Block tags leave no blank lines behind: the HTML stays readable in "view source".
 templates.env.trim_blocks = True
 templates.env.lstrip_blocks = True
+templates.env.globals.update(TEMPLATE_VOCABULARY)
 
 
 class SignInRequired(Exception):

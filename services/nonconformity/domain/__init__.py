@@ -8,7 +8,7 @@ and ``webhooks`` read monitoring payloads into NC fields, ``weekly`` folds the
 per-week report.
 """
 
-from shared.vocabulary import NonconformityStatus, Source
+from shared.vocabulary import CapaLink, NonconformityStatus, Source
 
 from .bounds import TRUNCATION_MARKER, bounded, storable, web_link
 from .escalation import (
@@ -31,7 +31,6 @@ from .nonconformity import (
     CLAUSE_PATTERN,
     FINDING_SEVERITY,
     OPEN_STATUSES,
-    CapaLink,
     FindingType,
     ProblemRecord,
     TriageDecision,

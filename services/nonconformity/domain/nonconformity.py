@@ -1,7 +1,8 @@
 """The nonconformity's vocabulary: statuses, sources, audit findings, numbers.
 
-Statuses, sources and severities are published vocabulary (the web UI offers
-them, clients send them): defined once in shared.vocabulary, named here.
+Statuses, sources, severities and the CAPA link are published vocabulary (the
+web UI offers and reads them, clients send them): defined once in
+shared.vocabulary, named here.
 """
 
 import re
@@ -10,16 +11,9 @@ from enum import StrEnum
 from typing import Protocol
 from uuid import UUID
 
+# CapaLink is re-exported ("as"): the other domain modules import it from here.
+from shared.vocabulary import CapaLink as CapaLink
 from shared.vocabulary import NonconformityStatus, Severity
-
-
-class CapaLink(StrEnum):
-    """Where the NC stands with its CAPA."""
-
-    none = "none"           # no CAPA asked for
-    requested = "requested"  # escalated; waiting for capa.opened
-    open = "open"
-    closed = "closed"
 
 
 class FindingType(StrEnum):

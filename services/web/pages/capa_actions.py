@@ -6,6 +6,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from shared.vocabulary import ActionStatus
+
 from ..client import ApiError, UserApi
 from ..deps import Api, CsrfUser, redirect
 from ..session import UserSession
@@ -48,7 +50,7 @@ async def update_action(request: Request, capa_id: str, action_id: str, user: Cs
     body: dict[str, Any] = {"status": values.get("status") or None,
                             "completion_evidence": text(values.get("completion_evidence"))}
     body = {k: v for k, v in body.items() if v is not None}
-    done = ("Action completed." if body.get("status") == "done" else "Action updated.")
+    done = ("Action completed." if body.get("status") == ActionStatus.done else "Action updated.")
     return await _send(request, api, user, capa_id, f"action_{action_id}", "PATCH",
                        f"/actions/{action_id}", body, values, done, "actions",
                        if_match=values.get("etag") or None)

@@ -11,10 +11,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from shared.vocabulary import CapaStatus
+
 from ..client import ApiError, UserApi
 from ..deps import Api, CsrfUser, CurrentUser, redirect, render
 from ..session import UserSession
 from .choices import (
+    ACTION_FINISHED_STATES,
     ACTION_KIND_LABELS,
     ACTION_STATUSES,
     CAPA_FINISHED_STATES,
@@ -51,8 +54,14 @@ BOARD_LIMIT = 200
 OPENERS = ("engineer", "manager")
 # The buttons of the moves that need no fields; closing, cancelling and sending
 # back to investigation get their own small forms (lesson, reason).
-MOVE_LABELS = {"investigating": "Start investigation", "action_planned": "Mark actions planned",
-               "implementing": "Start implementing", "verifying": "Start effectiveness check"}
+MOVE_LABELS: dict[str, str] = {
+    CapaStatus.investigating: "Start investigation",
+    CapaStatus.action_planned: "Mark actions planned",
+    CapaStatus.implementing: "Start implementing",
+    CapaStatus.verifying: "Start effectiveness check"}
+# Where actions may still be added: until the effectiveness check starts.
+ACTION_STATES = (CapaStatus.open, CapaStatus.investigating, CapaStatus.action_planned,
+                 CapaStatus.implementing)
 
 
 @router.get("/capas", include_in_schema=False)
@@ -129,7 +138,7 @@ async def render_capa(request: Request, api: UserApi, user: UserSession, capa_id
     saved = root.body
     # A closed CAPA shows the lesson learned it published.
     lessons = (await api.get("capa", "/v1/lessons", capa_id=capa_id, limit=5))["items"] \
-        if capa["status"] == "closed" else []
+        if capa["status"] == CapaStatus.closed else []
     form = root_form or form_from_saved(saved, root.etag or '"0"')
     if not form["etag"]:  # after a conflict: the person's text on the current version
         form["etag"] = root.etag or '"0"'
@@ -137,8 +146,10 @@ async def render_capa(request: Request, api: UserApi, user: UserSession, capa_id
     can = _may(user, capa, options)
     shown = {f"move_{to}" for to in can["moves"]} | {
         name for name in ("root_cause", "add_action", "plan", "verify", "edit") if can[name]}
-    shown |= {f"action_{a['id']}" for a in actions
-              if can["update_action"] and a["status"] not in ("done", "cancelled")}
+    # The actions that get an update form: the open ones, for those who may update.
+    updatable = {a["id"] for a in actions
+                 if can["update_action"] and a["status"] not in ACTION_FINISHED_STATES}
+    shown |= {f"action_{action_id}" for action_id in updatable}
     # A refused form the fresh page no longer shows still needs its message.
     orphan = state.message if state.name and state.name not in shown else ""
     return render(request, "capa_detail.html", status_code=state.status,
@@ -147,9 +158,11 @@ async def render_capa(request: Request, api: UserApi, user: UserSession, capa_id
                   verifications=verifications, trail=trail["items"], chain=chain,
                   ncs=await _linked_ncs(api, capa["nonconformity_ids"]), state=state,
                   can=can, orphan=orphan, lessons=lessons, labels=STATE_LABELS,
-                  causes=CAUSE_CATEGORIES,
+                  causes=CAUSE_CATEGORIES, updatable=updatable,
                   action_kinds=ACTION_KINDS, action_statuses=ACTION_STATUSES,
-                  move_labels=MOVE_LABELS, new_key=new_idempotency_key(),
+                  move_labels=MOVE_LABELS,
+                  move_forms={to: _move_form(capa["status"], to) for to in can["moves"]},
+                  new_key=new_idempotency_key(),
                   today=date.today().isoformat())
 
 
@@ -175,15 +188,27 @@ def _may(user: UserSession, capa: dict[str, Any],
     return {
         "moves": moves,
         "blocked": blocked,
-        "root_cause": engineer and status in ("open", "investigating"),
-        "add_action": engineer and status in ("open", "investigating", "action_planned",
-                                              "implementing"),
+        "root_cause": engineer and status in (CapaStatus.open, CapaStatus.investigating),
+        "add_action": engineer and status in ACTION_STATES,
         "update_action": engineer and status in OPEN_STATES,
         "edit": engineer and status in OPEN_STATES,
         "plan": user.holds_any("engineer", "verifier", "manager") and status in OPEN_STATES,
-        "verify": user.holds_any("verifier", "manager") and status == "verifying",
+        "verify": user.holds_any("verifier", "manager") and status == CapaStatus.verifying,
         "is_owner": capa.get("owner") == user.subject,
     }
+
+
+def _move_form(status: str, to: str) -> str:
+    """The form a move gets on the page (its fields' prefix): closing takes the
+    lesson learned, cancelling a reason, and a CAPA found not effective goes back
+    to investigation with a reason; any other move is a button (MOVE_LABELS)."""
+    if to == CapaStatus.closed:
+        return "close"
+    if to == CapaStatus.cancelled:
+        return "cancel"
+    if to == CapaStatus.investigating and status == CapaStatus.verifying:
+        return "reinvestigate"
+    return "button"
 
 
 @router.post("/capas/{capa_id}/transitions", include_in_schema=False)
@@ -194,7 +219,7 @@ async def move(request: Request, capa_id: str, user: CsrfUser, api: Api) -> Resp
     body: dict[str, Any] = {"to": to}
     if text(values.get("reason")):
         body["reason"] = text(values.get("reason"))
-    if to == "closed":
+    if to == CapaStatus.closed:
         # The lesson learned is published with the closure; the API says if it is missing.
         lesson = text(values.get("lesson"))
         if lesson:

@@ -7,6 +7,7 @@ from shared.vocabulary import (
     ActionKind,
     ActionStatus,
     CapaKind,
+    CapaLink,
     CapaStatus,
     CauseCategory,
     Channel,
@@ -48,6 +49,7 @@ ACTION_KIND_LABELS: dict[str, str] = {
     ActionKind.corrective: "Corrective action", ActionKind.preventive: "Preventive action",
     ActionKind.correction: "Correction (immediate fix)"}
 ACTION_STATUSES = values(ActionStatus)
+ACTION_FINISHED_STATES = (ActionStatus.done.value, ActionStatus.cancelled.value)
 
 CHANNEL_LABELS: dict[str, str] = {
     Channel.webhook: "Webhook (signed HTTP POST)", Channel.email: "E-mail",
@@ -62,3 +64,10 @@ DELIVERY_STATUSES = values(DeliveryStatus)
 LABELLED: dict[type[StrEnum], dict[str, str]] = {
     CapaStatus: CAPA_STATE_LABELS, CauseCategory: CAUSE_LABELS, ActionKind: ACTION_KIND_LABELS,
     Channel: CHANNEL_LABELS, DeliveryMode: MODE_LABELS}
+
+# The status vocabularies, by their names, for the templates' comparisons
+# (``nc.capa_link == CapaLink.requested``): a template spelling the value out
+# would drift from the services unnoticed (tests/unit/web/test_choices.py).
+TEMPLATE_VOCABULARY: dict[str, type[StrEnum]] = {
+    vocabulary.__name__: vocabulary
+    for vocabulary in (NonconformityStatus, CapaLink, CapaStatus, ActionStatus, DeliveryStatus)}

@@ -10,6 +10,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from shared.vocabulary import CapaLink
+
 from ..client import ApiError, UserApi
 from ..deps import Api, CsrfUser, CurrentUser, redirect, render
 from ..session import UserSession
@@ -132,7 +134,7 @@ def _may(user: UserSession, nc: dict[str, Any]) -> dict[str, bool]:
     """Which forms to show. Only a hint: the API decides (a 403 is shown as a message)."""
     editor = user.holds_any(*EDITORS)
     is_open = nc["status"] in OPEN_STATUSES
-    has_capa = nc["capa_link"] in ("requested", "open")
+    has_capa = nc["capa_link"] in (CapaLink.requested, CapaLink.open)
     return {
         "triage": editor and is_open,
         "edit": editor and is_open,
@@ -140,5 +142,5 @@ def _may(user: UserSession, nc: dict[str, Any]) -> dict[str, bool]:
         "close": editor and is_open and not has_capa,
         "reopen": user.holds_any("manager") and not is_open,
         # A CAPA may be opened by hand for an NC that has none (or whose CAPA was cancelled).
-        "open_capa": editor and is_open and nc["capa_link"] == "none",
+        "open_capa": editor and is_open and nc["capa_link"] == CapaLink.none,
     }

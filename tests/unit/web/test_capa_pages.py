@@ -90,6 +90,7 @@ async def test_closing_sends_the_lesson_and_shows_a_refusal(tmp_path: Path) -> N
         page = await ui.get(path)
         assert 'aria-label="Close CAPA"' in page.text
         assert 'id="f-close-lesson"' in page.text and 'id="f-reinvestigate-reason"' in page.text
+        assert 'aria-label="Reopen investigation"' in page.text  # verifying: not effective
         fake.refuse_next = problem(409, "Closing needs an effectiveness verification with "
                                         "the result 'effective'.")
         refused = await ui.post(f"{path}/transitions", {"to": "closed", "lesson": "Spec it",
@@ -251,3 +252,21 @@ async def test_evidence_saved_earlier_is_in_the_form_that_marks_the_action_done(
     form = page.text.split(f'action="/capas/{item["id"]}/actions/{action_id}#actions"')[1]
     textarea = form.split("<textarea")[1].split("</textarea>")[0]
     assert "PO 4711 &amp; supplier audit report" in textarea
+
+
+async def test_only_open_actions_get_an_update_form_offering_done(tmp_path: Path) -> None:
+    fake = FakeApi()
+    item = capa(status="implementing", allowed_transitions=["verifying"])
+    fake.capas[item["id"]] = item
+    fake.actions[item["id"]] = [
+        {"id": f"5f0c5b8e-9c1d-4d7e-8f37-3b0c2d1e4a1{n}", "kind": "corrective",
+         "description": f"Action {status}", "owner": "ann", "due_date": "2026-12-31",
+         "status": status, "overdue": False, "completion_evidence": None,
+         "completed_by": None, "completed_at": None, "version": 1}
+        for n, status in enumerate(("done", "planned", "cancelled", "in_progress"))]
+    async with ui_as("engineer", fake, tmp_path) as ui:
+        page = await ui.get(f"/capas/{item['id']}")
+    forms = [n for n in range(1, 5) if f'aria-label="Update action {n}"' in page.text]
+    assert forms == [2, 4]
+    status_menu = page.text.split('id="f-a2-status"')[1].split("</select>")[0]
+    assert '<option value="done" selected>' in status_menu

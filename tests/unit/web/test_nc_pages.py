@@ -156,3 +156,17 @@ async def test_opening_a_capa_for_the_nonconformity(tmp_path: Path) -> None:
     assert (method, path) == ("POST", "/v1/capas")
     assert body == {"kind": "corrective", "nonconformity_id": nc["id"], "title": "Seal leak",
                     "severity": "major", "likelihood": 4, "owner": "ann", "source": "support"}
+
+
+async def test_a_requested_capa_is_said_on_the_page_and_in_the_inbox(tmp_path: Path) -> None:
+    fake = FakeApi()
+    nc = nonconformity(status="accepted", capa_link="requested")
+    fake.ncs[nc["id"]] = nc
+    async with ui_as("engineer", fake, tmp_path) as ui:
+        page = await ui.get(f"/nonconformities/{nc['id']}")
+        inbox = await ui.get("/nonconformities")
+    assert "A CAPA has been requested and is being opened." in page.text
+    assert 'aria-label="Close nonconformity"' not in page.text
+    assert 'aria-label="Open a CAPA"' not in page.text
+    row = inbox.text.split(nc["number"])[1].split("</tr>")[0]
+    assert ">requested<" in row
