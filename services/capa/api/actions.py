@@ -2,10 +2,11 @@
 
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from shared.http.concurrency import IfMatch
+from shared.http.concurrency import IdempotencyKey, IfMatch
+from shared.idempotency import Claim, run_once
 
 from ..schemas import (
     ActionCreate,
@@ -29,7 +30,7 @@ from .deps import (
     Reader,
     SessionsDep,
     Verifier,
-    idempotent_create,
+    idempotency_payload,
     with_etag,
 )
 
@@ -43,16 +44,17 @@ async def actions(capa_id: UUID, sessions: SessionsDep, _: Reader,
 
 
 @router.post("/actions", status_code=201, response_model=ActionPublic)
-async def add(capa_id: UUID, body: ActionCreate, request: Request, sessions: SessionsDep,
-              principal: Engineer, now: NowDep) -> JSONResponse:
-    view, replay = await idempotent_create(
-        request, sessions, principal, body,
-        lambda taken: add_action(sessions, capa_id=capa_id, request=body, principal=principal,
-                                 now=now, claim=taken))
-    if replay is not None:
-        return replay
-    return with_etag(view, view.version, status_code=201,
-                     location=f"/v1/capas/{capa_id}/actions/{view.id}")
+async def add(capa_id: UUID, body: ActionCreate, sessions: SessionsDep, principal: Engineer,
+              now: NowDep, idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    async def run(claim: Claim | None) -> JSONResponse:
+        view = await add_action(sessions, capa_id=capa_id, request=body, principal=principal,
+                                now=now, claim=claim)
+        return with_etag(view, view.version, status_code=201,
+                         location=f"/v1/capas/{capa_id}/actions/{view.id}")
+
+    return await run_once(sessions, subject=principal.subject, key=idempotency_key,
+                          payload=idempotency_payload(f"/v1/capas/{capa_id}/actions", body),
+                          use_case=run)
 
 
 @router.get("/actions/{action_id}", response_model=ActionPublic)
@@ -88,12 +90,14 @@ async def verifications(capa_id: UUID, sessions: SessionsDep,
 
 @router.post("/effectiveness-verifications", status_code=201, response_model=VerificationPublic,
              summary="Record the check's result; the verifier is not the CAPA owner")
-async def verify(capa_id: UUID, body: VerificationCreate, request: Request,
-                 sessions: SessionsDep, principal: Verifier, now: NowDep) -> JSONResponse:
-    view, replay = await idempotent_create(
-        request, sessions, principal, body,
-        lambda taken: verify_effectiveness(sessions, capa_id=capa_id, request=body,
-                                           principal=principal, now=now, claim=taken))
-    if replay is not None:
-        return replay
-    return JSONResponse(view.model_dump(mode="json"), status_code=201)
+async def verify(capa_id: UUID, body: VerificationCreate, sessions: SessionsDep,
+                 principal: Verifier, now: NowDep,
+                 idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    async def run(claim: Claim | None) -> JSONResponse:
+        view = await verify_effectiveness(sessions, capa_id=capa_id, request=body,
+                                          principal=principal, now=now, claim=claim)
+        return JSONResponse(view.model_dump(mode="json"), status_code=201)
+
+    path = f"/v1/capas/{capa_id}/effectiveness-verifications"
+    return await run_once(sessions, subject=principal.subject, key=idempotency_key,
+                          payload=idempotency_payload(path, body), use_case=run)

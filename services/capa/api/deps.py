@@ -1,6 +1,5 @@
-"""Dependency aliases the routers share, and the Idempotency-Key wrapper."""
+"""Dependency aliases the routers share, and what an Idempotency-Key stands for."""
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -11,8 +10,7 @@ from pydantic import BaseModel
 from shared.auth import Principal
 from shared.db import SessionFactory, utcnow
 from shared.http.auth import authenticate, require_roles
-from shared.http.concurrency import etag
-from shared.idempotency import Claim, abandon, claim, keep_alive
+from shared.versions import etag
 
 from ..service import opening_policy
 from ..service.opening import OpeningPolicy
@@ -57,26 +55,19 @@ def with_etag(model: BaseModel, version: int, *, status_code: int = 200,
                         headers=headers)
 
 
-async def idempotent_create(request: Request, sessions: SessionFactory, principal: Principal,
-                            payload: BaseModel,
-                            create: Callable[[Claim | None], Awaitable[Any]]
-                            ) -> tuple[Any, JSONResponse | None]:
-    """Run ``create`` under the request's Idempotency-Key, if it sent one.
+def idempotency_payload(path: str, body: BaseModel) -> dict[str, Any]:
+    """What an Idempotency-Key of a capa create stands for: the body *and* the path
+    it was posted to (``run_once`` fingerprints it).
 
-    Returns (result, None), or (None, the replayed first response).
+    Why the path, and why in the fingerprint rather than in the subject: keys are
+    per caller across the whole service (one ``idempotency_keys`` table), and a
+    body alone does not say which CAPA it is for (the id is in the path), so the
+    same action posted with one key to two CAPAs would replay the first CAPA's
+    action as the answer for the second. In the fingerprint, that reuse is a 422
+    like any other reuse of a key for a different request (the IETF
+    Idempotency-Key draft, §2.7): a client that sends it has a bug worth hearing
+    about, which scoping the subject per path would hide by running both. The
+    shape ({"path", "body"}) is the one capa has always stored, so a retry of a
+    key recorded before still replays.
     """
-    key = request.headers.get("idempotency-key")
-    taken = None
-    if key is not None:
-        taken = await claim(sessions, subject=principal.subject, key=key,
-                            payload={"path": request.url.path,
-                                     "body": payload.model_dump(mode="json")})
-        if taken.is_replay:
-            return None, JSONResponse(taken.replay_body, status_code=taken.replay_status or 200,
-                                      headers={"Idempotent-Replayed": "true"})
-    try:
-        async with keep_alive(sessions, taken):
-            return await create(taken), None
-    except BaseException:
-        await abandon(sessions, taken)
-        raise
+    return {"path": path, "body": body.model_dump(mode="json")}
