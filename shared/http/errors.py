@@ -1,6 +1,7 @@
 """RFC 9457 problem+json responses for every error a service returns."""
 
 import logging
+from collections.abc import Iterable, Iterator
 from http import HTTPStatus
 from typing import Any
 
@@ -79,11 +80,23 @@ def allowed_methods(routes: list[BaseRoute], request: Request) -> list[str]:
     would advertise half of what it allows.
     """
     methods: set[str] = set()
-    for route in routes:
+    for route in _leaves(routes):
         match, _ = route.matches(request.scope)
         if match is not Match.NONE:
             methods |= set(getattr(route, "methods", None) or ())
     return sorted(methods)
+
+
+def _leaves(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
+    """The routes themselves: FastAPI keeps an included router as one entry
+    (``original_router``); the services include theirs without a prefix, so
+    the inner routes' own paths are the paths served."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _leaves(inner.routes)
+        else:
+            yield route
 
 
 def _missing_if_match(error: Any) -> bool:

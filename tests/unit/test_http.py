@@ -136,3 +136,26 @@ async def test_method_not_allowed_lists_every_method_of_the_path() -> None:
     assert response.headers["allow"] == "GET, POST"
     assert response.headers["content-type"] == "application/problem+json"
     assert unknown.status_code == 404
+
+
+async def test_a_service_app_lists_the_methods_of_its_included_routers(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The services include their routers, which FastAPI keeps as one entry each:
+    the Allow header must still name what the path serves (an outside test found
+    it empty on every service)."""
+    from services.capa.app import create_app as capa_app
+    from services.capa.settings import CapaSettings
+    from services.notifications.app import create_app as notifications_app
+    from services.notifications.settings import NotificationsSettings
+
+    apps = {
+        "/v1/capas": capa_app(CapaSettings(
+            database_url=f"sqlite+aiosqlite:///{tmp_path}/capa.sqlite")),
+        "/v1/subscriptions": notifications_app(NotificationsSettings(
+            database_url=f"sqlite+aiosqlite:///{tmp_path}/notifications.sqlite")),
+    }
+    for path, app in apps.items():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://test") as client:
+            response = await client.put(path)
+        assert response.status_code == 405
+        assert response.headers["allow"] == "GET, POST", path
