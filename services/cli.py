@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
-from pydantic_settings import BaseSettings
+from pydantic_settings import BaseSettings, SettingsError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
@@ -184,6 +184,8 @@ def _settings(cls: type[T]) -> T:
             f"{prefix}{'_'.join(str(p) for p in error['loc']).upper()}: {error['msg']}"
             for error in exc.errors())
         raise CommandError(problems) from None
+    except SettingsError as exc:  # a value that is not even JSON where a list/dict is due
+        raise CommandError(" ".join(str(exc).split())) from None
 
 
 def _bus_if_sql() -> list[str]:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from shared.auth import ROLES, SOURCE_ROLE_PREFIX, hash_key, source_role
 from shared.identity import InvalidIdentity, canonical_identity, same_identity
+from shared.text import IDENTITY_MAX_CHARS
 
 DEV_SOURCES = ("alertmanager", "grafana")
 # Generic JSON sources signed per Standard Webhooks (whsec_ secrets).
@@ -75,6 +76,12 @@ def add_key(store: Path, subject: str, roles: list[str]) -> str:
         raise ValueError(f"subject {subject!r} {exc}") from None
     if not canonical:
         raise ValueError("the subject may not be empty")
+    if len(canonical) > IDENTITY_MAX_CHARS:
+        # It is stored as the author of every record the key writes (reported_by,
+        # owner, actor), columns an owner's identity fits: a longer one would be a
+        # database error on the key's first write instead of a refusal here.
+        raise ValueError(f"the subject may be at most {IDENTITY_MAX_CHARS} characters "
+                         f"(it has {len(canonical)})")
     token = new_key()
     _append(store, token, canonical, roles)
     return token

@@ -144,6 +144,9 @@ def main(argv: list[str], prog: str = "python -m shared.dlq") -> int:
     args = _parser(prog).parse_args(argv)
     try:
         return asyncio.run(_run(args))
+    except ValueError as exc:  # e.g. a --bootstrap that is not HOST:PORT
+        print(f"{prog}: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
     except (KafkaError, OSError) as exc:
         # An operator's tool: the bus being unreachable is one line, not a traceback.
         print(f"{prog}: the bus did not answer: {' '.join(str(exc).split())}", file=sys.stderr)

@@ -60,7 +60,8 @@ def _missing_sqlite_file(url: str) -> str | None:
 
 def _chosen(refs: Sequence[str]) -> ColumnElement[bool]:
     """Rows named by outbox id or by event id."""
-    ids = [int(r) for r in refs if r.isdigit()]
+    # Outbox ids are 64-bit: a longer number names no row (and would not bind).
+    ids = [int(r) for r in refs if r.isdigit() and len(r) <= 18]
     return or_(col(OutboxMessage.id).in_(ids), col(OutboxMessage.event_id).in_(list(refs)))
 
 

@@ -72,9 +72,13 @@ BAD = [
     (["credentials", "add", "alice"], "required: ROLE"),
     (["credentials", "add", "alice", "wizard"], "unknown roles ['wizard']"),
     (["credentials", "revoke"], "required: subject"),
+    # The subject is the author of every record the key writes: it must fit there.
+    (["credentials", "add", "a" * 128, "reporter"], "at most 127 characters"),
     (["dlq"], "required: command"),
     (["dlq", "list"], "required: --group"),
     (["dlq", "list", "--group", "capa", "--bus", "rabbit"], "invalid choice: 'rabbit'"),
+    (["dlq", "list", "--group", "capa", "--bus", "kafka", "--bootstrap", "host:xx"],
+     "capaflow dlq: invalid literal"),
     (["outbox-dlq", "list"], "required: --service"),
     (["outbox-dlq", "--service", "billing", "list"], "invalid choice: 'billing'"),
     (["outbox-dlq", "--service", "capa", "show"], "required: ID"),
@@ -97,6 +101,7 @@ def test_bad_input_exits_2_with_a_message(words: list[str], says: str, place: Pa
     ("CAPA_AUDIT_KEY", "too-short", ["audit", "verify"], "CAPA_AUDIT_KEY"),
     ("CAPA_DATABASE_URL", "sqlite+aiosqlite:///{tmp}/nowhere.sqlite", ["audit", "verify"],
      "no database at"),
+    ("CAPA_DUE_DAYS", "[bad", ["migrate", "capa"], "due_days"),
     ("NOTIFICATIONS_OUTBOX_BATCH_SIZE", "0", ["migrate", "notifications"],
      "NOTIFICATIONS_OUTBOX_BATCH_SIZE"),
 ])
@@ -135,6 +140,16 @@ def test_outbox_dead_letters_of_a_missing_database_create_none(
                      f"sqlite+aiosqlite:///{missing}", "list"]) == 2
     assert "no database at" in capsys.readouterr().err
     assert not missing.exists()
+
+
+def test_an_outbox_id_beyond_64_bits_names_no_row(
+        place: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["migrate", "capa"]) == 0
+    capsys.readouterr()
+    assert cli.main(["outbox-dlq", "--service", "capa", "show", str(2 ** 63)]) == 1
+    assert cli.main(["outbox-dlq", "--service", "capa", "replay", "9" * 5000]) == 1
+    err = capsys.readouterr().err
+    assert "no outbox row" in err and "not found among" in err and "Traceback" not in err
 
 
 def test_a_key_store_that_cannot_be_written_is_one_line(
