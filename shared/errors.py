@@ -13,7 +13,9 @@ class UseCaseError(Exception):
     """A refusal: ``detail`` is shown to the caller, ``extensions`` are added to the problem."""
 
     status: ClassVar[int] = 400
-    kind_title: ClassVar[str] = "Bad request"
+    # With the type about:blank, the title is the status's phrase (RFC 9457 §4.2.1);
+    # a refusal clients tell apart by title overrides it.
+    kind_title: ClassVar[str] = "Bad Request"
 
     def __init__(self, detail: str, *, title: str | None = None,
                  type_uri: str = "about:blank", headers: dict[str, str] | None = None,
@@ -34,7 +36,7 @@ class BadRequest(UseCaseError):
 
 
 class NotFound(UseCaseError):
-    status, kind_title = 404, "Not found"
+    status, kind_title = 404, "Not Found"
 
 
 class Conflict(UseCaseError):
@@ -52,13 +54,13 @@ class NotPermitted(UseCaseError):
 class PreconditionRequired(UseCaseError):
     """A change that must name the version it was based on (If-Match) did not."""
 
-    status, kind_title = 428, "Precondition required"
+    status, kind_title = 428, "Precondition Required"
 
 
 class PreconditionFailed(UseCaseError):
     """The version the change was based on is not the current one."""
 
-    status, kind_title = 412, "Precondition failed"
+    status, kind_title = 412, "Precondition Failed"
 
 
 class Invalid(UseCaseError):

@@ -130,7 +130,7 @@ async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
 async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
     if all(_missing_if_match(e) for e in exc.errors()) and exc.errors():
         return problem_response(428, "Send the ETag you last read in an If-Match header.",
-                                title="Precondition required", instance=request.url.path)
+                                title="Precondition Required", instance=request.url.path)
     errors = [{"field": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg"),
                "type": e.get("type")} for e in exc.errors()]
     return problem_response(422, "The request is not valid; see errors for each field.",

@@ -14,9 +14,6 @@ from .nonconformity import OPEN_STATUSES, CapaLink, TriageDecision
 
 
 class NonconformityNotFound(NotFound):
-    # Titled with the HTTP phrase, as this service's 404s always were.
-    kind_title = "Not Found"
-
     def __init__(self, nc_id: UUID) -> None:
         super().__init__(f"No nonconformity {nc_id}.")
         self.nc_id = nc_id
