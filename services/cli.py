@@ -195,7 +195,6 @@ def _bus_if_sql() -> list[str]:
 
 
 def _migrate_one(target: str, args: argparse.Namespace) -> None:
-    from shared.migrations import upgrade
 
     if target == "capa":
         from services.capa.migrate import migrate
@@ -208,15 +207,13 @@ def _migrate_one(target: str, args: argparse.Namespace) -> None:
 
         migrate_bus(args.bus_url or _settings(NonconformitySettings).bus_database_url)
     else:
-        # Their migrate modules apply the history beside them with the service's settings.
+        # Every other history: its module's migrate(settings), as python -m runs it.
         import importlib
 
         module = importlib.import_module(f"services.{target}.migrate")
         settings_module = importlib.import_module(f"services.{target}.settings")
         settings_class = getattr(settings_module, _SETTINGS_CLASS[target])
-        assert module.__file__ is not None
-        upgrade(Path(module.__file__).resolve().parent / "migrations",
-                _settings(settings_class).database_url)
+        module.migrate(_settings(settings_class))
 
 
 _SETTINGS_CLASS = {"nonconformity": "NonconformitySettings",

@@ -6,5 +6,12 @@ from shared.migrations import upgrade
 
 from .settings import WebSettings
 
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def migrate(settings: WebSettings) -> None:
+    upgrade(MIGRATIONS, settings.database_url)
+
+
 if __name__ == "__main__":
-    upgrade(Path(__file__).resolve().parent / "migrations", WebSettings().database_url)
+    migrate(WebSettings())
