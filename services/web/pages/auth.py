@@ -65,6 +65,10 @@ async def sign_in(request: Request, api_key: Annotated[str, Form()] = "",
         principal = KeyStore.load(Path(settings.credentials_file)).authenticate(api_key.strip())
     if principal is None:
         return _sign_in_page(request, next_path, "That API key is not known.", status_code=401)
+    if principal.is_source:
+        # A monitoring source's token may only send alerts: every page would be a 403.
+        return _sign_in_page(request, next_path, "That is a monitoring source's token; sign "
+                             "in with a person's API key.", status_code=403)
     store = session_store(request)
     await store.close(request.cookies.get(SESSION_COOKIE))  # a fresh id on every sign-in
     forget_session(request)

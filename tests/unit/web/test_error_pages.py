@@ -2,8 +2,10 @@
 was being sent, unknown addresses, GETs of form addresses, unreadable requests and
 unreachable services. Always an HTML page or a redirect, never the framework's JSON."""
 
+import json
 import logging
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -147,3 +149,20 @@ def test_an_unreachable_service_is_said_without_the_exception_class(
     assert "The capa service cannot be reached; try again in a moment." in text
     assert "ConnectError" not in text
     assert "ConnectError" in caplog.text  # the log keeps what went wrong
+
+
+def test_a_monitoring_source_token_cannot_sign_in(ui: TestClient, key_store: Path) -> None:
+    """It may only send alerts: signed in, every page would be a 403 (an outside
+    tester found exactly that)."""
+    from shared.auth import hash_key, source_role
+
+    store = json.loads(key_store.read_text())
+    store["keys"].append({"sha256": hash_key("token-alertmanager"),
+                          "subject": "alertmanager", "roles": [source_role("alertmanager")]})
+    key_store.write_text(json.dumps(store))
+    token = LOGIN.search(ui.get("/sign-in").text)
+    assert token
+    answer = ui.post("/sign-in", data={"api_key": "token-alertmanager",
+                                       "login_token": token.group(1), "next": "/"})
+    assert "monitoring source" in _html_page(answer, 403)
+    assert "capaflow_session" not in answer.headers.get("set-cookie", "")
