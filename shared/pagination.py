@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from sqlalchemy import and_, or_
+from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 R = TypeVar("R")
@@ -79,6 +80,11 @@ class TimeKeyset:
         return shown, encode_time_cursor(getattr(last, self.time.key),
                                          getattr(last, self.ident.key))
 
+    async def fetch(self, session: AsyncSession, query: SelectOfScalar[R], cursor: str | None,
+                    limit: int) -> tuple[list[R], str | None]:
+        """The page after ``cursor`` of ``query`` and the next page's cursor."""
+        return self.page((await session.exec(self.select(query, cursor, limit))).all(), limit)
+
 
 @dataclass(frozen=True)
 class SequenceKeyset:
@@ -97,3 +103,8 @@ class SequenceKeyset:
         if len(rows) <= limit:
             return shown, None
         return shown, encode_sequence_cursor(getattr(shown[-1], self.sequence.key))
+
+    async def fetch(self, session: AsyncSession, query: SelectOfScalar[R], cursor: str | None,
+                    limit: int) -> tuple[list[R], str | None]:
+        """The page after ``cursor`` of ``query`` and the next page's cursor."""
+        return self.page((await session.exec(self.select(query, cursor, limit))).all(), limit)

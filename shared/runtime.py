@@ -8,7 +8,7 @@ its handler table and its jobs to shared.http.app.service_app, which runs one
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -115,6 +115,21 @@ class ServiceRuntime:
     async def check_database(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
+
+
+async def every(interval: float, stop: asyncio.Event, tick: Callable[[], Awaitable[None]],
+                *, what: str) -> None:
+    """A periodic job's loop: ``tick`` now and then every ``interval`` seconds
+    until ``stop``; a failing tick is logged and tried again at the next one."""
+    while not stop.is_set():
+        try:
+            await tick()
+        except Exception:
+            log.warning("%s failed; retrying at the next interval", what, exc_info=True)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+        except TimeoutError:
+            pass
 
 
 async def _settle(tasks: list[asyncio.Task[None]], timeout: float) -> None:

@@ -9,7 +9,7 @@ import asyncio
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,16 +23,21 @@ from shared.migrations import upgrade
 if TYPE_CHECKING:
     import httpx
     from fastapi import FastAPI
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 ROOT = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def _missing(what: str) -> None:
-    message = f"{what} is not available (run the tests with `make test`)"
+def unavailable(message: str) -> None:
+    """Something a test needs is missing: under CI=true a failure, else a skip."""
     if IN_CI:
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
+
+
+def _missing(what: str) -> None:
+    unavailable(f"{what} is not available (run the tests with `make test`)")
 
 
 def require_kafka() -> str:
@@ -156,3 +161,18 @@ async def running(app: "FastAPI") -> AsyncIterator["httpx.AsyncClient"]:
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client
+
+
+@pytest.fixture
+def spans() -> Iterator["InMemorySpanExporter"]:
+    """Tracing installed with an in-memory exporter for the test, uninstalled after."""
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from shared import tracing
+
+    exporter = InMemorySpanExporter()
+    tracing.install(service="test", exporter=exporter)
+    try:
+        yield exporter
+    finally:
+        tracing.uninstall()

@@ -3,11 +3,13 @@
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 
 from shared import tracing
 from shared.auth import KeyFile
+from shared.db import SessionFactory
 from shared.http.errors import PROBLEM_RESPONSES, install_problem_handlers
 from shared.http.health import router as health_router
 from shared.http.limits import BodySizeLimit, NulGuard
@@ -45,3 +47,13 @@ def service_app(*, service: str, title: str, settings: ServiceSettings,
     for router in routers:
         app.include_router(router, responses=PROBLEM_RESPONSES)
     return app
+
+
+def sessions_of(request: Request) -> SessionFactory:
+    """The session factory of the app's runtime (started by :func:`service_app`)."""
+    sessions: SessionFactory = request.app.state.runtime.sessions
+    return sessions
+
+
+# What a router takes to hand its use case the service's database.
+SessionsDep = Annotated[SessionFactory, Depends(sessions_of)]

@@ -43,7 +43,7 @@ class Receiver:
 def webhook_receiver() -> Iterator[Receiver]:
     receiver = Receiver(port=0)
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length", 0))
             body = self.rfile.read(length)
@@ -57,15 +57,26 @@ def webhook_receiver() -> Iterator[Receiver]:
             self.send_response(receiver.status)
             self.end_headers()
 
-        def log_message(self, *args: Any) -> None:
-            return None
+    with quiet_server(Handler) as port:
+        receiver.port = port
+        yield receiver
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    receiver.port = server.server_address[1]
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A test server's handler that keeps its request log out of the test output."""
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+@contextmanager
+def quiet_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[int]:
+    """``handler`` served on a free loopback port (yielded) in a thread, for the block."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield receiver
+        yield server.server_address[1]
     finally:
         server.shutdown()
         server.server_close()

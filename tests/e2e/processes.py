@@ -2,16 +2,23 @@
 startable, killable (-9) and stoppable on its own: what the chaos and
 scale-out tests need and `make run` (one script for all) cannot give."""
 
+import os
 import secrets
 import signal
 import subprocess
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-from tests.conftest import ROOT
-from tests.e2e.loop import poll
+from shared.credentials import provision_dev
+from tests.conftest import ROOT, require_kafka, require_postgres
+from tests.e2e.loop import _new_databases, poll
+from tests.e2e.test_run_services import SERVICES, _free_port
 
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 
@@ -81,3 +88,39 @@ def new_audit_key() -> str:
 def migrate(service: str, env: dict[str, str]) -> None:
     subprocess.run([PYTHON, "-m", f"services.{service}.migrate"], cwd=ROOT, env=env,
                    check=True, capture_output=True, timeout=120)
+
+
+@contextmanager
+def one_of_each(tmp_path: Path, label: str, *, extra_env: dict[str, str] | None = None,
+                before_cleanup: Callable[[], None] | None = None,
+                ) -> Iterator[tuple[dict[str, ServiceProcess], dict[str, Any], str]]:
+    """The three services, one process each, on Kafka + PostgreSQL: fresh databases,
+    topics and groups (``<label>-<id>.``), dev credentials, migrated and started.
+    Yields the processes, the dev credentials and the namespace; stops them and
+    drops the databases afterwards (``before_cleanup`` first, e.g. to bring back
+    infrastructure a fault test stopped)."""
+    bootstrap = require_kafka()
+    urls, drop = _new_databases(require_postgres(), len(SERVICES))
+    namespace = f"{label}-{uuid.uuid4().hex[:8]}."
+    # Service logs outlive pytest's temporary folders: a failure here is read afterwards.
+    logs = ROOT / "var" / "test-logs" / namespace.rstrip(".")
+    logs.mkdir(parents=True, exist_ok=True)
+    creds = provision_dev(tmp_path / "api-keys.json", tmp_path / "dev-credentials.json")
+    processes: dict[str, ServiceProcess] = {}
+    try:
+        audit_key = new_audit_key()
+        for svc, url in zip(SERVICES, urls, strict=True):
+            env = os.environ | kafka_env(
+                svc, database_url=url, bootstrap=bootstrap, namespace=namespace,
+                credentials=tmp_path / "api-keys.json", audit_key=audit_key)
+            migrate(svc, env)
+            env |= extra_env or {}
+            processes[svc] = ServiceProcess(svc, _free_port(), env, logs / f"{svc}.log")
+            processes[svc].start()
+        yield processes, creds, namespace
+    finally:
+        for process in processes.values():
+            process.stop()
+        if before_cleanup is not None:
+            before_cleanup()
+        drop()

@@ -9,9 +9,8 @@ import uuid
 from pathlib import Path
 
 import httpx
-import pytest
 
-from tests.conftest import IN_CI, ROOT
+from tests.conftest import ROOT, unavailable
 from tests.e2e.test_run_services import _free_port, services_running
 
 SAMPLE = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
@@ -20,10 +19,7 @@ SAMPLE = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
 def _alertmanager_binary() -> str:
     binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
     if binary is None:
-        message = "Alertmanager is not installed (deploy/alertmanager/ensure.sh installs it)"
-        if IN_CI:
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+        unavailable("Alertmanager is not installed (deploy/alertmanager/ensure.sh installs it)")
     return binary
 
 

@@ -5,7 +5,6 @@ in a dead-letter queue, and the outage was a 503, never a 500."""
 
 import asyncio
 import json
-import os
 import subprocess
 import threading
 import time
@@ -18,12 +17,11 @@ import httpx
 import pytest
 
 from shared.bus.kafka import KafkaBus
-from shared.credentials import provision_dev
-from tests.conftest import ROOT, require_kafka, require_postgres
+from tests.conftest import ROOT, require_kafka
 from tests.e2e.load import Load
-from tests.e2e.loop import _new_databases, poll, webhook_receiver
-from tests.e2e.processes import ServiceProcess, kafka_env, migrate, new_audit_key
-from tests.e2e.test_run_services import SERVICES, _free_port
+from tests.e2e.loop import poll, webhook_receiver
+from tests.e2e.processes import ServiceProcess, one_of_each
+from tests.e2e.test_run_services import SERVICES
 
 pytestmark = [pytest.mark.chaos, pytest.mark.kafka, pytest.mark.postgres]
 
@@ -37,32 +35,15 @@ def _script(path: str, command: str) -> None:
 
 @pytest.fixture
 def services(tmp_path: Path) -> Iterator[tuple[dict[str, ServiceProcess], dict, str]]:
-    bootstrap = require_kafka()
-    urls, drop = _new_databases(require_postgres(), len(SERVICES))
-    namespace = f"chaos-{uuid.uuid4().hex[:8]}."
-    # Service logs outlive pytest's temporary folders: a failure here is read afterwards.
-    logs = ROOT / "var" / "test-logs" / namespace.rstrip(".")
-    logs.mkdir(parents=True, exist_ok=True)
-    creds = provision_dev(tmp_path / "api-keys.json", tmp_path / "dev-credentials.json")
-    processes: dict[str, ServiceProcess] = {}
-    try:
-        audit_key = new_audit_key()
-        for svc, url in zip(SERVICES, urls, strict=True):
-            env = os.environ | kafka_env(
-                svc, database_url=url, bootstrap=bootstrap, namespace=namespace,
-                credentials=tmp_path / "api-keys.json", audit_key=audit_key) | {
-                "NOTIFICATIONS_RETRY_SCHEDULE": "[1, 2, 4, 8, 16, 30, 60]"}
-            migrate(svc, env)
-            processes[svc] = ServiceProcess(svc, _free_port(), env, logs / f"{svc}.log")
-            processes[svc].start()
-        yield processes, creds, namespace
-    finally:
-        for process in processes.values():
-            process.stop()
+    def restore_infrastructure() -> None:
         # Whatever happened, leave the suite its broker and database.
         _script("deploy/postgres/postgres.sh", "up")
         _script("deploy/kafka/kafka.sh", "up")
-        drop()
+
+    with one_of_each(tmp_path, "chaos",
+                     extra_env={"NOTIFICATIONS_RETRY_SCHEDULE": "[1, 2, 4, 8, 16, 30, 60]"},
+                     before_cleanup=restore_infrastructure) as started:
+        yield started
 
 
 def _all_capas(capa: ServiceProcess, key: str) -> list[dict]:

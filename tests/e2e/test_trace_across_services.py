@@ -10,13 +10,11 @@ subscriber receives.
 """
 
 import gzip
-import os
 import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +25,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from shared.credentials import provision_dev
-from tests.conftest import ROOT, require_kafka, require_postgres
-from tests.e2e.loop import Receiver, _new_databases, poll, webhook_receiver
-from tests.e2e.processes import ServiceProcess, kafka_env, migrate, new_audit_key
-from tests.e2e.test_run_services import SERVICES, _free_port
+from tests.e2e.loop import QuietHandler, Receiver, poll, quiet_server, webhook_receiver
+from tests.e2e.processes import one_of_each
+from tests.e2e.test_run_services import SERVICES
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -84,7 +80,7 @@ class Collector:
 def otlp_collector() -> Iterator[Collector]:
     collector = Collector(port=0)
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
             if self.headers.get("content-encoding") == "gzip":
@@ -97,18 +93,9 @@ def otlp_collector() -> Iterator[Collector]:
             self.end_headers()
             self.wfile.write(answer)
 
-        def log_message(self, *args: Any) -> None:
-            return None
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    collector.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with quiet_server(Handler) as port:
+        collector.port = port
         yield collector
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture
@@ -119,31 +106,12 @@ def collector() -> Iterator[Collector]:
 
 @pytest.fixture
 def services(tmp_path: Path, collector: Collector) -> Iterator[tuple[dict, dict]]:
-    bootstrap = require_kafka()
-    urls, drop = _new_databases(require_postgres(), len(SERVICES))
-    namespace = f"trace-{uuid.uuid4().hex[:8]}."
-    logs = ROOT / "var" / "test-logs" / namespace.rstrip(".")
-    logs.mkdir(parents=True, exist_ok=True)
-    creds = provision_dev(tmp_path / "api-keys.json", tmp_path / "dev-credentials.json")
-    processes: dict[str, ServiceProcess] = {}
-    try:
-        audit_key = new_audit_key()
-        for svc, url in zip(SERVICES, urls, strict=True):
-            env = os.environ | kafka_env(
-                svc, database_url=url, bootstrap=bootstrap, namespace=namespace,
-                credentials=tmp_path / "api-keys.json", audit_key=audit_key)
-            migrate(svc, env)
-            env |= {f"{svc.upper()}_OTEL_EXPORTER": "otlp",
-                    f"{svc.upper()}_OTEL_ENDPOINT": collector.endpoint,
-                    # Export within a fifth of a second, not the default 5 s.
-                    "OTEL_BSP_SCHEDULE_DELAY": "200"}
-            processes[svc] = ServiceProcess(svc, _free_port(), env, logs / f"{svc}.log")
-            processes[svc].start()
+    exporting = {f"{svc.upper()}_OTEL_{name}": value for svc in SERVICES
+                 for name, value in (("EXPORTER", "otlp"), ("ENDPOINT", collector.endpoint))}
+    # Export within a fifth of a second, not the default 5 s.
+    exporting["OTEL_BSP_SCHEDULE_DELAY"] = "200"
+    with one_of_each(tmp_path, "trace", extra_env=exporting) as (processes, creds, _):
         yield processes, creds["api_keys"]
-    finally:
-        for process in processes.values():
-            process.stop()
-        drop()
 
 
 def _one(spans: list[Span], service: str, name: str) -> Span:

@@ -1,21 +1,29 @@
 """Buses under test: the same contract runs on every one of them."""
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from cloudevents.core.v1.event import CloudEvent
 
-from shared.bus.base import Bus
+from shared.bus.base import Bus, ReceivedRecord
 from shared.bus.kafka import KafkaBus
 from shared.bus.sql import SqlBus
-from shared.db import SessionFactory, create_engine, session_factory
+from shared.db import SessionFactory, create_engine, session_factory, utcnow
+from shared.events.base import Severity
+from shared.events.capa import CapaOpened
+from shared.events.envelope import new_event
+from shared.relay import OutboxRelay
 from tests.conftest import (
     BUS_MIGRATIONS,
     SERVICE_MIGRATIONS,
     DatabaseFactory,
+    eventually,
     migrate,
     require_kafka,
 )
@@ -114,3 +122,51 @@ async def pipeline(request: pytest.FixtureRequest, new_sqlite_database: Database
                            bus_under_test=under_test)
         finally:
             await engine.dispose()
+
+
+def capa_opened_event(capa_id: uuid.UUID | None = None, title: str = "Seal leak") -> CloudEvent:
+    """A capa.opened event, as the CAPA service records it, for the bus tests."""
+    return new_event(service="capa", data=CapaOpened(
+        capa_id=capa_id or uuid.uuid4(), number="CAPA-2026-00001", title=title,
+        severity=Severity.major, opened_at=utcnow()))
+
+
+class Worker(Protocol):
+    async def run(self, stop: asyncio.Event) -> None: ...
+
+
+@asynccontextmanager
+async def running(worker: Worker) -> AsyncIterator[None]:
+    """A consumer or a relay runs for the block, then stops and finishes its batch."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
+
+
+async def read_all(bus: Bus, topic: str, *, expect: int, settle: float = 1.0,
+                    group: str | None = None) -> list[ReceivedRecord]:
+    """Everything on ``topic``: at least ``expect`` records, then ``settle`` s of quiet."""
+    sub = bus.subscribe(group=group or f"reader-{uuid.uuid4().hex[:6]}", topics=[topic])
+    await sub.start()
+    got: list[ReceivedRecord] = []
+    try:
+        async def enough() -> bool:
+            got.extend(await sub.fetch(max_records=500, timeout=0.2))
+            return len(got) >= expect
+
+        await eventually(enough, interval=0, message=f"{expect} records on {topic}")
+        got.extend(await sub.fetch(max_records=500, timeout=settle))
+    finally:
+        await sub.stop()
+    return got
+
+
+async def relay_all(relay: OutboxRelay) -> int:
+    total = 0
+    while sent := await relay.relay_once():
+        total += sent
+    return total

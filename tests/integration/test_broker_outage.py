@@ -14,7 +14,7 @@ from shared.events.envelope import from_record
 from shared.outbox import enqueue
 from shared.relay import OutboxRelay
 from tests.conftest import ROOT, SERVICE_MIGRATIONS, DatabaseFactory, eventually, migrate
-from tests.integration.test_outbox_inbox import _capa_opened, _read_all
+from tests.integration.conftest import capa_opened_event, read_all
 
 pytestmark = [pytest.mark.chaos, pytest.mark.kafka, pytest.mark.postgres]
 KAFKA = str(ROOT / "deploy" / "kafka" / "kafka.sh")
@@ -48,7 +48,7 @@ async def test_events_committed_while_broker_is_down_are_published_after(
         for step in range(20):
             async with sessions() as session, session.begin():
                 for capa_id in capas:
-                    enqueue(session, _capa_opened(capa_id, title=f"step {step}"), topic=topic)
+                    enqueue(session, capa_opened_event(capa_id, title=f"step {step}"), topic=topic)
         await asyncio.sleep(1)  # let the relay fail against the dead broker at least once
         backlog, _ = await relay.measure_backlog()
         assert backlog == 60, "nothing can be marked sent while the broker is down"
@@ -67,7 +67,7 @@ async def test_events_committed_while_broker_is_down_are_published_after(
 
     reader = KafkaBus(bootstrap_servers=kafka_bootstrap, client_id="outage-reader")
     try:
-        got = await _read_all(reader, topic, expect=60)
+        got = await read_all(reader, topic, expect=60)
     finally:
         await reader.stop()
     for capa_id in capas:

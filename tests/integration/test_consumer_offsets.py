@@ -17,8 +17,7 @@ from shared.events.catalog import CapaOpened
 from shared.events.envelope import to_record
 from shared.inbox import ConsumedEvent, EventConsumer
 from tests.conftest import eventually
-from tests.integration.conftest import Pipeline
-from tests.integration.test_outbox_inbox import _capa_opened, _consuming
+from tests.integration.conftest import Pipeline, capa_opened_event, running
 
 
 def _unhandled(record: OutgoingRecord) -> OutgoingRecord:
@@ -69,7 +68,7 @@ async def test_offsets_are_committed_once_per_fetched_batch(pipeline: Pipeline) 
     bus = pipeline.bus_under_test.make_bus()
     topic = await pipeline.bus_under_test.new_topic()
     capas = [uuid.uuid4() for _ in range(6)]
-    records = [to_record(_capa_opened(capas[i % 6], title=f"step {i}"), topic)
+    records = [to_record(capa_opened_event(capas[i % 6], title=f"step {i}"), topic)
                for i in range(60)]
     # Every third record has no handler in this group: ignored, and committed with its batch.
     await bus.publish([_unhandled(r) if i % 3 == 2 else r for i, r in enumerate(records)])
@@ -89,7 +88,7 @@ async def test_offsets_are_committed_once_per_fetched_batch(pipeline: Pipeline) 
     group = f"capa-{uuid.uuid4().hex[:6]}"
     consumer = EventConsumer(group=group, topics=[topic], sessions=pipeline.sessions, bus=bus,
                              handlers={CapaOpened: handler}, batch_size=100)
-    async with _consuming(consumer):
+    async with running(consumer):
         async def all_fetched_and_handled() -> bool:
             return spy.records == 60 and len(handled) == 40
         await eventually(all_fetched_and_handled, message="60 records through the consumer")

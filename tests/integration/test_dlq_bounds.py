@@ -7,33 +7,24 @@ which stopped only after a quiet second, republished it ~51,000 times.
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 
 from aiokafka.admin import AIOKafkaAdminClient
-from cloudevents.core.v1.event import CloudEvent
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared import dlq
 from shared.bus.base import Bus, OutgoingRecord, ReceivedRecord
 from shared.bus.kafka import KafkaBus
 from shared.bus.snapshot import open_snapshot
-from shared.db import utcnow
-from shared.events.catalog import CapaOpened, Severity
-from shared.events.envelope import new_event, to_record
+from shared.events.catalog import CapaOpened
+from shared.events.envelope import to_record
 from shared.inbox import ConsumedEvent, EventConsumer, dlq_topic
 from tests.conftest import eventually, require_kafka
-from tests.integration.conftest import BusUnderTest, Pipeline
+from tests.integration.conftest import BusUnderTest, Pipeline, capa_opened_event, running
 
 UNREADABLE = b"not a cloudevent {"
 # A run that does not end is the bug: fail it instead of waiting for ever.
 MUST_END_WITHIN = 60.0
-
-
-def _capa_opened(title: str) -> CloudEvent:
-    return new_event(service="capa", data=CapaOpened(
-        capa_id=uuid.uuid4(), number="CAPA-2026-00001", title=title, severity=Severity.major,
-        opened_at=utcnow()))
 
 
 def _dead_letter(record: OutgoingRecord, group: str) -> OutgoingRecord:
@@ -58,23 +49,12 @@ async def _whole_topic(bus: Bus, topic: str) -> list[ReceivedRecord]:
     return got
 
 
-@asynccontextmanager
-async def _consuming(consumer: EventConsumer) -> AsyncIterator[None]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(consumer.run(stop))
-    try:
-        yield
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, timeout=30)
-
-
 async def test_replay_ends_at_the_dlq_end_it_saw_while_each_replay_fails_again(
         bus_under_test: BusUnderTest) -> None:
     bus = bus_under_test.make_bus()
     topic = await bus_under_test.new_topic()
     group = f"capa-{uuid.uuid4().hex[:6]}"
-    original = to_record(_capa_opened("fails every time"), topic)
+    original = to_record(capa_opened_event(title="fails every time"), topic)
     await bus.publish([_dead_letter(original, group)])
 
     # The consumer at its fastest: every replayed record is back in the DLQ
@@ -99,13 +79,14 @@ async def test_list_ends_while_dead_letters_keep_arriving(bus_under_test: BusUnd
     bus = bus_under_test.make_bus()
     topic = await bus_under_test.new_topic()
     group = f"capa-{uuid.uuid4().hex[:6]}"
-    first = [to_record(_capa_opened(f"letter {i}"), topic) for i in range(3)]
+    first = [to_record(capa_opened_event(title=f"letter {i}"), topic) for i in range(3)]
     await bus.publish([_dead_letter(r, group) for r in first])
     stop = asyncio.Event()
 
     async def keep_dead_lettering() -> None:
         while not stop.is_set():
-            await bus.publish([_dead_letter(to_record(_capa_opened("more"), topic), group)])
+            more = to_record(capa_opened_event(title="more"), topic)
+            await bus.publish([_dead_letter(more, group)])
             await asyncio.sleep(0.02)
 
     feeder = asyncio.create_task(keep_dead_lettering())
@@ -124,7 +105,7 @@ async def test_unreadable_dead_letter_is_skipped_and_the_readable_one_replayed_o
         pipeline: Pipeline) -> None:
     bus = pipeline.bus_under_test.make_bus()
     topic = await pipeline.bus_under_test.new_topic()
-    readable = _capa_opened("owner unknown")
+    readable = capa_opened_event(title="owner unknown")
     await bus.publish([OutgoingRecord(topic=topic, key="junk", value=UNREADABLE),
                        to_record(readable, topic)])
     fixed = False
@@ -141,7 +122,7 @@ async def test_unreadable_dead_letter_is_skipped_and_the_readable_one_replayed_o
                              retry_backoff=0.01)
     # The consumer keeps running, as in production: it dead-letters again at
     # once whatever unreadable record the replay would send back.
-    async with _consuming(consumer):
+    async with running(consumer):
         async def both_dead_lettered() -> bool:
             return len(await dlq.read_dead_letters(bus=bus, group=group)) == 2
         await eventually(both_dead_lettered, timeout=60, message="two dead letters")
@@ -174,7 +155,8 @@ async def test_listing_leaves_no_consumer_group_behind_on_kafka() -> None:
     bus = KafkaBus(bootstrap_servers=bootstrap, client_id="test-dlq", namespace=namespace)
     group = "capa"
     try:
-        await bus.publish([_dead_letter(to_record(_capa_opened("x"), "nc.events"), group)])
+        letter = _dead_letter(to_record(capa_opened_event(title="x"), "nc.events"), group)
+        await bus.publish([letter])
         assert len(await dlq.read_dead_letters(bus=bus, group=group, pending_only=False)) == 1
         assert len(await dlq.read_dead_letters(bus=bus, group=group)) == 1
     finally:

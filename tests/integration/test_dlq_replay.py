@@ -9,41 +9,20 @@ import asyncio
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
-from cloudevents.core.v1.event import CloudEvent
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared import dlq
 from shared.bus.base import Bus, OutgoingRecord, ReceivedRecord
-from shared.db import utcnow
-from shared.events.catalog import CapaOpened, Severity
-from shared.events.envelope import from_record, new_event, to_record
+from shared.events.catalog import CapaOpened
+from shared.events.envelope import from_record, to_record
 from shared.inbox import ConsumedEvent, EventConsumer, ProcessedEvent, dlq_topic
 from tests.conftest import ROOT, eventually, require_kafka
-from tests.integration.conftest import Pipeline
+from tests.integration.conftest import Pipeline, capa_opened_event, running
 
 # A read that gets no record for this long before the end of the DLQ gives up.
 IDLE = 15.0
-
-
-def _capa_opened(capa_id: uuid.UUID, title: str) -> CloudEvent:
-    return new_event(service="capa", data=CapaOpened(
-        capa_id=capa_id, number="CAPA-2026-00001", title=title, severity=Severity.major,
-        opened_at=utcnow()))
-
-
-@asynccontextmanager
-async def _consuming(consumer: EventConsumer) -> AsyncIterator[None]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(consumer.run(stop))
-    try:
-        yield
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, timeout=30)
 
 
 async def _pending(bus: Bus, group: str, expect: int,
@@ -89,7 +68,7 @@ async def test_replayed_dead_letter_is_handled_once_after_the_fix(pipeline: Pipe
     bus = pipeline.bus_under_test.make_bus()
     topic = await pipeline.bus_under_test.new_topic()
     capa_id = uuid.uuid4()
-    first, second = _capa_opened(capa_id, "first"), _capa_opened(capa_id, "second")
+    first, second = capa_opened_event(capa_id, "first"), capa_opened_event(capa_id, "second")
     await bus.publish([to_record(first, topic), to_record(second, topic)])
 
     fixed = False
@@ -106,7 +85,7 @@ async def test_replayed_dead_letter_is_handled_once_after_the_fix(pipeline: Pipe
     consumer = EventConsumer(group=group, topics=[topic], sessions=pipeline.sessions, bus=bus,
                              handlers={CapaOpened: handler}, max_attempts=2,
                              retry_backoff=0.01)
-    async with _consuming(consumer):
+    async with running(consumer):
         letters = await _pending(bus, group, expect=2, attempts=attempts)
         assert [letter.event_id for letter in letters] == [first.get_id(), second.get_id()]
         assert letters[0].original_topic == topic
@@ -171,7 +150,7 @@ async def test_command_line_lists_and_replays(pipeline: Pipeline) -> None:
         url = bus._url  # type: ignore[attr-defined]
         where = ["--bus", "sql", "--url", url]
         service_env = {"DLQTEST_BUS": "sql", "DLQTEST_BUS_DATABASE_URL": url}
-    event = _capa_opened(uuid.uuid4(), "poison")
+    event = capa_opened_event(uuid.uuid4(), "poison")
     original = to_record(event, topic)
     group = f"capa-{uuid.uuid4().hex[:6]}"
     # What shared.inbox writes when it gives up on a record.

@@ -3,14 +3,13 @@ CloudEvent and carries one traceparent, and the spans form request -> send ->
 receive (see shared.bus.kafka_spans)."""
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from shared import tracing
 from shared.bus.base import ReceivedRecord
 from shared.bus.kafka import KafkaBus
 from shared.db import utcnow
@@ -23,16 +22,6 @@ pytestmark = pytest.mark.kafka
 PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 TRACE_ID = int("4bf92f3577b34da6a3ce929d0e0e4736", 16)
 PARENT_SPAN_ID = int("00f067aa0ba902b7", 16)
-
-
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    tracing.install(service="test", exporter=exporter)
-    try:
-        yield exporter
-    finally:
-        tracing.uninstall()
 
 
 @pytest.fixture

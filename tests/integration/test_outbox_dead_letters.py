@@ -7,7 +7,6 @@ check) and the broker (over the topic's max.message.bytes). The embedded sql
 bus refuses only when given a limit.
 """
 
-import asyncio
 import json
 import logging
 import uuid
@@ -37,18 +36,7 @@ from tests.conftest import (
     migrate,
     require_kafka,
 )
-from tests.integration.test_outbox_inbox import _capa_opened, _read_all
-
-
-@asynccontextmanager
-async def _running(relay: OutboxRelay) -> AsyncIterator[None]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(relay.run(stop))
-    try:
-        yield
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, timeout=30)
+from tests.integration.conftest import capa_opened_event, read_all, running
 
 
 @asynccontextmanager
@@ -76,7 +64,7 @@ async def _record(sessions: SessionFactory, topic: str, keys: list[uuid.UUID], s
         for step in range(steps):
             for n, key in enumerate(keys):
                 title = big_title if (n, step) == (0, big_at) else f"{prefix}{step}"
-                enqueue(session, _capa_opened(key, title=title), topic=topic)
+                enqueue(session, capa_opened_event(key, title=title), topic=topic)
 
 
 def _dead_lettered_total(service: str) -> float:
@@ -101,7 +89,7 @@ def _titles_per_key(records: Sequence[ReceivedRecord], key: uuid.UUID) -> list[s
 async def _dead_letters_appear(sessions: SessionFactory, relay: OutboxRelay,
                                expect: int) -> list[OutboxMessage]:
     """Runs the relay until every row is sent or dead-lettered."""
-    async with _running(relay):
+    async with running(relay):
         async def settled() -> bool:
             rows = await _rows(sessions)
             return all(r.sent_at or r.dead_lettered_at for r in rows)
@@ -126,7 +114,7 @@ async def test_kafka_a_record_over_the_producer_limit_is_set_aside_and_the_rest_
         await _record(sessions, topic, keys, 20, prefix="before ")
         # Written past the record-time check, as a row from before it could be.
         async with sessions() as session, session.begin():
-            big = _capa_opened(keys[0], title="huge")
+            big = capa_opened_event(keys[0], title="huge")
             enqueue(session, big, topic=topic)
         async with sessions() as session, session.begin():
             row = (await session.exec(select(OutboxMessage).where(
@@ -149,7 +137,7 @@ async def test_kafka_a_record_over_the_producer_limit_is_set_aside_and_the_rest_
             assert await relay.measure_backlog() == (0, 0.0)
             assert _gauge("capaflow_outbox_dead_letters", service) == 1
 
-            got = await _read_all(bus, topic, expect=75)
+            got = await read_all(bus, topic, expect=75)
             for key in keys:
                 # After the dead letter, its aggregate's later events went out too.
                 assert _titles_per_key(got, key) == [f"before {i}" for i in range(20)] + [
@@ -179,7 +167,7 @@ async def test_kafka_broker_refusal_is_set_aside_then_replayed_once_the_topic_al
             dead = await _dead_letters_appear(sessions, relay, expect=1)
             assert "MessageSizeTooLarge" in (dead[0].dead_letter_error or "")
             assert _dead_lettered_total(service) == 1
-            got = await _read_all(bus, topic, expect=119)
+            got = await read_all(bus, topic, expect=119)
             expected = [f"step {i}" for i in range(30)]
             assert _titles_per_key(got, keys[0]) == expected[:10] + expected[11:]
             for key in keys[1:]:
@@ -205,7 +193,7 @@ async def test_kafka_broker_refusal_is_set_aside_then_replayed_once_the_topic_al
                 return all(r.sent_at for r in await _rows(sessions))
             await eventually(published, timeout=60, interval=0.5,
                              message="the replayed dead letter published")
-            again = await _read_all(bus, topic, expect=120)
+            again = await read_all(bus, topic, expect=120)
             assert {_title(r)[:3] for r in again
                     if from_record(r).get_id() == dead[0].event_id} == {"bbb"}
     finally:
@@ -225,7 +213,7 @@ async def test_sql_bus_with_a_limit_dead_letters_and_the_tool_lists_shows_discar
             await _record(sessions, "capa.events", [key], 12, big_at=3, big_title="x" * 9000)
             relay = OutboxRelay(service=service, sessions=sessions, bus=bus, batch_size=5)
             dead = await _dead_letters_appear(sessions, relay, expect=1)
-            got = await _read_all(bus, "capa.events", expect=11, settle=0.2)
+            got = await read_all(bus, "capa.events", expect=11, settle=0.2)
             assert _titles_per_key(got, key) == [f"step {i}" for i in range(12) if i != 3]
 
             base = ["--service", "capa", "--database-url", url]
@@ -267,13 +255,13 @@ async def test_backlog_gauges_are_refreshed_while_every_pass_fails(
     async with _service_database(new_sqlite_database) as (_, sessions):
         relay = OutboxRelay(service=service, sessions=sessions,
                             bus=_BrokerDown(), poll_interval=0.01)  # type: ignore[arg-type]
-        async with _running(relay):
+        async with running(relay):
             async def measured_empty() -> bool:
                 return _gauge("capaflow_outbox_backlog", service) == 0
             await eventually(measured_empty, message="the empty backlog measured")
             async with sessions() as session, session.begin():
                 for step in range(7):
-                    enqueue(session, _capa_opened(uuid.uuid4(), title=f"step {step}"),
+                    enqueue(session, capa_opened_event(uuid.uuid4(), title=f"step {step}"),
                             topic="capa.events")
 
             async def measured_backlog() -> bool:

@@ -5,8 +5,6 @@ Runs on SQLite + sql bus, PostgreSQL + sql bus and PostgreSQL + Kafka.
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import pytest
 from cloudevents.core.v1.event import CloudEvent
@@ -14,57 +12,13 @@ from prometheus_client import REGISTRY
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.bus.base import Bus, ReceivedRecord
-from shared.db import utcnow
 from shared.events.catalog import CapaOpened, Severity
-from shared.events.envelope import from_record, new_event
+from shared.events.envelope import from_record
 from shared.inbox import ConsumedEvent, EventConsumer, HandlerTable, ProcessedEvent, dlq_topic
 from shared.outbox import OutboxMessage, enqueue
 from shared.relay import OutboxRelay
 from tests.conftest import eventually
-from tests.integration.conftest import Pipeline
-
-
-def _capa_opened(capa_id: uuid.UUID, title: str = "Seal leak") -> CloudEvent:
-    return new_event(service="capa", data=CapaOpened(
-        capa_id=capa_id, number="CAPA-2026-00001", title=title, severity=Severity.major,
-        opened_at=utcnow()))
-
-
-async def _read_all(bus: Bus, topic: str, *, expect: int, settle: float = 1.0,
-                    group: str | None = None) -> list[ReceivedRecord]:
-    """Everything on ``topic``: at least ``expect`` records, then ``settle`` s of quiet."""
-    sub = bus.subscribe(group=group or f"reader-{uuid.uuid4().hex[:6]}", topics=[topic])
-    await sub.start()
-    got: list[ReceivedRecord] = []
-    try:
-        async def enough() -> bool:
-            got.extend(await sub.fetch(max_records=500, timeout=0.2))
-            return len(got) >= expect
-
-        await eventually(enough, interval=0, message=f"{expect} records on {topic}")
-        got.extend(await sub.fetch(max_records=500, timeout=settle))
-    finally:
-        await sub.stop()
-    return got
-
-
-async def _relay_all(relay: OutboxRelay) -> int:
-    total = 0
-    while sent := await relay.relay_once():
-        total += sent
-    return total
-
-
-@asynccontextmanager
-async def _consuming(consumer: EventConsumer) -> AsyncIterator[None]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(consumer.run(stop))
-    try:
-        yield
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, timeout=30)
+from tests.integration.conftest import Pipeline, capa_opened_event, read_all, relay_all, running
 
 
 async def test_rolled_back_transaction_publishes_nothing(pipeline: Pipeline) -> None:
@@ -72,20 +26,20 @@ async def test_rolled_back_transaction_publishes_nothing(pipeline: Pipeline) -> 
     topic = await pipeline.bus_under_test.new_topic()
     relay = OutboxRelay(service="capa", sessions=pipeline.sessions, bus=bus)
 
-    rolled_back = _capa_opened(uuid.uuid4())
+    rolled_back = capa_opened_event(uuid.uuid4())
     with pytest.raises(RuntimeError):
         async with pipeline.sessions() as session, session.begin():
             enqueue(session, rolled_back, topic=topic)
             raise RuntimeError("use case failed after recording its event")
 
-    committed = [_capa_opened(uuid.uuid4()), _capa_opened(uuid.uuid4())]
+    committed = [capa_opened_event(uuid.uuid4()), capa_opened_event(uuid.uuid4())]
     async with pipeline.sessions() as session, session.begin():
         for event in committed:
             enqueue(session, event, topic=topic)
 
-    assert await _relay_all(relay) == 2
+    assert await relay_all(relay) == 2
     assert (await relay.measure_backlog())[0] == 0
-    got = await _read_all(bus, topic, expect=2)
+    got = await read_all(bus, topic, expect=2)
     assert sorted(from_record(r).get_id() for r in got) == sorted(e.get_id() for e in committed)
 
 
@@ -96,11 +50,11 @@ async def test_relay_keeps_order_per_aggregate_in_batches(pipeline: Pipeline) ->
     async with pipeline.sessions() as session, session.begin():
         for step in range(25):
             for capa_id in capas:
-                enqueue(session, _capa_opened(capa_id, title=f"step {step}"), topic=topic)
+                enqueue(session, capa_opened_event(capa_id, title=f"step {step}"), topic=topic)
 
     relay = OutboxRelay(service="capa", sessions=pipeline.sessions, bus=bus, batch_size=7)
-    assert await _relay_all(relay) == 100
-    got = await _read_all(bus, topic, expect=100)
+    assert await relay_all(relay) == 100
+    got = await read_all(bus, topic, expect=100)
     for capa_id in capas:
         titles = [from_record(r).get_data()["title"] for r in got  # type: ignore[index]
                   if r.key == str(capa_id)]
@@ -111,7 +65,7 @@ async def test_relay_crash_between_publish_and_mark_sent_has_effect_once(
         pipeline: Pipeline) -> None:
     bus = pipeline.bus_under_test.make_bus()
     topic = await pipeline.bus_under_test.new_topic()
-    events = [_capa_opened(uuid.uuid4()) for _ in range(5)]
+    events = [capa_opened_event(uuid.uuid4()) for _ in range(5)]
     async with pipeline.sessions() as session, session.begin():
         for event in events:
             enqueue(session, event, topic=topic)
@@ -129,7 +83,7 @@ async def test_relay_crash_between_publish_and_mark_sent_has_effect_once(
     assert len(unsent) == 5, "a row is marked sent only after a completed relay pass"
 
     restarted = OutboxRelay(service="capa", sessions=pipeline.sessions, bus=bus)
-    assert await _relay_all(restarted) == 5
+    assert await relay_all(restarted) == 5
 
     # The bus now holds every event twice; the consumer's effect happens once each.
     effects: list[str] = []
@@ -140,14 +94,14 @@ async def test_relay_crash_between_publish_and_mark_sent_has_effect_once(
     group = f"capa-{uuid.uuid4().hex[:6]}"
     consumer = EventConsumer(group=group, topics=[topic], sessions=pipeline.sessions,
                              bus=bus, handlers={CapaOpened: open_capa})
-    async with _consuming(consumer):
+    async with running(consumer):
         async def all_seen() -> bool:
             async with pipeline.sessions() as session:
                 rows = (await session.exec(select(ProcessedEvent).where(
                     ProcessedEvent.consumer_group == group))).all()
             return len(rows) == 5
         await eventually(all_seen, message="5 processed events")
-        assert len(await _read_all(bus, topic, expect=10)) == 10  # each event is there twice
+        assert len(await read_all(bus, topic, expect=10)) == 10  # each event is there twice
 
         # Wait until the consumer has also met the five republished copies.
         def duplicates() -> float:
@@ -165,12 +119,12 @@ async def test_poison_record_is_dead_lettered_and_later_records_still_flow(
     bus = pipeline.bus_under_test.make_bus()
     topic = await pipeline.bus_under_test.new_topic()
     capa_id = uuid.uuid4()
-    poison = _capa_opened(capa_id, title="poison")
-    healthy = [_capa_opened(capa_id, title=f"healthy {i}") for i in range(3)]
+    poison = capa_opened_event(capa_id, title="poison")
+    healthy = [capa_opened_event(capa_id, title=f"healthy {i}") for i in range(3)]
     async with pipeline.sessions() as session, session.begin():
         for event in (poison, *healthy):
             enqueue(session, event, topic=topic)
-    await _relay_all(OutboxRelay(service="capa", sessions=pipeline.sessions, bus=bus))
+    await relay_all(OutboxRelay(service="capa", sessions=pipeline.sessions, bus=bus))
 
     handled: list[str] = []
     attempts: list[str] = []
@@ -185,14 +139,14 @@ async def test_poison_record_is_dead_lettered_and_later_records_still_flow(
     group = f"capa-{uuid.uuid4().hex[:6]}"
     consumer = EventConsumer(group=group, topics=[topic], sessions=pipeline.sessions, bus=bus,
                              handlers=handlers, max_attempts=3, retry_backoff=0.01)
-    async with _consuming(consumer):
+    async with running(consumer):
         async def healthy_done() -> bool:
             return len(handled) == 3
         await eventually(healthy_done, message="the records behind the poison one")
 
     assert handled == ["healthy 0", "healthy 1", "healthy 2"]
     assert attempts == [poison.get_id()] * 3
-    dead = await _read_all(bus, dlq_topic(group), expect=1)
+    dead = await read_all(bus, dlq_topic(group), expect=1)
     assert len(dead) == 1
     assert from_record(dead[0]).get_id() == poison.get_id()
     assert dead[0].header("dlq-attempts") == b"3"
@@ -214,15 +168,15 @@ async def test_an_event_not_shaped_like_its_type_is_dead_lettered_without_retrie
     bus = pipeline.bus_under_test.make_bus()
     topic = await pipeline.bus_under_test.new_topic()
     capa_id = uuid.uuid4()
-    misshapen = _capa_opened(capa_id, title="misshapen")
+    misshapen = capa_opened_event(capa_id, title="misshapen")
     data = dict(misshapen.get_data() or {})
     data["severity"] = "catastrophic"  # not a Severity
     misshapen = CloudEvent(misshapen.get_attributes(), data)
-    healthy = _capa_opened(capa_id, title="healthy")
+    healthy = capa_opened_event(capa_id, title="healthy")
     async with pipeline.sessions() as session, session.begin():
         for event in (misshapen, healthy):
             enqueue(session, event, topic=topic)
-    await _relay_all(OutboxRelay(service="capa", sessions=pipeline.sessions, bus=bus))
+    await relay_all(OutboxRelay(service="capa", sessions=pipeline.sessions, bus=bus))
 
     handled: list[tuple[str, Severity]] = []
 
@@ -232,13 +186,13 @@ async def test_an_event_not_shaped_like_its_type_is_dead_lettered_without_retrie
     group = f"capa-{uuid.uuid4().hex[:6]}"
     consumer = EventConsumer(group=group, topics=[topic], sessions=pipeline.sessions, bus=bus,
                              handlers={CapaOpened: handler}, max_attempts=3)
-    async with _consuming(consumer):
+    async with running(consumer):
         async def healthy_done() -> bool:
             return len(handled) == 1
         await eventually(healthy_done, message="the record behind the misshapen one")
 
     assert handled == [("healthy", Severity.major)]
-    dead = await _read_all(bus, dlq_topic(group), expect=1)
+    dead = await read_all(bus, dlq_topic(group), expect=1)
     assert [from_record(r).get_id() for r in dead] == [misshapen.get_id()]
     assert dead[0].header("dlq-attempts") == b"1"
     assert dead[0].header("dlq-error-type") == b"ValidationError"
@@ -251,7 +205,7 @@ async def test_relay_replicas_on_one_database_keep_order(pipeline: Pipeline) -> 
     capa_id = uuid.uuid4()
     async with pipeline.sessions() as session, session.begin():
         for step in range(60):
-            enqueue(session, _capa_opened(capa_id, title=f"step {step}"), topic=topic)
+            enqueue(session, capa_opened_event(capa_id, title=f"step {step}"), topic=topic)
 
     replicas = [OutboxRelay(service="capa", sessions=pipeline.sessions, bus=bus, batch_size=5)
                 for _ in range(3)]
@@ -261,7 +215,7 @@ async def test_relay_replicas_on_one_database_keep_order(pipeline: Pipeline) -> 
             await relay.relay_once()
 
     await asyncio.gather(*(drain(r) for r in replicas))
-    got = await _read_all(bus, topic, expect=60)
+    got = await read_all(bus, topic, expect=60)
     titles = [from_record(r).get_data()["title"] for r in got]  # type: ignore[index]
     assert titles == [f"step {i}" for i in range(60)]
 
@@ -271,10 +225,10 @@ async def test_database_outage_is_waited_out_not_dead_lettered(pipeline: Pipelin
 
     bus = pipeline.bus_under_test.make_bus()
     topic = await pipeline.bus_under_test.new_topic()
-    event = _capa_opened(uuid.uuid4())
+    event = capa_opened_event(uuid.uuid4())
     async with pipeline.sessions() as session, session.begin():
         enqueue(session, event, topic=topic)
-    await _relay_all(OutboxRelay(service="capa", sessions=pipeline.sessions, bus=bus))
+    await relay_all(OutboxRelay(service="capa", sessions=pipeline.sessions, bus=bus))
 
     calls: list[str] = []
 
@@ -287,7 +241,7 @@ async def test_database_outage_is_waited_out_not_dead_lettered(pipeline: Pipelin
     consumer = EventConsumer(group=group, topics=[topic], sessions=pipeline.sessions, bus=bus,
                              handlers={CapaOpened: handler}, max_attempts=2,
                              retry_backoff=0.01)
-    async with _consuming(consumer):
+    async with running(consumer):
         async def handled() -> bool:
             return len(calls) == 5
         await eventually(handled, message="handled once the database is back")

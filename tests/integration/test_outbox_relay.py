@@ -5,8 +5,7 @@ Runs on SQLite + sql bus, PostgreSQL + sql bus and PostgreSQL + Kafka.
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Sequence
 
 import pytest
 from sqlmodel import col, select
@@ -16,19 +15,7 @@ from shared.events.envelope import from_record
 from shared.outbox import OutboxMessage, enqueue
 from shared.relay import PASS_BATCHES, OutboxRelay
 from tests.conftest import eventually
-from tests.integration.conftest import Pipeline
-from tests.integration.test_outbox_inbox import _capa_opened, _read_all, _relay_all
-
-
-@asynccontextmanager
-async def _running(relay: OutboxRelay) -> AsyncIterator[None]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(relay.run(stop))
-    try:
-        yield
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, timeout=30)
+from tests.integration.conftest import Pipeline, capa_opened_event, read_all, relay_all, running
 
 
 async def _unsent_ids(pipeline: Pipeline) -> list[int]:
@@ -44,9 +31,9 @@ async def test_a_commit_wakes_the_relay_long_before_its_poll_interval(
     topic = await pipeline.bus_under_test.new_topic()
     relay = OutboxRelay(service="capa", sessions=pipeline.sessions, bus=bus, poll_interval=600)
     events = []
-    async with _running(relay):
+    async with running(relay):
         for step in range(3):
-            event = _capa_opened(uuid.uuid4(), title=f"step {step}")
+            event = capa_opened_event(uuid.uuid4(), title=f"step {step}")
             events.append(event)
             async with pipeline.sessions() as session, session.begin():
                 if step == 2:  # rows added inside a savepoint wake only on the outer commit
@@ -61,7 +48,7 @@ async def test_a_commit_wakes_the_relay_long_before_its_poll_interval(
                 return await _unsent_ids(pipeline) == []
             await eventually(sent, timeout=15, interval=0.02,
                              message=f"event {step} relayed after its commit")
-    got = await _read_all(bus, topic, expect=3)
+    got = await read_all(bus, topic, expect=3)
     assert sorted(from_record(r).get_id() for r in got) == sorted(e.get_id() for e in events)
 
 
@@ -102,7 +89,7 @@ async def test_a_failed_batch_leaves_it_and_all_after_it_unsent_and_in_order(
     async with pipeline.sessions() as session, session.begin():
         for step in range(30):
             for capa_id in capas:
-                enqueue(session, _capa_opened(capa_id, title=f"step {step}"), topic=topic)
+                enqueue(session, capa_opened_event(capa_id, title=f"step {step}"), topic=topic)
     all_ids = await _unsent_ids(pipeline)
     assert len(all_ids) == 120
 
@@ -116,9 +103,9 @@ async def test_a_failed_batch_leaves_it_and_all_after_it_unsent_and_in_order(
     # The three acknowledged batches stay marked; nothing from the failed one on is.
     assert await _unsent_ids(pipeline) == all_ids[30:]
 
-    assert await _relay_all(OutboxRelay(service="capa", sessions=pipeline.sessions, bus=bus,
+    assert await relay_all(OutboxRelay(service="capa", sessions=pipeline.sessions, bus=bus,
                                         batch_size=10)) == 90
-    got = await _read_all(bus, topic, expect=120)
+    got = await read_all(bus, topic, expect=120)
     for capa_id in capas:
         titles = [from_record(r).get_data()["title"] for r in got  # type: ignore[index]
                   if r.key == str(capa_id)]
@@ -134,13 +121,13 @@ async def test_a_pass_is_bounded_and_the_next_one_carries_on(pipeline: Pipeline)
     total = 3 * PASS_BATCHES + 2
     async with pipeline.sessions() as session, session.begin():
         for step in range(total):
-            enqueue(session, _capa_opened(capa_id, title=f"step {step}"), topic=topic)
+            enqueue(session, capa_opened_event(capa_id, title=f"step {step}"), topic=topic)
 
     relay = OutboxRelay(service="capa", sessions=pipeline.sessions, bus=bus, batch_size=3)
     assert await relay.relay_once() == 3 * PASS_BATCHES
     assert await relay.relay_once() == 2
     assert await relay.relay_once() == 0
-    got = await _read_all(bus, topic, expect=total)
+    got = await read_all(bus, topic, expect=total)
     assert [from_record(r).get_data()["title"] for r in got] == [  # type: ignore[index]
         f"step {i}" for i in range(total)]
 
@@ -164,7 +151,7 @@ async def test_the_backlog_is_measured_at_most_once_a_second(pipeline: Pipeline)
                            poll_interval=0.01)
     loop = asyncio.get_running_loop()
     started = loop.time()
-    async with _running(relay):
+    async with running(relay):
         async def many_passes() -> bool:
             return relay.passes >= 30
         await eventually(many_passes, message="30 idle relay passes")

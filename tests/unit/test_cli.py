@@ -16,7 +16,7 @@ import pytest
 from services import cli
 from services.capa.service.common import AuditKey
 from shared.auth import Principal
-from tests.conftest import IN_CI, ROOT
+from tests.conftest import ROOT, unavailable
 
 AUDIT_KEY = "cli-test-audit-key-" + "0123456789abcdef" * 2
 SETTINGS_PREFIXES = ("NONCONFORMITY_", "CAPA_", "NOTIFICATIONS_", "WEB_", "CAPAFLOW_")
@@ -280,10 +280,7 @@ def test_the_installed_console_script_migrates_and_makes_keys(tmp_path: Path) ->
     CAPAFLOW_TEST_SCRIPT names another install of it (e.g. one made with pip --target)."""
     script = Path(os.environ.get("CAPAFLOW_TEST_SCRIPT") or ROOT / ".venv" / "bin" / "capaflow")
     if not script.exists():
-        message = f"{script} is missing: reinstall the project (make venv)"
-        if IN_CI:
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+        unavailable(f"{script} is missing: reinstall the project (make venv)")
     env = {k: v for k, v in os.environ.items() if not k.startswith(SETTINGS_PREFIXES)}
     env |= {f"{s.upper()}_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/{s}.sqlite"
             for s in ("nonconformity", "capa", "notifications", "web")}

@@ -41,8 +41,7 @@ async def _walk(session: AsyncSession, keyset: TimeKeyset | SequenceKeyset,
                 limit: int) -> list[list[PagedRow]]:
     pages, cursor = [], None
     while True:
-        rows = (await session.exec(keyset.select(select(PagedRow), cursor, limit))).all()
-        page, cursor = keyset.page(rows, limit)
+        page, cursor = await keyset.fetch(session, select(PagedRow), cursor, limit)
         pages.append(page)
         if cursor is None:
             return pages

@@ -1,7 +1,7 @@
 import asyncio
 import ipaddress
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -35,16 +35,6 @@ def _data() -> CapaClosed:
 def _traceparent(span: ReadableSpan) -> str:
     assert span.context is not None
     return f"00-{span.context.trace_id:032x}-{span.context.span_id:016x}-01"
-
-
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    tracing.install(service="test", exporter=exporter)
-    try:
-        yield exporter
-    finally:
-        tracing.uninstall()
 
 
 def _app() -> FastAPI:

@@ -8,18 +8,16 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from shared.auth import Principal
-from shared.db import SessionFactory, utcnow
+from shared.db import utcnow
+
+# Re-exported: the routers take every dependency from here.
+from shared.http.app import SessionsDep as SessionsDep
 from shared.http.auth import authenticate, require_roles
 from shared.versions import etag
 
 from ..service import opening_policy
 from ..service.opening import OpeningPolicy
 from ..settings import CapaSettings
-
-
-def _sessions(request: Request) -> SessionFactory:
-    sessions: SessionFactory = request.app.state.runtime.sessions
-    return sessions
 
 
 def _policy(request: Request) -> OpeningPolicy:
@@ -32,7 +30,6 @@ def _now() -> datetime:
     return utcnow()
 
 
-SessionsDep = Annotated[SessionFactory, Depends(_sessions)]
 PolicyDep = Annotated[OpeningPolicy, Depends(_policy)]
 NowDep = Annotated[datetime, Depends(_now)]
 clock = _now

@@ -5,7 +5,6 @@ this service reacts to; unknown types are ignored by the consumer.
 """
 
 import asyncio
-import logging
 from collections.abc import Callable
 from datetime import datetime
 
@@ -13,15 +12,13 @@ from shared.db import SessionFactory, utcnow
 from shared.events.catalog import NONCONFORMITY_TOPIC
 from shared.events.nonconformity import NonconformityEscalated, NonconformityRecurred
 from shared.inbox import HandlerTable
-from shared.runtime import BackgroundJob, ServiceRuntime, Subscriptions
+from shared.runtime import BackgroundJob, ServiceRuntime, Subscriptions, every
 
 from ..settings import CapaSettings
 from .actions import detect_overdue
 from .opening import OpeningPolicy, escalation_handler, recurrence_handler
 
 SERVICE = "capa"
-
-log = logging.getLogger(__name__)
 
 
 def opening_policy(settings: CapaSettings) -> OpeningPolicy:
@@ -58,13 +55,8 @@ def jobs(settings: CapaSettings) -> list[BackgroundJob]:
 async def run_overdue_checks(sessions: SessionFactory, *, interval: float,
                              stop: asyncio.Event,
                              clock: Callable[[], datetime] = utcnow) -> None:
-    """The periodic overdue job; a failing run is logged and tried again next tick."""
-    while not stop.is_set():
-        try:
-            await detect_overdue(sessions, now=clock())
-        except Exception:
-            log.warning("overdue check failed; retrying next interval", exc_info=True)
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval)
-        except TimeoutError:
-            pass
+    """The periodic overdue job."""
+    async def tick() -> None:
+        await detect_overdue(sessions, now=clock())
+
+    await every(interval, stop, tick, what="overdue check")

@@ -94,8 +94,7 @@ async def list_capas(sessions: SessionFactory, *, filters: CapaFilter, limit: in
     if filters.opened_until:
         query = query.where(col(Capa.opened_at) < filters.opened_until)
     async with sessions() as session:
-        rows = (await session.exec(_CAPAS.select(query, cursor, limit))).all()
-        page, next_cursor = _CAPAS.page(rows, limit)
+        page, next_cursor = await _CAPAS.fetch(session, query, cursor, limit)
         links = await linked_nonconformities_of(session, [c.id for c in page])
         items = [capa_view(c, links[c.id], now.date()) for c in page]
     return CapaPage(items=items, next_cursor=next_cursor)
@@ -105,9 +104,8 @@ async def audit_trail(sessions: SessionFactory, *, capa_id: UUID, limit: int,
                       cursor: str | None) -> AuditPage:
     async with sessions() as session:
         await load_capa(session, capa_id)
-        rows = (await session.exec(_AUDIT.select(
-            select(AuditEntry).where(col(AuditEntry.capa_id) == capa_id), cursor, limit))).all()
-    page, next_cursor = _AUDIT.page(rows, limit)
+        page, next_cursor = await _AUDIT.fetch(
+            session, select(AuditEntry).where(col(AuditEntry.capa_id) == capa_id), cursor, limit)
     items = [AuditEntryPublic(sequence=e.sequence, at=e.at, actor=e.actor, action=e.action,
                               before=e.before, after=e.after, reason=e.reason,
                               previous_hash=e.previous_hash, hash=e.hash) for e in page]
@@ -153,8 +151,7 @@ async def list_lessons(sessions: SessionFactory, *, text: str | None, tag: str |
     if category:
         query = query.where(col(Lesson.cause_category) == category)
     async with sessions() as session:
-        rows = (await session.exec(_LESSONS.select(query, cursor, limit))).all()
-    page, next_cursor = _LESSONS.page(rows, limit)
+        page, next_cursor = await _LESSONS.fetch(session, query, cursor, limit)
     return LessonPage(items=[_lesson_view(r) for r in page], next_cursor=next_cursor)
 
 

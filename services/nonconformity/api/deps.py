@@ -5,7 +5,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from shared.auth import Principal
-from shared.db import SessionFactory
+
+# Re-exported: the routers take every dependency from here.
+from shared.http.app import SessionsDep as SessionsDep
 from shared.http.auth import require_roles
 
 from ..domain import EscalationPolicy
@@ -19,11 +21,6 @@ EDITORS = ("engineer", "manager")
 MANAGERS = ("manager",)
 
 
-def _sessions(request: Request) -> SessionFactory:
-    sessions: SessionFactory = request.app.state.runtime.sessions
-    return sessions
-
-
 def _policy(request: Request) -> EscalationPolicy:
     policy: EscalationPolicy = request.app.state.policy
     return policy
@@ -34,7 +31,6 @@ def _settings(request: Request) -> NonconformitySettings:
     return settings
 
 
-SessionsDep = Annotated[SessionFactory, Depends(_sessions)]
 PolicyDep = Annotated[EscalationPolicy, Depends(_policy)]
 SettingsDep = Annotated[NonconformitySettings, Depends(_settings)]
 Reader = Annotated[Principal, Depends(require_roles(*PEOPLE))]

@@ -85,8 +85,7 @@ async def list_nonconformities(*, sessions: SessionFactory, where: Nonconformity
             func.lower(func.coalesce(Nonconformity.description, "")).like(needle, escape="\\"),
             func.lower(Nonconformity.number).like(needle, escape="\\")))
     async with sessions() as session:
-        rows = (await session.exec(_NEWEST_FIRST.select(query, cursor, limit))).all()
-    page, next_cursor = _NEWEST_FIRST.page(rows, limit)
+        page, next_cursor = await _NEWEST_FIRST.fetch(session, query, cursor, limit)
     return NonconformityPage(items=[NonconformityPublic.model_validate(r) for r in page],
                              next_cursor=next_cursor)
 

@@ -5,7 +5,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from shared.auth import ROLES, Principal
-from shared.db import SessionFactory
+
+# Re-exported: the routers take every dependency from here.
+from shared.http.app import SessionsDep as SessionsDep
 from shared.http.auth import require_roles
 
 from ..settings import NotificationsSettings
@@ -14,15 +16,9 @@ from ..settings import NotificationsSettings
 Person = Annotated[Principal, Depends(require_roles(*ROLES))]
 
 
-def sessions_of(request: Request) -> SessionFactory:
-    sessions: SessionFactory = request.app.state.runtime.sessions
-    return sessions
-
-
 def settings_of(request: Request) -> NotificationsSettings:
     settings: NotificationsSettings = request.app.state.settings
     return settings
 
 
-SessionsDep = Annotated[SessionFactory, Depends(sessions_of)]
 SettingsDep = Annotated[NotificationsSettings, Depends(settings_of)]

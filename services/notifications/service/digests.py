@@ -24,6 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import SessionFactory, transaction, utcnow
 from shared.lease import lease
+from shared.runtime import every
 
 from ..domain import CapaBook, DeliveryMode, DeliveryStatus, EventFilter, digest_period
 from ..models import Delivery, ReceivedEvent, Subscription
@@ -130,14 +131,10 @@ async def _queue_once(session: AsyncSession, subscription_id: UUID, *, event_id:
 async def run_digest_schedule(sessions: SessionFactory, stop: asyncio.Event,
                               interval: float) -> None:
     engine = sessions.kw["bind"]
-    while not stop.is_set():
-        try:
-            async with lease(engine, LEASE) as held:
-                if held:
-                    await run_digests(sessions, now=utcnow())
-        except Exception:
-            log.warning("digest run failed; retrying at the next interval", exc_info=True)
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval)
-        except TimeoutError:
-            pass
+
+    async def tick() -> None:
+        async with lease(engine, LEASE) as held:
+            if held:
+                await run_digests(sessions, now=utcnow())
+
+    await every(interval, stop, tick, what="digest run")

@@ -36,8 +36,7 @@ async def list_subscriptions(sessions: SessionFactory, *, principal: Principal,
     elif owner is not None:
         query = query.where(col(Subscription.owner) == owner)
     async with sessions() as session:
-        rows = (await session.exec(_SUBSCRIPTIONS.select(query, cursor, limit))).all()
-    page, next_cursor = _SUBSCRIPTIONS.page(rows, limit)
+        page, next_cursor = await _SUBSCRIPTIONS.fetch(session, query, cursor, limit)
     return SubscriptionPage(items=[public(s) for s in page], next_cursor=next_cursor)
 
 
@@ -57,8 +56,7 @@ async def list_deliveries(sessions: SessionFactory, *, principal: Principal,
     if event_type is not None:
         query = query.where(col(Delivery.event_type) == event_type)
     async with sessions() as session:
-        rows = (await session.exec(_DELIVERIES.select(query, cursor, limit))).all()
-    page, next_cursor = _DELIVERIES.page(rows, limit)
+        page, next_cursor = await _DELIVERIES.fetch(session, query, cursor, limit)
     return DeliveryPage(items=[delivery_public(d) for d in page], next_cursor=next_cursor)
 
 
