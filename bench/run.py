@@ -47,6 +47,7 @@ from bench.procs import (
     wait_http,
     write_keys,
 )
+from bench.profile import Profiler
 from bench.relay import measure_relay
 
 KAFKA = f"127.0.0.1:{os.environ.get('KAFKA_PORT', '19092')}"
@@ -100,8 +101,10 @@ class Row:
 
 
 class Bench:
-    def __init__(self, config: Config, out: Path) -> None:
+    def __init__(self, config: Config, out: Path, only: set[str] | None = None) -> None:
         self.config = config
+        # Rows to run (None: all). Rows 4 and 5 start the downstream services.
+        self.only = only
         self.out = out
         self.run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         self.tag = uuid.uuid4().hex[:8]
@@ -428,6 +431,8 @@ class Bench:
         self.say(f"row 4: {total} critical NCs at {rate:g}/s ({duration:g} s), then wait for "
                  "every webhook")
         count0, _ = await self.receiver_events(10**9)
+        profiler = Profiler(self.processes.log_dir, label)
+        profiler.start({k: p.pid for k, p in procs.items() if p})
         t_start = time.time()
         sent = await self.post_ncs(client, rate=rate, count=total, severity="critical",
                                    tag=label)
@@ -436,6 +441,7 @@ class Bench:
                  "webhooks")
         hooks = await self.wait_hooks(set(accepted), count0, drain, progress=True)
         t_end = max(hooks.values(), default=time.time())
+        profiles = profiler.stop()
         cpu = {k: round(cpu_seconds(p.pid) - cpu0[k], 2)  # type: ignore[operator]
                for k, p in procs.items() if p and cpu0[k] is not None}
         e2e = [hooks[i] - accepted[i]["t0"] for i in accepted if i in hooks]
@@ -458,6 +464,7 @@ class Bench:
             "delivered_per_s": round(len(e2e) / max(t_end - t_start, 1e-3), 1),
             "cpu_s": cpu,
             "cpu_ms_per_nc": {k: round(v * 1000 / max(len(e2e), 1), 1) for k, v in cpu.items()},
+            "profiles": profiles,
         }
 
     def e2e_row(self, number: str, result: dict[str, Any], floor: dict[str, Any],
@@ -660,14 +667,16 @@ class Bench:
                 self.rows.append(Row("-", "setup (databases, nonconformity service)", "",
                                      note=f"n/a: {type(exc).__name__}: {exc}"[:400]))
                 raise _SetupFailed from exc
-            await self.guarded("1", "POST /v1/nonconformities req/s", "≥ 0.5", self.row1)
-            await self.guarded("2", "alerts/s in 100-alert Alertmanager payloads", "≥ 3",
-                               self.row2)
-            await self.guarded("3", "outbox relay events/s to Kafka", "≥ 0.7", self.row3)
-            await self.guarded("4", "end-to-end p50/p99 at 100 NC/s", "p99 ≤ 3x floor",
-                               self.row4)
-            await self.guarded("5", "webhook deliveries/s to 500 subscriptions", "≥ 0.5",
-                               self.row5)
+            rows: list[tuple[str, str, str, Callable[[], Awaitable[Row | list[Row]]]]] = [
+                ("1", "POST /v1/nonconformities req/s", "≥ 0.5", self.row1),
+                ("2", "alerts/s in 100-alert Alertmanager payloads", "≥ 3", self.row2),
+                ("3", "outbox relay events/s to Kafka", "≥ 0.7", self.row3),
+                ("4", "end-to-end p50/p99 at 100 NC/s", "p99 ≤ 3x floor", self.row4),
+                ("5", "webhook deliveries/s to 500 subscriptions", "≥ 0.5", self.row5),
+            ]
+            for number, measure, target, step in rows:
+                if self.only is None or number in self.only:
+                    await self.guarded(number, measure, target, step)
             rss_rows = self.row6()
         except _SetupFailed:
             pass
@@ -781,8 +790,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="CAPAflow benchmarks (issue 7)")
     parser.add_argument("--quick", action="store_true", help="short rounds, for trying it out")
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench")
+    parser.add_argument("--rows", help="comma-separated rows to run, e.g. 4 (default: all)")
     args = parser.parse_args()
-    bench = Bench(Config.quick() if args.quick else Config(), args.out)
+    only = set(args.rows.split(",")) if args.rows else None
+    bench = Bench(Config.quick() if args.quick else Config(), args.out, only)
     result = asyncio.run(bench.run())
     args.out.mkdir(parents=True, exist_ok=True)
     text = json.dumps(result, indent=2, default=str)

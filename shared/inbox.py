@@ -9,12 +9,15 @@ after ``max_attempts`` tries, and the partition moves on.
 Offsets are committed once per fetched batch (the highest handled offset of
 each partition), not per record: the inbox already makes redelivery harmless,
 and a crash mid-batch only redelivers what was handled since the last commit.
+A fetched batch of several records is first tried as one transaction
+(shared.inbox_batch); anything unusual sends it down the per-record path.
 """
 
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -24,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared import tracing
+from shared import inbox_batch, tracing
 from shared.bus.base import Bus, OutgoingRecord, ReceivedRecord, Subscription
 from shared.db import WRITES, SessionFactory, UTCDateTime, is_unavailable, utcnow
 from shared.events.base import EventData
@@ -103,11 +106,13 @@ class EventConsumer:
         self._topics = list(topics)
         self._handlers = {model.event_type: (model, handler)
                           for model, handler in handlers.items()}
-        self._sessions = sessions
+        self.sessions = sessions
         self._bus = bus
         self._max_attempts = max_attempts
         self._retry_backoff = retry_backoff
         self._batch_size = batch_size
+        # Handler attempts already made (and rolled back) by a failed batch, by event id.
+        self._tried: dict[str, int] = {}
         # (topic, partition) series of capaflow_consumer_lag this member set.
         self._lag_series: set[tuple[str, int]] = set()
 
@@ -122,8 +127,10 @@ class EventConsumer:
                 measured = 0.0
                 while not stop.is_set():
                     records = await subscription.fetch(max_records=self._batch_size, timeout=0.5)
-                    for record in records:
-                        await self.process(record, subscription)
+                    if len(records) < 2 or not await inbox_batch.handle_batch(
+                            self, records, subscription):
+                        for record in records:
+                            await self.process(record, subscription)
                     if records:
                         await subscription.commit_handled()
                     now = asyncio.get_running_loop().time()
@@ -163,6 +170,19 @@ class EventConsumer:
                 pass  # removed already (another consumer of this group here)
         self._lag_series &= held
 
+    def tried_in_batch(self, event_id: str) -> None:
+        """A batch failed in this event's handler: that was its first attempt."""
+        self._tried = {event_id: 1}
+
+    def route(self, event_type: str) -> tuple[type[EventData], Handler] | None:
+        """The catalog model and handler of an event type, None if this group ignores it."""
+        return self._handlers.get(event_type)
+
+    @staticmethod
+    def event_of(model: type[EventData], envelope: CloudEvent) -> ConsumedEvent[Any]:
+        """The envelope with its data validated as ``model`` (raises if misshapen)."""
+        return ConsumedEvent(data=model.model_validate(envelope.get_data()), envelope=envelope)
+
     async def process(self, record: ReceivedRecord, subscription: Subscription) -> None:
         """Handle one record to its end (done, duplicate, ignored or dead-lettered), then
         mark it handled; the caller commits the batch's offsets."""
@@ -171,20 +191,20 @@ class EventConsumer:
         try:
             envelope = from_record(record)
             event_type = envelope.get_type()
-            route = self._handlers.get(event_type)
+            route = self.route(event_type)
             if route is None:
                 EVENTS_CONSUMED.labels(self.group, event_type, "ignored").inc()
                 subscription.mark_handled(record)
                 return
             model, handler = route
-            event = ConsumedEvent(data=model.model_validate(envelope.get_data()),
-                                  envelope=envelope)
+            event = self.event_of(model, envelope)
         except Exception as exc:  # unreadable or not its type's shape: retrying cannot help
             await self._dead_letter(record, subscription, exc, attempts=1,
                                     event_type=event_type)
             return
 
-        attempt = 0
+        # At least one attempt here, so a dead letter carries this path's own error.
+        attempt = min(self._tried.pop(event.id, 0), self._max_attempts - 1)
         outage = 0
         while attempt < self._max_attempts:
             try:
@@ -218,6 +238,12 @@ class EventConsumer:
         subscription.mark_handled(record)
 
     async def _handle_once(self, event: ConsumedEvent[Any], handler: Handler) -> None:
+        with self.traced(event):
+            await self._handle_in_transaction(event, handler)
+
+    @contextmanager
+    def traced(self, event: ConsumedEvent[Any]) -> Iterator[None]:
+        """The consumer span and trace context of handling one event."""
         envelope = event.envelope
         # The span continues the trace recorded with the event (its traceparent
         # extension, written in the request's transaction), not the relay's
@@ -230,10 +256,10 @@ class EventConsumer:
                 correlation_id=envelope.get_extension("correlationid") or event.id,
                 causation_id=event.id, traceparent=traceparent)
             with tracing.bound(context):
-                await self._handle_in_transaction(event, handler)
+                yield
 
     async def _handle_in_transaction(self, event: ConsumedEvent[Any], handler: Handler) -> None:
-        async with self._sessions() as session, session.begin():
+        async with self.sessions() as session, session.begin():
             await session.connection(execution_options=WRITES)
             session.add(ProcessedEvent(consumer_group=self.group, event_id=event.id,
                                        event_type=event.type, processed_at=utcnow()))
