@@ -124,6 +124,7 @@ class Bench:
         self.notifications: Proc | None = None
         self.db_urls: dict[str, tuple[str, str]] = {}
         self.row1_service_rps: float | None = None
+        self.row4_result: dict[str, Any] | None = None
 
     # --- output -------------------------------------------------------------
 
@@ -355,17 +356,20 @@ class Bench:
             raise RuntimeError(f"subscription refused: {r.status_code} {r.text[:300]}")
 
     async def post_ncs(self, client: httpx.AsyncClient, *, rate: float, count: int,
-                       severity: str, tag: str) -> list[dict[str, Any]]:
-        """Open loop: one POST every 1/rate s, whatever the answers take."""
+                       severity: str, tag: str,
+                       targets: list[Proc] | None = None) -> list[dict[str, Any]]:
+        """Open loop: one POST every 1/rate s, whatever the answers take (round robin
+        over ``targets``, by default the one nonconformity service)."""
         assert self.nc
+        urls = [f"{p.url}/v1/nonconformities" for p in targets or [self.nc]]
         loop = asyncio.get_running_loop()
         headers = {"authorization": f"Bearer {self.keys['reporter']}",
                    "content-type": "application/json"}
         results: list[dict[str, Any]] = []
         batch = uuid.uuid4().hex[:6]  # external_refs unique per call: no dedup hits
-        url = f"{self.nc.url}/v1/nonconformities"
 
         async def one(n: int) -> None:
+            url = urls[n % len(urls)]
             body = nc_body(f"{self.tag}-{batch}", n, severity=severity, tag=tag)
             t0 = time.time()
             status: int | str = "not sent"
@@ -422,11 +426,17 @@ class Bench:
         return got
 
     async def e2e(self, client: httpx.AsyncClient, observer: CapaOpenedObserver, *,
-                  rate: float, duration: float, drain: float, label: str) -> dict[str, Any]:
-        """Critical NCs at a steady rate; latency from sending each POST to its webhook."""
-        procs = {"nonconformity": self.nc, "capa": self.capa,
-                 "notifications": self.notifications}
-        cpu0 = {k: cpu_seconds(p.pid) if p else None for k, p in procs.items()}
+                  rate: float, duration: float, drain: float, label: str,
+                  replicas: dict[str, list[Proc]] | None = None) -> dict[str, Any]:
+        """Critical NCs at a steady rate; latency from sending each POST to its webhook.
+        With ``replicas``, the POSTs alternate over the nonconformity replicas and CPU
+        is summed over each service's replicas."""
+        if replicas is None:
+            replicas = {svc: [p] for svc, p in (("nonconformity", self.nc), ("capa", self.capa),
+                                                ("notifications", self.notifications)) if p}
+        procs = {f"{svc}-{i}" if i else svc: p
+                 for svc, ps in replicas.items() for i, p in enumerate(ps)}
+        cpu0 = {k: cpu_seconds(p.pid) for k, p in procs.items()}
         total = int(rate * duration)
         self.say(f"row 4: {total} critical NCs at {rate:g}/s ({duration:g} s), then wait for "
                  "every webhook")
@@ -435,15 +445,17 @@ class Bench:
         profiler.start({k: p.pid for k, p in procs.items() if p})
         t_start = time.time()
         sent = await self.post_ncs(client, rate=rate, count=total, severity="critical",
-                                   tag=label)
+                                   tag=label, targets=replicas["nonconformity"])
         accepted = {r["id"]: r for r in sent if r["id"]}
         self.say(f"row 4: {len(accepted)}/{total} accepted; waiting up to {drain:g} s for the "
                  "webhooks")
         hooks = await self.wait_hooks(set(accepted), count0, drain, progress=True)
         t_end = max(hooks.values(), default=time.time())
         profiles = profiler.stop()
-        cpu = {k: round(cpu_seconds(p.pid) - cpu0[k], 2)  # type: ignore[operator]
-               for k, p in procs.items() if p and cpu0[k] is not None}
+        used = {k: cpu_seconds(p.pid) - c0  # type: ignore[operator]
+                for k, p in procs.items() if (c0 := cpu0[k]) is not None}
+        cpu = {svc: round(sum(v for k, v in used.items() if k.split("-")[0] == svc), 2)
+               for svc in replicas}
         e2e = [hooks[i] - accepted[i]["t0"] for i in accepted if i in hooks]
         to_capa = [observer.opened[i] - accepted[i]["t0"] for i in accepted
                    if i in observer.opened]
@@ -544,8 +556,56 @@ class Bench:
                                       label="e2e")
             finally:
                 await observer.stop()
+        self.row4_result = full
         return [self.e2e_row("4", full, floor, target=True),
-                self.e2e_row("4b", low, floor, target=False)]
+                self.e2e_row("4b", low, floor, target=False), *cpu_rows("4c", full)]
+
+    # --- row 7 ----------------------------------------------------------------
+
+    async def row7(self) -> list[Row]:
+        """Row 4's load again with a second replica of each service (same databases
+        and consumer groups): how NC/s through and CPU per NC change."""
+        c = self.config
+        row = Row("7", f"NC/s through at {c.e2e_rate:g} NC/s, 2 replicas each / 1", "(info)")
+        one = self.row4_result
+        if not (one and self.nc and self.capa and self.notifications):
+            row.note = "n/a: row 4 did not run"
+            return [row]
+        self.say("row 7: starting a second replica of each service")
+        # Same consumer groups (no reset to the end: the groups exist), so Kafka
+        # shares each topic's partitions between the two replicas.
+        second = {svc: self.processes.uvicorn(f"{svc}-2", f"services.{svc}.app:create_app",
+                                              env=self.service_env(svc))
+                  for svc in ("nonconformity", "capa", "notifications")}
+        await asyncio.gather(*(asyncio.to_thread(wait_http, p, "/readyz", 120)
+                               for p in second.values()))
+        replicas = {"nonconformity": [self.nc, second["nonconformity"]],
+                    "capa": [self.capa, second["capa"]],
+                    "notifications": [self.notifications, second["notifications"]]}
+        await self.wait_quiet("row 7")
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200,
+                              keepalive_expiry=3.0)
+        async with httpx.AsyncClient(limits=limits, timeout=120, trust_env=False) as client:
+            observer = CapaOpenedObserver(KAFKA)
+            await observer.start()
+            try:
+                two = await self.e2e(client, observer, rate=c.e2e_rate, duration=c.e2e_duration,
+                                     drain=c.e2e_drain_timeout, label="e2e-replicas",
+                                     replicas=replicas)
+            finally:
+                await observer.stop()
+        for proc in second.values():
+            proc.stop()
+        row.value = f"{two['delivered_per_s']:g} NC/s"
+        row.baseline = f"{one['delivered_per_s']:g} NC/s"
+        row.ratio = two["delivered_per_s"] / max(one["delivered_per_s"], 1e-9)
+        row.note = (f"p50/p99 {_fmt_ms(two['e2e_p50_ms'])} / {_fmt_ms(two['e2e_p99_ms'])}; "
+                    f"CPU ms per NC (both replicas) {two['cpu_ms_per_nc']}, one replica each "
+                    f"{one['cpu_ms_per_nc']}")
+        if two["missing"]:
+            row.note += f"; {two['missing']}/{two['accepted']} webhooks missing"
+        row.details = two
+        return [row, *cpu_rows("7c", two)]
 
     # --- row 5 ----------------------------------------------------------------
 
@@ -667,17 +727,21 @@ class Bench:
                 self.rows.append(Row("-", "setup (databases, nonconformity service)", "",
                                      note=f"n/a: {type(exc).__name__}: {exc}"[:400]))
                 raise _SetupFailed from exc
-            rows: list[tuple[str, str, str, Callable[[], Awaitable[Row | list[Row]]]]] = [
+            steps: list[tuple[str, str, str, Callable[[], Awaitable[Row | list[Row]]]]] = [
                 ("1", "POST /v1/nonconformities req/s", "≥ 0.5", self.row1),
                 ("2", "alerts/s in 100-alert Alertmanager payloads", "≥ 3", self.row2),
                 ("3", "outbox relay events/s to Kafka", "≥ 0.7", self.row3),
                 ("4", "end-to-end p50/p99 at 100 NC/s", "p99 ≤ 3x floor", self.row4),
                 ("5", "webhook deliveries/s to 500 subscriptions", "≥ 0.5", self.row5),
             ]
-            for number, measure, target, step in rows:
+            for number, measure, target, step in steps:
                 if self.only is None or number in self.only:
                     await self.guarded(number, measure, target, step)
+            # Peaks of the one-replica runs, before row 7 adds replicas.
             rss_rows = self.row6()
+            if self.only is None or "7" in self.only:
+                await self.guarded("7", "NC/s through with 2 replicas each", "(info)",
+                                   self.row7)
         except _SetupFailed:
             pass
         finally:
@@ -692,6 +756,23 @@ class Bench:
 
 class _SetupFailed(Exception):
     pass
+
+
+# Row 4's target, as the issue sets it: service CPU per NC carried end to end.
+CPU_MS_PER_NC_TARGET = 12.0
+
+
+def cpu_rows(number: str, result: dict[str, Any]) -> list[Row]:
+    """CPU ms per NC of each service, and their total against the target."""
+    per = result.get("cpu_ms_per_nc") or {}
+    rows = [Row(number, f"service CPU ms per NC at {result['rate']:g} NC/s, {svc}", "(share)",
+                value=f"{ms:g} ms") for svc, ms in per.items()]
+    total = round(sum(per.values()), 1)
+    rows.append(Row(number, f"service CPU ms per NC at {result['rate']:g} NC/s, all services",
+                    f"≤ {CPU_MS_PER_NC_TARGET:g} ms", value=f"{total:g} ms",
+                    baseline=f"{CPU_MS_PER_NC_TARGET:g} ms",
+                    ratio=total / CPU_MS_PER_NC_TARGET, ok=total <= CPU_MS_PER_NC_TARGET))
+    return rows
 
 
 # --- raw fan-out (row 5 baseline) ------------------------------------------------

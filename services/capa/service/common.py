@@ -77,13 +77,15 @@ def audit_content(entry: AuditEntry) -> dict[str, Any]:
 async def record_change(session: AsyncSession, *, capa_id: UUID, actor: str, action: str,
                         at: datetime, before: dict[str, Any] | None = None,
                         after: dict[str, Any] | None = None,
-                        reason: str | None = None) -> AuditEntry:
+                        reason: str | None = None, first: bool = False) -> AuditEntry:
     """Append one entry to the CAPA's audit trail, chained to the previous one.
 
-    Callers hold the CAPA row lock, so sequence numbers cannot race.
+    Callers hold the CAPA row lock, so sequence numbers cannot race. ``first``:
+    the CAPA was created in this transaction, so its trail is empty (no query).
     """
-    last = (await session.exec(select(AuditEntry).where(col(AuditEntry.capa_id) == capa_id)
-                               .order_by(col(AuditEntry.sequence).desc()).limit(1))).first()
+    last = None if first else (await session.exec(
+        select(AuditEntry).where(col(AuditEntry.capa_id) == capa_id)
+        .order_by(col(AuditEntry.sequence).desc()).limit(1))).first()
     key = AuditKey.value
     entry = AuditEntry(capa_id=capa_id, sequence=(last.sequence + 1) if last else 1, at=at,
                        actor=actor, action=action, before=jsonable(before),

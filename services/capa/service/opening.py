@@ -81,7 +81,7 @@ async def create_capa(session: AsyncSession, *, policy: OpeningPolicy, title: st
                                       linked_via=linked_via, linked_at=now))
     await session.flush()
     await record_change(session, capa_id=capa.id, actor=created_by, action="opened", at=now,
-                        after=_opening_record(capa))
+                        after=_opening_record(capa), first=True)
     record_event(session, service=SERVICE, causation=causation, data=CapaOpened(
         capa_id=capa.id, number=capa.number, title=capa.title,
         nonconformity_id=nonconformity_id, severity=capa.severity, opened_at=now,

@@ -26,7 +26,18 @@ async def on_capa_opened(session: AsyncSession, event: ConsumedEvent[CapaOpened]
     data = event.data
     if data.nonconformity_id is None:
         return  # a preventive CAPA: no NC behind it
-    nc = await session.get(Nonconformity, data.nonconformity_id, with_for_update=True)
+    # The NC and the recurrences waiting for its CAPA in one query (one round trip
+    # per CAPA opened, under load the most frequent event here): recurrences that
+    # arrived while this CAPA was being opened join it now, and the CAPA service
+    # learns of them through nonconformity.recurred.
+    rows = (await session.exec(select(Nonconformity).where(or_(
+        col(Nonconformity.id) == data.nonconformity_id,
+        (col(Nonconformity.joins_capa_of) == data.nonconformity_id)
+        & (col(Nonconformity.capa_link) == CapaLink.requested)))
+        # Report order: the recurred events then reach the CAPA service in that order.
+        .order_by(col(Nonconformity.created_at), col(Nonconformity.id))
+        .with_for_update())).all()
+    nc = next((r for r in rows if r.id == data.nonconformity_id), None)
     if nc is None or nc.capa_link in (CapaLink.open, CapaLink.closed):
         return
     nc.capa_id, nc.capa_number, nc.capa_link = data.capa_id, data.number, CapaLink.open
@@ -34,13 +45,7 @@ async def on_capa_opened(session: AsyncSession, event: ConsumedEvent[CapaOpened]
     session.add(nc)
     add_history(session, nc, actor="capa-service", action="capa_opened",
                 changes={"capa_id": str(data.capa_id), "capa_number": data.number})
-    # Recurrences that arrived while this CAPA was being opened join it now,
-    # and the CAPA service learns of them through nonconformity.recurred.
-    waiting = (await session.exec(select(Nonconformity).where(
-        Nonconformity.joins_capa_of == nc.id,
-        Nonconformity.capa_link == CapaLink.requested)
-        # Report order: the recurred events then reach the CAPA service in that order.
-        .order_by(col(Nonconformity.created_at), col(Nonconformity.id)))).all()
+    waiting = [r for r in rows if r.id != data.nonconformity_id]
     for other in waiting:
         other.capa_id, other.capa_number, other.capa_link = data.capa_id, data.number, \
             CapaLink.open
