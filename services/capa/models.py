@@ -28,6 +28,7 @@ __all__ = [
     "Lesson",
     "OutboxMessage",
     "ProcessedEvent",
+    "Reminder",
     "RootCauseAnalysis",
     "RootCauseSubmission",
     "metadata",
@@ -163,6 +164,32 @@ class EffectivenessVerification(SQLModel, table=True):
     evidence: str = Field(sa_column=Column(Text, nullable=False))
     verified_by: str = Field(max_length=255)
     verified_at: datetime = Field(sa_type=UTCDateTime)
+    # The plan's check date it was judged against (None: recorded before plans froze).
+    check_date: date | None = None
+    # A manager's decision to verify before the check date (domain.schedule).
+    override_by: str | None = Field(default=None, max_length=255)
+    override_reason: str | None = _text()
+
+
+class Reminder(SQLModel, table=True):
+    """One reminder sent, keyed so it is sent once per (kind, record, due date).
+
+    Inserted in the transaction that records the reminder's event: a second
+    replica's insert of the same key does nothing, so it emits nothing. A due
+    date moved is a new key, so the reminder is armed again.
+    """
+
+    __tablename__ = "capa_reminders"
+    __table_args__ = (UniqueConstraint("kind", "record_id", "due_date",
+                                       name="uq_capa_reminders_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(sa_type=String(32))
+    # The action's id for action reminders, else the CAPA's.
+    record_id: UUID
+    due_date: date
+    capa_id: UUID = Field(index=True)
+    sent_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class Lesson(SQLModel, table=True):

@@ -232,6 +232,10 @@ class EffectivenessPlanInput(Request):
 class VerificationCreate(Request):
     result: EffectivenessResult
     evidence: LongText
+    # Only a manager, only before the plan's check date (domain.schedule).
+    override_reason: LongText | None = Field(default=None, description=(
+        "Why the result is recorded before the plan's check date (a manager only). "
+        "Before that date a verification without it is refused (409)."))
 
 
 class VerificationPublic(BaseModel):
@@ -242,6 +246,12 @@ class VerificationPublic(BaseModel):
     evidence: str
     verified_by: str
     verified_at: datetime
+    # The plan's check date it was judged against; None for verifications older
+    # than the schedule rule.
+    check_date: date | None = None
+    # A manager's early verification: who allowed it and why.
+    override_by: str | None = None
+    override_reason: str | None = None
 
 
 class LessonPublic(BaseModel):

@@ -21,6 +21,11 @@ class CapaSettings(ServiceSettings):
     consumer_group: str = "capa"
     # How often the overdue job looks for overdue actions and CAPAs (seconds).
     overdue_check_interval: float = Field(default=300.0, gt=0)
+    # Reminders: actions and CAPAs due within this many days (0: on the due day only)
+    # are reminded once per due date; effectiveness checks once their day has come.
+    reminder_days: int = Field(default=3, ge=0, le=365)
+    # How often the reminder job looks for them (seconds).
+    reminder_check_interval: float = Field(default=300.0, gt=0)
     # Keys the audit trail's hashes (HMAC-SHA256) so an edit re-hashed without it
     # shows. Not stored in the database; `make run` generates one under var/.
     # Unset: entries are plain SHA-256 and the service logs a warning.

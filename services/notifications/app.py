@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from shared.http.app import service_app
 
 from .api import ROUTERS
-from .service import SERVICE, consumers, jobs
+from .service import SERVICE, consumers, jobs, owner_notices
 from .service.matching import EventMatcher
 from .service.stream import StreamSlots
 from .settings import NotificationsSettings
@@ -20,7 +20,7 @@ from .settings import NotificationsSettings
 
 def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     settings = settings or NotificationsSettings()
-    matcher = EventMatcher()
+    matcher = EventMatcher(owner_notices(settings))
     app = service_app(service=SERVICE, title="CAPAflow notifications service",
                       settings=settings, subscriptions=consumers(settings, matcher=matcher),
                       routers=ROUTERS, jobs=jobs(settings))

@@ -18,6 +18,9 @@ __all__ = ["Delivery", "IdempotencyRecord", "OutboxMessage", "ProcessedEvent",
 
 class Subscription(SQLModel, table=True):
     __tablename__ = "subscriptions"
+    # One owner-notice subscription per person (NULL purposes never collide).
+    __table_args__ = (Index("uq_subscriptions_owner_purpose", "owner", "purpose",
+                            unique=True),)
 
     id: UUID = Field(default_factory=uuid4, primary_key=True)
     owner: str = Field(max_length=255, index=True)
@@ -36,6 +39,10 @@ class Subscription(SQLModel, table=True):
     last_digest_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+    # None: a subscription someone asked for. "owner_notices": the service's own
+    # carrier of a person's owner notices (service.owner_notices), matched by no
+    # filter and not shown by the subscriptions API; its deliveries are the owner's.
+    purpose: str | None = Field(default=None, sa_type=SAString(16))
 
 
 class SubscriptionsRevision(SQLModel, table=True):

@@ -44,6 +44,14 @@ class NotificationsSettings(ServiceSettings):
     smtp_password: str | None = None
     smtp_start_tls: bool = False
     mail_from: str = "CAPAflow <capaflow@localhost>"
+    # Reminders and overdue notices e-mailed to the owner of the action or CAPA
+    # (domain.owner_notices), whether or not anyone subscribed.
+    owner_notices: bool = True
+    # Owners that are not e-mail addresses are written to at <owner>@<this domain>;
+    # unset, only owners that are addresses get owner notices.
+    owner_email_domain: str | None = Field(
+        default=None, pattern=r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+                              r"[A-Za-z][A-Za-z0-9-]{0,62}$")
     # Links in e-mails, Slack messages and feeds point at these services.
     public_base_url: str = "http://127.0.0.1:8002"
     nonconformity_base_url: str = "http://127.0.0.1:8001"

@@ -158,6 +158,46 @@ class CapaOverdue(CapaEvent):
     detected_at: datetime
 
 
+class CapaActionDueSoon(CapaEvent):
+    """A reminder, once per action and due date, when an unfinished action falls due
+    within the reminder window (``CAPA_REMINDER_DAYS``); ``action_owner`` is reminded."""
+
+    event_type: ClassVar[str] = "capaflow.capa.action_due_soon.v1"
+
+    action_id: UUID
+    kind: str
+    description: str
+    action_owner: str
+    due_date: date
+    # 0 on the due day itself.
+    days_left: int
+    reminded_at: datetime
+
+
+class CapaDueSoon(CapaEvent):
+    """A reminder, once per CAPA and due date, when an open CAPA falls due within the
+    reminder window; its owner is reminded."""
+
+    event_type: ClassVar[str] = "capaflow.capa.due_soon.v1"
+
+    status: str
+    due_date: date
+    days_left: int
+    reminded_at: datetime
+
+
+class CapaEffectivenessCheckDue(CapaEvent):
+    """A reminder, once per CAPA and check date, when the planned effectiveness check
+    has come and no verification of the current cycle is recorded."""
+
+    event_type: ClassVar[str] = "capaflow.capa.effectiveness_check_due.v1"
+
+    status: str
+    check_date: date
+    criteria: str
+    reminded_at: datetime
+
+
 class CapaEffectivenessVerified(CapaEvent):
     event_type: ClassVar[str] = "capaflow.capa.effectiveness_verified.v1"
 
@@ -167,6 +207,11 @@ class CapaEffectivenessVerified(CapaEvent):
     cycle: int
     verified_by: str
     verified_at: datetime
+    # The plan's check date the result was judged against.
+    check_date: date | None = None
+    # Set when a manager allowed the verification before its check date.
+    override_by: str | None = None
+    override_reason: str | None = None
 
 
 class CapaReopened(CapaEvent):
@@ -198,6 +243,9 @@ EVENTS: tuple[type[EventData], ...] = (
     CapaActionCompleted,
     CapaActionOverdue,
     CapaOverdue,
+    CapaActionDueSoon,
+    CapaDueSoon,
+    CapaEffectivenessCheckDue,
     CapaEffectivenessVerified,
     CapaReopened,
     CapaCancelled,

@@ -4,6 +4,7 @@ PostgreSQL, driven only over HTTP, checked where a subscriber sees it."""
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
@@ -81,7 +82,8 @@ def test_full_loop_from_ticket_to_lesson(loop: Loop, receiver: Receiver) -> None
               json={"status": "done", "completion_evidence": "PR 812 merged and deployed"})
     move("verifying")
     loop.call("PUT", "capa", f"{capa_path}/effectiveness-plan", role="engineer",
-              json={"criteria": "No payment timeouts for 14 days", "check_date": "2026-12-10"})
+              json={"criteria": "No payment timeouts for 14 days",
+                    "check_date": datetime.now(UTC).date().isoformat()})
     loop.call("POST", "capa", f"{capa_path}/effectiveness-verifications", role="verifier",
               json={"result": "effective", "evidence": "14 days of monitoring, 0 timeouts"})
     move("closed", role="manager", lesson={

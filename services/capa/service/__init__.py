@@ -17,6 +17,7 @@ from shared.runtime import BackgroundJob, ServiceRuntime, Subscriptions, every
 from ..settings import CapaSettings
 from .actions import detect_overdue
 from .opening import OpeningPolicy, escalation_handler, recurrence_handler
+from .reminders import send_reminders
 
 SERVICE = "capa"
 
@@ -44,12 +45,17 @@ def consumers(settings: CapaSettings) -> list[Subscriptions]:
 
 
 def jobs(settings: CapaSettings) -> list[BackgroundJob]:
-    """The periodic overdue check, beside the consumers."""
+    """The periodic overdue check and the reminders, beside the consumers."""
     async def overdue_checks(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
         await run_overdue_checks(runtime.sessions, interval=settings.overdue_check_interval,
                                  stop=stop)
 
-    return [BackgroundJob(name="overdue-checks", run=overdue_checks)]
+    async def reminders(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
+        await run_reminders(runtime.sessions, interval=settings.reminder_check_interval,
+                            days=settings.reminder_days, stop=stop)
+
+    return [BackgroundJob(name="overdue-checks", run=overdue_checks),
+            BackgroundJob(name="reminders", run=reminders)]
 
 
 async def run_overdue_checks(sessions: SessionFactory, *, interval: float,
@@ -60,3 +66,13 @@ async def run_overdue_checks(sessions: SessionFactory, *, interval: float,
         await detect_overdue(sessions, now=clock())
 
     await every(interval, stop, tick, what="overdue check")
+
+
+async def run_reminders(sessions: SessionFactory, *, interval: float, days: int,
+                        stop: asyncio.Event,
+                        clock: Callable[[], datetime] = utcnow) -> None:
+    """The periodic reminder job (``service.reminders``)."""
+    async def tick() -> None:
+        await send_reminders(sessions, now=clock(), days=days)
+
+    await every(interval, stop, tick, what="reminder check")

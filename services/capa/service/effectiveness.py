@@ -2,6 +2,9 @@
 
 The verifier is never the CAPA owner: whoever fixed it does not judge the fix
 (``domain.independence``: any owner since implementation, compared canonically).
+A result is recorded on or after the plan's check date unless a manager
+overrides with a reason, and the plan a result was judged against is frozen
+for that cycle (``domain.schedule``).
 """
 
 from datetime import datetime
@@ -19,6 +22,12 @@ from shared.outbox import record_event
 
 from ..domain import CapaStatus
 from ..domain.independence import TrailEntry, fixed_it, owners_since_implementation
+from ..domain.schedule import (
+    OVERRIDE_ROLES,
+    check_plan_change,
+    check_verification_date,
+    utc_day,
+)
 from ..models import AuditEntry, Capa, EffectivenessVerification
 from ..schemas import CapaPublic, EffectivenessPlanInput, VerificationCreate, VerificationPublic
 from .common import (
@@ -37,7 +46,17 @@ SERVICE = "capa"
 def verification_view(row: EffectivenessVerification) -> VerificationPublic:
     return VerificationPublic(id=row.id, capa_id=row.capa_id, cycle=row.cycle,
                               result=row.result, evidence=row.evidence,
-                              verified_by=row.verified_by, verified_at=row.verified_at)
+                              verified_by=row.verified_by, verified_at=row.verified_at,
+                              check_date=row.check_date, override_by=row.override_by,
+                              override_reason=row.override_reason)
+
+
+async def _verified_this_cycle(session: AsyncSession, capa: Capa) -> bool:
+    found = (await session.exec(
+        select(EffectivenessVerification.id)
+        .where(col(EffectivenessVerification.capa_id) == capa.id,
+               col(EffectivenessVerification.cycle) == capa.reopen_count).limit(1))).first()
+    return found is not None
 
 
 async def plan_effectiveness_check(sessions: SessionFactory, *, capa_id: UUID,
@@ -46,6 +65,8 @@ async def plan_effectiveness_check(sessions: SessionFactory, *, capa_id: UUID,
     async with transaction(sessions) as session:
         capa = await load_capa(session, capa_id, for_update=True)
         require_open(capa, "planning its effectiveness check")
+        check_plan_change(verified_this_cycle=await _verified_this_cycle(session, capa),
+                          number=capa.number)
         before = {"criteria": capa.effectiveness_criteria,
                   "check_date": capa.effectiveness_check_date}
         capa.effectiveness_criteria = request.criteria
@@ -83,22 +104,34 @@ async def verify_effectiveness(sessions: SessionFactory, *, capa_id: UUID,
             raise Conflict(f"Effectiveness is verified once every action is done and the CAPA "
                            f"is verifying; {capa.number} is {capa.status}.",
                            status_now=str(capa.status))
-        if not (capa.effectiveness_criteria and capa.effectiveness_check_date):
+        check_date = capa.effectiveness_check_date
+        if not (capa.effectiveness_criteria and check_date):
             raise Conflict("Plan the effectiveness check (criteria and check date) before "
                            "recording its result.")
+        early = check_verification_date(check_date=check_date, today=utc_day(now),
+                                        override_reason=request.override_reason,
+                                        by=principal.subject,
+                                        is_manager=principal.holds_any(OVERRIDE_ROLES))
+        override_by, override_reason = (early.by, early.reason) if early else (None, None)
+        override = {"override_by": override_by, "override_reason": override_reason}
         row = EffectivenessVerification(capa_id=capa_id, cycle=capa.reopen_count,
                                         result=request.result, evidence=request.evidence,
-                                        verified_by=principal.subject, verified_at=now)
+                                        verified_by=principal.subject, verified_at=now,
+                                        check_date=check_date, override_by=override_by,
+                                        override_reason=override_reason)
         session.add(row)
         touch(capa, now)
         await record_change(session, capa_id=capa_id, actor=principal.subject,
                             action="effectiveness_verified", at=now,
                             after={"result": request.result, "evidence": request.evidence,
                                    "cycle": row.cycle,
-                                   "criteria": capa.effectiveness_criteria})
+                                   "criteria": capa.effectiveness_criteria,
+                                   "check_date": check_date, **override},
+                            reason=override_reason)
         record_event(session, service=SERVICE, data=CapaEffectivenessVerified(
             **event_fields(capa), result=request.result, evidence=request.evidence,
-            cycle=row.cycle, verified_by=principal.subject, verified_at=now))
+            cycle=row.cycle, verified_by=principal.subject, verified_at=now,
+            check_date=check_date, override_by=override_by, override_reason=override_reason))
         view = verification_view(row)
         await complete(session, claim, status=201, body=view.model_dump(mode="json"))
         return view

@@ -21,6 +21,7 @@ from ..settings import NotificationsSettings
 from .delivery import DeliveryWorker
 from .digests import run_digest_schedule
 from .matching import EventMatcher
+from .owner_notices import OwnerNotices
 
 SERVICE = "notifications"
 TOPICS = (NONCONFORMITY_TOPIC, CAPA_TOPIC)
@@ -31,12 +32,17 @@ def handlers(matcher: EventMatcher) -> HandlerTable:
     return {model: matcher for model in CATALOG.values() if model.topic in TOPICS}
 
 
+def owner_notices(settings: NotificationsSettings) -> OwnerNotices:
+    return OwnerNotices(enabled=settings.owner_notices,
+                        email_domain=settings.owner_email_domain)
+
+
 def consumers(settings: NotificationsSettings, *,
               matcher: EventMatcher | None = None) -> list[Subscriptions]:
     """The consumer group this service runs and its handler table."""
     # One matcher per app: its filter cache belongs to this app's database.
     return [Subscriptions(group=settings.consumer_group, topics=list(TOPICS),
-                          handlers=handlers(matcher or EventMatcher()))]
+                          handlers=handlers(matcher or EventMatcher(owner_notices(settings))))]
 
 
 def jobs(settings: NotificationsSettings) -> list[BackgroundJob]:

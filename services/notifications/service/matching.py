@@ -28,6 +28,7 @@ from shared.inbox import ConsumedEvent
 
 from ..domain import DeliveryMode, DeliveryStatus, EventFilter
 from ..models import Delivery, ReceivedEvent, Subscription, SubscriptionsRevision
+from .owner_notices import NoticeEvent, OwnerNotices
 
 REVISION_ROW = 1
 
@@ -92,9 +93,11 @@ class EventMatcher:
     them at once instead of at its next poll.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, owner_notices: OwnerNotices | None = None) -> None:
         self._index: SubscriptionIndex | None = None
         self.reloads = 0
+        # Reminders and overdue notices e-mailed to their owner, beside the matches.
+        self.owner_notices = owner_notices or OwnerNotices()
 
     async def __call__(self, session: AsyncSession, event: ConsumedEvent[EventData]) -> None:
         envelope = envelope_of(event.envelope)
@@ -110,22 +113,27 @@ class EventMatcher:
                 envelope=payload, received_at=now)
             .returning(col(ReceivedEvent.position), revision_now))).one()
         index = await self._current(session, revision)
-        data = envelope.get("data")
-        matched = index.matching(event.type, data if isinstance(data, dict) else {})
-        if not matched:
-            return
+        raw = envelope.get("data")
+        data = raw if isinstance(raw, dict) else {}
+        matched = index.matching(event.type, data)
         # Digest subscriptions are not in the index: their digest reads
         # received_events later.
         ids = [uuid4() for _ in matched]
-        await session.exec(insert(Delivery), params=[
-            {"id": delivery_id, "subscription_id": sid, "event_id": event.id,
-             "event_type": event.type, "subject": subject, "seq": position,
-             "payload": payload, "status": DeliveryStatus.pending.value, "attempts": 0,
-             "next_attempt_at": now, "created_at": now}
-            for delivery_id, sid in zip(ids, matched, strict=True)])
-
-        # This process's delivery worker starts them once they are committed.
-        deliveries_queued(session, ids)
+        if matched:
+            await session.exec(insert(Delivery), params=[
+                {"id": delivery_id, "subscription_id": sid, "event_id": event.id,
+                 "event_type": event.type, "subject": subject, "seq": position,
+                 "payload": payload, "status": DeliveryStatus.pending.value, "attempts": 0,
+                 "next_attempt_at": now, "created_at": now}
+                for delivery_id, sid in zip(ids, matched, strict=True)])
+        notice = await self.owner_notices.queue(session, NoticeEvent(
+            event_id=event.id, event_type=event.type, subject=subject, position=position,
+            payload=payload, data=data), now)
+        if notice is not None:
+            ids.append(notice)
+        if ids:
+            # This process's delivery worker starts them once they are committed.
+            deliveries_queued(session, ids)
 
     async def _current(self, session: AsyncSession, revision: int | None) -> SubscriptionIndex:
         index = self._index
@@ -135,7 +143,7 @@ class EventMatcher:
         # Read after the revision in the same transaction, so the rows are at least
         # that new; a write in between only causes one more reload later.
         rows = (await session.exec(select(Subscription.id, Subscription.filter).where(
-            col(Subscription.active).is_(True),
+            col(Subscription.active).is_(True), col(Subscription.purpose).is_(None),
             col(Subscription.mode) == DeliveryMode.immediate.value))).all()
         self._index = SubscriptionIndex(
             revision, [(sid, EventFilter.from_dict(json.loads(raw))) for sid, raw in rows])

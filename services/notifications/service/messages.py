@@ -7,6 +7,8 @@ test), so it needs nothing but the envelope and the public base URLs.
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..domain.owner_notices import OWNER_NOTICES
+
 DIGEST_TYPE = "capaflow.notification.digest.v1"
 TEST_TYPE = "capaflow.notification.test.v1"
 
@@ -68,7 +70,30 @@ def describe(envelope: dict[str, Any], links: Links) -> Message:
             lines.append(f"{key.replace('_', ' ').capitalize()}: {data[key]}")
     if data.get("tags"):
         lines.append("Tags: " + ", ".join(str(t) for t in data["tags"]))
+    if event_type in OWNER_NOTICES:
+        lines += _notice_lines(data)
     return Message(title, lines, links.for_data(data))
+
+
+def _notice_lines(data: dict[str, Any]) -> list[str]:
+    """What a reminder or overdue notice asks of its owner: what, by when."""
+    lines = []
+    if data.get("description"):
+        lines.append(f"Action: {data['description']}")
+    if data.get("action_owner"):
+        lines.append(f"Action owner: {data['action_owner']}")
+    if data.get("due_date"):
+        left = data.get("days_left")
+        when = ("" if not isinstance(left, int) else " (today)" if left == 0
+                else f" (in {left} day{'s' if left != 1 else ''})")
+        lines.append(f"Due date: {data['due_date']}{when}")
+    if data.get("check_date"):
+        lines.append(f"Effectiveness check planned for: {data['check_date']}")
+    if data.get("criteria"):
+        lines.append(f"Criteria: {data['criteria']}")
+    if data.get("status"):
+        lines.append(f"Status: {data['status']}")
+    return lines
 
 
 def _digest(data: dict[str, Any], links: Links) -> Message:

@@ -30,7 +30,8 @@ async def list_subscriptions(sessions: SessionFactory, *, principal: Principal,
                              owner: str | None, cursor: str | None,
                              limit: int) -> SubscriptionPage:
     """The caller's subscriptions; a manager's are everyone's (``owner`` filters)."""
-    query = select(Subscription)
+    # Owner-notice carriers are the service's own (service.owner_notices).
+    query = select(Subscription).where(col(Subscription.purpose).is_(None))
     if not may_act_for_others(principal):
         query = query.where(col(Subscription.owner) == principal.subject)
     elif owner is not None:

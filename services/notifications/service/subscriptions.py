@@ -99,7 +99,9 @@ async def load_visible(session: AsyncSession, subscription_id: UUID,
                        principal: Principal) -> Subscription:
     sub = await session.get(Subscription, subscription_id)
     # Someone else's subscription is "not found", not "forbidden": ids do not leak.
-    if sub is None or (sub.owner != principal.subject and not may_act_for_others(principal)):
+    # Owner-notice carriers (service.owner_notices) are the service's own.
+    if sub is None or sub.purpose is not None or (
+            sub.owner != principal.subject and not may_act_for_others(principal)):
         raise NotFound(f"There is no subscription {subscription_id} you can see.",
                        title="Subscription not found")
     return sub

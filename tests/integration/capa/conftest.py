@@ -10,6 +10,7 @@ import pytest
 
 from services.capa.app import create_app
 from services.capa.settings import CapaSettings
+from shared.db import utcnow
 from tests.conftest import (
     BUS_MIGRATIONS,
     SERVICE_MIGRATIONS,
@@ -83,7 +84,9 @@ class Capas:
         assert (await self.move(capa_id, "verifying")).status_code == 200
         plan = await self.client.put(
             f"/v1/capas/{capa_id}/effectiveness-plan",
-            json={"criteria": "No seal leak for 30 days", "check_date": "2027-01-31"},
+            # Due today (UTC): a verification before the check date is refused.
+            json={"criteria": "No seal leak for 30 days",
+                  "check_date": utcnow().date().isoformat()},
             headers=self.as_("engineer"))
         assert plan.status_code == 200, plan.text
 
