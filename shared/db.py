@@ -3,11 +3,12 @@ signals that wake a background worker when a transaction left work for it."""
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Dialect, Engine, make_url
@@ -24,6 +25,7 @@ from shared import tracing
 SessionFactory = async_sessionmaker[AsyncSession]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def utcnow() -> datetime:
@@ -80,6 +82,48 @@ def is_unavailable(exc: BaseException) -> bool:
         current = (getattr(current, "orig", None) or current.__cause__
                    or current.__context__)
     return False
+
+
+# A transaction the database aborted to break a deadlock or a serialization
+# conflict with another one: nothing was written, and the same work run again
+# normally succeeds.
+_ABORTED_STATES = ("40P01", "40001")
+
+
+def is_aborted_by_conflict(exc: BaseException) -> bool:
+    """True when the database chose this transaction as a deadlock (or
+    serialization) victim; looks through SQLAlchemy's wrapping like is_unavailable."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        state = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
+        if state in _ABORTED_STATES:
+            return True
+        current = (getattr(current, "orig", None) or current.__cause__
+                   or current.__context__)
+    return False
+
+
+async def retrying_conflicts(sessions: SessionFactory,
+                             work: Callable[[AsyncSession], Awaitable[T]],
+                             *, attempts: int = 3) -> T:
+    """``work(session)`` in one transaction, run again (up to ``attempts`` times in
+    all) when the database aborts it as a deadlock victim. For use cases that lock
+    many rows at once (an Alertmanager payload updating its NCs) while consumers
+    lock some of the same rows in their own order; ``work`` must start afresh."""
+    attempt = 1
+    while True:
+        try:
+            async with transaction(sessions) as session:
+                return await work(session)
+        except DBAPIError as exc:
+            if attempt >= attempts or not is_aborted_by_conflict(exc):
+                raise
+            log.info("transaction aborted by a deadlock (attempt %d/%d); running it again",
+                     attempt, attempts)
+        attempt += 1
+        await asyncio.sleep(random.uniform(0.005, 0.02) * attempt)
 
 
 def is_sqlite(url: str) -> bool:

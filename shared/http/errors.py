@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 
-from shared.db import is_unavailable
+from shared.db import is_aborted_by_conflict, is_unavailable
 from shared.errors import UseCaseError
 from shared.outbox import EventTooLarge
 
@@ -166,6 +166,14 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
                                 "retry after the given delay.",
                                 title="Temporarily unavailable",
                                 instance=request.url.path, headers={"Retry-After": "5"})
+    if is_aborted_by_conflict(exc):
+        # A deadlock victim (its retries, where a use case has them, used up):
+        # nothing was written and the same request normally succeeds at once.
+        log.warning("transaction aborted by a conflict on %s %s: %s", request.method,
+                    request.url.path, exc)
+        return problem_response(503, "The change collided with a concurrent one and was "
+                                "not recorded; send it again.", title="Temporarily unavailable",
+                                instance=request.url.path, headers={"Retry-After": "1"})
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(500, "An unexpected error occurred; it has been logged.",
                             instance=request.url.path)

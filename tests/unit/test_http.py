@@ -120,6 +120,30 @@ async def test_unreachable_database_is_a_503_with_retry_after() -> None:
     assert response.headers["content-type"] == "application/problem+json"
 
 
+async def test_a_deadlock_victim_is_a_503_not_a_500() -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    from shared.db import is_aborted_by_conflict, is_unavailable
+
+    class DeadlockDetected(Exception):
+        sqlstate = "40P01"  # as asyncpg's DeadlockDetectedError carries it
+
+    deadlock = DBAPIError("UPDATE nonconformities", None, DeadlockDetected("deadlock detected"))
+    assert is_aborted_by_conflict(deadlock) and not is_unavailable(deadlock)
+    assert not is_aborted_by_conflict(ValueError("bad input"))
+    app = _app()
+
+    @app.post("/alerts")
+    async def alerts() -> None:
+        raise deadlock
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.post("/alerts")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+
+
 async def test_method_not_allowed_lists_every_method_of_the_path() -> None:
     # Two routes share the path; Starlette alone would name only the first one's.
     app = _app()

@@ -22,7 +22,7 @@ from sqlalchemy import text, tuple_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.db import SessionFactory, transaction, utcnow
+from shared.db import SessionFactory, retrying_conflicts, utcnow
 from shared.events.nonconformity import NonconformityUpdated
 
 from ..domain import EscalationPolicy, NonconformityStatus, Source, Verdict, decide
@@ -66,9 +66,10 @@ async def ingest_alerts(*, sessions: SessionFactory, policy: EscalationPolicy, t
                         observations: Sequence[Observation], truncated: int) -> IntakeResult:
     # The last word on a fingerprint within one payload wins.
     latest = {o.fingerprint: o for o in observations}
-    result = IntakeResult(received=len(observations), created=[], updated=[], resolved=[],
-                          escalated=[], truncated_alerts=truncated)
-    async with transaction(sessions) as session:
+
+    async def ingest(session: AsyncSession) -> IntakeResult:
+        result = IntakeResult(received=len(observations), created=[], updated=[],
+                              resolved=[], escalated=[], truncated_alerts=truncated)
         if dialect(session) == "postgresql":
             # Two payloads carrying the same new fingerprint must not open two NCs.
             await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))")
@@ -88,7 +89,11 @@ async def ingest_alerts(*, sessions: SessionFactory, policy: EscalationPolicy, t
         for alert in alerts:
             _apply(session, alert, result, policy=policy, pool=pool, truncated=truncated,
                    now=now)
-    return result
+        return result
+
+    # A payload updates many NCs at once while the consumer of CAPA events locks
+    # some of them in its own order: a deadlock victim runs again from scratch.
+    return await retrying_conflicts(sessions, ingest)
 
 
 def _classify(o: Observation, nc: Nonconformity | None,
