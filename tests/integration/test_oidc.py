@@ -190,3 +190,26 @@ async def test_the_provider_down_is_503_for_tokens_only(nc: NcService) -> None:
     assert response.headers["content-type"].startswith("application/problem+json")
     assert (await nc.client.get("/v1/nonconformities",
                                 headers=nc.auth("reporter"))).status_code == 200
+
+
+async def test_the_uis_refresh_gets_a_new_access_token_from_keycloak() -> None:
+    """services/web/oidc_login.py's refresh, spoken by authlib to the real provider
+    (with the test client: the UI's own client has no password grant to start from)."""
+    from services.web.oidc_login import OidcLogin
+
+    realm = issuer()
+    async with httpx.AsyncClient(timeout=30) as http:
+        first = (await http.post(f"{realm}/protocol/openid-connect/token", data={
+            "grant_type": "password", "client_id": "capaflow-tests", "username": "mona",
+            "password": "mona-test-password", "scope": "openid"})).json()
+    login = OidcLogin(OidcConfig(issuer=realm), client_id="capaflow-tests", client_secret=None,
+                      provider_name="Keycloak")
+    try:
+        tokens = await login.refresh(first["refresh_token"])
+        assert tokens is not None and tokens.access_token != first["access_token"]
+        person = await login.verifier.verify(tokens.access_token)
+        assert (person.subject, person.name, person.roles) == ("mona", "Mona Meyer",
+                                                                {"manager"})
+        assert await login.refresh("not-a-refresh-token") is None
+    finally:
+        await login.aclose()
