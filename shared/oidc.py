@@ -32,6 +32,7 @@ from joserfc import jwt
 from joserfc.errors import ExpiredTokenError, JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import extract_compact
+from joserfc.jwt import ClaimsOption
 
 from shared.auth import ROLES, Principal
 from shared.identity import InvalidIdentity, canonical_identity
@@ -153,7 +154,7 @@ class TokenVerifier:
         self._owns_http = http is None
         self._clock = clock
         self._monotonic = monotonic
-        self._jwks_uri: str | None = None
+        self._discovery: dict[str, Any] | None = None
         self._keys: KeySet | None = None
         self._fetched_at = float("-inf")
         self._failed_at = float("-inf")
@@ -166,9 +167,28 @@ class TokenVerifier:
             await self._http.aclose()
 
     async def verify(self, token: str) -> Principal:
-        """The person the token names, or InvalidToken / ProviderUnavailable."""
+        """The person an access token names, or InvalidToken / ProviderUnavailable."""
+        claims = await self._decode(token, audience=self.config.audience)
+        return principal_from(claims, self.config)
+
+    async def verify_id_token(self, token: str, *, client_id: str, nonce: str) -> dict[str, Any]:
+        """The claims of an ID token the provider gave the UI at sign-in: signed by the
+        provider, for this client (aud), answering this sign-in (nonce)."""
+        return await self._decode(token, audience=client_id, nonce=nonce)
+
+    async def discovery(self) -> dict[str, Any]:
+        """The provider's discovery document (endpoints), read once."""
+        if self._discovery is None:
+            async with self._lock:
+                if self._discovery is None:
+                    await self._fetch()
+        assert self._discovery is not None
+        return self._discovery
+
+    async def _decode(self, token: str, *, audience: str, nonce: str | None = None
+                      ) -> dict[str, Any]:
         if len(token) > MAX_TOKEN_LENGTH or not looks_like_jwt(token):
-            raise InvalidToken("not a JWT access token")
+            raise InvalidToken("not a JWT")
         try:
             header = extract_compact(token.encode()).headers()
         except (JoseError, ValueError, UnicodeDecodeError) as exc:
@@ -180,23 +200,23 @@ class TokenVerifier:
         if not isinstance(kid, str) or not kid:
             raise InvalidToken("the token names no signing key (kid)")
         keys = await self._keys_with(kid)
+        options: dict[str, ClaimsOption] = {
+            "iss": {"essential": True, "value": self.config.issuer},
+            "aud": {"essential": True, "value": audience}, "exp": {"essential": True}}
+        if nonce is not None:
+            options["nonce"] = {"essential": True, "value": nonce}
+        registry = jwt.JWTClaimsRegistry(now=int(self._clock()),
+                                         leeway=self.config.leeway_seconds, **options)
         try:
             decoded = jwt.decode(token, keys, algorithms=list(ALLOWED_ALGORITHMS))
-            self._claims_registry().validate(decoded.claims)
+            registry.validate(decoded.claims)
         except ExpiredTokenError as exc:
             raise InvalidToken("the token has expired") from exc
         except JoseError as exc:
             raise InvalidToken(_reason(exc)) from exc
         except (ValueError, TypeError) as exc:
             raise InvalidToken("the token cannot be read") from exc
-        return principal_from(decoded.claims, self.config)
-
-    def _claims_registry(self) -> jwt.JWTClaimsRegistry:
-        return jwt.JWTClaimsRegistry(
-            now=int(self._clock()), leeway=self.config.leeway_seconds,
-            iss={"essential": True, "value": self.config.issuer},
-            aud={"essential": True, "value": self.config.audience},
-            exp={"essential": True})
+        return decoded.claims
 
     def _usable(self, kid: str) -> KeySet | None:
         keys = self._keys
@@ -235,15 +255,15 @@ class TokenVerifier:
 
     async def _fetch(self) -> None:
         try:
-            if self._jwks_uri is None:
+            if self._discovery is None:
                 discovery = await self._get_json(self.config.discovery_url)
                 if discovery.get("issuer") != self.config.issuer:
                     log.error("discovery document of %s names issuer %r", self.config.issuer,
                               discovery.get("issuer"))
                     raise ProviderUnavailable("the provider's discovery document names "
                                               "another issuer")
-                self._jwks_uri = str(discovery["jwks_uri"])
-            jwks = await self._get_json(self._jwks_uri)
+                self._discovery = discovery
+            jwks = await self._get_json(str(self._discovery["jwks_uri"]))
             self.jwks_fetches += 1
             keys = KeySet.import_key_set({"keys": [k for k in jwks.get("keys", [])
                                                    if k.get("use", "sig") == "sig"]})
