@@ -1,16 +1,35 @@
 #!/usr/bin/env bash
-# `make test`: start the real Kafka broker and PostgreSQL (unless already up),
-# run every test, and stop again whatever this script started.
+# `make test`: start the real Kafka broker, PostgreSQL and Keycloak (unless
+# already up), run every test, and stop again whatever this script started.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 PG_PORT="${PG_PORT:-15432}"
 KAFKA_PORT="${KAFKA_PORT:-19092}"
+KEYCLOAK_PORT="${KEYCLOAK_PORT:-18080}"
 
 started=no
+keycloak_started=no
+keycloak_job=""
+cleanup() {
+  if [ -n "$keycloak_job" ]; then wait "$keycloak_job" 2>/dev/null || true; fi
+  if [ "$keycloak_started" = yes ]; then deploy/keycloak/keycloak.sh down || true; fi
+  if [ "$started" = yes ]; then deploy/infra.sh down || true; fi
+}
+trap cleanup EXIT
+
+# Keycloak (the OpenID Connect provider of the sign-in tests) starts in the
+# background first: its first start takes about a minute, spent while the rest
+# is prepared. Its readiness is awaited below, before any test runs.
+mkdir -p var/infra
+if ! deploy/keycloak/keycloak.sh status >/dev/null 2>&1; then
+  keycloak_started=yes
+  deploy/keycloak/keycloak.sh up >var/infra/keycloak-up.log 2>&1 &
+  keycloak_job=$!
+fi
+
 if ! deploy/infra.sh status >/dev/null 2>&1; then
   started=yes
-  trap 'deploy/infra.sh down || true' EXIT
   deploy/infra.sh up
 fi
 
@@ -25,5 +44,17 @@ deploy/helm.sh >/dev/null || echo "warning: no helm; the Helm chart test will no
 
 export CAPAFLOW_TEST_KAFKA_BOOTSTRAP="${CAPAFLOW_TEST_KAFKA_BOOTSTRAP:-127.0.0.1:$KAFKA_PORT}"
 export CAPAFLOW_TEST_POSTGRES_URL="${CAPAFLOW_TEST_POSTGRES_URL:-postgresql+asyncpg://postgres@127.0.0.1:$PG_PORT/postgres}"
-echo "infrastructure started by this run: $started"
+if [ -n "$keycloak_job" ]; then
+  if wait "$keycloak_job"; then
+    cat var/infra/keycloak-up.log
+  else
+    cat var/infra/keycloak-up.log >&2
+    echo "warning: no Keycloak; the sign-in (OIDC) tests will not pass" >&2
+  fi
+  keycloak_job=""
+fi
+if deploy/keycloak/keycloak.sh status >/dev/null 2>&1; then
+  export CAPAFLOW_TEST_OIDC_ISSUER="${CAPAFLOW_TEST_OIDC_ISSUER:-http://127.0.0.1:$KEYCLOAK_PORT/realms/capaflow}"
+fi
+echo "infrastructure started by this run: $started (Keycloak: $keycloak_started)"
 .venv/bin/pytest -ra "$@"

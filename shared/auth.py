@@ -43,6 +43,14 @@ def hash_key(token: str) -> str:
 class Principal:
     subject: str
     roles: frozenset[str]
+    # From an OpenID Connect token (shared.oidc); an API key knows none of them.
+    name: str | None = None
+    email: str | None = None
+    # When the person last authenticated at the provider (epoch seconds): an
+    # electronic signature will need a recent one.
+    auth_time: int | None = None
+    # "api_key" or "oidc": a tool's key cannot do what needs a person present.
+    method: str = "api_key"
 
     @property
     def is_source(self) -> bool:

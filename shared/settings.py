@@ -7,11 +7,55 @@ import time: a settings object exists only where a composition root builds one.
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.oidc import OidcConfig, parse_role_map
 
-class ServiceSettings(BaseSettings):
+
+class OidcSettings(BaseSettings):
+    """Sign-in through an OpenID Connect provider (docs/sign-in.md). Off without an
+    issuer: the embedded default knows API keys only."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    # e.g. https://keycloak.example.com/realms/capaflow; its discovery document is
+    # <issuer>/.well-known/openid-configuration.
+    oidc_issuer: str | None = None
+    # What access tokens must carry in "aud" to be meant for CAPAflow's services.
+    oidc_audience: str = "capaflow-api"
+    # Dotted path of the roles in a token: realm_access.roles (Keycloak), groups
+    # (Okta), roles (Entra ID app roles).
+    oidc_roles_claim: str = "realm_access.roles"
+    # "claim-value=role,...", e.g. "capa-managers=manager"; empty: a value that is a
+    # role's name is that role.
+    oidc_role_map: str = ""
+    # The claim naming the person in the audit trail and ownership.
+    oidc_subject_claim: str = "preferred_username"
+    oidc_leeway_seconds: int = Field(default=30, ge=0, le=300)
+
+    @field_validator("oidc_role_map")
+    @classmethod
+    def _role_map_parses(cls, value: str) -> str:
+        parse_role_map(value)  # a typo is a start-up error, not a person without roles
+        return value
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _blank_is_off(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    def oidc_config(self) -> OidcConfig | None:
+        if not self.oidc_issuer:
+            return None
+        return OidcConfig(issuer=self.oidc_issuer, audience=self.oidc_audience,
+                          roles_claim=self.oidc_roles_claim,
+                          role_map=parse_role_map(self.oidc_role_map),
+                          subject_claim=self.oidc_subject_claim,
+                          leeway_seconds=self.oidc_leeway_seconds)
+
+
+class ServiceSettings(OidcSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
     database_url: str = "sqlite+aiosqlite:///var/service.sqlite"

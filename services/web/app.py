@@ -27,6 +27,7 @@ from .client import ApiClient
 from .errors import install_error_pages
 from .health import health_router
 from .models import web_sessions
+from .oidc_login import OidcLogin
 from .pages import (
     auth,
     capa_actions,
@@ -37,6 +38,7 @@ from .pages import (
     lessons,
     nc_actions,
     nonconformities,
+    oidc_sign_in,
     subscriptions,
 )
 from .session import SessionStore
@@ -69,12 +71,19 @@ def create_app(settings: WebSettings | None = None,
         try:
             yield
         finally:
+            if app.state.oidc_login is not None:
+                await app.state.oidc_login.aclose()
             await app.state.api.aclose()
             await engine.dispose()
 
     app = FastAPI(title="CAPAflow web UI", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None)
     app.state.settings = settings
+    oidc = settings.oidc_config()
+    # Sign-in at the company's provider beside API keys, when one is configured.
+    app.state.oidc_login = OidcLogin(
+        oidc, client_id=settings.oidc_client_id, client_secret=settings.oidc_client_secret,
+        provider_name=settings.oidc_provider_name) if oidc else None
     app.state.sessions = SessionStore(engine, idle_seconds=settings.session_idle_minutes * 60)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")),
               name="static")
@@ -112,5 +121,5 @@ def create_app(settings: WebSettings | None = None,
 def _page_modules() -> list[ModuleType]:
     # Each area of the UI is one module with a `router`, listed here so the
     # composition root shows the whole UI at a glance.
-    return [auth, home, nonconformities, nc_actions, capas, capa_forms, capa_actions, dashboard,
-            subscriptions, lessons]
+    return [auth, oidc_sign_in, home, nonconformities, nc_actions, capas, capa_forms,
+            capa_actions, dashboard, subscriptions, lessons]

@@ -8,7 +8,10 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from shared.oidc import ProviderUnavailable
+
 from .client import ApiClient, UserApi
+from .oidc_login import OidcLogin, needs_refresh
 from .pages.choices import TEMPLATE_VOCABULARY
 from .session import SessionStore, UserSession, tokens_match
 
@@ -79,9 +82,29 @@ def current_user(request: Request) -> UserSession:
     return user
 
 
-def user_api(request: Request, user: Annotated[UserSession, Depends(current_user)]) -> UserApi:
+async def user_api(request: Request,
+                   user: Annotated[UserSession, Depends(current_user)]) -> UserApi:
     client: ApiClient = request.app.state.api
+    await _fresh_token(request, user)
     return client.as_user(user.key)
+
+
+async def _fresh_token(request: Request, user: UserSession) -> None:
+    """Signed in at the provider: a new access token shortly before the old one
+    expires. A refresh the provider refuses (signed out there) ends the session."""
+    login: OidcLogin | None = request.app.state.oidc_login
+    if login is None or not user.refresh_token or not needs_refresh(user.expires_at):
+        return
+    try:
+        tokens = await login.refresh(user.refresh_token)
+    except ProviderUnavailable:
+        return  # the current token may still do; the services judge it
+    if tokens is None:
+        await session_store(request).close(user.sid)
+        forget_session(request)
+        raise SignInRequired(*return_path(request))
+    await session_store(request).renew_tokens(user, tokens.access_token, tokens.refresh_token,
+                                              tokens.expires_at)
 
 
 async def csrf_checked(request: Request,

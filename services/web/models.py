@@ -26,7 +26,24 @@ web_sessions = Table(
     Column("flashes", Text, nullable=False),  # JSON list of [kind, message]
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_seen", UTCDateTime, nullable=False),
+    # Signed in through the OpenID Connect provider: the person's name, the sealed
+    # refresh token, and when the access token (in api_key) expires.
+    Column("display_name", String(255), nullable=True),
+    Column("refresh_token", LargeBinary, nullable=True),
+    Column("token_expires_at", UTCDateTime, nullable=True),
     Index("ix_web_sessions_last_seen", "last_seen"),
+)
+
+# A sign-in at the provider under way: found by SHA-256 of the id in the browser's
+# HttpOnly cookie; the nonce and PKCE code_verifier are sealed with that id.
+web_sign_ins = Table(
+    "web_sign_ins", metadata,
+    Column("flow_hash", String(64), primary_key=True),
+    Column("state", String(64), nullable=False),
+    Column("secrets", LargeBinary, nullable=False),
+    Column("next_path", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_web_sign_ins_created_at", "created_at"),
 )
 
 web_shown_once = Table(

@@ -1,6 +1,8 @@
 """Sign-in sessions and CSRF protection, kept in the UI's own database.
 
-A person signs in with their API key. The key never reaches the browser again:
+A person signs in with their API key, or at the company's OpenID Connect provider
+(services/web/oidc_login.py), whose access token then stands where the key
+would. Neither reaches the browser again:
 the session cookie carries only a random id (HttpOnly, SameSite=Lax). Sessions
 live in a table every UI replica reads, so any replica serves any signed-in
 person, and signing out on one ends the session on all of them (docs/ui.md).
@@ -22,7 +24,7 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -34,13 +36,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from shared.auth import Principal
 from shared.db import WRITES, utcnow
 
-from .models import web_sessions, web_shown_once
+from .models import web_sessions, web_shown_once, web_sign_ins
 
 SESSION_COOKIE = "capaflow_session"
 LOGIN_CSRF_COOKIE = "capaflow_login_csrf"
 # A secret not shown within this time (the page after create or rotate was never
 # opened) is dropped.
 SECRET_TTL = timedelta(minutes=10)
+# A sign-in at the provider not completed within this time must start again.
+SIGN_IN_TTL = timedelta(minutes=10)
 # Longer than any id open() makes: such a cookie is no session, without a lookup.
 MAX_SID_LENGTH = 100
 _KDF_INFO = b"capaflow web session v1"
@@ -77,6 +81,10 @@ class UserSession:
     csrf_token: str
     # One-shot messages shown on the next page ("CAPA-2026-0001 opened").
     flashes: list[tuple[str, str]] = field(default_factory=list)
+    # Signed in at the provider: its refresh token and when `key` (its access token)
+    # expires. None for an API key.
+    refresh_token: str | None = field(default=None, repr=False)
+    expires_at: datetime | None = None
     # Something the store has not written yet (a flash added or shown, a late
     # last_seen); the session middleware saves it before the response leaves.
     dirty: bool = field(default=False, repr=False)
@@ -119,23 +127,31 @@ class SessionStore:
                 yield conn
 
     async def open(self, key: str, principal: Principal,
-                   flash: tuple[str, str] | None = None) -> UserSession:
+                   flash: tuple[str, str] | None = None, *, refresh_token: str | None = None,
+                   expires_at: datetime | None = None) -> UserSession:
         """A new session with a fresh random id (a new one on every sign-in)."""
         sid = secrets.token_urlsafe(32)
         session = UserSession(sid=sid, key=key, principal=principal,
                               csrf_token=secrets.token_urlsafe(32),
-                              flashes=[flash] if flash else [])
+                              flashes=[flash] if flash else [],
+                              refresh_token=refresh_token, expires_at=expires_at)
+        sealer = _Sealer(sid)
         now = utcnow()
         async with self._writing() as conn:
             await conn.execute(delete(web_sessions).where(
                 web_sessions.c.last_seen < now - self._idle))
             await conn.execute(delete(web_shown_once).where(
                 web_shown_once.c.created_at < now - SECRET_TTL))
+            await conn.execute(delete(web_sign_ins).where(
+                web_sign_ins.c.created_at < now - SIGN_IN_TTL))
             await conn.execute(insert(web_sessions).values(
                 id_hash=id_hash(sid), subject=principal.subject,
                 roles=json.dumps(sorted(principal.roles)),
-                api_key=_Sealer(sid).seal(key, "api_key"), csrf_token=session.csrf_token,
-                flashes=json.dumps(session.flashes), created_at=now, last_seen=now))
+                api_key=sealer.seal(key, "api_key"), csrf_token=session.csrf_token,
+                flashes=json.dumps(session.flashes), created_at=now, last_seen=now,
+                display_name=principal.name, token_expires_at=expires_at,
+                refresh_token=sealer.seal(refresh_token, "refresh_token")
+                if refresh_token else None))
         return session
 
     async def get(self, sid: str | None) -> UserSession | None:
@@ -151,15 +167,64 @@ class SessionStore:
         if now - row.last_seen > self._idle:
             await self.close(sid)
             return None
+        sealer = _Sealer(sid)
         try:
-            key = _Sealer(sid).open(row.api_key, "api_key")
+            key = sealer.open(row.api_key, "api_key")
+            refresh = sealer.open(row.refresh_token, "refresh_token") \
+                if row.refresh_token else None
         except InvalidTag:  # a row written over by hand: no session
             await self.close(sid)
             return None
-        principal = Principal(subject=row.subject, roles=frozenset(json.loads(row.roles)))
+        oidc = row.token_expires_at is not None
+        principal = Principal(subject=row.subject, roles=frozenset(json.loads(row.roles)),
+                              name=row.display_name, method="oidc" if oidc else "api_key")
         return UserSession(sid=sid, key=key, principal=principal, csrf_token=row.csrf_token,
                            flashes=[(k, m) for k, m in json.loads(row.flashes)],
+                           refresh_token=refresh, expires_at=row.token_expires_at,
                            dirty=now - row.last_seen >= self._touch_every)
+
+    async def renew_tokens(self, session: UserSession, key: str, refresh_token: str | None,
+                           expires_at: datetime) -> None:
+        """The provider's new tokens after a refresh (the old refresh token may be spent)."""
+        sealer = _Sealer(session.sid)
+        values = {"api_key": sealer.seal(key, "api_key"), "token_expires_at": expires_at}
+        if refresh_token:
+            values["refresh_token"] = sealer.seal(refresh_token, "refresh_token")
+        async with self._writing() as conn:
+            await conn.execute(update(web_sessions).where(
+                web_sessions.c.id_hash == id_hash(session.sid)).values(**values))
+        session.key, session.expires_at = key, expires_at
+        session.refresh_token = refresh_token or session.refresh_token
+
+    async def begin_sign_in(self, next_path: str) -> tuple[str, str, str, str]:
+        """A sign-in at the provider: (flow id for the cookie, state, nonce,
+        code_verifier). Only the flow id's hash and the sealed secrets are stored."""
+        flow, state = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(48)
+        sealed = _Sealer(flow).seal(json.dumps([nonce, verifier]), "sign_in")
+        async with self._writing() as conn:
+            await conn.execute(insert(web_sign_ins).values(
+                flow_hash=id_hash(flow), state=state, secrets=sealed, next_path=next_path,
+                created_at=utcnow()))
+        return flow, state, nonce, verifier
+
+    async def take_sign_in(self, flow: str | None) -> tuple[str, str, str, str] | None:
+        """(state, nonce, code_verifier, next path) of the flow, removed as it is read
+        (a callback is answered once), or None when unknown or too old."""
+        if not flow or len(flow) > MAX_SID_LENGTH:
+            return None
+        async with self._writing() as conn:
+            row = (await conn.execute(delete(web_sign_ins).where(
+                web_sign_ins.c.flow_hash == id_hash(flow)).returning(
+                web_sign_ins.c.state, web_sign_ins.c.secrets, web_sign_ins.c.next_path,
+                web_sign_ins.c.created_at))).first()
+        if row is None or utcnow() - row.created_at >= SIGN_IN_TTL:
+            return None
+        try:
+            nonce, verifier = json.loads(_Sealer(flow).open(row.secrets, "sign_in"))
+        except InvalidTag:
+            return None
+        return row.state, nonce, verifier, row.next_path
 
     async def save(self, session: UserSession) -> None:
         """Writes the flashes and marks the session seen now. An UPDATE only: a

@@ -3,11 +3,25 @@
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import OidcSettings
 
 
-class WebSettings(BaseSettings):
+class WebSettings(OidcSettings):
+    """WEB_OIDC_ISSUER (and the other WEB_OIDC_* of shared.settings.OidcSettings, set
+    as the services' are) plus the client below switch on sign-in at the provider."""
+
     model_config = SettingsConfigDict(env_prefix="WEB_", extra="ignore")
+
+    # The UI's client at the provider (authorization-code flow with PKCE).
+    oidc_client_id: str = "capaflow-web"
+    oidc_client_secret: str | None = None
+    # Shown on the sign-in button: "Sign in with <name>".
+    oidc_provider_name: str = "your company account"
+    # Where the provider sends people back; by default this UI's own
+    # /sign-in/oidc/callback as the browser reached it. Set it behind a proxy.
+    oidc_redirect_url: str | None = None
 
     # The public APIs the UI calls; it never reads a service's database.
     nonconformity_url: str = "http://127.0.0.1:8001"

@@ -15,6 +15,7 @@ from shared.http.health import router as health_router
 from shared.http.limits import BodySizeLimit, NulGuard
 from shared.http.observe import RequestObservation
 from shared.observability import configure_logging
+from shared.oidc import TokenVerifier
 from shared.runtime import BackgroundJob, ServiceRuntime, Subscriptions
 from shared.settings import ServiceSettings
 
@@ -32,12 +33,19 @@ def service_app(*, service: str, title: str, settings: ServiceSettings,
         async with ServiceRuntime(service=service, settings=settings,
                                   subscriptions=subscriptions, jobs=jobs) as runtime:
             app.state.runtime = runtime
-            yield
+            try:
+                yield
+            finally:
+                if app.state.oidc is not None:
+                    await app.state.oidc.aclose()
 
     app = FastAPI(title=title, version="1", lifespan=lifespan)
     app.state.settings = settings
     # Re-read when the file changes: keys are added and revoked without a restart.
     app.state.keys = KeyFile(Path(settings.credentials_file))
+    # The provider's access tokens beside the keys, when an issuer is configured.
+    oidc = settings.oidc_config()
+    app.state.oidc = TokenVerifier(oidc) if oidc else None
     app.add_middleware(NulGuard)
     app.add_middleware(RequestObservation, service=service)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -4,7 +4,9 @@
 ``WWW-Authenticate``) without valid credentials and 403 without a role.
 ``Depends(authenticate)`` admits any person's key. Bearer keys are the rule;
 basic auth (password = key) exists because Alertmanager and Grafana can be
-configured with either.
+configured with either. Where an OpenID Connect issuer is configured, a bearer
+JWT is checked as the provider's access token instead (shared.oidc): a bad one
+is a 401, and the provider being unreachable a 503 for such tokens only.
 
 A monitoring source's token (a ``source:<name>`` role) is refused with 403
 everywhere except on a route that names that source role in
@@ -21,6 +23,7 @@ from fastapi import Request
 
 from shared.auth import ROLES, SOURCE_ROLE_PREFIX, Principal
 from shared.http.errors import Problem
+from shared.oidc import InvalidToken, ProviderUnavailable, TokenVerifier, looks_like_jwt
 
 # Basic too: feed readers and Alertmanager's basic_auth prompt only for it.
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="capaflow", Basic realm="capaflow"'}
@@ -46,18 +49,38 @@ def _token(request: Request) -> str | None:
     return None
 
 
-def _identify(request: Request) -> Principal:
-    keys: Authenticator = request.app.state.keys
+async def _identify(request: Request) -> Principal:
     token = _token(request)
     if token is None:
-        raise Problem(401, "Send an API key as 'Authorization: Bearer <key>'.",
+        raise Problem(401, "Send an API key or an access token as "
+                      "'Authorization: Bearer <token>'.",
                       title="Authentication required", headers=_CHALLENGE)
-    principal = keys.authenticate(token)
-    if principal is None:
-        raise Problem(401, "The API key is not valid.", title="Authentication failed",
-                      headers=_CHALLENGE)
+    verifier: TokenVerifier | None = getattr(request.app.state, "oidc", None)
+    if verifier is not None and looks_like_jwt(token):
+        principal = await _verified(verifier, token)
+    else:
+        keys: Authenticator = request.app.state.keys
+        found = keys.authenticate(token)
+        if found is None:
+            raise Problem(401, "The API key is not valid.", title="Authentication failed",
+                          headers=_CHALLENGE)
+        principal = found
     request.state.principal = principal
     return principal
+
+
+async def _verified(verifier: TokenVerifier, token: str) -> Principal:
+    try:
+        return await verifier.verify(token)
+    except InvalidToken as exc:
+        raise Problem(401, f"The access token is not valid: {exc}.",
+                      title="Authentication failed",
+                      headers={"WWW-Authenticate": 'Bearer realm="capaflow", '
+                                                   'error="invalid_token"'}) from exc
+    except ProviderUnavailable as exc:
+        raise Problem(503, "The identity provider cannot be reached to check the access "
+                      "token; try again in a moment (API keys keep working).",
+                      title="Service Unavailable", headers={"Retry-After": "5"}) from exc
 
 
 def _refuse_source() -> None:
@@ -66,9 +89,9 @@ def _refuse_source() -> None:
                   required_roles=list(ROLES))
 
 
-def authenticate(request: Request) -> Principal:
-    """Any person's valid key (monitoring source tokens get 403)."""
-    principal = _identify(request)
+async def authenticate(request: Request) -> Principal:
+    """Any person's valid key or token (monitoring source tokens get 403)."""
+    principal = await _identify(request)
     if principal.is_source:
         _refuse_source()
     return principal
@@ -79,7 +102,7 @@ def require_roles(*roles: str) -> Callable[[Request], Awaitable[Principal]]:
     intake = any(r.startswith(SOURCE_ROLE_PREFIX) for r in roles)
 
     async def dependency(request: Request) -> Principal:
-        principal = _identify(request)
+        principal = await _identify(request)
         if principal.is_source and not intake:
             _refuse_source()
         if not principal.holds_any(roles):

@@ -1,4 +1,4 @@
-"""Sign in with an API key; sign out."""
+"""Sign in with an API key (or see pages/oidc_sign_in.py); sign out."""
 
 import secrets
 from pathlib import Path
@@ -34,8 +34,10 @@ def _sign_in_page(request: Request, next_path: str, error: str | None = None,
                   status_code: int = 200, notice: str | None = None) -> Response:
     token = secrets.token_urlsafe(32)
     # Someone already signed in sees who they are; signing in again replaces the session.
+    login = request.app.state.oidc_login
     response = render(request, "sign_in.html", status_code=status_code,
-                      login_csrf=token, next_path=next_path, error=error, notice=notice)
+                      login_csrf=token, next_path=next_path, error=error, notice=notice,
+                      oidc_provider=login.provider_name if login else None)
     response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
                         secure=request.app.state.settings.cookie_secure, path="/sign-in")
     return response
