@@ -7,7 +7,9 @@ own, on the same two CPUs the database runs on. Here the whole batch shares
 them: one transaction claims every event in one multi-row ``INSERT ... ON
 CONFLICT DO NOTHING RETURNING`` (what comes back is new; what does not was
 processed before, by this or another replica), runs the handlers of the new
-ones in record order, and commits once.
+ones in record order, and commits once. A handler with ``handle_many`` (the
+notifications matcher) takes a run of consecutive events in one call, so it
+can number them and queue their deliveries in one statement each.
 
 The guarantees are the per-record path's: each event's effects commit
 together with its inbox row (now with the rest of the batch), order within a
@@ -26,11 +28,12 @@ is why handlers keep their effects in the transaction.
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared import tracing
 from shared.bus.base import ReceivedRecord, Subscription
 from shared.db import WRITES, is_unavailable, utcnow
 from shared.events.envelope import from_record
@@ -38,6 +41,13 @@ from shared.observability import EVENTS_CONSUMED
 
 if TYPE_CHECKING:
     from shared.inbox import ConsumedEvent, EventConsumer, Handler
+
+    class BatchHandler(Protocol):
+        """A handler that also takes several events at once, in order, in the same
+        transaction (fewer round trips); the consumer uses it for a run of them."""
+
+        async def handle_many(self, session: AsyncSession,
+                              events: list[ConsumedEvent[Any]]) -> None: ...
 
 log = logging.getLogger(__name__)
 
@@ -109,17 +119,42 @@ async def _handle_in_one_transaction(consumer: "EventConsumer", items: Sequence[
     async with consumer.sessions() as session, session.begin():
         await session.connection(execution_options=WRITES)
         fresh = await _claim(session, consumer.group, items)
+        todo: list[_Item] = []
         pending = set(fresh)
-        for item in items:
-            assert item.event is not None and item.handler is not None
-            if item.event.id not in pending:
-                continue
-            pending.discard(item.event.id)
-            failing[:] = [item.event.id]
-            with consumer.traced(item.event):
-                await item.handler(session, item.event)
+        for item in items:  # each new event once, in record order
+            assert item.event is not None
+            if item.event.id in pending:
+                pending.discard(item.event.id)
+                todo.append(item)
+        start = 0
+        while start < len(todo):
+            end = _run_end(todo, start)
+            first = todo[start]
+            assert first.event is not None and first.handler is not None
+            failing[:] = [first.event.id]
+            if end - start > 1:
+                many: BatchHandler = first.handler  # type: ignore[assignment]
+                await many.handle_many(session, [t.event for t in todo[start:end]
+                                                 if t.event is not None])
+            else:
+                with consumer.traced(first.event):
+                    await first.handler(session, first.event)
+            start = end
         failing.clear()
     return fresh
+
+
+def _run_end(todo: Sequence[_Item], start: int) -> int:
+    """End of the run of events from ``start`` that one handler takes together:
+    consecutive events of a handler with ``handle_many``, while no span is being
+    recorded (a span belongs to one event; with tracing on, each is handled alone)."""
+    handler = todo[start].handler
+    if not hasattr(handler, "handle_many") or tracing.recording():
+        return start + 1
+    end = start + 1
+    while end < len(todo) and todo[end].handler is handler:
+        end += 1
+    return end
 
 
 async def _claim(session: AsyncSession, group: str, items: Sequence[_Item]) -> set[str]:

@@ -144,6 +144,11 @@ def install(*, service: str, exporter: "SpanExporter") -> None:
     _instrument_kafka(provider)
 
 
+def recording() -> bool:
+    """True while spans are recorded (an exporter is installed)."""
+    return _tracer is not None
+
+
 def uninstall() -> None:
     global _provider, _tracer
     if _provider is not None:

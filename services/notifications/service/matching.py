@@ -12,7 +12,7 @@ the next event, and an unchanged revision costs no extra round trip.
 """
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -100,40 +100,55 @@ class EventMatcher:
         self.owner_notices = owner_notices or OwnerNotices()
 
     async def __call__(self, session: AsyncSession, event: ConsumedEvent[EventData]) -> None:
-        envelope = envelope_of(event.envelope)
-        payload = json.dumps(envelope, default=str)
+        await self.handle_many(session, [event])
+
+    async def handle_many(self, session: AsyncSession,
+                          events: Sequence[ConsumedEvent[EventData]]) -> None:
+        """Number ``events`` (consumed in this order) and queue their deliveries: one
+        INSERT for the events and one for their deliveries, whatever their number
+        (the consumer hands a fetched batch here in one transaction)."""
         now = utcnow()
-        subject = event.subject
+        envelopes = [envelope_of(event.envelope) for event in events]
+        payloads = [json.dumps(envelope, default=str) for envelope in envelopes]
         revision_now = (select(SubscriptionsRevision.revision)
                         .where(col(SubscriptionsRevision.id) == REVISION_ROW).scalar_subquery())
-        # The revision rides on the INSERT that numbers the event: no extra round trip.
-        position, revision = (await session.exec(
-            insert(ReceivedEvent).values(
-                event_id=event.id, event_type=event.type, subject=subject,
-                envelope=payload, received_at=now)
-            .returning(col(ReceivedEvent.position), revision_now))).one()
-        index = await self._current(session, revision)
-        raw = envelope.get("data")
-        data = raw if isinstance(raw, dict) else {}
-        matched = index.matching(event.type, data)
-        # Digest subscriptions are not in the index: their digest reads
-        # received_events later.
-        ids = [uuid4() for _ in matched]
-        if matched:
-            await session.exec(insert(Delivery), params=[
-                {"id": delivery_id, "subscription_id": sid, "event_id": event.id,
-                 "event_type": event.type, "subject": subject, "seq": position,
-                 "payload": payload, "status": DeliveryStatus.pending.value, "attempts": 0,
-                 "next_attempt_at": now, "created_at": now}
-                for delivery_id, sid in zip(ids, matched, strict=True)])
-        notice = await self.owner_notices.queue(session, NoticeEvent(
-            event_id=event.id, event_type=event.type, subject=subject, position=position,
-            payload=payload, data=data), now)
-        if notice is not None:
-            ids.append(notice)
-        if ids:
+        # The revision rides on the INSERT that numbers the events: no extra round
+        # trip. Positions come back in the order of the events (parameter order).
+        numbered = (await session.exec(
+            insert(ReceivedEvent).returning(col(ReceivedEvent.position), revision_now,
+                                            sort_by_parameter_order=True),
+            params=[{"event_id": event.id, "event_type": event.type, "subject": event.subject,
+              "envelope": payload, "received_at": now}
+             for event, payload in zip(events, payloads, strict=True)])).all()
+        index = await self._current(session, numbered[0][1])
+        queued: list[UUID] = []
+        rows: list[dict[str, Any]] = []
+        notices: list[NoticeEvent] = []
+        for event, envelope, payload, (position, _) in zip(events, envelopes, payloads,
+                                                           numbered, strict=True):
+            raw = envelope.get("data")
+            data = raw if isinstance(raw, dict) else {}
+            # Digest subscriptions are not in the index: their digest reads
+            # received_events later.
+            for sid in index.matching(event.type, data):
+                queued.append(uuid4())
+                rows.append({"id": queued[-1], "subscription_id": sid, "event_id": event.id,
+                             "event_type": event.type, "subject": event.subject,
+                             "seq": position, "payload": payload,
+                             "status": DeliveryStatus.pending.value, "attempts": 0,
+                             "next_attempt_at": now, "created_at": now})
+            notices.append(NoticeEvent(event_id=event.id, event_type=event.type,
+                                       subject=event.subject, position=position,
+                                       payload=payload, data=data))
+        if rows:
+            await session.exec(insert(Delivery), params=rows)
+        for notice in notices:
+            queued_notice = await self.owner_notices.queue(session, notice, now)
+            if queued_notice is not None:
+                queued.append(queued_notice)
+        if queued:
             # This process's delivery worker starts them once they are committed.
-            deliveries_queued(session, ids)
+            deliveries_queued(session, queued)
 
     async def _current(self, session: AsyncSession, revision: int | None) -> SubscriptionIndex:
         index = self._index

@@ -27,6 +27,7 @@ from services.notifications.service.subscriptions import new_secret
 from services.notifications.settings import NotificationsSettings
 from shared.db import create_engine, session_factory, transaction, utcnow
 from shared.events.catalog import CAPA_TOPIC, NONCONFORMITY_TOPIC
+from shared.inbox import consumed as as_consumed
 from shared.outbox import OutboxMessage
 from tests.conftest import BUS_MIGRATIONS, DatabaseFactory, eventually, migrate
 from tests.integration.notifications.conftest import (
@@ -307,5 +308,42 @@ async def test_a_result_is_recorded_only_over_the_attempt_it_belongs_to(
         assert stored.status == "delivered" and stored.attempts == 2
         assert stored.claimed_by is None and stored.claim_expires_at is None
         assert events == ["capaflow.notification.delivered.v1"]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_batch_of_events_is_numbered_and_matched_in_two_statements(
+        database_url: str) -> None:
+    # The consumer hands a fetched batch to EventMatcher.handle_many in one transaction:
+    # one INSERT numbers every event, one INSERT queues every delivery.
+    engine = create_engine(database_url)
+    sessions = session_factory(engine)
+    await _subscriptions(sessions, ["http://127.0.0.1:9/hook"])  # matches every event
+    events = [as_consumed(capa_opened(title=f"step {i}")) for i in range(30)]
+    matcher = EventMatcher()
+    statements: list[str] = []
+
+    def statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        statements.append(sql.split()[0].upper())
+
+    try:
+        async with transaction(sessions) as session:
+            await matcher._current(session, None)  # the filter cache, loaded beforehand
+            event.listen(engine.sync_engine, "before_cursor_execute", statement)
+            try:
+                await matcher.handle_many(session, events)
+            finally:
+                event.remove(engine.sync_engine, "before_cursor_execute", statement)
+        # SQLite: one INSERT per event for the numbering (SQLAlchemy cannot batch rows
+        # whose generated keys it must read back in order there), still one for the
+        # deliveries.
+        postgres = engine.dialect.name == "postgresql"
+        assert statements.count("INSERT") == (2 if postgres else len(events) + 1), statements
+        async with sessions() as session:
+            rows = (await session.exec(select(Delivery.event_id, Delivery.seq)
+                                       .order_by(col(Delivery.seq)))).all()
+        # Numbered in the order consumed: each delivery carries its own event's position.
+        assert [event_id for event_id, _ in rows] == [e.id for e in events]
+        assert len({seq for _, seq in rows}) == 30
     finally:
         await engine.dispose()
