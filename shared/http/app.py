@@ -12,7 +12,8 @@ from shared.auth import KeyFile
 from shared.db import SessionFactory
 from shared.http.errors import PROBLEM_RESPONSES, install_problem_handlers
 from shared.http.health import router as health_router
-from shared.http.limits import BodySizeLimit, NulGuard
+from shared.http.limits import BodySizeLimit, NulGuard, UploadLimit
+from shared.http.uploads import ENVELOPE_BYTES
 from shared.http.observe import RequestObservation
 from shared.observability import configure_logging
 from shared.runtime import BackgroundJob, ServiceRuntime, Subscriptions
@@ -22,7 +23,10 @@ from shared.settings import ServiceSettings
 def service_app(*, service: str, title: str, settings: ServiceSettings,
                 subscriptions: Sequence[Subscriptions] = (),
                 routers: Sequence[APIRouter] = (),
-                jobs: Sequence[BackgroundJob] = ()) -> FastAPI:
+                jobs: Sequence[BackgroundJob] = (),
+                evidence_max_bytes: int | None = None) -> FastAPI:
+    """``evidence_max_bytes``: the service takes evidence uploads (POST .../evidence)
+    of files up to that size; their bodies get that limit plus the multipart envelope."""
     configure_logging(service=service, level=settings.log_level, json_logs=settings.log_json)
     tracing.configure_exporter(service=service, exporter=settings.otel_exporter,
                                endpoint=settings.otel_endpoint)
@@ -40,7 +44,9 @@ def service_app(*, service: str, title: str, settings: ServiceSettings,
     app.state.keys = KeyFile(Path(settings.credentials_file))
     app.add_middleware(NulGuard)
     app.add_middleware(RequestObservation, service=service)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    uploads = (UploadLimit(evidence_max_bytes + ENVELOPE_BYTES)
+               if evidence_max_bytes is not None else None)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, uploads=uploads)
     install_problem_handlers(app)
     tracing.instrument_app(app)
     app.include_router(health_router)
