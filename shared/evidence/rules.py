@@ -98,7 +98,7 @@ def evidence_type(content: bytes, *, declared: str | None, filename: str) -> str
     if claimed and claimed not in ALLOWED_TYPES:
         raise _refuse(f"Files of type {claimed} are not accepted as evidence.",
                       declared=claimed)
-    detected = filetype.guess_mime(content[:SNIFF_BYTES])
+    detected: str | None = filetype.guess_mime(content[:SNIFF_BYTES])
     if detected is not None:
         if detected not in BINARY_TYPES:
             raise _refuse(f"The file's content is {detected}, which is not accepted as "
@@ -151,9 +151,10 @@ def clean_filename(raw: str) -> str:
     kept = []
     for ch in name:
         category = unicodedata.category(ch)
-        if category in _DROPPED:
-            continue
-        kept.append(" " if category.startswith("Z") or ch.isspace() else ch)
+        if category.startswith("Z") or ch.isspace():
+            kept.append(" ")  # tabs, line breaks, no-break and other spaces
+        elif category not in _DROPPED:
+            kept.append(ch)
     name = re.sub(r" +", " ", "".join(kept))
     name = _RESERVED_CHARS.sub("_", name).strip(" .")
     if _DEVICE.match(name):

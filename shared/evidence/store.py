@@ -14,8 +14,9 @@ the use case's transaction. An object store would keep them under their hash
 second upload of it finds it there) and leave ``content`` empty.
 """
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 from uuid import UUID, uuid4
 
 from sqlalchemy import Column, LargeBinary
@@ -92,3 +93,18 @@ async def attachments_of(session: AsyncSession, *, parent_id: UUID,
         query = query.where(col(EvidenceAttachment.record_id).in_(record_ids))
     return list((await session.exec(query.order_by(col(EvidenceAttachment.attached_at),
                                                    col(EvidenceAttachment.id)))).all())
+
+
+@dataclass(frozen=True)
+class EvidenceSetup:
+    """A service's evidence: where the bytes go and the largest file it takes."""
+
+    store: EvidenceStore
+    max_bytes: int
+
+
+def evidence_store(kind: Literal["database"]) -> EvidenceStore:
+    """The store a ``*_EVIDENCE_STORE`` setting names (only "database" exists yet)."""
+    if kind != "database":
+        raise ValueError(f"unknown evidence store {kind!r}")
+    return DatabaseEvidenceStore()

@@ -13,7 +13,7 @@ NUL guard lets through (shared.http.limits).
 """
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
 from fastapi import Request, Response
@@ -23,6 +23,10 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from shared.errors import BadRequest, Invalid, TooLarge, UnsupportedType
 from shared.evidence.attach import EvidenceFile, UploadedFile
 from shared.evidence.rules import FALLBACK_FILENAME, served_type
+from shared.http.errors import PROBLEM_CONTENT
+
+if TYPE_CHECKING:  # a typing-only name in python-multipart
+    from python_multipart.multipart import MultipartCallbacks
 
 # The one field an upload has.
 FILE_FIELD = "file"
@@ -44,6 +48,19 @@ UPLOAD_OPENAPI: dict[str, Any] = {"requestBody": {"required": True, "content": {
                                                    "Content-Type and filename are used)"}}}}}}}
 
 
+# Besides the statuses every route documents (shared.http.errors.PROBLEM_RESPONSES).
+UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    415: {"description": "Not multipart/form-data, or a file type that is not accepted "
+                         "or not what its bytes are (type "
+                         "urn:capaflow:problem:evidence-type-refused)",
+          "content": PROBLEM_CONTENT}}
+DOWNLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The file's bytes, as an attachment, under the type stored at "
+                         "upload", "content": {"application/octet-stream": {
+                             "schema": {"type": "string", "format": "binary"}}}},
+    304: {"description": "Not modified (If-None-Match named the ETag, the file's SHA-256)"}}
+
+
 class _Upload:
     """Collects the one file part while python-multipart parses the stream."""
 
@@ -53,13 +70,13 @@ class _Upload:
         self.filename: str | None = None
         self.declared: str | None = None
         self.parts = 0
-        self._headers: dict[str, str] = {}
+        self._headers: dict[str, bytes] = {}
         self._field = bytearray()
         self._value = bytearray()
         self._header_bytes = 0
         self._in_file = False
 
-    def callbacks(self) -> dict[str, Any]:
+    def callbacks(self) -> "MultipartCallbacks":
         return {"on_part_begin": self._part_begin, "on_header_field": self._header_field,
                 "on_header_value": self._header_value, "on_header_end": self._header_end,
                 "on_headers_finished": self._headers_finished, "on_part_data": self._data}
@@ -81,13 +98,12 @@ class _Upload:
         self._value += data[start:end]
 
     def _header_end(self) -> None:
-        self._headers[self._field.decode("latin-1").strip().lower()] = bytes(
-            self._value).decode("utf-8", errors="replace").strip()
+        self._headers[self._field.decode("latin-1").strip().lower()] = bytes(self._value).strip()
         self._field, self._value = bytearray(), bytearray()
 
     def _headers_finished(self) -> None:
         self.parts += 1
-        disposition = self._headers.get("content-disposition", "")
+        disposition = self._headers.get("content-disposition", b"")
         kind, options = parse_options_header(disposition)
         name = options.get(b"name", b"").decode("utf-8", errors="replace")
         if kind != b"form-data" or name != FILE_FIELD:
@@ -101,7 +117,8 @@ class _Upload:
         if self.filename is None:
             raise Invalid(f"The {FILE_FIELD!r} part is not a file (it has no filename).",
                           [(FILE_FIELD, "Send a file, with its file name.")])
-        self.declared = self._headers.get("content-type")
+        declared = self._headers.get("content-type")
+        self.declared = declared.decode("latin-1") if declared is not None else None
         self._in_file = True
 
     def _data(self, data: bytes, start: int, end: int) -> None:
@@ -114,10 +131,10 @@ class _Upload:
         self.content += data[start:end]
 
 
-def _filename(disposition: str, options: dict[bytes, bytes]) -> str | None:
+def _filename(disposition: bytes, options: dict[bytes, bytes]) -> str | None:
     # RFC 7578 says plain filename= (UTF-8 as sent, which browsers and curl do);
     # some clients add RFC 5987's filename*=UTF-8''..., which wins when present.
-    starred = _FILENAME_STAR.search(disposition)
+    starred = _FILENAME_STAR.search(disposition.decode("latin-1"))
     if starred:
         charset, _, rest = starred.group(1).strip().strip('"').partition("'")
         _language, _, encoded = rest.partition("'")
