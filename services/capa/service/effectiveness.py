@@ -14,6 +14,7 @@ from shared.auth import Principal
 from shared.db import SessionFactory, transaction
 from shared.errors import Conflict, NotPermitted
 from shared.events.capa import CapaEffectivenessVerified
+from shared.evidence.attach import EvidencePublic
 from shared.idempotency import Claim, complete
 from shared.outbox import record_event
 
@@ -30,14 +31,17 @@ from .common import (
     require_open,
     touch,
 )
+from .evidence import evidence_by_record
 
 SERVICE = "capa"
 
 
-def verification_view(row: EffectivenessVerification) -> VerificationPublic:
+def verification_view(row: EffectivenessVerification,
+                      attachments: list[EvidencePublic] | None = None) -> VerificationPublic:
     return VerificationPublic(id=row.id, capa_id=row.capa_id, cycle=row.cycle,
                               result=row.result, evidence=row.evidence,
-                              verified_by=row.verified_by, verified_at=row.verified_at)
+                              verified_by=row.verified_by, verified_at=row.verified_at,
+                              attachments=attachments)
 
 
 async def plan_effectiveness_check(sessions: SessionFactory, *, capa_id: UUID,
@@ -112,4 +116,5 @@ async def list_verifications(sessions: SessionFactory, *, capa_id: UUID
             select(EffectivenessVerification)
             .where(col(EffectivenessVerification.capa_id) == capa_id)
             .order_by(col(EffectivenessVerification.verified_at)))).all()
-        return [verification_view(r) for r in rows]
+        evidence = await evidence_by_record(session, capa_id)
+        return [verification_view(r, evidence.get(r.id, [])) for r in rows]
