@@ -31,7 +31,10 @@ class UploadLimit:
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, *, max_bytes: int,
+    """``max_bytes`` for every body (None: no limit but the uploads'), ``uploads``
+    for evidence uploads."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int | None,
                  uploads: UploadLimit | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
@@ -43,6 +46,9 @@ class BodySizeLimit:
             return
         limit = (self.uploads.max_bytes if self.uploads is not None and is_upload(scope)
                  else self.max_bytes)
+        if limit is None:
+            await self.app(scope, receive, send)
+            return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._reject(scope, receive, send, limit)
