@@ -43,7 +43,7 @@ _FILENAME_STAR = re.compile(r"filename\*\s*=\s*([^;]+)", re.IGNORECASE)
 UPLOAD_OPENAPI: dict[str, Any] = {"requestBody": {"required": True, "content": {
     "multipart/form-data": {"schema": {
         "type": "object", "required": [FILE_FIELD], "additionalProperties": False,
-        "properties": {FILE_FIELD: {"type": "string", "format": "binary",
+        "properties": {FILE_FIELD: {"type": "string", "format": "binary", "minLength": 1,
                                     "description": "The evidence file (its part's "
                                                    "Content-Type and filename are used)"}}}}}}}
 
