@@ -26,7 +26,7 @@ from shared.http.observe import RequestObservation
 from shared.http.uploads import ENVELOPE_BYTES
 
 from .client import ApiClient
-from .errors import install_error_pages
+from .errors import install_error_pages, too_large_page
 from .health import health_router
 from .models import web_sessions
 from .pages import (
@@ -101,7 +101,7 @@ def create_app(settings: WebSettings | None = None,
     app.add_middleware(RequestObservation, service="web")
     # Only the evidence forms' bodies are bounded here (their file goes on to a
     # service, which bounds it again); the other forms keep Starlette's own limits.
-    app.add_middleware(BodySizeLimit, max_bytes=None,
+    app.add_middleware(BodySizeLimit, max_bytes=None, refusal=too_large_page,
                        uploads=UploadLimit(settings.evidence_max_bytes + ENVELOPE_BYTES))
     install_error_pages(app)
     tracing.instrument_app(app)

@@ -1,8 +1,10 @@
 """Request body size limit (413) as plain ASGI middleware, so it also holds for
 chunked bodies that carry no Content-Length."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.http.errors import problem_response
@@ -32,13 +34,16 @@ class UploadLimit:
 
 class BodySizeLimit:
     """``max_bytes`` for every body (None: no limit but the uploads'), ``uploads``
-    for evidence uploads."""
+    for evidence uploads; ``refusal`` answers instead of problem+json (the UI's
+    HTML page)."""
 
     def __init__(self, app: ASGIApp, *, max_bytes: int | None,
-                 uploads: UploadLimit | None = None) -> None:
+                 uploads: UploadLimit | None = None,
+                 refusal: Callable[[Scope, int], Response] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.uploads = uploads
+        self.refusal = refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -78,6 +83,9 @@ class BodySizeLimit:
                 await self._reject(scope, receive, send, limit)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        if self.refusal is not None:
+            await self.refusal(scope, limit)(scope, receive, send)
+            return
         response = problem_response(
             413, f"The request body is larger than {limit} bytes; split it up.",
             instance=scope.get("path"))
