@@ -16,13 +16,13 @@ class _TooLarge(Exception):
 
 # Evidence uploads (POST .../evidence) are files, not JSON: they get a limit of
 # their own (shared.http.uploads streams them and enforces the file's limit
-# exactly) and the NUL guard lets their bytes through.
+# exactly) and the NUL guard lets their bytes through. By path, whatever the
+# method: a file sent with another method is the router's 405, not a NUL 422.
 UPLOAD_PATH_SUFFIX = "/evidence"
 
 
 def is_upload(scope: Scope) -> bool:
-    return (scope.get("method") == "POST"
-            and str(scope.get("path", "")).rstrip("/").endswith(UPLOAD_PATH_SUFFIX))
+    return str(scope.get("path", "")).rstrip("/").endswith(UPLOAD_PATH_SUFFIX)
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
           "content": PROBLEM_CONTENT}}
 DOWNLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "The file's bytes, as an attachment, under the type stored at "
-                         "upload", "content": {"application/octet-stream": {
+                         "upload (one of the accepted types)", "content": {"*/*": {
                              "schema": {"type": "string", "format": "binary"}}}},
     304: {"description": "Not modified (If-None-Match named the ETag, the file's SHA-256)"}}
 

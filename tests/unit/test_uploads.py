@@ -85,3 +85,10 @@ async def test_malformed_or_foreign_bodies_are_4xx() -> None:
     assert nothing.status_code == 422
     for answer in (no_boundary, broken, form, plain, nothing):
         assert answer.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_file_sent_with_another_method_is_405_not_a_nul_refusal() -> None:
+    async with _client() as client:
+        answer = await client.request("PUT", "/records/1/evidence", content=samples.png(),
+                                      headers={"Content-Type": "image/png"})
+    assert answer.status_code == 405
