@@ -75,6 +75,18 @@ class Invalid(UseCaseError):
         super().__init__(detail, title=title, **extensions)
 
 
+class TooLarge(UseCaseError):
+    """More than a limit allows (an evidence file over its size limit)."""
+
+    status, kind_title = 413, "Content Too Large"
+
+
+class UnsupportedType(UseCaseError):
+    """Content of a type this endpoint does not take (or not the type it claims)."""
+
+    status, kind_title = 415, "Unsupported Media Type"
+
+
 class Unavailable(UseCaseError):
     """Something the use case needs is not reachable now; the caller may retry."""
 

@@ -9,6 +9,7 @@ from sqlmodel import Field, SQLModel
 
 from shared.db import UTCDateTime
 from shared.events.catalog import Severity
+from shared.evidence.store import EvidenceAttachment, EvidenceBlob
 from shared.idempotency import IdempotencyRecord
 from shared.inbox import ProcessedEvent
 from shared.outbox import OutboxMessage
@@ -24,6 +25,8 @@ __all__ = [
     "CapaCounter",
     "CapaNonconformity",
     "EffectivenessVerification",
+    "EvidenceAttachment",
+    "EvidenceBlob",
     "IdempotencyRecord",
     "Lesson",
     "OutboxMessage",

@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from shared.events.base import Severity
+from shared.evidence.attach import EvidencePublic
 from shared.inputs import NO_NUL, IsoDate
 from shared.vocabulary import CauseCategory
 
@@ -222,6 +223,9 @@ class ActionPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     version: int
+    # References to evidence files (bytes at each one's download path): filled
+    # when actions are read (list and GET); null in the answers to changes.
+    attachments: list[EvidencePublic] | None = None
 
 
 class EffectivenessPlanInput(Request):
@@ -252,6 +256,8 @@ class VerificationPublic(BaseModel):
     # A manager's early verification: who allowed it and why.
     override_by: str | None = None
     override_reason: str | None = None
+    # Evidence files (references): filled in the list; null in the answer to recording it.
+    attachments: list[EvidencePublic] | None = None
 
 
 class LessonPublic(BaseModel):

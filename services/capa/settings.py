@@ -1,3 +1,5 @@
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -19,6 +21,12 @@ class CapaSettings(ServiceSettings):
     default_likelihood: int = Field(default=3, ge=1, le=5)
     # The consumer group reading nonconformity.events; replicas share it.
     consumer_group: str = "capa"
+    # Largest evidence file in bytes (CAPA_EVIDENCE_MAX_BYTES); an upload is cut
+    # off with 413 as soon as it passes this, never read to its end.
+    evidence_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1, le=1024 * 1024 * 1024)
+    # Where evidence bytes are kept: "database" (the service's own, the default and
+    # so far the only store; shared.evidence.store.EvidenceStore is the seam for others).
+    evidence_store: Literal["database"] = "database"
     # How often the overdue job looks for overdue actions and CAPAs (seconds).
     overdue_check_interval: float = Field(default=300.0, gt=0)
     # Reminders: actions and CAPAs due within this many days (0: on the due day only)

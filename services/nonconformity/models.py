@@ -9,15 +9,16 @@ from sqlmodel import Field, SQLModel
 
 from shared.db import UTCDateTime
 from shared.events.base import Severity
+from shared.evidence.store import EvidenceAttachment, EvidenceBlob
 from shared.idempotency import IdempotencyRecord
 from shared.inbox import ProcessedEvent
 from shared.outbox import OutboxMessage
 
 from .domain import CapaLink, NonconformityStatus
 
-__all__ = ["IdempotencyRecord", "Nonconformity", "NonconformityHistory", "NonconformityTag",
-           "NumberSequence", "Occurrence", "OutboxMessage", "ProcessedEvent",
-           "ReceivedWebhook", "metadata"]
+__all__ = ["EvidenceAttachment", "EvidenceBlob", "IdempotencyRecord", "Nonconformity",
+           "NonconformityHistory", "NonconformityTag", "NumberSequence", "Occurrence",
+           "OutboxMessage", "ProcessedEvent", "ReceivedWebhook", "metadata"]
 
 
 class Nonconformity(SQLModel, table=True):

@@ -18,6 +18,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from shared.events.base import Severity
+from shared.evidence.attach import EvidencePublic
 from shared.inputs import iso_only, utc_in_range, years_through
 
 from .domain import CLAUSE_PATTERN, FindingType, Source, TriageDecision
@@ -196,6 +197,10 @@ class NonconformityPublic(BaseModel):
     closed_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    # References only (the bytes are at each one's download path). Filled on
+    # GET /v1/nonconformities/{id}; null in lists and in the answers to changes.
+    attachments: list[EvidencePublic] | None = Field(
+        default=None, description="Evidence files attached (GET of one NC; null elsewhere)")
 
     model_config = ConfigDict(from_attributes=True)
 

@@ -1,4 +1,5 @@
 from datetime import timedelta
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -18,6 +19,12 @@ class NonconformitySettings(ServiceSettings):
 
     database_url: str = "sqlite+aiosqlite:///var/nonconformity.sqlite"
     consumer_group: str = "nonconformity"
+    # Largest evidence file in bytes (NONCONFORMITY_EVIDENCE_MAX_BYTES); an upload is cut
+    # off with 413 as soon as it passes this, never read to its end.
+    evidence_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1, le=1024 * 1024 * 1024)
+    # Where evidence bytes are kept: "database" (the service's own, the default and
+    # so far the only store; shared.evidence.store.EvidenceStore is the seam for others).
+    evidence_store: Literal["database"] = "database"
     escalate_severities: list[Severity] = [Severity.critical, Severity.major]
     recurrence_threshold: int = Field(default=3, ge=2)
     recurrence_window_days: float = Field(default=30, gt=0)

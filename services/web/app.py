@@ -21,10 +21,12 @@ from sqlalchemy import select
 
 from shared import tracing
 from shared.db import create_engine
+from shared.http.limits import BodySizeLimit, UploadLimit
 from shared.http.observe import RequestObservation
+from shared.http.uploads import ENVELOPE_BYTES
 
 from .client import ApiClient
-from .errors import install_error_pages
+from .errors import install_error_pages, too_large_page
 from .health import health_router
 from .models import web_sessions
 from .oidc_login import OidcLogin
@@ -34,6 +36,7 @@ from .pages import (
     capa_forms,
     capas,
     dashboard,
+    evidence,
     home,
     lessons,
     nc_actions,
@@ -105,6 +108,10 @@ def create_app(settings: WebSettings | None = None,
     # Outermost: the latency histogram counts every answer, the session store's 503
     # included, under service="web" beside the three services'.
     app.add_middleware(RequestObservation, service="web")
+    # Only the evidence forms' bodies are bounded here (their file goes on to a
+    # service, which bounds it again); the other forms keep Starlette's own limits.
+    app.add_middleware(BodySizeLimit, max_bytes=None, refusal=too_large_page,
+                       uploads=UploadLimit(settings.evidence_max_bytes + ENVELOPE_BYTES))
     install_error_pages(app)
     tracing.instrument_app(app)
 
@@ -122,4 +129,4 @@ def _page_modules() -> list[ModuleType]:
     # Each area of the UI is one module with a `router`, listed here so the
     # composition root shows the whole UI at a glance.
     return [auth, oidc_sign_in, home, nonconformities, nc_actions, capas, capa_forms,
-            capa_actions, dashboard, subscriptions, lessons]
+            capa_actions, evidence, dashboard, subscriptions, lessons]

@@ -73,12 +73,16 @@ class ApiClient:
 
     async def request(self, service: ServiceName, method: str, path: str, *, key: str,
                       params: dict[str, Any] | None = None, json: Any = None,
-                      headers: dict[str, str] | None = None) -> ApiResponse:
+                      headers: dict[str, str] | None = None, files: Any = None,
+                      raw: bool = False) -> ApiResponse:
+        """``files``: a multipart upload instead of JSON; ``raw``: a success's body is
+        the bytes as they came (a download), not decoded JSON."""
         sent = {"Authorization": f"Bearer {key}", **_trace_headers(), **(headers or {})}
         clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
         try:
             response = await self._http.request(method, self._bases[service] + path,
-                                                params=clean, json=json, headers=sent)
+                                                params=clean, json=json, files=files,
+                                                headers=sent)
         except httpx.HTTPError as exc:
             # The exception's class (ConnectError, ReadTimeout) is for the log; people
             # get what they can do about it.
@@ -86,6 +90,8 @@ class ApiClient:
                         type(exc).__name__, exc)
             raise ApiError(503, f"The {service} service cannot be reached; "
                                 "try again in a moment.") from exc
+        if raw and response.status_code < 400:
+            return ApiResponse(response.status_code, response.content, response.headers)
         body: Any = None
         if response.content:
             try:
@@ -133,3 +139,14 @@ class UserApi:
             headers["Idempotency-Key"] = idempotency_key
         return await self._client.request(service, method, path, key=self._key, json=json,
                                           headers=headers)
+
+    async def upload(self, service: ServiceName, path: str, *, filename: str, content: bytes,
+                     content_type: str | None) -> ApiResponse:
+        """An evidence file, sent on as the person's browser gave it (the service checks it)."""
+        part = (filename, content, content_type or "application/octet-stream")
+        return await self._client.request(service, "POST", path, key=self._key,
+                                          files={"file": part})
+
+    async def download(self, service: ServiceName, path: str) -> ApiResponse:
+        """A file's bytes and the service's headers (type, disposition, ETag)."""
+        return await self._client.request(service, "GET", path, key=self._key, raw=True)

@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 from .client import ApiError
 from .deps import (
@@ -76,3 +77,11 @@ def install_error_pages(app: FastAPI) -> None:
         return render(request, "error.html", status_code=422, title="Request not understood",
                       message="Some of what was sent could not be read. Go back, reload "
                               "the page and try again.")
+
+
+def too_large_page(scope: Scope, limit: int) -> Response:
+    """An upload form's body over its limit (refused by the body-size middleware,
+    before any page ran): an HTML page, as every refusal a browser meets."""
+    return render(Request(scope), "error.html", status_code=413, title="File too large",
+                  message=f"The file is larger than this site takes ({limit // (1024 * 1024)} "
+                          "MiB with the form). Go back and attach a smaller file, or split it.")

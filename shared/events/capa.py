@@ -4,7 +4,7 @@ from datetime import date, datetime
 from typing import ClassVar
 from uuid import UUID
 
-from shared.events.base import CAPA_TOPIC, EventData, Severity
+from shared.events.base import CAPA_TOPIC, EventData, EvidenceAttached, Severity
 
 
 class CapaOpened(EventData):
@@ -234,6 +234,14 @@ class CapaCancelled(CapaEvent):
     cancelled_at: datetime
 
 
+class CapaEvidenceAttached(EvidenceAttached, CapaEvent):
+    """A file was attached as evidence to one of the CAPA's actions
+    (record_type "action") or effectiveness verifications
+    ("effectiveness_verification")."""
+
+    event_type: ClassVar[str] = "capaflow.capa.evidence_attached.v1"
+
+
 EVENTS: tuple[type[EventData], ...] = (
     CapaOpened,
     CapaStatusChanged,
@@ -251,4 +259,5 @@ EVENTS: tuple[type[EventData], ...] = (
     CapaCancelled,
     CapaClosed,
     LessonPublished,
+    CapaEvidenceAttached,
 )

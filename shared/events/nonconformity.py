@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import ClassVar
 from uuid import UUID
 
-from shared.events.base import NONCONFORMITY_TOPIC, EventData, Severity
+from shared.events.base import NONCONFORMITY_TOPIC, EventData, EvidenceAttached, Severity
 
 
 class NonconformityEvent(EventData):
@@ -107,6 +107,12 @@ class NonconformityReopened(NonconformityEvent):
     reopened_at: datetime
 
 
+class NonconformityEvidenceAttached(EvidenceAttached, NonconformityEvent):
+    """A file was attached to the NC as evidence (record_type "nonconformity")."""
+
+    event_type: ClassVar[str] = "capaflow.nonconformity.evidence_attached.v1"
+
+
 EVENTS: tuple[type[EventData], ...] = (
     NonconformityReported,
     NonconformityUpdated,
@@ -116,4 +122,5 @@ EVENTS: tuple[type[EventData], ...] = (
     NonconformityRecurred,
     NonconformityClosed,
     NonconformityReopened,
+    NonconformityEvidenceAttached,
 )

@@ -10,10 +10,12 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from shared import tracing
 from shared.auth import KeyFile
 from shared.db import SessionFactory
+from shared.evidence.store import EvidenceSetup
 from shared.http.errors import PROBLEM_RESPONSES, install_problem_handlers
 from shared.http.health import router as health_router
-from shared.http.limits import BodySizeLimit, NulGuard
+from shared.http.limits import BodySizeLimit, NulGuard, UploadLimit
 from shared.http.observe import RequestObservation
+from shared.http.uploads import ENVELOPE_BYTES
 from shared.observability import configure_logging
 from shared.oidc import TokenVerifier
 from shared.runtime import BackgroundJob, ServiceRuntime, Subscriptions
@@ -23,7 +25,10 @@ from shared.settings import ServiceSettings
 def service_app(*, service: str, title: str, settings: ServiceSettings,
                 subscriptions: Sequence[Subscriptions] = (),
                 routers: Sequence[APIRouter] = (),
-                jobs: Sequence[BackgroundJob] = ()) -> FastAPI:
+                jobs: Sequence[BackgroundJob] = (),
+                evidence: EvidenceSetup | None = None) -> FastAPI:
+    """``evidence``: the service takes evidence uploads (POST .../evidence) of files
+    up to its ``max_bytes``; their bodies get that limit plus the multipart envelope."""
     configure_logging(service=service, level=settings.log_level, json_logs=settings.log_json)
     tracing.configure_exporter(service=service, exporter=settings.otel_exporter,
                                endpoint=settings.otel_endpoint)
@@ -48,7 +53,9 @@ def service_app(*, service: str, title: str, settings: ServiceSettings,
     app.state.oidc = TokenVerifier(oidc) if oidc else None
     app.add_middleware(NulGuard)
     app.add_middleware(RequestObservation, service=service)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.state.evidence = evidence
+    uploads = UploadLimit(evidence.max_bytes + ENVELOPE_BYTES) if evidence else None
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, uploads=uploads)
     install_problem_handlers(app)
     tracing.instrument_app(app)
     app.include_router(health_router)
@@ -65,3 +72,12 @@ def sessions_of(request: Request) -> SessionFactory:
 
 # What a router takes to hand its use case the service's database.
 SessionsDep = Annotated[SessionFactory, Depends(sessions_of)]
+
+
+def evidence_of(request: Request) -> EvidenceSetup:
+    """The evidence store and file limit of a service that takes uploads."""
+    evidence: EvidenceSetup = request.app.state.evidence
+    return evidence
+
+
+EvidenceDep = Annotated[EvidenceSetup, Depends(evidence_of)]

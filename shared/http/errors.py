@@ -34,13 +34,13 @@ class ProblemDocument(BaseModel):
     instance: str | None = None
 
 
-_PROBLEM_CONTENT = {PROBLEM_JSON: {"schema": ProblemDocument.model_json_schema(
+PROBLEM_CONTENT = {PROBLEM_JSON: {"schema": ProblemDocument.model_json_schema(
     ref_template="#/components/schemas/{model}")}}
 
 # Documented on every route, so clients (and schema checkers) know every
 # error is a problem document.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"description": HTTPStatus(status).phrase, "content": _PROBLEM_CONTENT}
+    status: {"description": HTTPStatus(status).phrase, "content": PROBLEM_CONTENT}
     for status in (400, 401, 403, 404, 409, 412, 413, 422, 428, 503)
 }
 

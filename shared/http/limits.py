@@ -1,6 +1,10 @@
 """Request body size limit (413) as plain ASGI middleware, so it also holds for
 chunked bodies that carry no Content-Length."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.http.errors import problem_response
@@ -10,18 +14,49 @@ class _TooLarge(Exception):
     pass
 
 
+# Evidence uploads (POST .../evidence) are files, not JSON: they get a limit of
+# their own (shared.http.uploads streams them and enforces the file's limit
+# exactly) and the NUL guard lets their bytes through. By path, whatever the
+# method: a file sent with another method is the router's 405, not a NUL 422.
+UPLOAD_PATH_SUFFIX = "/evidence"
+
+
+def is_upload(scope: Scope) -> bool:
+    return str(scope.get("path", "")).rstrip("/").endswith(UPLOAD_PATH_SUFFIX)
+
+
+@dataclass(frozen=True)
+class UploadLimit:
+    """The largest body of an upload request (file + multipart envelope)."""
+
+    max_bytes: int
+
+
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    """``max_bytes`` for every body (None: no limit but the uploads'), ``uploads``
+    for evidence uploads; ``refusal`` answers instead of problem+json (the UI's
+    HTML page)."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int | None,
+                 uploads: UploadLimit | None = None,
+                 refusal: Callable[[Scope, int], Response] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.uploads = uploads
+        self.refusal = refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = (self.uploads.max_bytes if self.uploads is not None and is_upload(scope)
+                 else self.max_bytes)
+        if limit is None:
+            await self.app(scope, receive, send)
+            return
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._reject(scope, receive, send, limit)
             return
 
         seen = 0
@@ -32,7 +67,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     raise _TooLarge
             return message
 
@@ -45,11 +80,14 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await self._reject(scope, receive, send)
+                await self._reject(scope, receive, send, limit)
 
-    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _reject(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        if self.refusal is not None:
+            await self.refusal(scope, limit)(scope, receive, send)
+            return
         response = problem_response(
-            413, f"The request body is larger than {self.max_bytes} bytes; split it up.",
+            413, f"The request body is larger than {limit} bytes; split it up.",
             instance=scope.get("path"))
         await response(scope, receive, send)
 
@@ -80,7 +118,9 @@ class NulGuard:
             await self._reject(scope, receive, send, "the query string or path")
             return
 
-        if scope.get("path", "").startswith(self.FOREIGN_BODIES):
+        if scope.get("path", "").startswith(self.FOREIGN_BODIES) or is_upload(scope):
+            # An upload is bytes (a PDF holds NULs); it streams to its route, whose
+            # file rules take text files with NUL for binary ones.
             await self.app(scope, receive, send)
             return
         # Read the whole body first (BodySizeLimit, outside this, bounds it), so

@@ -15,6 +15,12 @@ network, not on the request, so no schema can predict it. The notifications
 service answers it with a 422 of its own documented problem type
 (services/notifications/domain/targets.TARGET_NOT_ALLOWED); only that refusal of
 schema-valid data is dropped, every other one still fails the run.
+
+Likewise an evidence upload: the schema says "a file", but whether its bytes
+are a PDF or an image (and what the part's Content-Type claims) is the
+content's business, which no schema states. Its refusal is a 415 of its own
+documented problem type (shared/evidence/rules.TYPE_REFUSED); only that one is
+dropped.
 """
 
 import re
@@ -24,6 +30,7 @@ from typing import Any
 import schemathesis
 
 from services.notifications.domain.targets import TARGET_NOT_ALLOWED
+from shared.evidence.rules import TYPE_REFUSED
 
 _WELL_FORMED = re.compile(r"^\S(.*\S)?$")
 # schemathesis' code for "schema-valid request rejected" (positive_data_acceptance).
@@ -40,11 +47,13 @@ def before_call(ctx: Any, case: Any, **kwargs: Any) -> None:
 
 @schemathesis.hook
 def filter_failure(ctx: Any, failure: Any, case: Any, response: Any) -> bool:
-    """Keep every failure but a guard's refusal of where a valid target points."""
-    if failure.code != _REJECTED_POSITIVE_DATA or response.status_code != 422:
+    """Keep every failure but a guard's refusal of where a valid target points and
+    the evidence rules' refusal of what a valid file holds."""
+    expected = {422: TARGET_NOT_ALLOWED, 415: TYPE_REFUSED}.get(response.status_code)
+    if failure.code != _REJECTED_POSITIVE_DATA or expected is None:
         return True
     try:
         problem = response.json()
     except ValueError:
         return True
-    return not (isinstance(problem, dict) and problem.get("type") == TARGET_NOT_ALLOWED)
+    return not (isinstance(problem, dict) and problem.get("type") == expected)

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import evidence_samples as samples
 from tests.e2e.loop import Loop, poll
 from tests.e2e.test_run_services import services_running
 from tests.e2e.web_client import WebClient
@@ -291,3 +292,54 @@ def test_refusals_in_plain_words_and_html_pages_never_json(ui: Ui) -> None:
     assert "Your session ended; sign in again. What you were sending was not saved." in page.text
     signed = engineer.sign_in(ui.keys["engineer"], next_path=capa_path)
     assert signed.headers["location"] == capa_path
+
+
+def test_evidence_files_through_the_upload_forms(ui: Ui) -> None:
+    """A file attached on the NC page and on a CAPA's action, listed there and
+    downloaded through the UI byte for byte as an attachment; a refused file is
+    said at the form, on the page."""
+    engineer, reporter = ui.person("engineer"), ui.person("reporter")
+    nc = ui.api.call("POST", "nonconformity", "/v1/nonconformities", role="reporter",
+                     json={"title": "Torn label on pallet 9", "severity": "minor"}).json()
+    nc_path = f"/nonconformities/{nc['id']}"
+    page = engineer.get(nc_path)
+    assert 'enctype="multipart/form-data"' in page.text
+    assert f'action="{nc_path}/evidence' not in reporter.get(nc_path).text  # may not attach
+
+    photo = samples.png(uuid.uuid4().bytes)
+    _, page = followed(engineer, engineer.upload(f"{nc_path}/evidence", "Etikett Palette 9.png",
+                                                 photo, "image/png"))
+    assert "Evidence attached." in page.text and "Etikett Palette 9.png" in page.text
+    [reference] = ui.api.call("GET", "nonconformity", f"/v1/nonconformities/{nc['id']}",
+                              role="reporter").json()["attachments"]
+    link = f"{nc_path}/evidence/{reference['id']}"
+    assert f'href="{link}"' in page.text
+    download = reporter.get(link)
+    assert download.status_code == 200 and download.content == photo
+    assert download.headers["content-type"] == "image/png"
+    assert download.headers["content-disposition"].startswith("attachment;")
+    assert download.headers["x-content-type-options"] == "nosniff"
+    assert "sandbox" in download.headers["content-security-policy"]
+
+    # A file whose bytes are not what it says: the page says why, nothing is attached.
+    refused = engineer.upload(f"{nc_path}/evidence", "report.pdf", b"just text", "application/pdf")
+    assert refused.status_code == 422 and "text/html" in refused.headers["content-type"]
+    assert "The file was not attached" in refused.text and "plain text" in refused.text
+
+    capa_id = _investigating_capa(ui, "Torn labels on pallets")
+    action = ui.api.call("POST", "capa", f"/v1/capas/{capa_id}/actions", role="engineer", json={
+        "kind": "corrective", "description": "Change the label stock", "owner": "dev-engineer",
+        "due_date": (date.today() + timedelta(days=30)).isoformat()}).json()
+    capa_path = f"/capas/{capa_id}"
+    spec = samples.pdf()
+    _, page = followed(engineer, engineer.upload(
+        f"{capa_path}/actions/{action['id']}/evidence", "label stock spec.pdf", spec,
+        "application/pdf"))
+    assert "Evidence attached." in page.text and "label stock spec.pdf" in page.text
+    [listed] = ui.api.call("GET", "capa", f"/v1/capas/{capa_id}/actions/{action['id']}",
+                           role="reporter").json()["attachments"]
+    assert reporter.get(f"{capa_path}/actions/{action['id']}/evidence/{listed['id']}"
+                        ).content == spec
+    trail = ui.api.call("GET", "capa", f"/v1/capas/{capa_id}/audit-trail",
+                        role="reporter").json()["items"]
+    assert trail[-1]["action"] == "evidence_attached"

@@ -45,5 +45,11 @@ class WebClient:
         return self.http.post(path, content=urlencode([*items, ("csrf_token", self.csrf)]),
                               headers={"content-type": "application/x-www-form-urlencoded"})
 
+    def upload(self, path: str, filename: str, content: bytes,
+               content_type: str) -> httpx.Response:
+        """POST a file form (multipart/form-data) with the session's CSRF token."""
+        return self.http.post(path, data={"csrf_token": self.csrf},
+                              files={"file": (filename, content, content_type)})
+
     def close(self) -> None:
         self.http.close()

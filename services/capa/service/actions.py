@@ -27,6 +27,7 @@ from ..domain.workflow import FINISHED_ACTION, OPEN_STATES
 from ..models import ActionRow, Capa
 from ..schemas import ActionCreate, ActionPublic, ActionUpdate
 from .common import SYSTEM, action_view, event_fields, load_capa, record_change, touch
+from .evidence import evidence_by_record
 
 log = logging.getLogger(__name__)
 SERVICE = "capa"
@@ -139,7 +140,8 @@ async def get_action(sessions: SessionFactory, *, capa_id: UUID, action_id: UUID
         action = await session.get(ActionRow, action_id)
         if action is None or action.capa_id != capa_id:
             raise NotFound(f"There is no action {action_id} on CAPA {capa_id}.")
-        return action_view(action, now.date())
+        evidence = await evidence_by_record(session, capa_id)
+        return action_view(action, now.date(), evidence.get(action.id, []))
 
 
 async def list_actions(sessions: SessionFactory, *, capa_id: UUID,
@@ -149,7 +151,8 @@ async def list_actions(sessions: SessionFactory, *, capa_id: UUID,
         rows = (await session.exec(select(ActionRow).where(col(ActionRow.capa_id) == capa_id)
                                    .order_by(col(ActionRow.created_at), col(ActionRow.id)))
                 ).all()
-        return [action_view(a, now.date()) for a in rows]
+        evidence = await evidence_by_record(session, capa_id)
+        return [action_view(a, now.date(), evidence.get(a.id, [])) for a in rows]
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.errors import Conflict, NotFound
+from shared.evidence.attach import EvidencePublic
 
 from ..domain.audit_chain import GENESIS, KEYED, PLAIN, entry_hash, head_value
 from ..domain.workflow import FINISHED_ACTION, TERMINAL, allowed_moves
@@ -145,7 +146,8 @@ def capa_view(capa: Capa, nonconformity_ids: list[UUID], today: date) -> CapaPub
         cancel_reason=capa.cancel_reason, version=capa.version)
 
 
-def action_view(action: ActionRow, today: date) -> ActionPublic:
+def action_view(action: ActionRow, today: date,
+                attachments: list[EvidencePublic] | None = None) -> ActionPublic:
     return ActionPublic(
         id=action.id, capa_id=action.capa_id, kind=action.kind,
         description=action.description, owner=action.owner, due_date=action.due_date,
@@ -153,4 +155,5 @@ def action_view(action: ActionRow, today: date) -> ActionPublic:
         overdue=action.status not in FINISHED_ACTION and action.due_date < today,
         completion_evidence=action.completion_evidence, completed_by=action.completed_by,
         completed_at=action.completed_at, created_by=action.created_by,
-        created_at=action.created_at, updated_at=action.updated_at, version=action.version)
+        created_at=action.created_at, updated_at=action.updated_at, version=action.version,
+        attachments=attachments)

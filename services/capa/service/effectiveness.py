@@ -17,6 +17,7 @@ from shared.auth import Principal
 from shared.db import SessionFactory, transaction
 from shared.errors import Conflict, NotPermitted
 from shared.events.capa import CapaEffectivenessVerified
+from shared.evidence.attach import EvidencePublic
 from shared.idempotency import Claim, complete
 from shared.outbox import record_event
 
@@ -39,16 +40,18 @@ from .common import (
     require_open,
     touch,
 )
+from .evidence import evidence_by_record
 
 SERVICE = "capa"
 
 
-def verification_view(row: EffectivenessVerification) -> VerificationPublic:
+def verification_view(row: EffectivenessVerification,
+                      attachments: list[EvidencePublic] | None = None) -> VerificationPublic:
     return VerificationPublic(id=row.id, capa_id=row.capa_id, cycle=row.cycle,
                               result=row.result, evidence=row.evidence,
                               verified_by=row.verified_by, verified_at=row.verified_at,
                               check_date=row.check_date, override_by=row.override_by,
-                              override_reason=row.override_reason)
+                              override_reason=row.override_reason, attachments=attachments)
 
 
 async def _verified_this_cycle(session: AsyncSession, capa: Capa) -> bool:
@@ -145,4 +148,5 @@ async def list_verifications(sessions: SessionFactory, *, capa_id: UUID
             select(EffectivenessVerification)
             .where(col(EffectivenessVerification.capa_id) == capa_id)
             .order_by(col(EffectivenessVerification.verified_at)))).all()
-        return [verification_view(r) for r in rows]
+        evidence = await evidence_by_record(session, capa_id)
+        return [verification_view(r, evidence.get(r.id, [])) for r in rows]

@@ -12,6 +12,8 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import col, select
 
 from shared.db import SessionFactory
+from shared.evidence.attach import evidence_view
+from shared.evidence.store import attachments_of
 from shared.pagination import TimeKeyset
 
 from ..domain import NonconformityNotFound
@@ -40,9 +42,16 @@ class NonconformityFilter:
 async def get_nonconformity(*, sessions: SessionFactory, nc_id: UUID) -> NonconformityPublic:
     async with sessions() as session:
         nc = await session.get(Nonconformity, nc_id)
-    if nc is None:
-        raise NonconformityNotFound(nc_id)
-    return NonconformityPublic.model_validate(nc)
+        if nc is None:
+            raise NonconformityNotFound(nc_id)
+        attachments = await attachments_of(session, parent_id=nc_id)
+    public = NonconformityPublic.model_validate(nc)
+    public.attachments = [evidence_view(a, evidence_path(nc_id, a.id)) for a in attachments]
+    return public
+
+
+def evidence_path(nc_id: UUID, attachment_id: UUID) -> str:
+    return f"/v1/nonconformities/{nc_id}/evidence/{attachment_id}"
 
 
 async def history(*, sessions: SessionFactory, nc_id: UUID) -> list[HistoryEntry]:

@@ -150,6 +150,10 @@ async def render_capa(request: Request, api: UserApi, user: UserSession, capa_id
     updatable = {a["id"] for a in actions
                  if can["update_action"] and a["status"] not in ACTION_FINISHED_STATES}
     shown |= {f"action_{action_id}" for action_id in updatable}
+    if can["action_evidence"]:
+        shown |= {f"evidence_{a['id']}" for a in actions}
+    if can["verification_evidence"]:
+        shown |= {f"evidence_{v['id']}" for v in verifications}
     # A refused form the fresh page no longer shows still needs its message.
     orphan = state.message if state.name and state.name not in shown else ""
     return render(request, "capa_detail.html", status_code=state.status,
@@ -195,6 +199,9 @@ def _may(user: UserSession, capa: dict[str, Any],
         "plan": user.holds_any("engineer", "verifier", "manager") and status in OPEN_STATES,
         "verify": user.holds_any("verifier", "manager") and status == CapaStatus.verifying,
         "is_owner": capa.get("owner") == user.subject,
+        # Evidence on the records of an open CAPA, by those who write them.
+        "action_evidence": engineer and status in OPEN_STATES,
+        "verification_evidence": user.holds_any("verifier", "manager") and status in OPEN_STATES,
     }
 
 

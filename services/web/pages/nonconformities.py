@@ -143,4 +143,5 @@ def _may(user: UserSession, nc: dict[str, Any]) -> dict[str, bool]:
         "reopen": user.holds_any("manager") and not is_open,
         # A CAPA may be opened by hand for an NC that has none (or whose CAPA was cancelled).
         "open_capa": editor and is_open and nc["capa_link"] == CapaLink.none,
+        "evidence": editor and is_open,
     }
