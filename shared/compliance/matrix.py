@@ -101,6 +101,10 @@ def render(shown: dict[str, list[MarkedTest]]) -> str:
 
 
 def main(argv: list[str]) -> int:
+    if not (ROOT / "tests").is_dir():
+        print("the matrix is generated in a checkout of the repository (tests/ is missing)",
+              file=sys.stderr)
+        return 2
     try:
         text = render(collect(ROOT))
     except MarkerError as error:
