@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 BUS ?= sql
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help venv run migrate test test-unit infra-up infra-down lint format schemas constraints clean
+.PHONY: help venv run migrate test test-unit infra-up infra-down lint format schemas compliance constraints clean
 
 help:
 	@echo "make run        start the three services (BUS=sql default, BUS=kafka for Kafka+PostgreSQL)"
@@ -53,6 +53,10 @@ format: venv
 schemas: venv
 	$(BIN)/python -m shared.events.schemas
 	$(BIN)/python -m shared.events.asyncapi
+
+# The traceability matrix docs/compliance.md, from shared/compliance/ and the tests' markers.
+compliance: venv
+	$(BIN)/python -m shared.compliance.matrix
 
 constraints: venv
 	{ head -2 constraints.txt; $(BIN)/pip freeze --exclude-editable; } > constraints.new && mv constraints.new constraints.txt

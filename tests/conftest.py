@@ -18,6 +18,7 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
+from shared.compliance.requirements import unknown as unknown_requirements
 from shared.migrations import upgrade
 
 if TYPE_CHECKING:
@@ -27,6 +28,24 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A requirement marker naming an unknown id fails the run, before any test runs.
+
+    docs/compliance.md is built from these markers; a misspelt id would drop the test from
+    the matrix without anyone noticing. The matrix generator refuses it too.
+    """
+    wrong: list[str] = []
+    for item in items:
+        for mark in item.iter_markers("requirement"):
+            if mark.kwargs or not mark.args or not all(isinstance(a, str) for a in mark.args):
+                wrong.append(f"{item.nodeid}: requirement() takes requirement ids only")
+            wrong += [f"{item.nodeid}: unknown requirement id {bad!r}"
+                      for bad in unknown_requirements(str(a) for a in mark.args)]
+    if wrong:
+        raise pytest.UsageError("\n".join(
+            ["requirement markers (shared/compliance/requirements.py lists the ids):", *wrong]))
 
 
 def unavailable(message: str) -> None:

@@ -33,6 +33,7 @@ def _capa_of(loop: Loop, nc_id: str) -> dict[str, Any] | None:
     return items["items"][0] if items["items"] else None
 
 
+@pytest.mark.requirement("iso9001-10.2.1a", "iso9001-10.2.1d", "cfr820-100a6")
 def test_full_loop_from_ticket_to_lesson(loop: Loop, receiver: Receiver) -> None:
     sub = loop.call("POST", "notifications", "/v1/subscriptions", json={
         "channel": "webhook", "target": receiver.url,

@@ -44,6 +44,7 @@ def browser() -> Iterator[Browser]:
 
 
 # `ui` before `browser`, as in test_web_browser.py (asyncio.run before Playwright).
+@pytest.mark.requirement("part11-11.10d")
 def test_sign_in_at_keycloak_then_report_as_oneself(ui: str, browser: Browser) -> None:
     shots = Screenshots(Screenshots().folder.parent / "oidc")
     context = browser.new_context(base_url=ui)

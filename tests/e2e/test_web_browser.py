@@ -62,6 +62,7 @@ class People:
 
 # `loop` before `browser`: the loop's setup uses asyncio.run, which cannot run
 # inside Playwright's sync API once it has started.
+@pytest.mark.requirement("part11-11.10b", "iso9001-10.2.1a")
 def test_from_new_nonconformity_to_closed_capa_in_the_browser(loop: Loop,
                                                               browser: Browser) -> None:
     shots = Screenshots()

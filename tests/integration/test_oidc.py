@@ -90,6 +90,7 @@ def use_verifier(nc: NcService, **kwargs: Any) -> TokenVerifier:
     return verifier
 
 
+@pytest.mark.requirement("part11-11.10d", "part11-11.10e")
 async def test_a_persons_token_writes_and_the_record_names_them(nc: NcService) -> None:
     realm = issuer()
     rita = await password_token(realm, "rita")
@@ -109,6 +110,7 @@ async def test_a_persons_token_writes_and_the_record_names_them(nc: NcService) -
     assert (await nc.report("reporter")).status_code == 201
 
 
+@pytest.mark.requirement("part11-11.10g")
 async def test_a_reporters_token_cannot_do_an_engineers_write(nc: NcService) -> None:
     rita = await password_token(issuer(), "rita")
     created = await nc.client.post("/v1/nonconformities", headers=bearer(rita),
@@ -131,6 +133,7 @@ async def refused(nc: NcService, token: str) -> str:
     return detail
 
 
+@pytest.mark.requirement("part11-11.10d")
 async def test_foreign_forged_and_tampered_tokens_are_401(nc: NcService) -> None:
     realm = issuer()
     erin = await password_token(realm, "erin")
@@ -156,6 +159,7 @@ async def test_foreign_forged_and_tampered_tokens_are_401(nc: NcService) -> None
     assert "HS256" in await refused(nc, f"{signing_input}.{b64(mac.digest())}")
 
 
+@pytest.mark.requirement("part11-11.10d")
 async def test_an_expired_token_is_401(nc: NcService) -> None:
     erin = await password_token(issuer(), "erin")
     use_verifier(nc, clock=lambda: time.time() + 3600)  # an hour later: long expired

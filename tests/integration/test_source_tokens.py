@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from services.capa.app import create_app as create_capa
@@ -72,12 +73,14 @@ async def _capa(db: DatabaseFactory, keys: Path) -> AsyncIterator[tuple[httpx.As
         yield client, app
 
 
+@pytest.mark.requirement("part11-11.10h", "part11-11.10g")
 async def test_source_tokens_only_reach_their_intake_in_capa(
         new_sqlite_database: DatabaseFactory, api_keys: tuple[Path, dict[str, str]]) -> None:
     async with _capa(new_sqlite_database, api_keys[0]) as (client, app):
         await _check(client, app, api_keys[1], "capa")
 
 
+@pytest.mark.requirement("part11-11.10h", "part11-11.10g")
 async def test_source_tokens_only_reach_their_intake_in_nonconformity(
         new_sqlite_database: DatabaseFactory, api_keys: tuple[Path, dict[str, str]]) -> None:
     bus_url = await new_sqlite_database()
@@ -90,6 +93,7 @@ async def test_source_tokens_only_reach_their_intake_in_nonconformity(
         assert r.status_code == 200, r.text
 
 
+@pytest.mark.requirement("part11-11.10h", "part11-11.10g")
 async def test_source_tokens_only_reach_their_intake_in_notifications(
         new_sqlite_database: DatabaseFactory, api_keys: tuple[Path, dict[str, str]]) -> None:
     from tests.integration.notifications.conftest import NOTIFICATIONS_MIGRATIONS, harness

@@ -23,6 +23,7 @@ class Clock:
         return self.now
 
 
+@pytest.mark.requirement("part11-11.10d")
 def test_an_added_key_works_at_once(tmp_path: Path) -> None:
     store = tmp_path / "api-keys.json"
     clock = Clock()
@@ -43,6 +44,7 @@ def test_an_added_key_works_at_once(tmp_path: Path) -> None:
     assert keys.authenticate(token) is None
 
 
+@pytest.mark.requirement("part11-11.10d")
 def test_a_revoked_key_stops_working(tmp_path: Path) -> None:
     store = tmp_path / "api-keys.json"
     kept = add_key(store, "bob", ["verifier"])
@@ -87,11 +89,13 @@ def test_a_deleted_store_refuses_every_key(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("roles", [["manger"], ["source:"], []])
+@pytest.mark.requirement("part11-11.10g")
 def test_add_refuses_unknown_roles(tmp_path: Path, roles: list[str]) -> None:
     with pytest.raises(ValueError):
         add_key(tmp_path / "k.json", "gina", roles)
 
 
+@pytest.mark.requirement("part11-11.100")
 def test_add_refuses_an_invisible_character_in_the_subject(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="U\\+200B"):
         add_key(tmp_path / "k.json", "dev-verifier\u200b", ["engineer"])

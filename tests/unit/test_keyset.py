@@ -49,6 +49,7 @@ async def _walk(session: AsyncSession, keyset: TimeKeyset | SequenceKeyset,
 
 @pytest.mark.parametrize("newest_first", [True, False])
 @pytest.mark.parametrize("limit", [1, 2, 5, 23, 50])
+@pytest.mark.requirement("part11-11.10b")
 async def test_time_pages_cover_every_row_once_in_order(session: AsyncSession, limit: int,
                                                         newest_first: bool) -> None:
     keyset = TimeKeyset(col(PagedRow.at), col(PagedRow.id), newest_first=newest_first)

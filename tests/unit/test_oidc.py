@@ -92,6 +92,7 @@ def hs256_with_public_key(payload: dict[str, Any], key: RSAKey) -> str:
     return f"{signing_input}.{b64(mac.digest())}"
 
 
+@pytest.mark.requirement("part11-11.10d")
 async def test_a_valid_token_names_the_person_with_their_roles() -> None:
     principal = await verifier(Provider(KEY)).verify(sign(claims()))
     assert principal.subject == "erin"  # canonical, like an API key's subject
@@ -107,6 +108,7 @@ async def test_a_valid_token_names_the_person_with_their_roles() -> None:
     ({"iss": "https://evil.example.test/"}, "iss"),
     ({"nbf": int(time.time()) + 600}, "not yet valid"),
 ])
+@pytest.mark.requirement("part11-11.10d")
 async def test_claims_outside_the_rules_are_refused(change: dict[str, Any], reason: str) -> None:
     with pytest.raises(InvalidToken, match=reason):
         await verifier(Provider(KEY)).verify(sign(claims(**change)))
@@ -126,6 +128,7 @@ async def test_small_clock_skew_is_tolerated() -> None:
         await verifier(Provider(KEY), leeway_seconds=0).verify(token)
 
 
+@pytest.mark.requirement("part11-11.10d")
 async def test_alg_none_and_hmac_with_the_public_key_are_refused() -> None:
     unsigned = f"{b64({'alg': 'none', 'kid': 'key-1'})}.{b64(claims())}."
     with pytest.raises(InvalidToken, match="'none' is not accepted"):
@@ -190,6 +193,7 @@ async def test_garbage_is_invalid_not_an_error() -> None:
             await check.verify(token)
 
 
+@pytest.mark.requirement("part11-11.10g")
 def test_roles_come_from_the_configured_claim_through_the_map() -> None:
     keycloak = OidcConfig(issuer=ISSUER)
     assert roles_from({"realm_access": {"roles": ["verifier", "uma_authorization"]}},
@@ -203,6 +207,7 @@ def test_roles_come_from_the_configured_claim_through_the_map() -> None:
     assert roles_from({}, keycloak) == frozenset()
 
 
+@pytest.mark.requirement("part11-11.10g")
 def test_a_token_cannot_claim_a_monitoring_source_role() -> None:
     config = OidcConfig(issuer=ISSUER, roles_claim="roles")
     principal = principal_from({"preferred_username": "x", "roles": ["source:alertmanager",
@@ -214,6 +219,7 @@ def test_a_token_cannot_claim_a_monitoring_source_role() -> None:
         parse_role_map("managers")
 
 
+@pytest.mark.requirement("part11-11.100")
 def test_the_subject_claim_is_configurable_and_canonical() -> None:
     by_email = OidcConfig(issuer=ISSUER, subject_claim="email")
     assert principal_from({"email": "Mona.Meyer@Example.test"}, by_email).subject == \

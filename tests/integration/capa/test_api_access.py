@@ -74,6 +74,7 @@ CALLS: dict[str, Call] = {"open": _open, "edit": _edit, "transition": _transitio
 
 
 @pytest.mark.parametrize("endpoint", list(CALLS))
+@pytest.mark.requirement("part11-11.10g")
 async def test_role_matrix(capas: Capas, endpoint: str) -> None:
     outcomes: dict[str, int] = {}
     for caller in CALLERS:
@@ -91,6 +92,7 @@ async def test_role_matrix(capas: Capas, endpoint: str) -> None:
     assert anonymous.headers["content-type"] == "application/problem+json"
 
 
+@pytest.mark.requirement("part11-11.10d", "part11-11.10b")
 async def test_reads_need_any_persons_key(capas: Capas) -> None:
     capa = await capas.open()
     for path in ("/v1/capas", f"/v1/capas/{capa['id']}", f"/v1/capas/{capa['id']}/root-cause",

@@ -2,6 +2,8 @@
 states are checked before the If-Match, an action marked done brings its
 evidence, likelihood is a JSON integer, and an inverted review period is empty."""
 
+import pytest
+
 from tests.integration.capa.conftest import Capas, root_cause_form
 
 STALE = {"If-Match": '"999"'}
@@ -26,6 +28,7 @@ async def test_request_rules_come_before_a_stale_if_match(capas: Capas) -> None:
     assert stale.status_code == 412
 
 
+@pytest.mark.requirement("iso13485-8.5.2d", "cfr820-100a5")
 async def test_done_needs_its_evidence_in_the_same_request(capas: Capas) -> None:
     capa = await capas.open()
     action = await capas.add_action(capa["id"])

@@ -4,6 +4,7 @@
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import text
 from sqlmodel import col, select
 
@@ -32,6 +33,7 @@ async def _outbox_types(capas: Capas) -> list[str]:
     return list(rows)
 
 
+@pytest.mark.requirement("iso13485-8.5.2-timely", "cfr820-100a6")
 async def test_overdue_job_notifies_once_per_action_and_capa(capas: Capas) -> None:
     capa = await capas.open(due_date="2026-12-01")
     action = await capas.add_action(capa["id"], due_date="2026-12-10")
@@ -64,6 +66,7 @@ async def test_overdue_job_notifies_once_per_action_and_capa(capas: Capas) -> No
     assert [a["overdue"] for a in actions.json()] == [True, False]
 
 
+@pytest.mark.requirement("part11-11.10e", "part11-11.10a")
 async def test_a_tampered_audit_entry_is_detected(capas: Capas) -> None:
     capa = await capas.open()
     await capas.move(capa["id"], "investigating", reason="start")
@@ -78,6 +81,7 @@ async def test_a_tampered_audit_entry_is_detected(capas: Capas) -> None:
     assert "altered" in report["problem"]
 
 
+@pytest.mark.requirement("part11-11.10b")
 async def test_list_filters_and_cursor_pagination(capas: Capas) -> None:
     ids = [(await capas.open(title=f"capa {i}", severity="minor"))["id"] for i in range(5)]
     await capas.move(ids[0], "investigating")
@@ -99,6 +103,7 @@ async def test_list_filters_and_cursor_pagination(capas: Capas) -> None:
     assert read.headers["etag"] == f'"{read.json()["version"]}"'
 
 
+@pytest.mark.requirement("cfr820-100a7")
 async def test_management_review_on_a_seeded_data_set(capas: Capas) -> None:
     now = utcnow()
     day = timedelta(days=1)
@@ -155,6 +160,7 @@ async def test_management_review_on_a_seeded_data_set(capas: Capas) -> None:
     assert alias.json()["closed_in_period"] == 3
 
 
+@pytest.mark.requirement("iso9001-10.2.1b", "iso13485-8.5.2c")
 async def test_escalated_nc_opens_one_capa_and_recurrences_link_to_it(capas: Capas) -> None:
     bus = capas.app.state.runtime.bus
     nc_id, other_nc = uuid.uuid4(), uuid.uuid4()
@@ -204,6 +210,7 @@ async def test_escalated_nc_opens_one_capa_and_recurrences_link_to_it(capas: Cap
     assert types.count("capaflow.capa.nonconformity_linked.v1") == 1
 
 
+@pytest.mark.requirement("iso9001-10.2.2", "cfr820-100b")
 async def test_a_closed_capa_emitted_its_events_through_the_outbox(capas: Capas) -> None:
     capa = await capas.open(owner="o")
     await capas.to_verifying(capa["id"])

@@ -4,9 +4,12 @@ import asyncio
 import uuid
 from typing import Any
 
+import pytest
+
 from tests.integration.capa.conftest import Capas, root_cause_form
 
 
+@pytest.mark.requirement("iso9001-10.2.1f", "iso9001-10.2.2", "cfr820-100a5", "cfr820-100b")
 async def test_a_capa_goes_from_open_to_closed_and_publishes_its_lesson(capas: Capas) -> None:
     capa = await capas.open(owner="test-engineer", severity="critical", likelihood=4)
     assert capa["number"].startswith("CAPA-2026-") or capa["number"].startswith("CAPA-")
@@ -51,6 +54,7 @@ async def test_a_capa_goes_from_open_to_closed_and_publishes_its_lesson(capas: C
                             "legacy_entries": 0, "head_checked": True}
 
 
+@pytest.mark.requirement("part11-11.10f")
 async def test_illegal_transition_is_409_naming_the_allowed_moves(capas: Capas) -> None:
     capa = await capas.open()
     response = await capas.move(capa["id"], "verifying")
@@ -60,6 +64,7 @@ async def test_illegal_transition_is_409_naming_the_allowed_moves(capas: Capas) 
     assert "investigating" in response.json()["detail"]
 
 
+@pytest.mark.requirement("part11-11.10f", "iso9001-10.2.1c", "iso13485-8.5.2d")
 async def test_guards_refuse_with_409_until_met(capas: Capas) -> None:
     capa = await capas.open()
     await capas.move(capa["id"], "investigating")
@@ -80,6 +85,7 @@ async def test_guards_refuse_with_409_until_met(capas: Capas) -> None:
     assert unverified.status_code == 409 and "effective" in unverified.json()["detail"]
 
 
+@pytest.mark.requirement("iso9001-10.2.1d", "iso13485-8.5.2f", "iso13485-8.5.2-records")
 async def test_a_failed_effectiveness_check_reopens_the_investigation(capas: Capas) -> None:
     capa = await capas.open(owner="someone-else")
     await capas.to_verifying(capa["id"])
@@ -156,6 +162,7 @@ async def test_transition_options_name_roles_readiness_and_blockers(capas: Capas
     assert (await capas.move(capa["id"], "action_planned")).status_code == 200
 
 
+@pytest.mark.requirement("part11-11.10g")
 async def test_closing_needs_the_manager_role(capas: Capas) -> None:
     capa = await capas.open()
     await capas.to_verifying(capa["id"])
@@ -168,6 +175,7 @@ async def test_closing_needs_the_manager_role(capas: Capas) -> None:
                              lesson=lesson)).status_code == 200
 
 
+@pytest.mark.requirement("iso9001-10.2.1d", "part11-11.10g")
 async def test_the_verifier_is_not_the_capa_owner(capas: Capas) -> None:
     capa = await capas.open(owner="test-verifier")
     await capas.to_verifying(capa["id"])
@@ -209,6 +217,7 @@ async def test_two_concurrent_root_cause_edits_one_wins_the_other_gets_412(
     assert current.json()["version"] == 1
 
 
+@pytest.mark.requirement("iso13485-8.5.2b", "cfr820-100a2")
 async def test_submitting_a_short_why_chain_needs_a_justification(capas: Capas) -> None:
     capa = await capas.open()
     url = f"/v1/capas/{capa['id']}/root-cause"
@@ -226,6 +235,7 @@ async def test_submitting_a_short_why_chain_needs_a_justification(capas: Capas) 
     assert listed.json()["cause_category"] == "materials_supplier"
 
 
+@pytest.mark.requirement("iso9001-10.2.1c", "iso13485-8.5.2d", "cfr820-100a3")
 async def test_action_rules(capas: Capas) -> None:
     capa = await capas.open()
     action = await capas.add_action(capa["id"])
@@ -254,6 +264,7 @@ async def test_no_actions_are_added_once_verifying(capas: Capas) -> None:
     assert late.status_code == 409 and late.json()["status_now"] == "verifying"
 
 
+@pytest.mark.requirement("iso9001-10.2.1e", "part11-11.10e")
 async def test_editing_likelihood_recomputes_risk_and_is_audited(capas: Capas) -> None:
     capa = await capas.open(severity="minor", likelihood=1)
     assert capa["risk_score"] == 2
@@ -288,6 +299,7 @@ async def test_an_nc_of_a_cancelled_capa_can_get_a_new_one(capas: Capas) -> None
     assert second.json()["nonconformity_ids"] == [nc_id]
 
 
+@pytest.mark.requirement("iso9001-10.2.1e", "cfr820-100a3")
 async def test_a_preventive_capa_comes_from_a_risk(capas: Capas) -> None:
     r = await capas.client.post("/v1/capas", headers=capas.as_("manager"), json={
         "title": "Single gasket supplier", "kind": "preventive", "severity": "minor",

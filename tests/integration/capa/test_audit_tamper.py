@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import pytest
 from pydantic import SecretStr
 from sqlalchemy import text
 from sqlmodel import col, select
@@ -39,6 +40,7 @@ async def _worked_capa(capas: Capas) -> str:
     return str(capa["id"])
 
 
+@pytest.mark.requirement("part11-11.10e")
 async def test_an_untouched_trail_is_valid_and_its_length_checked(capas: Capas) -> None:
     capa_id = await _worked_capa(capas)
     report = await _verify(capas, capa_id)
@@ -46,6 +48,7 @@ async def test_an_untouched_trail_is_valid_and_its_length_checked(capas: Capas) 
     assert report["entries"] == 4 and report["legacy_entries"] == 0
 
 
+@pytest.mark.requirement("part11-11.10e", "part11-11.10a")
 async def test_deleting_the_last_entries_is_detected(capas: Capas) -> None:
     capa_id = await _worked_capa(capas)
     async with transaction(_sessions(capas)) as session:
@@ -58,6 +61,7 @@ async def test_deleting_the_last_entries_is_detected(capas: Capas) -> None:
     assert "removed" in report["problem"]
 
 
+@pytest.mark.requirement("part11-11.10e", "part11-11.10a")
 async def test_an_edit_with_every_later_hash_recomputed_is_detected(capas: Capas) -> None:
     """The attack a plain SHA-256 chain let through: edit, then re-hash the rest."""
     capa_id = await _worked_capa(capas)
@@ -141,6 +145,7 @@ async def test_a_stripped_and_rewritten_chain_is_not_keyed_again(capas: Capas) -
     assert (await _verify(capas, untouched))["valid"] is True
 
 
+@pytest.mark.requirement("part11-11.10a")
 async def test_a_capa_whose_whole_trail_was_removed_is_invalid(capas: Capas) -> None:
     capa_id = await _worked_capa(capas)
     async with transaction(_sessions(capas)) as session:

@@ -11,6 +11,7 @@ def _fullwidth(text: str) -> str:
 
 
 @pytest.mark.parametrize("owner", ["TEST-VERIFIER", "Test-Verifier ", _fullwidth("test-verifier")])
+@pytest.mark.requirement("part11-11.100", "iso9001-10.2.1d")
 async def test_the_owner_cannot_verify_under_another_spelling(capas: Capas, owner: str) -> None:
     capa = await capas.open(owner=owner)
     assert capa["owner"] == "test-verifier"  # stored canonical
@@ -21,6 +22,7 @@ async def test_the_owner_cannot_verify_under_another_spelling(capas: Capas, owne
 
 
 @pytest.mark.parametrize("hidden", ["\u200b", "\u2060", "\ufeff", "\u202e", "\x1b"])
+@pytest.mark.requirement("part11-11.100")
 async def test_invisible_characters_in_identities_are_422(capas: Capas, hidden: str) -> None:
     owner = f"test-{hidden}verifier"
     opened = await capas.client.post("/v1/capas", headers=capas.as_("engineer"),
@@ -49,6 +51,7 @@ async def test_the_owner_filter_finds_every_spelling(capas: Capas) -> None:
         assert [c["id"] for c in page.json()["items"]] == [capa["id"]]
 
 
+@pytest.mark.requirement("iso9001-10.2.1d", "part11-11.10g")
 async def test_handing_ownership_over_while_verifying_does_not_free_the_owner(
         capas: Capas) -> None:
     """A manager who owned the CAPA hands it to someone else, then verifies it himself."""

@@ -1,11 +1,14 @@
 """A key added to the store works, and a revoked one stops, without a restart
 (issue 13.1): the running CAPA service re-reads the store on its own."""
 
+import pytest
+
 from shared.credentials import add_key, revoke
 from tests.conftest import eventually
 from tests.integration.capa.conftest import Capas, auth
 
 
+@pytest.mark.requirement("part11-11.10d")
 async def test_added_key_authenticates_and_revoked_key_is_refused(capas: Capas) -> None:
     store = capas.app.state.keys.path
     token = add_key(store, "new-engineer", ["engineer"])

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import pytest
 from pydantic import SecretStr
 from sqlmodel import col, select
 
@@ -62,6 +63,7 @@ async def _patch_action(capas: Capas, capa_id: str, action: dict[str, Any],
     return dict(moved.json())
 
 
+@pytest.mark.requirement("iso13485-8.5.2-timely")
 async def test_reminders_once_per_due_date_rearmed_when_moved(capas: Capas) -> None:
     today = utcnow().date()
     day = timedelta(days=1)
@@ -186,6 +188,7 @@ async def _verify(capas: Capas, capa_id: str, role: str, **extra: Any) -> Any:
         headers=capas.as_(role))
 
 
+@pytest.mark.requirement("iso9001-10.2.1d", "iso13485-8.5.2f", "cfr820-100a4")
 async def test_verification_before_the_check_date_is_refused_unless_a_manager_overrides(
         capas: Capas) -> None:
     capa = await capas.open()
@@ -235,6 +238,7 @@ async def test_on_the_check_date_no_override_is_needed_nor_taken(capas: Capas) -
     assert recorded.json()["override_by"] is None
 
 
+@pytest.mark.requirement("iso13485-8.5.2f")
 async def test_the_plan_may_be_revised_for_a_new_cycle_after_a_reopen(capas: Capas) -> None:
     capa = await capas.open()
     await capas.to_verifying(capa["id"])

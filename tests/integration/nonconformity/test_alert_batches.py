@@ -5,6 +5,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from services.nonconformity.settings import NonconformitySettings
 from shared.bus.sql import SqlBus
 from shared.events.base import Severity
@@ -53,6 +55,7 @@ async def test_a_burst_inside_one_payload_asks_for_one_capa(nc: NcService) -> No
     assert result["created"] == sorted(result["created"])
 
 
+@pytest.mark.requirement("iso9001-10.2.1b", "cfr820-100a1")
 async def test_alerts_of_a_problem_with_an_open_capa_join_it(nc: NcService) -> None:
     first = await _post(nc, alert("pump-1", name="PumpDown", service="plant", severity="critical"))
     [escalated] = await _items(nc, first["escalated"])

@@ -36,6 +36,7 @@ ENDPOINTS = [
 
 @pytest.mark.parametrize(("method", "path", "body", "allowed"), ENDPOINTS,
                          ids=[f"{m} {p}" for m, p, _, _ in ENDPOINTS])
+@pytest.mark.requirement("part11-11.10d", "part11-11.10g")
 async def test_roles(nc: NcService, method: str, path: str, body: dict | None,
                      allowed: set[str]) -> None:
     nc_id = (await nc.report()).json()["id"]

@@ -4,6 +4,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from services.nonconformity.settings import NonconformitySettings
 from shared.bus.sql import SqlBus
 from shared.events.base import Severity
@@ -29,6 +31,7 @@ async def _nc(nc: NcService, nc_id: str) -> dict[str, Any]:
                                      headers=nc.auth("engineer"))).json())
 
 
+@pytest.mark.requirement("iso9001-10.2.2", "cfr820-100b")
 async def test_capa_opened_links_and_capa_closed_closes_the_nc(nc: NcService) -> None:
     item = (await nc.report(severity="critical", category="payments",
                             affected_item="checkout")).json()

@@ -2,6 +2,8 @@
 
 from typing import Any
 
+import pytest
+
 from tests.integration.nonconformity.conftest import NcService
 
 
@@ -36,6 +38,7 @@ async def test_patch_needs_the_current_etag(nc: NcService) -> None:
     assert [e["data"]["changed_fields"] for e in updated] == [["category"]]
 
 
+@pytest.mark.requirement("iso9001-10.2.1a", "iso13485-8.5.2a", "iso9001-10.2.2", "cfr820-100a3")
 async def test_triage_correction_and_close_without_a_capa(nc: NcService) -> None:
     item = await _new(nc, severity="minor")
     url = f"/v1/nonconformities/{item['id']}"
@@ -69,6 +72,7 @@ async def test_triage_correction_and_close_without_a_capa(nc: NcService) -> None
     assert types == ["reported", "triaged", "correction_recorded", "closed", "reopened"]
 
 
+@pytest.mark.requirement("part11-11.10f")
 async def test_an_escalated_nc_closes_only_with_its_capa(nc: NcService) -> None:
     item = await _new(nc, severity="critical")
     r = await nc.client.post(f"/v1/nonconformities/{item['id']}/close",
@@ -77,6 +81,7 @@ async def test_an_escalated_nc_closes_only_with_its_capa(nc: NcService) -> None:
     assert "CAPA" in r.json()["detail"]
 
 
+@pytest.mark.requirement("iso13485-8.5.2a")
 async def test_triage_as_duplicate_names_an_existing_nc(nc: NcService) -> None:
     original = await _new(nc, title="Login broken")
     copy = await _new(nc, title="Cannot log in")
@@ -94,6 +99,7 @@ async def test_triage_as_duplicate_names_an_existing_nc(nc: NcService) -> None:
     assert stale.status_code == 412
 
 
+@pytest.mark.requirement("iso9001-10.2.1b", "iso13485-8.5.2c")
 async def test_raising_the_severity_escalates_once(nc: NcService) -> None:
     item = await _new(nc, severity="minor")
     url = f"/v1/nonconformities/{item['id']}"

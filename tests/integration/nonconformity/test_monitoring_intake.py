@@ -3,6 +3,8 @@ grouped, truncated, 1,000 alerts, and their authentication."""
 
 import base64
 
+import pytest
+
 from tests.integration.nonconformity.conftest import NcService, alert, alertmanager_payload
 
 AM = "/v1/intake/alertmanager"
@@ -19,6 +21,7 @@ async def _by_fingerprint(nc: NcService, fingerprint: str) -> list[dict]:
     return [i for i in items if i["fingerprint"] == fingerprint]
 
 
+@pytest.mark.requirement("iso9001-10.2.1a", "cfr820-100a1")
 async def test_firing_alert_opens_one_nc_with_its_link(nc: NcService) -> None:
     r = await _post(nc, alertmanager_payload(alert("fp-open", service="checkout")))
     assert r.status_code == 200, r.text
@@ -103,6 +106,7 @@ async def test_grafana_contact_point(nc: NcService) -> None:
     assert {link["title"] for link in item["links"]} == {"generator", "dashboard", "panel"}
 
 
+@pytest.mark.requirement("part11-11.10h", "part11-11.10d")
 async def test_monitoring_sources_authenticate(nc: NcService) -> None:
     payload = alertmanager_payload(alert("fp-auth"))
     assert (await nc.client.post(AM, json=payload)).status_code == 401

@@ -3,11 +3,14 @@
 import asyncio
 import uuid
 
+import pytest
+
 from tests.integration.nonconformity.conftest import NcService
 
 ESCALATED = "capaflow.nonconformity.escalated.v1"
 
 
+@pytest.mark.requirement("iso9001-10.2.1a", "iso13485-8.5.2a", "iso13485-8.5.2c")
 async def test_report_gives_a_readable_number_and_escalates_critical(nc: NcService) -> None:
     r = await nc.report(severity="critical", external_ref="ZD-1", category="checkout",
                         affected_item="web shop", tags=["payments"], reporter="Ann (support)",
@@ -31,6 +34,7 @@ async def test_numbers_are_unique_under_concurrent_reports(nc: NcService) -> Non
     assert len(set(numbers)) == 15
 
 
+@pytest.mark.requirement("iso13485-8.5.2a")
 async def test_same_source_and_external_ref_returns_the_existing_nc(nc: NcService) -> None:
     first = await nc.report(severity="major", external_ref="ZD-2")
     again = await nc.report(severity="major", external_ref="ZD-2", title="Reported twice")
@@ -95,6 +99,7 @@ async def test_bad_input_is_a_clear_4xx_and_writes_nothing(nc: NcService) -> Non
     assert await nc.events() == []
 
 
+@pytest.mark.requirement("part11-11.10b")
 async def test_list_filters_and_cursor_pagination(nc: NcService) -> None:
     tag = f"t{uuid.uuid4().hex[:6]}"
     for i in range(7):

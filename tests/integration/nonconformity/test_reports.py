@@ -52,6 +52,7 @@ async def _report_at(nc: NcService, source: str, at: datetime) -> None:
         await session.commit()
 
 
+@pytest.mark.requirement("cfr820-100a1", "cfr820-100a7")
 async def test_counts_per_utc_week_and_source_zero_filled(nc_db: NcService) -> None:
     nc = nc_db
     monday = datetime.combine(week_start(datetime.now(UTC).date()), time(), tzinfo=UTC)

@@ -25,6 +25,7 @@ def _signed(payload: dict, *, msg_id: str | None = None, at: datetime | None = N
                            "webhook-signature": signature, "content-type": "application/json"}
 
 
+@pytest.mark.requirement("part11-11.10h", "cfr820-100a1")
 async def test_signed_webhook_becomes_an_nc_once(nc: NcService) -> None:
     payload = {"event": {"id": "build-77", "title": "Nightly build broken", "level": "error"}}
     body, headers = _signed(payload)
@@ -47,6 +48,7 @@ async def test_signed_webhook_becomes_an_nc_once(nc: NcService) -> None:
     assert again.status_code == 200 and again.json()["id"] == r.json()["id"]
 
 
+@pytest.mark.requirement("part11-11.10h")
 async def test_bad_signatures_and_stale_timestamps_are_refused(nc: NcService) -> None:
     payload = {"event": {"id": "x1", "title": "Something broke"}}
     body, headers = _signed(payload, secret="whsec_" + "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldA==")
@@ -72,6 +74,7 @@ async def test_unknown_source_and_unmappable_payload(nc: NcService) -> None:
     assert r.status_code == 422 and "title" in r.json()["detail"]
 
 
+@pytest.mark.requirement("cfr820-100a1", "iso9001-10.2.1b", "iso13485-8.5.2c")
 async def test_major_audit_finding_escalates(nc: NcService) -> None:
     finding = {"clause": "8.5.1", "finding_type": "major_nc", "title": "Work instructions missing",
                "evidence": "Line 3 had no current work instruction", "auditor": "J. Auditor",
@@ -87,6 +90,7 @@ async def test_major_audit_finding_escalates(nc: NcService) -> None:
     assert escalated[0]["data"]["reason"] == "audit_finding"
 
 
+@pytest.mark.requirement("iso13485-8.5.2c")
 async def test_minor_finding_and_ofi_do_not_escalate_and_clause_is_checked(
         nc: NcService) -> None:
     base = {"title": "Calibration label faded", "evidence": "Gauge G-12", "auditor": "J. A.",

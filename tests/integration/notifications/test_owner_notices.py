@@ -6,6 +6,7 @@ from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
 from cloudevents.core.v1.event import CloudEvent
 
 from shared.db import utcnow
@@ -59,6 +60,7 @@ def _body(message: EmailMessage) -> str:
     return str(part.get_content())
 
 
+@pytest.mark.requirement("cfr820-100a6", "iso13485-8.5.2-timely")
 async def test_a_reminder_reaches_its_owner_once_and_subscribers_like_any_event(
         new_sqlite_database: DatabaseFactory, api_keys: tuple[Path, dict[str, str]],
         smtp_server: Smtp, receiver: Receiver) -> None:

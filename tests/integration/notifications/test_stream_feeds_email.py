@@ -12,6 +12,7 @@ from typing import Any
 
 import feedparser
 import httpx
+import pytest
 import uvicorn
 
 from services.notifications.app import create_app
@@ -125,6 +126,7 @@ async def test_sse_sends_exactly_the_filtered_events_and_resumes_after_reconnect
         await bus.stop()
 
 
+@pytest.mark.requirement("iso9001-10.2.1f", "cfr820-100a5")
 async def test_lessons_feeds_are_valid_atom_and_json_feed(notifications: Harness) -> None:
     lessons = [lesson_published("Torque seals to spec"), lesson_published("Calibrate gauges")]
     for event in lessons:
@@ -160,6 +162,7 @@ def _parts(message: EmailMessage) -> dict[str, str]:
             for part in message.walk() if not part.is_multipart()}
 
 
+@pytest.mark.requirement("cfr820-100a6")
 async def test_email_is_sent_with_text_and_html_parts(
         new_sqlite_database: DatabaseFactory, api_keys: tuple[Path, dict[str, str]],
         smtp_server: Smtp) -> None:

@@ -5,6 +5,7 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from sqlmodel import col, select
 from standardwebhooks.webhooks import Webhook
 
@@ -34,6 +35,7 @@ async def _outbox_types(h: Harness) -> list[str]:
         return list((await session.exec(select(OutboxMessage.event_type))).all())
 
 
+@pytest.mark.requirement("cfr820-100a6")
 async def test_matching_event_is_delivered_signed_and_reported(notifications: Harness,
                                                                receiver: Receiver) -> None:
     sub = await notifications.subscribe(target=receiver.url(),

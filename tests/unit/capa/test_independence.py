@@ -13,6 +13,7 @@ def _fullwidth(text: str) -> str:
 
 @pytest.mark.parametrize("spelling", ["dev-verifier", "DEV-VERIFIER", " Dev-Verifier ",
                                       _fullwidth("dev-verifier")])
+@pytest.mark.requirement("part11-11.100")
 def test_spellings_of_one_person_are_one_identity(spelling: str) -> None:
     assert canonical_identity(spelling) == "dev-verifier"
     assert same_identity(spelling, "dev-verifier")
@@ -20,6 +21,7 @@ def test_spellings_of_one_person_are_one_identity(spelling: str) -> None:
 
 @pytest.mark.parametrize("hidden", ["\u200b", "\u200d", "\u2060", "\ufeff", "\u00ad",
                                     "\u202e", "\x07", "\u2028", "\u2029", "\ue000"])
+@pytest.mark.requirement("part11-11.100")
 def test_invisible_characters_are_refused(hidden: str) -> None:
     with pytest.raises(InvalidIdentity):
         canonical_identity(f"dev-{hidden}verifier")
@@ -40,6 +42,7 @@ def _owner(before: str | None, after: str | None) -> TrailEntry:
     return TrailEntry("updated", {"owner": before}, {"owner": after})
 
 
+@pytest.mark.requirement("iso9001-10.2.1d", "part11-11.10g")
 def test_an_owner_handed_over_during_implementation_or_verification_counts() -> None:
     trail = [_owner("ann", "bob"), _status("implementing"), _owner("bob", "cid"),
              _status("verifying"), _owner("cid", "dee")]
@@ -60,6 +63,7 @@ def test_without_any_implementation_every_owner_counts() -> None:
     assert owners_since_implementation([], None) == set()
 
 
+@pytest.mark.requirement("part11-11.100")
 def test_default_ignorables_fillers_and_look_alike_scripts_are_refused() -> None:
     """The spellings an outside review used to pass for "dev-manager"."""
     import pytest

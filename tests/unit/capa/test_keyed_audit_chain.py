@@ -2,6 +2,8 @@
 
 from dataclasses import replace
 
+import pytest
+
 from services.capa.domain.audit_chain import (
     GENESIS,
     KEYED,
@@ -42,6 +44,7 @@ def test_an_untouched_keyed_chain_verifies_with_its_head() -> None:
     assert report.valid and report.head_checked and report.legacy_entries == 0
 
 
+@pytest.mark.requirement("part11-11.10e", "part11-11.10a")
 def test_deleting_the_last_entries_is_detected() -> None:
     entries = _chain(5)
     head = _head(entries)
@@ -52,6 +55,7 @@ def test_deleting_the_last_entries_is_detected() -> None:
         assert "removed" in (report.problem or "")
 
 
+@pytest.mark.requirement("part11-11.10e", "part11-11.10a")
 def test_an_edit_rehashed_without_the_key_is_detected() -> None:
     entries = _chain(5)
     head = _head(entries)
@@ -99,6 +103,7 @@ def test_without_a_key_plain_entries_verify_as_legacy_and_say_so() -> None:
     assert report.valid and report.legacy_entries == 3 and not report.head_checked
 
 
+@pytest.mark.requirement("part11-11.10e")
 def test_a_plain_entry_after_a_keyed_one_is_refused() -> None:
     keyed = _chain(2)
     plain = _chain(1, key=None, start=3, previous=keyed[-1].hash)

@@ -3,6 +3,8 @@
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
+
 from services.capa.domain import CapaStatus, EffectivenessResult
 from services.capa.domain.audit_chain import (
     GENESIS,
@@ -24,10 +26,12 @@ def _fields(form: RootCauseForm) -> list[str]:
     return [f for f, _ in submission_errors(form)]
 
 
+@pytest.mark.requirement("iso9001-10.2.1b", "iso13485-8.5.2b", "cfr820-100a2")
 def test_a_complete_analysis_can_be_submitted() -> None:
     assert submission_errors(COMPLETE) == []
 
 
+@pytest.mark.requirement("iso13485-8.5.2b", "cfr820-100a2")
 def test_fewer_than_three_whys_need_a_justification() -> None:
     short = replace(COMPLETE, whys=THREE[:2])
     assert _fields(short) == ["whys"]
@@ -36,6 +40,7 @@ def test_fewer_than_three_whys_need_a_justification() -> None:
     assert _fields(replace(COMPLETE, whys=())) == ["whys"]
 
 
+@pytest.mark.requirement("iso13485-8.5.2b")
 def test_missing_parts_are_named() -> None:
     empty = RootCauseForm()
     assert _fields(empty) == ["problem_statement", "whys", "root_cause", "cause_category"]
@@ -54,6 +59,7 @@ def _chain(n: int) -> list[ChainedEntry]:
     return entries
 
 
+@pytest.mark.requirement("part11-11.10e")
 def test_an_intact_chain_verifies() -> None:
     report = verify_chain(_chain(5))
     assert report.valid and report.entries == 5 and report.first_broken_sequence is None
@@ -62,6 +68,7 @@ def test_an_intact_chain_verifies() -> None:
     assert not empty.valid and empty.first_broken_sequence == 1
 
 
+@pytest.mark.requirement("part11-11.10e", "part11-11.10a")
 def test_altered_content_is_detected_at_that_entry() -> None:
     entries = _chain(5)
     entries[2] = replace(entries[2], content={**entries[2].content, "actor": "mallory"})
@@ -70,6 +77,7 @@ def test_altered_content_is_detected_at_that_entry() -> None:
     assert "altered" in (report.problem or "")
 
 
+@pytest.mark.requirement("part11-11.10e", "part11-11.10a")
 def test_a_rehashed_entry_still_breaks_the_next_link() -> None:
     entries = _chain(5)
     forged = {**entries[1].content, "actor": "mallory"}
@@ -78,6 +86,7 @@ def test_a_rehashed_entry_still_breaks_the_next_link() -> None:
     assert verify_chain(entries).first_broken_sequence == 3
 
 
+@pytest.mark.requirement("part11-11.10e", "part11-11.10a")
 def test_a_removed_entry_is_detected() -> None:
     entries = _chain(5)
     del entries[1]
@@ -104,6 +113,7 @@ def _snap(status: CapaStatus, opened_days_ago: int, *, closed_days_ago: int | No
                         cause_category=category)
 
 
+@pytest.mark.requirement("cfr820-100a7")
 def test_review_figures_on_known_data() -> None:
     capas = [
         _snap(CapaStatus.open, 1),
@@ -136,6 +146,7 @@ def test_empty_period_has_no_rates() -> None:
     assert figures["effectiveness_rate"] is None and figures["reopen_rate"] is None
 
 
+@pytest.mark.requirement("cfr820-100a1", "cfr820-100a7")
 def test_buckets_and_pareto() -> None:
     assert [age_bucket(d) for d in (0, 30, 31, 60, 61, 90, 91, 1000)] == [
         "0-30", "0-30", "31-60", "31-60", "61-90", "61-90", "91+", "91+"]

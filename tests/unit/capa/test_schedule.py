@@ -37,6 +37,7 @@ def test_the_day_is_the_utc_day_whatever_zone_the_clock_reads_in() -> None:
     (DAY, 0, True),                          # a zero window: the due day only
     (DAY + timedelta(days=1), 0, False),
 ])
+@pytest.mark.requirement("iso13485-8.5.2-timely")
 def test_due_soon_window_edges(due: date, days: int, expected: bool) -> None:
     assert due_soon(due, DAY, days) is expected
     first, last = reminder_window(DAY, days)
@@ -60,6 +61,7 @@ def test_on_or_after_the_check_date_a_verification_needs_no_override() -> None:
     assert _check(DAY - timedelta(days=1)) is None
 
 
+@pytest.mark.requirement("iso9001-10.2.1d", "iso13485-8.5.2f")
 def test_before_the_check_date_a_verification_is_refused_with_the_date() -> None:
     with pytest.raises(Conflict) as refused:
         _check(DAY + timedelta(days=1))
@@ -67,6 +69,7 @@ def test_before_the_check_date_a_verification_is_refused_with_the_date() -> None
     assert refused.value.extensions == {"check_date": "2026-12-11", "today": "2026-12-10"}
 
 
+@pytest.mark.requirement("iso13485-8.5.2f", "part11-11.10g")
 def test_a_manager_may_verify_early_with_a_reason_which_is_recorded() -> None:
     early = _check(DAY + timedelta(days=20), "  Line 3 is decommissioned next week ",
                    manager=True)
@@ -82,6 +85,7 @@ def test_an_override_needs_a_manager_and_a_reason_and_a_check_not_yet_due() -> N
         _check(DAY, "urgent", manager=True)
 
 
+@pytest.mark.requirement("iso13485-8.5.2f", "part11-11.10f")
 def test_the_plan_is_frozen_once_this_cycle_was_verified() -> None:
     check_plan_change(verified_this_cycle=False, number="CAPA-2026-00001")
     with pytest.raises(Conflict, match="frozen"):

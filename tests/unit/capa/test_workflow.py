@@ -45,6 +45,7 @@ MANAGER = roles("manager")
 
 @pytest.mark.parametrize("current", list(S))
 @pytest.mark.parametrize("target", list(S))
+@pytest.mark.requirement("part11-11.10f")
 def test_every_state_times_every_target(current: CapaStatus, target: CapaStatus) -> None:
     facts = FAILED_CHECK if (current, target) == (S.verifying, S.investigating) else READY
     if (current, target) in ALLOWED:
@@ -73,6 +74,7 @@ def test_the_table_is_the_documented_one() -> None:
     (S.verifying, S.investigating, READY, "not effective"),
     (S.verifying, S.investigating, CapaFacts(), "not effective"),
 ])
+@pytest.mark.requirement("part11-11.10f", "iso9001-10.2.1c")
 def test_guards(current: CapaStatus, target: CapaStatus, facts: CapaFacts,
                 message: str) -> None:
     with pytest.raises(GuardFailed, match=message):
@@ -119,6 +121,7 @@ def test_next_steps_say_who_may_move_and_what_still_blocks() -> None:
     assert next_steps(S.closed, READY) == []
 
 
+@pytest.mark.requirement("part11-11.10g")
 def test_closing_needs_the_manager_role() -> None:
     for held in ("engineer", "verifier", "reporter"):
         with pytest.raises(RoleRequired):
@@ -127,6 +130,7 @@ def test_closing_needs_the_manager_role() -> None:
     check_transition(S.verifying, S.closed, facts=READY, holds_any=MANAGER, reason=None)
 
 
+@pytest.mark.requirement("part11-11.10g")
 def test_workflow_moves_need_engineer_or_manager_and_reopen_admits_verifiers() -> None:
     with pytest.raises(RoleRequired):
         check_transition(S.open, S.investigating, facts=READY, holds_any=roles("verifier"),
@@ -143,6 +147,7 @@ def test_workflow_moves_need_engineer_or_manager_and_reopen_admits_verifiers() -
                          holds_any=roles("reporter"), reason="x")
 
 
+@pytest.mark.requirement("iso13485-8.5.2-timely", "iso9001-10.2.1e")
 def test_readable_number_risk_and_due_date() -> None:
     assert capa_number(2026, 17) == "CAPA-2026-00017"
     assert risk_score("critical", 5) == 25

@@ -30,6 +30,7 @@ def decide(severity: Severity = Severity.minor, *, finding: FindingType | None =
 
 
 @pytest.mark.parametrize("severity", [Severity.critical, Severity.major])
+@pytest.mark.requirement("iso9001-10.2.1b", "iso13485-8.5.2c")
 def test_serious_severity_escalates_at_once(severity: Severity) -> None:
     decision = decide(severity)
     assert decision.escalate and decision.reason is EscalationReason.severity
@@ -40,12 +41,14 @@ def test_minor_first_occurrence_does_not_escalate(severity: Severity) -> None:
     assert not decide(severity).escalate
 
 
+@pytest.mark.requirement("iso9001-10.2.1b", "iso13485-8.5.2c", "cfr820-100a1")
 def test_recurrence_escalates_at_the_threshold_not_before() -> None:
     assert not decide(seen=2).escalate
     decision = decide(seen=3)
     assert decision.escalate and decision.reason is EscalationReason.recurrence
 
 
+@pytest.mark.requirement("iso13485-8.5.2c")
 def test_major_audit_finding_escalates_minor_does_not() -> None:
     assert decide(Severity.major, finding=FindingType.major_nc).reason is \
         EscalationReason.audit_finding
@@ -58,6 +61,7 @@ def test_never_twice_for_one_nc() -> None:
     assert not decide(Severity.critical, seen=9, link=CapaLink.open).escalate
 
 
+@pytest.mark.requirement("iso9001-10.2.1b")
 def test_recurrence_with_an_open_capa_joins_it_instead_of_a_new_one() -> None:
     decision = decide(Severity.critical, seen=4, open_capa="capa-1")
     assert not decision.escalate and decision.link_to == "capa-1"
@@ -96,6 +100,7 @@ def test_clause_format_refused(clause: str) -> None:
     assert not CLAUSE_PATTERN.match(clause)
 
 
+@pytest.mark.requirement("iso13485-8.5.2a", "part11-11.10f")
 def test_triage_moves() -> None:
     assert triage_outcome(NonconformityStatus.reported, TriageDecision.accept) is \
         NonconformityStatus.accepted
@@ -106,6 +111,7 @@ def test_triage_moves() -> None:
     assert refused.value.allowed == ["reopen"]
 
 
+@pytest.mark.requirement("part11-11.10f")
 def test_close_waits_for_the_capa() -> None:
     check_can_close(NonconformityStatus.accepted, CapaLink.none)
     check_can_close(NonconformityStatus.reported, CapaLink.closed)

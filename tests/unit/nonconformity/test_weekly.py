@@ -24,6 +24,7 @@ def test_week_starts_end_with_the_week_of_the_last_day() -> None:
         week_starts(last_day=date(2026, 11, 23), weeks=0)
 
 
+@pytest.mark.requirement("cfr820-100a1")
 def test_bucketing_sums_days_into_weeks_and_zero_fills() -> None:
     mondays = week_starts(last_day=date(2026, 11, 26), weeks=3)
     rows = [(date(2026, 11, 9), "support", 2), (date(2026, 11, 15), "support", 1),

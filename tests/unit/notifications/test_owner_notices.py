@@ -21,6 +21,7 @@ def test_every_owner_notice_is_a_catalog_event_naming_its_person_field() -> None
         assert OWNER_NOTICES[model.event_type] in model.model_fields
 
 
+@pytest.mark.requirement("cfr820-100a6")
 def test_an_action_notice_goes_to_the_action_owner_a_capa_notice_to_the_capa_owner() -> None:
     data = {"owner": "carla@example.com", "action_owner": "ann@example.com"}
     assert recipient("capaflow.capa.action_due_soon.v1", data) == "ann@example.com"

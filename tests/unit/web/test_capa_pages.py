@@ -4,6 +4,8 @@ CSRF, and refusals shown as messages."""
 
 from pathlib import Path
 
+import pytest
+
 from tests.unit.web.fake_api import FakeApi, capa, problem, root_cause, ui_as
 
 
@@ -43,6 +45,7 @@ async def test_board_groups_cards_by_state_and_marks_overdue(tmp_path: Path) -> 
     assert "CAPA-2026-00003" in with_finished.text.split('id="col-closed"')[1]
 
 
+@pytest.mark.requirement("part11-11.10g", "part11-11.10f")
 async def test_workflow_buttons_follow_role_and_allowed_transitions(tmp_path: Path) -> None:
     fake = FakeApi()
     item = capa(status="open", allowed_transitions=["investigating", "cancelled"])

@@ -151,6 +151,7 @@ def test_an_unreachable_service_is_said_without_the_exception_class(
     assert "ConnectError" in caplog.text  # the log keeps what went wrong
 
 
+@pytest.mark.requirement("part11-11.10d")
 def test_a_monitoring_source_token_cannot_sign_in(ui: TestClient, key_store: Path) -> None:
     """It may only send alerts: signed in, every page would be a 403 (an outside
     tester found exactly that)."""

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.unit.web.conftest import KEYS, FakeApi, sign_in
@@ -50,6 +51,7 @@ def svgs(page: str) -> dict[str, str]:
 # --- management review ---------------------------------------------------------------
 
 
+@pytest.mark.requirement("cfr820-100a7")
 def test_dashboard_draws_the_review_figures_and_weekly_ncs(ui: TestClient,
                                                           fake_api: FakeApi) -> None:
     fake_api.on("GET", "/v1/management-review", httpx.Response(200, json=REVIEW))

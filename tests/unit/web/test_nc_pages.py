@@ -3,6 +3,8 @@ the NC page's forms per role, CSRF, and how API refusals are shown."""
 
 from pathlib import Path
 
+import pytest
+
 from tests.unit.web.fake_api import FakeApi, nonconformity, problem, ui_as
 
 
@@ -64,6 +66,7 @@ async def test_a_refused_report_shows_the_message_at_the_field(tmp_path: Path) -
     assert "kept text" in page.text
 
 
+@pytest.mark.requirement("part11-11.10g")
 async def test_forms_follow_the_role(tmp_path: Path) -> None:
     fake = FakeApi()
     nc = nonconformity()

@@ -72,6 +72,7 @@ def test_the_sign_in_page_offers_the_provider_only_when_configured(ui: TestClien
     assert "Sign in with Acme ID" in ui.get("/sign-in").text
 
 
+@pytest.mark.requirement("part11-11.10d")
 def test_a_sign_in_opens_a_session_that_calls_with_the_access_token(
         ui: TestClient, login: FakeLogin, fake_api: FakeApi) -> None:
     state = start(ui)
@@ -86,6 +87,7 @@ def test_a_sign_in_opens_a_session_that_calls_with_the_access_token(
     assert login.refreshed == ["refresh-1"]  # fresh now: no second refresh
 
 
+@pytest.mark.requirement("part11-11.10d")
 def test_a_callback_with_another_state_or_replayed_is_refused(
         ui: TestClient, login: FakeLogin) -> None:
     state = start(ui)

@@ -1,6 +1,7 @@
 """Sign-in, sessions and CSRF of the web UI (against a fake API)."""
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from services.web.session import LOGIN_CSRF_COOKIE, SESSION_COOKIE
@@ -35,6 +36,7 @@ def test_session_cookie_is_httponly_samesite_and_carries_no_key(ui: TestClient) 
     assert ui.get("/").headers["location"] == "/dashboard"
 
 
+@pytest.mark.requirement("part11-11.10d")
 def test_unknown_key_is_refused(ui: TestClient) -> None:
     token = LOGIN.search(ui.get("/sign-in").text)
     assert token
@@ -60,6 +62,7 @@ def test_sign_in_never_redirects_off_site(ui: TestClient) -> None:
         assert answer.headers["location"] == "/", target
 
 
+@pytest.mark.requirement("part11-11.10d")
 def test_sign_out_needs_the_session_csrf_token_and_ends_the_session(ui: TestClient) -> None:
     token = sign_in(ui)
     assert ui.post("/sign-out", data={"csrf_token": "forged"}).status_code == 403
@@ -75,6 +78,7 @@ def test_a_new_sign_in_gets_a_new_session_id(ui: TestClient) -> None:
     assert ui.cookies.get(SESSION_COOKIE) not in (None, first)
 
 
+@pytest.mark.requirement("part11-11.10d")
 def test_a_revoked_key_ends_the_session(ui: TestClient, fake_api: FakeApi) -> None:
     sign_in(ui)
     fake_api.on("GET", "/v1/lessons", httpx.Response(401, json={"title": "Unauthorized"}))
