@@ -122,6 +122,12 @@ IDENTITIES = Feature(
     "invisible characters and mixed-script look-alikes are refused, so one person cannot "
     "appear as two nor two as one",
     "capa.md", "Identities and who verifies")
+EVIDENCE = Feature(
+    "Evidence files",
+    "objective evidence (specs, photos, line data) attached to NCs, actions and "
+    "effectiveness verifications: types checked against the bytes, stored once by SHA-256, "
+    "the hash in the audit trail and the event, downloads with role checks",
+    "nonconformity.md", "Evidence files")
 GENERATED_DOCS = Feature(
     "Documentation under change control",
     "the documentation lives beside the code under version control; the generated parts "

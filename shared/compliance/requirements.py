@@ -19,6 +19,7 @@ from shared.compliance.features import (
     DISSEMINATION,
     EFFECTIVENESS,
     ESCALATION,
+    EVIDENCE,
     GENERATED_DOCS,
     IDENTITIES,
     LESSONS,
@@ -82,7 +83,7 @@ REQUIREMENTS: tuple[Requirement, ...] = (
             "it as an action with evidence and publishes the lesson."),
     _r("iso9001-10.2.2", ISO_9001, "10.2.2",
        "Keep records of what the nonconformities were, what was done, and the results.",
-       NC_TRIAGE, AUDIT_TRAIL, EFFECTIVENESS),
+       NC_TRIAGE, AUDIT_TRAIL, EFFECTIVENESS, EVIDENCE),
     # ISO 13485:2016 8.5.2 Corrective action
     _r("iso13485-8.5.2a", ISO_13485, "8.5.2 a)",
        "Review nonconformities, complaints included.", NC_INTAKE, NC_TRIAGE),
@@ -106,7 +107,7 @@ REQUIREMENTS: tuple[Requirement, ...] = (
        TIMELINESS, RISK),
     _r("iso13485-8.5.2-records", ISO_13485, "8.5.2 (closing)",
        "Keep records of the investigation and of the action taken.",
-       ROOT_CAUSE, AUDIT_TRAIL),
+       ROOT_CAUSE, AUDIT_TRAIL, EVIDENCE),
     # 21 CFR 820.100 Corrective and preventive action
     _r("cfr820-100a1", CFR_820, "(a)(1)",
        "Analyse the sources of quality data (complaints, audits, process and service "
@@ -130,7 +131,7 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     _r("cfr820-100a7", CFR_820, "(a)(7)",
        "Bring quality problems and their actions to management review.", REVIEW),
     _r("cfr820-100b", CFR_820, "(b)",
-       "Document every activity of this section and its results.", AUDIT_TRAIL),
+       "Document every activity of this section and its results.", AUDIT_TRAIL, EVIDENCE),
     # 21 CFR Part 11 Electronic records; electronic signatures
     _r("part11-11.10a", PART_11, "§11.10(a)",
        "Validate the system; be able to tell invalid or altered records.",

@@ -58,6 +58,7 @@ async def _attached_events(capas: Capas) -> list[dict[str, Any]]:
     return [json.loads(row.value) for row in rows]
 
 
+@pytest.mark.requirement("iso9001-10.2.2", "iso13485-8.5.2-records", "cfr820-100b")
 async def test_action_and_verification_evidence_round_trip(capas_db: Capas) -> None:
     capas = capas_db
     capa = await capas.open()

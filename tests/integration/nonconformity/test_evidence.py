@@ -50,6 +50,7 @@ async def _upload(nc: NcService, nc_id: str, content: bytes, filename: str = "re
                                 files={"file": part}, headers=nc.auth(role))
 
 
+@pytest.mark.requirement("iso9001-10.2.2", "iso13485-8.5.2-records", "cfr820-100b")
 async def test_round_trip_is_byte_exact_and_listed_on_the_nc(nc_db: NcService) -> None:
     nc = nc_db
     nc_id = await _new_nc(nc)
@@ -110,6 +111,7 @@ async def test_the_event_carries_the_reference_not_the_bytes(nc_db: NcService) -
     assert samples.MARKER.decode() not in json.dumps(event)
 
 
+@pytest.mark.requirement("iso9001-10.2.2", "iso13485-8.5.2-records", "cfr820-100b")
 async def test_the_same_file_twice_is_stored_once(nc_db: NcService) -> None:
     nc = nc_db
     first_nc, second_nc = await _new_nc(nc), await _new_nc(nc)
