@@ -187,3 +187,27 @@ def test_helm_sh_pins_a_version_and_skips_a_present_build() -> None:
     assert "go install" in script and "var/tools/bin" in script
     assert "deploy/helm.sh" in (ROOT / "deploy" / "test.sh").read_text()
     assert Path(ROOT / "deploy" / "helm.sh").stat().st_mode & 0o111
+
+
+def test_oidc_values_reach_every_service_and_the_ui(helm: str, chart: Objects) -> None:
+    # Off by default: no OIDC variable anywhere, the UI reads no client secret.
+    assert not any("OIDC" in key for (kind, _), obj in chart.items() if kind == "ConfigMap"
+                   for key in obj["data"])
+    objects = _render(helm, "oidc.issuer=https://sso.example/realms/capaflow",
+                      "oidc.roleMap=capa-managers=manager",
+                      "oidc.redirectUrl=https://capa.example/sign-in/oidc/callback")
+    for name in ("nonconformity", "capa", "notifications", "web"):
+        prefix = name.upper() + "_"
+        data = objects[("ConfigMap", f"{name}-config")]["data"]
+        oidc = {key for key in data if key.startswith(prefix + "OIDC_")}
+        assert data[prefix + "OIDC_ISSUER"] == "https://sso.example/realms/capaflow"
+        assert data[prefix + "OIDC_ROLE_MAP"] == "capa-managers=manager"
+        _assert_settings(oidc, f"{name}'s OIDC settings")
+    web = objects[("ConfigMap", "web-config")]["data"]
+    assert web["WEB_OIDC_CLIENT_ID"] == "capaflow-web"
+    assert web["WEB_OIDC_REDIRECT_URL"] == "https://capa.example/sign-in/oidc/callback"
+    env = objects[("Deployment", "web")]["spec"]["template"]["spec"]["containers"][0]["env"]
+    secret = next(e for e in env if e["name"] == "WEB_OIDC_CLIENT_SECRET")
+    assert secret["valueFrom"]["secretKeyRef"] == {"name": "web-secrets",
+                                                   "key": "oidc-client-secret"}
+    _assert_settings({e["name"] for e in env}, "the UI's secret variables")
