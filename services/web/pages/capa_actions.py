@@ -71,6 +71,8 @@ async def verify(request: Request, capa_id: str, user: CsrfUser, api: Api) -> Re
     capa_id = valid_uuid(capa_id, "CAPA")
     values = await posted(request)
     body = {"result": values.get("result", ""), "evidence": values.get("evidence", "")}
+    if values.get("override_reason", "").strip():  # a manager's reason to verify early
+        body["override_reason"] = values["override_reason"]
     return await _send(request, api, user, capa_id, "verify", "POST",
                        "/effectiveness-verifications", body, values,
                        "Effectiveness verification recorded.", "effectiveness",

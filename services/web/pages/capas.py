@@ -5,7 +5,7 @@ capa_actions.py; all re-render the page through ``render_capa`` when the API ref
 """
 
 import asyncio
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -198,11 +198,23 @@ def _may(user: UserSession, capa: dict[str, Any],
         "edit": engineer and status in OPEN_STATES,
         "plan": user.holds_any("engineer", "verifier", "manager") and status in OPEN_STATES,
         "verify": user.holds_any("verifier", "manager") and status == CapaStatus.verifying,
+        # Before the planned check date the service refuses a verification unless a
+        # manager gives a reason (docs/capa.md, "Effectiveness on schedule").
+        "check_not_due": _check_not_due(capa),
+        "override_early": user.holds_any("manager"),
         "is_owner": capa.get("owner") == user.subject,
         # Evidence on the records of an open CAPA, by those who write them.
         "action_evidence": engineer and status in OPEN_STATES,
         "verification_evidence": user.holds_any("verifier", "manager") and status in OPEN_STATES,
     }
+
+
+def _check_not_due(capa: dict[str, Any]) -> str | None:
+    """The plan's check date while it is still ahead (UTC days, as the service
+    judges it), else None."""
+    plan = capa.get("effectiveness_plan") or {}
+    check = str(plan.get("check_date") or "")
+    return check if check > datetime.now(UTC).date().isoformat() else None
 
 
 def _move_form(status: str, to: str) -> str:

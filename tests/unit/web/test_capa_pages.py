@@ -2,6 +2,7 @@
 5-Whys form (rows without JavaScript, 422 messages at the fields, 412 conflict),
 CSRF, and refusals shown as messages."""
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -273,3 +274,40 @@ async def test_only_open_actions_get_an_update_form_offering_done(tmp_path: Path
     assert forms == [2, 4]
     status_menu = page.text.split('id="f-a2-status"')[1].split("</select>")[0]
     assert '<option value="done" selected>' in status_menu
+
+
+async def test_verifying_before_the_check_date_says_so_and_lets_a_manager_give_a_reason(
+        tmp_path: Path) -> None:
+    fake = FakeApi()
+    later = (datetime.now(UTC).date() + timedelta(days=20)).isoformat()
+    item = capa(status="verifying", allowed_transitions=[],
+                effectiveness_plan={"criteria": "No leak for 30 days", "check_date": later})
+    fake.capas[item["id"]] = item
+    path = f"/capas/{item['id']}"
+    async with ui_as("verifier", fake, tmp_path) as ui:
+        page = await ui.get(path)
+        assert f'<time datetime="{later}">' in page.text
+        assert "a manager may record it early with a reason" in page.text
+        assert 'name="override_reason"' not in page.text
+    async with ui_as("manager", fake, tmp_path) as ui:
+        page = await ui.get(path)
+        assert 'name="override_reason"' in page.text
+        done = await ui.post(f"{path}/verifications", {
+            "result": "effective", "evidence": "No leak since the fix",
+            "override_reason": "Line 3 is decommissioned before the check date"})
+    assert done.status_code == 303
+    assert fake.writes()[-1][2] == {
+        "result": "effective", "evidence": "No leak since the fix",
+        "override_reason": "Line 3 is decommissioned before the check date"}
+
+
+async def test_on_the_check_date_no_early_warning_is_shown(tmp_path: Path) -> None:
+    fake = FakeApi()
+    today = datetime.now(UTC).date().isoformat()
+    item = capa(status="verifying", allowed_transitions=[],
+                effectiveness_plan={"criteria": "No leak for 30 days", "check_date": today})
+    fake.capas[item["id"]] = item
+    async with ui_as("manager", fake, tmp_path) as ui:
+        page = await ui.get(f"/capas/{item['id']}")
+    assert 'aria-label="Record effectiveness verification"' in page.text
+    assert 'name="override_reason"' not in page.text
