@@ -85,17 +85,23 @@ class ReauthenticationRequired(UseCaseError):
     status, kind_title = 401, "Re-authentication required"
 
 
+def either(meanings: tuple[Meaning, ...]) -> str:
+    """``authorship, review or responsibility``"""
+    *first, last = meanings
+    return f"{', '.join(first)} or {last}" if first else str(last)
+
+
 def check_meaning(move: SignedMove, meaning: Meaning) -> None:
     accepted = MEANINGS[move]
     if meaning not in accepted:
         raise Invalid(f"{WHAT[move]} is signed with the meaning "
-                      f"{' or '.join(accepted)}, not {meaning}.",
+                      f"{either(accepted)}, not {meaning}.",
                       [("signature.meaning", f"one of: {', '.join(accepted)}")])
 
 
 def missing_signature(move: SignedMove) -> Invalid:
     """The refusal when signatures are required and none was sent."""
-    accepted = " or ".join(MEANINGS[move])
+    accepted = either(MEANINGS[move])
     return Invalid(f"{WHAT[move]} needs an electronic signature in this deployment "
                    f"(CAPA_SIGNATURES_REQUIRED): send \"signature\": {{\"meaning\": ...}} "
                    f"with the meaning {accepted}, signed in through the identity provider.",
