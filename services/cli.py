@@ -6,13 +6,14 @@
     capaflow outbox-dlq --service SERVICE {list,show,replay,discard} ...
                                                            (python -m shared.outbox_dlq)
     capaflow audit verify [CAPA ...]
+    capaflow signatures verify [CAPA ...]
 
 Each subcommand hands over to the module that does the work; the
 ``python -m ...`` commands those modules had keep working. Settings come from
 the environment exactly as the services read them (``CAPA_DATABASE_URL``,
 ``CAPA_AUDIT_KEY``, ...), so the command runs in a service's pod as it runs
 beside ``make run``. Exit codes: 0 done, 1 done but something was wrong (a
-broken audit trail, a dead letter not found, a database that did not answer),
+broken audit trail or signature, a dead letter not found, a database that did not answer),
 2 the command line or a setting is wrong.
 
 It lives in ``services/``, not ``shared/``: it composes every service, and
@@ -67,6 +68,16 @@ def build_parser() -> argparse.ArgumentParser:
                     "Exit 0 when every trail is intact, 1 when one is not.")
     verify.add_argument("capas", nargs="*", metavar="CAPA",
                         help="CAPA number (CAPA-2025-0001) or id; default: every CAPA")
+    signatures = commands.add_parser("signatures", help="the CAPAs' electronic signatures")
+    signature_checks = signatures.add_subparsers(dest="signatures_command", required=True,
+                                                 metavar="ACTION")
+    check = signature_checks.add_parser(
+        "verify", help="recompute every electronic signature (or those of the CAPAs named)",
+        description="Recompute each signature's hash from the stored record (reading "
+                    "CAPA_DATABASE_URL like the service) and name those that no longer "
+                    "match. Exit 0 when every signature holds, 1 when one does not.")
+    check.add_argument("capas", nargs="*", metavar="CAPA",
+                       help="CAPA number (CAPA-2025-0001) or id; default: every CAPA")
     return parser
 
 
@@ -148,6 +159,8 @@ def _run(args: argparse.Namespace) -> int:
         return _migrate(args)
     if args.command == "credentials":
         return _credentials(args)
+    if args.command == "signatures":
+        return asyncio.run(_verify_signatures(args.capas))
     return asyncio.run(_verify_audit(args.capas))
 
 
@@ -246,6 +259,36 @@ async def _verify_audit(refs: list[str]) -> int:
     print(f"{len(verdicts)} audit trail(s) checked, {len(broken)} broken"
           + ("" if settings.audit_key else " (CAPA_AUDIT_KEY is not set: keyed entries "
              "cannot be checked)"), file=sys.stderr)
+    return 1 if broken or unknown else 0
+
+
+async def _verify_signatures(refs: list[str]) -> int:
+    from services.capa.service.audit_check import verify_all_signatures
+    from services.capa.settings import CapaSettings
+    from shared.db import create_engine, session_factory
+
+    settings = _settings(CapaSettings)
+    _require_existing_sqlite(settings.database_url, "CAPA_DATABASE_URL")
+    engine = create_engine(settings.database_url, pool_size=1)
+    try:
+        verdicts, unknown = await verify_all_signatures(session_factory(engine), refs=refs)
+    finally:
+        await engine.dispose()
+    print("capa\tsignature\tverdict\tsigner\tmeaning\tproblem")
+    broken = 0
+    for verdict in verdicts:
+        for bad in verdict.report.broken:
+            broken += 1
+            print(f"{verdict.number}\t{bad.id}\tBROKEN\t{bad.signer}\t{bad.meaning}\t"
+                  f"{bad.problem}")
+        if verdict.report.signatures and verdict.report.valid:
+            print(f"{verdict.number}\t-\tintact\t-\t-\t"
+                  f"{verdict.report.signatures} signature(s)")
+    if unknown:
+        print("no such CAPA:", *unknown, file=sys.stderr)
+    total = sum(v.report.signatures for v in verdicts)
+    print(f"{total} signature(s) of {len(verdicts)} CAPA(s) checked, {broken} broken",
+          file=sys.stderr)
     return 1 if broken or unknown else 0
 
 

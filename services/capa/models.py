@@ -34,6 +34,7 @@ __all__ = [
     "Reminder",
     "RootCauseAnalysis",
     "RootCauseSubmission",
+    "SignatureRow",
     "metadata",
 ]
 
@@ -233,6 +234,32 @@ class AuditEntry(SQLModel, table=True):
     hash: str = Field(max_length=64)
     # "hmac-sha256" (keyed); "sha256" or None: plain, written without a key.
     scheme: str | None = Field(default=None, max_length=16)
+
+
+class SignatureRow(SQLModel, table=True):
+    """An electronic signature (domain.signatures): append-only, like the audit trail.
+
+    ``content`` is what the signer saw and signed; ``hash`` binds it, the record,
+    meaning, signer and time. Verifying rebuilds the content from the record's
+    own rows, so an edit of either shows.
+    """
+
+    __tablename__ = "capa_signatures"
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    capa_id: UUID = Field(index=True)
+    move: str = Field(max_length=32)
+    # The signed record: the analysis revision, the verification's id, or the CAPA's.
+    record_id: str = Field(max_length=64)
+    meaning: str = Field(max_length=16)
+    signer: str = Field(max_length=255)
+    signer_name: str = Field(max_length=255)
+    signed_at: datetime = Field(sa_type=UTCDateTime)
+    # When the signer last authenticated at the provider (§11.200 evidence).
+    authenticated_at: datetime = Field(sa_type=UTCDateTime)
+    content: dict[str, Any] = _json({})
+    scheme: str = Field(max_length=32)
+    hash: str = Field(max_length=64)
 
 
 metadata = SQLModel.metadata

@@ -41,6 +41,7 @@ from .request_rules import (
     TitleChange,
     not_null,
 )
+from .signature_schemas import SignatureInput, SignaturePublic
 
 
 class Request(BaseModel):
@@ -107,6 +108,9 @@ class CapaPublic(BaseModel):
     cancelled_at: datetime | None
     cancel_reason: str | None
     version: int
+    # The CAPA's electronic signatures, oldest first: on GET /v1/capas/{id} and on the
+    # answer to a move; null on lists and other answers (GET .../signatures has them).
+    signatures: list[SignaturePublic] | None = None
 
 
 class CapaPage(BaseModel):
@@ -126,6 +130,9 @@ class TransitionRequest(Request):
     reason: LongText | None = None
     # Required when closing: the lessons-learned record published with the closure.
     lesson: LessonInput | None = None
+    # Approving the root-cause analysis (to action_planned) and closing can be signed;
+    # with CAPA_SIGNATURES_REQUIRED they must be.
+    signature: SignatureInput | None = None
 
 
 class TransitionOption(BaseModel):
@@ -240,6 +247,8 @@ class VerificationCreate(Request):
     override_reason: LongText | None = Field(default=None, description=(
         "Why the result is recorded before the plan's check date (a manager only). "
         "Before that date a verification without it is refused (409)."))
+    # With CAPA_SIGNATURES_REQUIRED a verification must be signed.
+    signature: SignatureInput | None = None
 
 
 class VerificationPublic(BaseModel):
@@ -258,6 +267,8 @@ class VerificationPublic(BaseModel):
     override_reason: str | None = None
     # Evidence files (references): filled in the list; null in the answer to recording it.
     attachments: list[EvidencePublic] | None = None
+    # The verifier's electronic signature, if the verification was signed.
+    signature: SignaturePublic | None = None
 
 
 class LessonPublic(BaseModel):

@@ -38,3 +38,9 @@ class CapaSettings(ServiceSettings):
     # shows. Not stored in the database; `make run` generates one under var/.
     # Unset: entries are plain SHA-256 and the service logs a warning.
     audit_key: SecretStr | None = Field(default=None, min_length=32)
+    # Electronic signatures (docs/signatures.md). Required: approving the root-cause
+    # analysis, recording an effectiveness verification and closing are refused
+    # unsigned (regulated use). Off: a signature is optional, and recorded when given.
+    signatures_required: bool = False
+    # A signer must have authenticated at the provider at most this long ago (§11.200).
+    signature_max_age_minutes: float = Field(default=5.0, gt=0, le=60)

@@ -69,11 +69,14 @@ class OidcLogin:
             timeout=self._timeout)
 
     async def authorization_url(self, *, redirect_uri: str, state: str, nonce: str,
-                                code_verifier: str) -> str:
+                                code_verifier: str, fresh: bool = False) -> str:
+        """``fresh``: the person must authenticate again even with a session at the
+        provider (to sign: prompt=login, max_age=0), so the token's auth_time is now."""
         endpoint = (await self.verifier.discovery())["authorization_endpoint"]
+        extra = {"prompt": "login", "max_age": "0"} if fresh else {}
         async with self._client(redirect_uri) as client:
             url, _state = client.create_authorization_url(
-                endpoint, state=state, nonce=nonce, code_verifier=code_verifier)
+                endpoint, state=state, nonce=nonce, code_verifier=code_verifier, **extra)
         return str(url)
 
     async def finish(self, *, redirect_uri: str, code: str, code_verifier: str,

@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -104,6 +105,16 @@ class UserSession:
         shown, self.flashes = self.flashes, []
         self.dirty = self.dirty or bool(shown)
         return shown
+
+
+@dataclass(frozen=True)
+class SignInFlow:
+    state: str
+    nonce: str
+    verifier: str
+    next_path: str
+    # The signed move waiting for the re-authentication (pages/signing.py).
+    signing: dict[str, Any] | None = None
 
 
 class SessionStore:
@@ -196,12 +207,15 @@ class SessionStore:
         session.key, session.expires_at = key, expires_at
         session.refresh_token = refresh_token or session.refresh_token
 
-    async def begin_sign_in(self, next_path: str) -> tuple[str, str, str, str]:
+    async def begin_sign_in(self, next_path: str, signing: dict[str, Any] | None = None
+                            ) -> tuple[str, str, str, str]:
         """A sign-in at the provider: (flow id for the cookie, state, nonce,
-        code_verifier). Only the flow id's hash and the sealed secrets are stored."""
+        code_verifier). Only the flow id's hash and the sealed secrets are stored.
+        ``signing``: the move a person re-authenticates to sign (pages/signing.py),
+        sealed with the secrets and applied by the callback."""
         flow, state = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(48)
-        sealed = _Sealer(flow).seal(json.dumps([nonce, verifier]), "sign_in")
+        sealed = _Sealer(flow).seal(json.dumps([nonce, verifier, signing]), "sign_in")
         async with self._writing() as conn:
             await conn.execute(insert(web_sign_ins).values(
                 flow_hash=id_hash(flow), state=state, secrets=sealed, next_path=next_path,
@@ -211,6 +225,12 @@ class SessionStore:
     async def take_sign_in(self, flow: str | None) -> tuple[str, str, str, str] | None:
         """(state, nonce, code_verifier, next path) of the flow, removed as it is read
         (a callback is answered once), or None when unknown or too old."""
+        taken = await self.take_flow(flow)
+        return None if taken is None else (taken.state, taken.nonce, taken.verifier,
+                                           taken.next_path)
+
+    async def take_flow(self, flow: str | None) -> "SignInFlow | None":
+        """The flow with the move it signs, if any; removed as it is read."""
         if not flow or len(flow) > MAX_SID_LENGTH:
             return None
         async with self._writing() as conn:
@@ -221,10 +241,11 @@ class SessionStore:
         if row is None or utcnow() - row.created_at >= SIGN_IN_TTL:
             return None
         try:
-            nonce, verifier = json.loads(_Sealer(flow).open(row.secrets, "sign_in"))
+            nonce, verifier, *signing = json.loads(_Sealer(flow).open(row.secrets, "sign_in"))
         except InvalidTag:
             return None
-        return row.state, nonce, verifier, row.next_path
+        return SignInFlow(row.state, nonce, verifier, row.next_path,
+                          signing[0] if signing else None)
 
     async def save(self, session: UserSession) -> None:
         """Writes the flashes and marks the session seen now. An UPDATE only: a

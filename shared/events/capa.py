@@ -4,7 +4,27 @@ from datetime import date, datetime
 from typing import ClassVar
 from uuid import UUID
 
+from pydantic import BaseModel, ConfigDict
+
 from shared.events.base import CAPA_TOPIC, EventData, EvidenceAttached, Severity
+
+
+class SignatureReference(BaseModel):
+    """The electronic signature a move carried: who, with what meaning, when, and
+    the hash binding it to what was signed (never a token). The full record is
+    at ``GET /v1/capas/{capa_id}/signatures``."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    signature_id: UUID
+    signer: str
+    signer_name: str
+    # authorship | review | approval | responsibility
+    meaning: str
+    signed_at: datetime
+    # SHA-256 (hex) over the canonical JSON of the signed content, record,
+    # meaning, signer and time.
+    hash: str
 
 
 class CapaOpened(EventData):
@@ -46,6 +66,8 @@ class CapaClosed(EventData):
     title: str | None = None
     severity: Severity | None = None
     reopen_count: int | None = None
+    # The closer's electronic signature, when the closure was signed.
+    signature: SignatureReference | None = None
 
 
 class LessonPublished(EventData):
@@ -89,6 +111,8 @@ class CapaStatusChanged(CapaEvent):
     reason: str | None = None
     changed_by: str
     changed_at: datetime
+    # Set on a signed move (root-cause approval, closure).
+    signature: SignatureReference | None = None
 
 
 class CapaNonconformityLinked(CapaEvent):
@@ -212,6 +236,8 @@ class CapaEffectivenessVerified(CapaEvent):
     # Set when a manager allowed the verification before its check date.
     override_by: str | None = None
     override_reason: str | None = None
+    # The verifier's electronic signature, when the verification was signed.
+    signature: SignatureReference | None = None
 
 
 class CapaReopened(CapaEvent):

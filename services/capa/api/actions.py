@@ -29,6 +29,7 @@ from .deps import (
     Planner,
     Reader,
     SessionsDep,
+    SigningDep,
     Verifier,
     idempotency_payload,
     with_etag,
@@ -91,11 +92,12 @@ async def verifications(capa_id: UUID, sessions: SessionsDep,
 @router.post("/effectiveness-verifications", status_code=201, response_model=VerificationPublic,
              summary="Record the check's result; the verifier is not the CAPA owner")
 async def verify(capa_id: UUID, body: VerificationCreate, sessions: SessionsDep,
-                 principal: Verifier, now: NowDep,
+                 principal: Verifier, now: NowDep, signing: SigningDep,
                  idempotency_key: IdempotencyKey = None) -> JSONResponse:
     async def run(claim: Claim | None) -> JSONResponse:
         view = await verify_effectiveness(sessions, capa_id=capa_id, request=body,
-                                          principal=principal, now=now, claim=claim)
+                                          principal=principal, now=now, claim=claim,
+                                          signing=signing)
         return JSONResponse(view.model_dump(mode="json"), status_code=201)
 
     path = f"/v1/capas/{capa_id}/effectiveness-verifications"

@@ -32,6 +32,7 @@ from .deps import (
     PolicyDep,
     Reader,
     SessionsDep,
+    SigningDep,
     WorkflowActor,
     idempotency_payload,
     with_etag,
@@ -103,7 +104,8 @@ async def options(capa_id: UUID, sessions: SessionsDep, principal: Reader
 @router.post("/{capa_id}/transitions", response_model=CapaPublic,
              summary="Move the CAPA to another state; 409 names the allowed moves")
 async def transition(capa_id: UUID, body: TransitionRequest, sessions: SessionsDep,
-                     principal: WorkflowActor, now: NowDep) -> JSONResponse:
+                     principal: WorkflowActor, now: NowDep, signing: SigningDep
+                     ) -> JSONResponse:
     view = await transition_capa(sessions, capa_id=capa_id, request=body, principal=principal,
-                                 now=now)
+                                 now=now, signing=signing)
     return with_etag(view, view.version)

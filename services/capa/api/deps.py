@@ -1,6 +1,6 @@
 """Dependency aliases the routers share, and what an Idempotency-Key stands for."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -17,6 +17,7 @@ from shared.versions import etag
 
 from ..service import opening_policy
 from ..service.opening import OpeningPolicy
+from ..service.signing import SigningPolicy
 from ..settings import CapaSettings
 
 
@@ -25,12 +26,20 @@ def _policy(request: Request) -> OpeningPolicy:
     return opening_policy(settings)
 
 
+def _signing(request: Request) -> SigningPolicy:
+    # Read per request, so the settings object is the one source of truth.
+    settings: CapaSettings = request.app.state.settings
+    return SigningPolicy(required=settings.signatures_required,
+                         max_age=timedelta(minutes=settings.signature_max_age_minutes))
+
+
 def _now() -> datetime:
     """The clock of a request; tests override it to move time."""
     return utcnow()
 
 
 PolicyDep = Annotated[OpeningPolicy, Depends(_policy)]
+SigningDep = Annotated[SigningPolicy, Depends(_signing)]
 NowDep = Annotated[datetime, Depends(_now)]
 clock = _now
 

@@ -29,7 +29,8 @@ from ..domain.schedule import (
     check_verification_date,
     utc_day,
 )
-from ..models import AuditEntry, Capa, EffectivenessVerification
+from ..domain.signatures import SignedMove
+from ..models import AuditEntry, Capa, EffectivenessVerification, SignatureRow
 from ..schemas import CapaPublic, EffectivenessPlanInput, VerificationCreate, VerificationPublic
 from .common import (
     capa_view,
@@ -41,17 +42,27 @@ from .common import (
     touch,
 )
 from .evidence import evidence_by_record
+from .signing import (
+    SigningPolicy,
+    admit,
+    reference,
+    sign,
+    signature_rows,
+    signature_view,
+)
 
 SERVICE = "capa"
 
 
 def verification_view(row: EffectivenessVerification,
-                      attachments: list[EvidencePublic] | None = None) -> VerificationPublic:
+                      attachments: list[EvidencePublic] | None = None,
+                      signature: SignatureRow | None = None) -> VerificationPublic:
     return VerificationPublic(id=row.id, capa_id=row.capa_id, cycle=row.cycle,
                               result=row.result, evidence=row.evidence,
                               verified_by=row.verified_by, verified_at=row.verified_at,
                               check_date=row.check_date, override_by=row.override_by,
-                              override_reason=row.override_reason, attachments=attachments)
+                              override_reason=row.override_reason, attachments=attachments,
+                              signature=signature_view(signature) if signature else None)
 
 
 async def _verified_this_cycle(session: AsyncSession, capa: Capa) -> bool:
@@ -93,8 +104,8 @@ async def _owners_since_implementation(session: AsyncSession, capa: Capa) -> set
 
 async def verify_effectiveness(sessions: SessionFactory, *, capa_id: UUID,
                                request: VerificationCreate, principal: Principal,
-                               now: datetime, claim: Claim | None = None
-                               ) -> VerificationPublic:
+                               now: datetime, claim: Claim | None = None,
+                               signing: SigningPolicy | None = None) -> VerificationPublic:
     async with transaction(sessions) as session:
         capa = await load_capa(session, capa_id, for_update=True)
         owner = fixed_it(principal.subject, await _owners_since_implementation(session, capa))
@@ -117,6 +128,8 @@ async def verify_effectiveness(sessions: SessionFactory, *, capa_id: UUID,
                                         is_manager=principal.holds_any(OVERRIDE_ROLES))
         override_by, override_reason = (early.by, early.reason) if early else (None, None)
         override = {"override_by": override_by, "override_reason": override_reason}
+        admitted = admit(signing or SigningPolicy(), SignedMove.effectiveness_verification,
+                         request.signature, principal, now)
         row = EffectivenessVerification(capa_id=capa_id, cycle=capa.reopen_count,
                                         result=request.result, evidence=request.evidence,
                                         verified_by=principal.subject, verified_at=now,
@@ -131,11 +144,15 @@ async def verify_effectiveness(sessions: SessionFactory, *, capa_id: UUID,
                                    "criteria": capa.effectiveness_criteria,
                                    "check_date": check_date, **override},
                             reason=override_reason)
+        signature = await sign(session, move=SignedMove.effectiveness_verification,
+                               admitted=admitted, capa=capa, record_id=str(row.id),
+                               principal=principal, now=now) if admitted else None
         record_event(session, service=SERVICE, data=CapaEffectivenessVerified(
             **event_fields(capa), result=request.result, evidence=request.evidence,
             cycle=row.cycle, verified_by=principal.subject, verified_at=now,
-            check_date=check_date, override_by=override_by, override_reason=override_reason))
-        view = verification_view(row)
+            check_date=check_date, override_by=override_by, override_reason=override_reason,
+            signature=reference(signature)))
+        view = verification_view(row, signature=signature)
         await complete(session, claim, status=201, body=view.model_dump(mode="json"))
         return view
 
@@ -149,4 +166,7 @@ async def list_verifications(sessions: SessionFactory, *, capa_id: UUID
             .where(col(EffectivenessVerification.capa_id) == capa_id)
             .order_by(col(EffectivenessVerification.verified_at)))).all()
         evidence = await evidence_by_record(session, capa_id)
-        return [verification_view(r, evidence.get(r.id, [])) for r in rows]
+        signed = {s.record_id: s for s in await signature_rows(session, capa_id)
+                  if s.move == SignedMove.effectiveness_verification}
+        return [verification_view(r, evidence.get(r.id, []), signed.get(str(r.id)))
+                for r in rows]

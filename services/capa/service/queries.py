@@ -34,6 +34,7 @@ from .common import (
     linked_nonconformities_of,
     load_capa,
 )
+from .signing import signatures_of
 
 # Every list newest first; the audit trail in the order it was written.
 _CAPAS = TimeKeyset(col(Capa.opened_at), col(Capa.id))
@@ -44,7 +45,9 @@ _AUDIT = SequenceKeyset(col(AuditEntry.sequence))
 async def get_capa(sessions: SessionFactory, *, capa_id: UUID, now: datetime) -> CapaPublic:
     async with sessions() as session:
         capa = await load_capa(session, capa_id)
-        return capa_view(capa, await linked_nonconformities(session, capa_id), now.date())
+        view = capa_view(capa, await linked_nonconformities(session, capa_id), now.date())
+        view.signatures = await signatures_of(session, capa_id)
+        return view
 
 
 @dataclass(frozen=True)

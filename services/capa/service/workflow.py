@@ -24,8 +24,16 @@ from shared.versions import check_if_match
 
 from ..domain import ActionStatus, CapaStatus, EffectivenessResult, risk_score
 from ..domain.root_cause import AnalysisStatus
+from ..domain.signatures import SignedMove, signed_move_of
 from ..domain.workflow import FINISHED_ACTION, CapaFacts, check_transition, next_steps
-from ..models import ActionRow, Capa, EffectivenessVerification, Lesson, RootCauseAnalysis
+from ..models import (
+    ActionRow,
+    Capa,
+    EffectivenessVerification,
+    Lesson,
+    RootCauseAnalysis,
+    SignatureRow,
+)
 from ..schemas import (
     CapaPublic,
     CapaUpdate,
@@ -42,6 +50,7 @@ from .common import (
     require_open,
     touch,
 )
+from .signing import SigningPolicy, admit, reference, sign, signatures_of
 
 SERVICE = "capa"
 
@@ -98,7 +107,7 @@ async def transition_options(sessions: SessionFactory, *, capa_id: UUID,
 
 async def transition_capa(sessions: SessionFactory, *, capa_id: UUID,
                           request: TransitionRequest, principal: Principal,
-                          now: datetime) -> CapaPublic:
+                          now: datetime, signing: SigningPolicy | None = None) -> CapaPublic:
     async with transaction(sessions) as session:
         capa = await load_capa(session, capa_id, for_update=True)
         current = CapaStatus(capa.status)
@@ -112,10 +121,14 @@ async def transition_capa(sessions: SessionFactory, *, capa_id: UUID,
             raise Invalid("Closing publishes a lesson learned; send one.",
                           [("lesson", "Give what_to_do_differently (and tags) for the "
                                       "lessons-learned record.")])
+        move = signed_move_of(current, request.to)
+        admitted = admit(signing or SigningPolicy(), move, request.signature, principal, now,
+                         moving=f"Moving to '{request.to}'")
         capa.status = request.to
         touch(capa, now)
         fields = event_fields(capa)
         ncs = await linked_nonconformities(session, capa.id)
+        signature: SignatureRow | None = None
         if current is CapaStatus.verifying and request.to is CapaStatus.investigating:
             await _reopen(session, capa, principal=principal, reason=request.reason or "",
                           now=now)
@@ -129,19 +142,32 @@ async def transition_capa(sessions: SessionFactory, *, capa_id: UUID,
             capa.closed_at = now
             check = await latest_verification(session, capa)
             assert check is not None  # the guard demanded an effective one
+            lesson = await _lesson_row(session, capa, request.lesson, now=now)
+            if admitted and move:  # the closure signs the lesson it publishes
+                signature = await sign(session, move=move, admitted=admitted, capa=capa,
+                                       record_id=str(capa.id), principal=principal, now=now)
             record_event(session, service=SERVICE, data=CapaClosed(
                 capa_id=capa.id, number=capa.number, nonconformity_ids=ncs,
                 effectiveness_result=check.result, effectiveness_evidence=check.evidence,
                 closed_by=principal.subject, closed_at=now, title=capa.title,
-                severity=capa.severity, reopen_count=capa.reopen_count))
-            await _publish_lesson(session, capa, request.lesson, now=now)
+                severity=capa.severity, reopen_count=capa.reopen_count,
+                signature=reference(signature)))
+            _publish_lesson(session, lesson)
+        elif admitted and move is SignedMove.root_cause_approval:
+            analysis = await session.get(RootCauseAnalysis, capa.id)
+            assert analysis is not None  # the guard demanded a submitted one
+            signature = await sign(session, move=move, admitted=admitted, capa=capa,
+                                   record_id=str(analysis.submissions), principal=principal,
+                                   now=now)
         await record_change(session, capa_id=capa.id, actor=principal.subject,
                             action="status_changed", at=now, before={"status": current},
                             after={"status": capa.status}, reason=request.reason)
         record_event(session, service=SERVICE, data=CapaStatusChanged(
             **fields, from_status=current, to_status=capa.status, reason=request.reason,
-            changed_by=principal.subject, changed_at=now))
-        return capa_view(capa, ncs, now.date())
+            changed_by=principal.subject, changed_at=now, signature=reference(signature)))
+        view = capa_view(capa, ncs, now.date())
+        view.signatures = await signatures_of(session, capa.id)
+        return view
 
 
 async def _reopen(session: AsyncSession, capa: Capa, *, principal: Principal, reason: str,
@@ -158,8 +184,9 @@ async def _reopen(session: AsyncSession, capa: Capa, *, principal: Principal, re
         reopened_by=principal.subject, reopened_at=now))
 
 
-async def _publish_lesson(session: AsyncSession, capa: Capa, lesson: LessonInput, *,
-                          now: datetime) -> None:
+async def _lesson_row(session: AsyncSession, capa: Capa, lesson: LessonInput, *,
+                      now: datetime) -> Lesson:
+    """The lessons-learned record of a closing CAPA, added to the session."""
     analysis = await session.get(RootCauseAnalysis, capa.id)
     assert analysis is not None and analysis.root_cause and analysis.cause_category
     actions = (await session.exec(
@@ -178,11 +205,15 @@ async def _publish_lesson(session: AsyncSession, capa: Capa, lesson: LessonInput
                                        *tags]).lower(),
                  published_at=now)
     session.add(row)
+    return row
+
+
+def _publish_lesson(session: AsyncSession, row: Lesson) -> None:
     record_event(session, service=SERVICE, data=LessonPublished(
-        lesson_id=row.id, capa_id=capa.id, title=capa.title, problem=problem,
-        root_cause=analysis.root_cause, cause_category=analysis.cause_category,
-        actions=descriptions, what_to_do_differently=lesson.what_to_do_differently,
-        tags=tags, published_at=now, capa_number=capa.number))
+        lesson_id=row.id, capa_id=row.capa_id, title=row.title, problem=row.problem,
+        root_cause=row.root_cause, cause_category=row.cause_category,
+        actions=row.actions, what_to_do_differently=row.what_to_do_differently,
+        tags=row.tags, published_at=row.published_at, capa_number=row.capa_number))
 
 
 async def update_capa(sessions: SessionFactory, *, capa_id: UUID, request: CapaUpdate,

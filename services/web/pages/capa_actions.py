@@ -13,6 +13,7 @@ from ..deps import Api, CsrfUser, redirect
 from ..session import UserSession
 from .capas import render_capa
 from .forms import posted, refused, text, valid_uuid
+from .signing import review
 
 router = APIRouter()
 
@@ -73,6 +74,11 @@ async def verify(request: Request, capa_id: str, user: CsrfUser, api: Api) -> Re
     body = {"result": values.get("result", ""), "evidence": values.get("evidence", "")}
     if values.get("override_reason", "").strip():  # a manager's reason to verify early
         body["override_reason"] = values["override_reason"]
+    if values.get("sign_meaning"):
+        return await review(request, api, user, capa_id, form="verify",
+                            move="effectiveness_verification",
+                            path="/effectiveness-verifications", body=body,
+                            meaning=values["sign_meaning"])
     return await _send(request, api, user, capa_id, "verify", "POST",
                        "/effectiveness-verifications", body, values,
                        "Effectiveness verification recorded.", "effectiveness",

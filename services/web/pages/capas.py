@@ -59,6 +59,15 @@ MOVE_LABELS: dict[str, str] = {
     CapaStatus.action_planned: "Mark actions planned",
     CapaStatus.implementing: "Start implementing",
     CapaStatus.verifying: "Start effectiveness check"}
+# The moves that can carry an electronic signature (pages/signing.py): planning
+# actions approves the submitted root-cause analysis.
+SIGNED_MOVES: dict[str, str] = {CapaStatus.action_planned: "root_cause_approval",
+                                CapaStatus.closed: "closure"}
+SIGN_OPTIONS = {
+    "root_cause_approval": [("approval", "Approval"), ("review", "Review")],
+    "effectiveness_verification": [("authorship", "Authorship"), ("review", "Review"),
+                                   ("responsibility", "Responsibility")],
+    "closure": [("approval", "Approval"), ("responsibility", "Responsibility")]}
 # Where actions may still be added: until the effectiveness check starts.
 ACTION_STATES = (CapaStatus.open, CapaStatus.investigating, CapaStatus.action_planned,
                  CapaStatus.implementing)
@@ -127,13 +136,14 @@ async def render_capa(request: Request, api: UserApi, user: UserSession, capa_id
     ``root_form``: the person's own 5-Whys text to show instead of the saved one."""
     capa_id = valid_uuid(capa_id, "CAPA")
     base = f"/v1/capas/{capa_id}"
-    got, root, options, actions, verifications, trail, chain = await asyncio.gather(
+    got, root, options, actions, verifications, trail, chain, seals = await asyncio.gather(
         api.get_with_etag("capa", base), api.get_with_etag("capa", f"{base}/root-cause"),
         api.get("capa", f"{base}/transitions"),
         api.get("capa", f"{base}/actions"),
         api.get("capa", f"{base}/effectiveness-verifications"),
         api.get("capa", f"{base}/audit-trail", limit=200),
-        api.get("capa", f"{base}/audit-trail/verify"))
+        api.get("capa", f"{base}/audit-trail/verify"),
+        api.get("capa", f"{base}/signatures/verify"))
     capa = got.body
     saved = root.body
     # A closed CAPA shows the lesson learned it published.
@@ -166,7 +176,10 @@ async def render_capa(request: Request, api: UserApi, user: UserSession, capa_id
                   action_kinds=ACTION_KINDS, action_statuses=ACTION_STATUSES,
                   move_labels=MOVE_LABELS,
                   move_forms={to: _move_form(capa["status"], to) for to in can["moves"]},
-                  new_key=new_idempotency_key(),
+                  new_key=new_idempotency_key(), seals=seals, signed_moves=SIGNED_MOVES,
+                  sign_options=SIGN_OPTIONS,
+                  may_sign=request.app.state.oidc_login is not None
+                  and user.principal.method == "oidc",
                   today=date.today().isoformat())
 
 
@@ -244,6 +257,12 @@ async def move(request: Request, capa_id: str, user: CsrfUser, api: Api) -> Resp
         if lesson:
             body["lesson"] = {"what_to_do_differently": lesson,
                               "tags": words(values.get("lesson_tags"))}
+    signed = SIGNED_MOVES.get(to)
+    if signed and values.get("sign_meaning"):
+        # Imported here: the signing page re-renders this module's CAPA page.
+        from .signing import review
+        return await review(request, api, user, capa_id, form=f"move_{to}", move=signed,
+                            path="/transitions", body=body, meaning=values["sign_meaning"])
     try:
         await api.send("capa", "POST", f"/v1/capas/{capa_id}/transitions", body)
     except ApiError as exc:

@@ -12,25 +12,21 @@ from fastapi.responses import RedirectResponse, Response
 
 from shared.oidc import ProviderUnavailable
 
-from ..deps import forget_session, redirect, session_store
+from ..deps import forget_session, redirect, session_store, signed_in
 from ..oidc_login import OidcLogin, SignInFailed
 from ..session import SESSION_COOKIE, tokens_match
 from .auth import _safe_next, _sign_in_page
+from .signing import FLOW_COOKIE, apply_signed
+from .signing import redirect_uri as _redirect_uri
 
 router = APIRouter()
 
-FLOW_COOKIE = "capaflow_oidc_flow"
 UNREACHABLE = "The sign-in provider cannot be reached; try again in a moment."
 
 
 def _login(request: Request) -> OidcLogin | None:
     login: OidcLogin | None = request.app.state.oidc_login
     return login
-
-
-def _redirect_uri(request: Request) -> str:
-    configured: str | None = request.app.state.settings.oidc_redirect_url
-    return configured or str(request.url_for("oidc_callback"))
 
 
 @router.get("/sign-in/oidc", include_in_schema=False)
@@ -59,13 +55,13 @@ async def callback(request: Request, code: str | None = None, state: str | None 
     if login is None:
         return redirect("/sign-in")
     store = session_store(request)
-    flow = await store.take_sign_in(request.cookies.get(FLOW_COOKIE))
-    if flow is None or not tokens_match(flow[0], state):
+    flow = await store.take_flow(request.cookies.get(FLOW_COOKIE))
+    if flow is None or not tokens_match(flow.state, state):
         response = _sign_in_page(request, "/", "That sign-in link is not this browser's, or "
                                  "it expired; please sign in again.", status_code=400)
         response.delete_cookie(FLOW_COOKIE, path="/sign-in/oidc")
         return response
-    _state, nonce, verifier, next_path = flow
+    nonce, verifier, next_path = flow.nonce, flow.verifier, flow.next_path
     if error or not code:
         # E.g. access_denied: the person cancelled at the provider.
         return _sign_in_page(request, next_path, "The sign-in was not completed at "
@@ -77,6 +73,11 @@ async def callback(request: Request, code: str | None = None, state: str | None 
         return _sign_in_page(request, next_path, str(exc), status_code=401)
     except ProviderUnavailable:
         return _sign_in_page(request, next_path, UNREACHABLE, status_code=503)
+    if flow.signing is not None:  # a re-authentication to sign (pages/signing.py)
+        response = await apply_signed(request, signed_in(request), flow.signing,
+                                      principal.subject, tokens)
+        response.delete_cookie(FLOW_COOKIE, path="/sign-in/oidc")
+        return response
     if not principal.roles:
         return _sign_in_page(request, next_path, f"You are signed in at {login.provider_name} "
                              "but hold no CAPAflow role; ask an administrator for one.",

@@ -178,6 +178,8 @@ class FakeApi:
         if rest == ["audit-trail", "verify"]:
             return httpx.Response(200, json={"valid": True, "entries": 0,
                                              "first_broken_sequence": None, "problem": None})
+        if rest == ["signatures", "verify"]:
+            return httpx.Response(200, json={"valid": True, "signatures": 0, "broken": []})
         if rest == ["transitions"] and request.method == "GET":
             return httpx.Response(200, json=[_option(item, to, role)
                                              for to in item["allowed_transitions"]])
