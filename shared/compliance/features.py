@@ -128,6 +128,13 @@ EVIDENCE = Feature(
     "effectiveness verifications: types checked against the bytes, stored once by SHA-256, "
     "the hash in the audit trail and the event, downloads with role checks",
     "nonconformity.md", "Evidence files")
+SIGNATURES = Feature(
+    "Electronic signatures",
+    "approving the root-cause analysis, recording an effectiveness verification and closing "
+    "can carry a signature: signer, printed name, UTC time and meaning, bound by SHA-256 to "
+    "exactly what was signed, in the audit trail and the event, verifiable later; only a "
+    "person who authenticated at the provider minutes ago can sign, never an API key",
+    "signatures.md", "What is signed (§11.50, §11.70)")
 GENERATED_DOCS = Feature(
     "Documentation under change control",
     "the documentation lives beside the code under version control; the generated parts "

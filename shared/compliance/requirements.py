@@ -31,6 +31,7 @@ from shared.compliance.features import (
     ROLES,
     ROOT_CAUSE,
     SEQUENCING,
+    SIGNATURES,
     SOURCE_CHECKS,
     TIMELINESS,
     Feature,
@@ -42,7 +43,6 @@ CFR_820 = "21 CFR 820.100"
 PART_11 = "21 CFR Part 11"
 STANDARDS = (ISO_9001, ISO_13485, CFR_820, PART_11)
 
-ESIGN_IN_PROGRESS = "Electronic signatures are being built (issue 14, part 2)."
 BUYERS_PROCEDURE = "An organisational control: the buyer's own procedure, not software."
 
 
@@ -169,19 +169,19 @@ REQUIREMENTS: tuple[Requirement, ...] = (
        "history.", GENERATED_DOCS),
     _r("part11-11.50", PART_11, "§11.50",
        "Show with each signature the signer's printed name, the date and time, and its "
-       "meaning.", note=ESIGN_IN_PROGRESS),
+       "meaning.", SIGNATURES),
     _r("part11-11.70", PART_11, "§11.70",
        "Link signatures to their records so they cannot be cut out, copied or moved.",
-       note=ESIGN_IN_PROGRESS),
+       SIGNATURES),
     _r("part11-11.100", PART_11, "§11.100",
        "Make each electronic signature unique to one person, never reused or reassigned.",
-       IDENTITIES,
-       note="The identity a signature will carry is unique; the signatures themselves are "
-            "being built (issue 14, part 2)."),
+       IDENTITIES, SIGNATURES),
     _r("part11-11.200", PART_11, "§11.200",
        "Build non-biometric signatures from at least two identification components "
        "(such as an id and a password), with re-authentication rules.",
-       note=ESIGN_IN_PROGRESS),
+       SIGNATURES,
+       note="The two components are the provider's (CAPAflow never sees a password): a "
+            "signature needs an authentication at most CAPA_SIGNATURE_MAX_AGE_MINUTES old."),
 )
 
 BY_ID: dict[str, Requirement] = {r.id: r for r in REQUIREMENTS}

@@ -97,6 +97,7 @@ def sign(page: Page, shots: Screenshots, form: Any, meaning: str, button: str,
     expect(page.get_by_role("status")).to_contain_text("Signed.")
 
 
+@pytest.mark.requirement("part11-11.50", "part11-11.200")
 def test_a_person_reauthenticates_to_sign_and_sees_the_signature(
         ui: tuple[str, str, dict[str, str]], browser: Browser) -> None:
     web, capa, keys = ui

@@ -69,6 +69,7 @@ async def events(capas: Capas, event_type: str) -> list[dict[str, Any]]:
     return found
 
 
+@pytest.mark.requirement("part11-11.50", "part11-11.70", "part11-11.100")
 async def test_a_fresh_login_signs_the_verification_and_everything_shows_it(
         capas: Capas) -> None:
     capa = await capas.open()
@@ -113,6 +114,7 @@ async def test_a_fresh_login_signs_the_verification_and_everything_shows_it(
     assert vera not in json.dumps(event) and "token" not in json.dumps(event)
 
 
+@pytest.mark.requirement("part11-11.200")
 async def test_a_stale_authentication_must_authenticate_again(capas: Capas) -> None:
     capa = await capas.open()
     await capas.to_verifying(capa["id"])
@@ -129,6 +131,7 @@ async def test_a_stale_authentication_must_authenticate_again(capas: Capas) -> N
     assert (await verify_signed(capas, capa["id"], vera)).status_code == 201
 
 
+@pytest.mark.requirement("part11-11.200", "part11-11.100")
 async def test_an_api_key_or_a_password_grant_token_cannot_sign(capas: Capas) -> None:
     capa = await capas.open()
     await capas.to_verifying(capa["id"])
@@ -162,6 +165,7 @@ async def test_the_signer_obeys_the_moves_independence_rule(capas: Capas) -> Non
     assert "another verifier or manager" in refused.json()["detail"]
 
 
+@pytest.mark.requirement("part11-11.50")
 async def test_required_signatures_refuse_the_unsigned_moves_and_the_signed_path_closes(
         capas: Capas) -> None:
     capas.settings.signatures_required = True
@@ -238,6 +242,7 @@ async def test_required_signatures_refuse_the_unsigned_moves_and_the_signed_path
     assert audit.json()["valid"] is True, audit.json()
 
 
+@pytest.mark.requirement("part11-11.70")
 async def test_tampered_records_and_signatures_are_named_by_verify(capas: Capas) -> None:
     capa = await capas.open()
     await capas.to_verifying(capa["id"])

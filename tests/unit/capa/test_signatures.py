@@ -76,6 +76,7 @@ def test_an_api_key_never_signs() -> None:
         check_signer(method="api_key", auth_time=int(NOW.timestamp()), now=NOW, max_age=FIVE)
 
 
+@pytest.mark.requirement("part11-11.200")
 def test_a_fresh_authentication_signs_a_stale_one_must_authenticate_again() -> None:
     fresh = int((NOW - timedelta(minutes=4, seconds=59)).timestamp())
     assert check_signer(method="oidc", auth_time=fresh, now=NOW, max_age=FIVE) \
@@ -109,6 +110,7 @@ def test_canonical_json_is_sorted_compact_utf8_and_json_types_only() -> None:
         canonical_json({"when": NOW.date()})
 
 
+@pytest.mark.requirement("part11-11.70")
 def test_the_hash_is_stable_and_covers_every_part_of_the_manifest() -> None:
     signed = manifest()
     digest = signature_hash(signed)
