@@ -17,6 +17,11 @@ export CAPAFLOW_CREDENTIALS_FILE="${CAPAFLOW_CREDENTIALS_FILE:-$VAR/api-keys.jso
 
 # Loopback-only development: webhook subscriptions may target this machine.
 # (Production keeps the SSRF guard's default: no private or loopback targets.)
+# Links in e-mails and feeds: the pages of this run's UI and services.
+export NOTIFICATIONS_UI_BASE_URL="${NOTIFICATIONS_UI_BASE_URL:-http://127.0.0.1:$WEB_PORT}"
+export NOTIFICATIONS_PUBLIC_BASE_URL="${NOTIFICATIONS_PUBLIC_BASE_URL:-http://127.0.0.1:$CAPA_PORT}"
+export NOTIFICATIONS_NONCONFORMITY_BASE_URL="${NOTIFICATIONS_NONCONFORMITY_BASE_URL:-http://127.0.0.1:$NONCONFORMITY_PORT}"
+export NOTIFICATIONS_FEED_BASE_URL="${NOTIFICATIONS_FEED_BASE_URL:-http://127.0.0.1:$NOTIFICATIONS_PORT}"
 export NOTIFICATIONS_ALLOWED_NETWORKS="${NOTIFICATIONS_ALLOWED_NETWORKS:-[\"127.0.0.0/8\"]}"
 
 for svc in nonconformity capa notifications; do

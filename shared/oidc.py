@@ -22,6 +22,7 @@ person roles can come from a token, never a monitoring source's.
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,6 +37,9 @@ from joserfc.jwt import ClaimsOption
 
 from shared.auth import ROLES, Principal
 from shared.identity import InvalidIdentity, canonical_identity
+from shared.text import IDENTITY_MAX_CHARS, IDENTITY_PATTERN
+
+_NAMEABLE = re.compile(IDENTITY_PATTERN)
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +132,12 @@ def principal_from(claims: Mapping[str, Any], config: OidcConfig) -> Principal:
         subject = canonical_identity(raw)
     except InvalidIdentity as exc:
         raise InvalidToken(f"the token's {config.subject_claim} {exc}") from exc
+    # The subject becomes the author and owner of records and may be named as an
+    # owner or verifier: it must be a name those fields take, and fit them.
+    if len(subject) > IDENTITY_MAX_CHARS or not _NAMEABLE.fullmatch(subject):
+        raise InvalidToken(f"the token's {config.subject_claim} is not a name CAPAflow can "
+                           f"record (letters of one script, digits, . _ @ + ' - and inner "
+                           f"spaces, at most {IDENTITY_MAX_CHARS} characters)")
     auth_time = claims.get("auth_time")
     name = claims.get("name")
     email = claims.get("email")
@@ -265,9 +275,9 @@ class TokenVerifier:
                 self._discovery = discovery
             jwks = await self._get_json(str(self._discovery["jwks_uri"]))
             self.jwks_fetches += 1
-            keys = KeySet.import_key_set({"keys": [k for k in jwks.get("keys", [])
-                                                   if k.get("use", "sig") == "sig"]})
-        except (httpx.HTTPError, ValueError, KeyError, TypeError, JoseError) as exc:
+            keys = _signing_keys(jwks.get("keys"), self.config.issuer)
+        except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError,
+                JoseError) as exc:
             log.warning("could not read the keys of %s: %s: %s", self.config.issuer,
                         type(exc).__name__, exc)
             raise ProviderUnavailable("the identity provider's keys could not be read") from exc
@@ -281,6 +291,23 @@ class TokenVerifier:
         if not isinstance(body, dict):
             raise ValueError(f"{url} did not answer with a JSON object")
         return body
+
+
+def _signing_keys(listed: object, issuer: str) -> KeySet:
+    """The usable signing keys of a JWKS: one malformed entry is skipped (and
+    logged) instead of making every token of the provider unverifiable."""
+    if not isinstance(listed, list):
+        raise ValueError("the JWKS has no list of keys")
+    usable = []
+    for entry in listed:
+        if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
+            continue
+        try:
+            usable.extend(KeySet.import_key_set({"keys": [entry]}).keys)
+        except (ValueError, KeyError, TypeError, AttributeError, JoseError) as exc:
+            log.warning("skipping a key of %s it cannot use (kid %r): %s", issuer,
+                        entry.get("kid"), exc)
+    return KeySet(usable)
 
 
 def _has_kid(keys: KeySet, kid: str) -> bool:

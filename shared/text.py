@@ -11,14 +11,22 @@ So the blanks are spelt out.
 # Unicode White_Space (what strip_whitespace strips) plus U+001C..U+001F (what
 # Python's str.strip(), used by the domain's "is it blank?" checks, strips too).
 BLANKS = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-# Free text: at least one character that is not blank, and no NUL anywhere
-# (no database column holds it; NulGuard refuses it with 422).
-SOME_VISIBLE = rf"^[^\x00]*[^\x00{BLANKS}][^\x00]*$"
+# Characters that show nothing but are not white space: format controls (zero
+# width, bidi marks, word joiner, BOM), variation selectors and the blank-looking
+# letters (Hangul fillers, the blank Braille pattern). Allowed inside text, but a
+# text made of them and blanks only reads as empty (a manager's "reason" of one
+# U+200B, say), so they do not count as the visible character text needs.
+INVISIBLES = (r"\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+              r"\u202a-\u202e\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0")
+# Free text: at least one character that is neither blank nor invisible, and no
+# NUL anywhere (no database column holds it; NulGuard refuses it with 422).
+SOME_VISIBLE = rf"^[^\x00]*[^\x00{BLANKS}{INVISIBLES}][^\x00]*$"
 
 
 def some_visible(*, excluding: str = "") -> str:
     """SOME_VISIBLE that also excludes the characters of the class ``excluding``."""
-    return rf"^[^\x00{excluding}]*[^\x00{BLANKS}{excluding}][^\x00{excluding}]*$"
+    return (rf"^[^\x00{excluding}]*[^\x00{BLANKS}{INVISIBLES}{excluding}]"
+            rf"[^\x00{excluding}]*$")
 
 
 # A person's identity as an owner or a filter: letters of one script (Latin,

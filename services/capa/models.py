@@ -245,9 +245,13 @@ class SignatureRow(SQLModel, table=True):
     """
 
     __tablename__ = "capa_signatures"
+    __table_args__ = (UniqueConstraint("capa_id", "sequence",
+                                       name="uq_capa_signatures_sequence"),)
 
     id: UUID = Field(default_factory=uuid4, primary_key=True)
     capa_id: UUID = Field(index=True)
+    # 1, 2, ... per CAPA, in the order signed (signed_at has whole seconds only).
+    sequence: int
     move: str = Field(max_length=32)
     # The signed record: the analysis revision, the verification's id, or the CAPA's.
     record_id: str = Field(max_length=64)

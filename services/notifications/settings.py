@@ -56,3 +56,5 @@ class NotificationsSettings(ServiceSettings):
     public_base_url: str = "http://127.0.0.1:8002"
     nonconformity_base_url: str = "http://127.0.0.1:8001"
     feed_base_url: str = "http://127.0.0.1:8003"
+    # The web UI's address: set, links point at its pages instead of the APIs.
+    ui_base_url: str | None = None

@@ -108,9 +108,11 @@ def create_app(settings: WebSettings | None = None,
     # Outermost: the latency histogram counts every answer, the session store's 503
     # included, under service="web" beside the three services'.
     app.add_middleware(RequestObservation, service="web")
-    # Only the evidence forms' bodies are bounded here (their file goes on to a
-    # service, which bounds it again); the other forms keep Starlette's own limits.
-    app.add_middleware(BodySizeLimit, max_bytes=None, refusal=too_large_page,
+    # Every form's body is bounded before it is parsed (Starlette would spool a
+    # file part of any size to disk, even on the sign-in form); the evidence
+    # forms get the file's limit, which the service checks again.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.form_max_bytes,
+                       refusal=too_large_page,
                        uploads=UploadLimit(settings.evidence_max_bytes + ENVELOPE_BYTES))
     install_error_pages(app)
     tracing.instrument_app(app)

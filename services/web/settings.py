@@ -38,6 +38,9 @@ class WebSettings(OidcSettings):
     # A session ends after this much inactivity.
     session_idle_minutes: int = Field(default=480, ge=1)
     api_timeout_seconds: float = Field(default=10.0, gt=0)
+    # The largest body of any other form (bytes): each becomes one JSON request to a
+    # service, which takes at most its *_MAX_BODY_BYTES (4 MiB) anyway.
+    form_max_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     # The largest evidence file the upload forms pass on (bytes); set it as the
     # services' *_EVIDENCE_MAX_BYTES. A larger upload is refused (413) as it streams in.
     evidence_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1, le=1024 * 1024 * 1024)

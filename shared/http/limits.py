@@ -14,6 +14,14 @@ class _TooLarge(Exception):
     pass
 
 
+def _is_too_large(exc: BaseException) -> bool:
+    # An @app.middleware("http") function below runs the app in a task group,
+    # which hands the refusal up wrapped in an ExceptionGroup.
+    if isinstance(exc, BaseExceptionGroup):
+        return exc.subgroup(_TooLarge) is not None
+    return isinstance(exc, _TooLarge)
+
+
 # Evidence uploads (POST .../evidence) are files, not JSON: they get a limit of
 # their own (shared.http.uploads streams them and enforces the file's limit
 # exactly) and the NUL guard lets their bytes through. By path, whatever the
@@ -45,12 +53,15 @@ class BodySizeLimit:
         self.uploads = uploads
         self.refusal = refusal
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def _limit_for(self, scope: Scope) -> int | None:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        limit = (self.uploads.max_bytes if self.uploads is not None and is_upload(scope)
-                 else self.max_bytes)
+            return None
+        if self.uploads is not None and is_upload(scope):
+            return self.uploads.max_bytes
+        return self.max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limit = self._limit_for(scope)
         if limit is None:
             await self.app(scope, receive, send)
             return
@@ -78,7 +89,9 @@ class BodySizeLimit:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
+        except (_TooLarge, ExceptionGroup) as exc:
+            if not _is_too_large(exc):
+                raise
             if not started:
                 await self._reject(scope, receive, send, limit)
 
@@ -86,9 +99,11 @@ class BodySizeLimit:
         if self.refusal is not None:
             await self.refusal(scope, limit)(scope, receive, send)
             return
+        # The same shape as a file over its own limit (shared.errors.TooLarge): one
+        # title (RFC 9110's name for 413) and the limit as a number.
         response = problem_response(
             413, f"The request body is larger than {limit} bytes; split it up.",
-            instance=scope.get("path"))
+            title="Content Too Large", instance=scope.get("path"), max_bytes=limit)
         await response(scope, receive, send)
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
 from fastapi import Request, Response
-from python_multipart.exceptions import MultipartParseError
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from shared.errors import BadRequest, Invalid, TooLarge, UnsupportedType
@@ -37,7 +37,9 @@ MAX_PART_HEADER_BYTES = 16 * 1024
 ENVELOPE_BYTES = 64 * 1024
 # RFC 5987 attr-char besides letters and digits: everything else is percent-encoded.
 _ATTR_CHARS = "!#$&+-.^_`|~"
-_FILENAME_STAR = re.compile(r"filename\*\s*=\s*([^;]+)", re.IGNORECASE)
+_FILENAME_STAR = re.compile(r"(?:^|;)\s*filename\*\s*=\s*([^;]+)", re.IGNORECASE)
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BROWSER_ESCAPES = re.compile(r"%(22|0[dDaA])")
 
 # The OpenAPI request body of an upload route (the route reads the stream itself).
 UPLOAD_OPENAPI: dict[str, Any] = {"requestBody": {"required": True, "content": {
@@ -75,11 +77,18 @@ class _Upload:
         self._value = bytearray()
         self._header_bytes = 0
         self._in_file = False
+        # Set by the closing boundary: a body cut off before it (a dropped
+        # connection, a truncating proxy) must not become evidence.
+        self.complete = False
 
     def callbacks(self) -> "MultipartCallbacks":
         return {"on_part_begin": self._part_begin, "on_header_field": self._header_field,
                 "on_header_value": self._header_value, "on_header_end": self._header_end,
-                "on_headers_finished": self._headers_finished, "on_part_data": self._data}
+                "on_headers_finished": self._headers_finished, "on_part_data": self._data,
+                "on_end": self._end}
+
+    def _end(self) -> None:
+        self.complete = True
 
     def _part_begin(self) -> None:
         self._headers, self._header_bytes, self._in_file = {}, 0, False
@@ -134,7 +143,9 @@ class _Upload:
 def _filename(disposition: bytes, options: dict[bytes, bytes]) -> str | None:
     # RFC 7578 says plain filename= (UTF-8 as sent, which browsers and curl do);
     # some clients add RFC 5987's filename*=UTF-8''..., which wins when present.
-    starred = _FILENAME_STAR.search(disposition.decode("latin-1"))
+    # Only a filename* parameter of its own: not the text of a quoted filename.
+    unquoted = _QUOTED.sub('""', disposition.decode("latin-1"))
+    starred = _FILENAME_STAR.search(unquoted)
     if starred:
         charset, _, rest = starred.group(1).strip().strip('"').partition("'")
         _language, _, encoded = rest.partition("'")
@@ -143,7 +154,10 @@ def _filename(disposition: bytes, options: dict[bytes, bytes]) -> str | None:
     raw = options.get(b"filename")
     if raw is None:
         return None
-    return raw.decode("utf-8", errors="replace")
+    # Browsers send " CR LF in a file name as %22 %0D %0A (the HTML form encoding);
+    # decoded, the name rules then treat them like any other such character.
+    return _BROWSER_ESCAPES.sub(lambda m: chr(int(m.group(1), 16)),
+                                raw.decode("utf-8", errors="replace"))
 
 
 async def read_upload(request: Request, *, max_bytes: int) -> UploadedFile:
@@ -165,8 +179,11 @@ async def read_upload(request: Request, *, max_bytes: int) -> UploadedFile:
         async for chunk in request.stream():
             parser.write(chunk)
         parser.finalize()
-    except MultipartParseError as exc:
+    except FormParserError as exc:  # the parser's every refusal (a too long boundary...)
         raise BadRequest(f"The multipart body is malformed: {exc}.") from exc
+    if not upload.complete:
+        raise BadRequest("The multipart body ends before its closing boundary: the file may "
+                         "be cut off. Send it again.")
     if upload.filename is None:
         raise Invalid(f"No file was sent; send it in a field named {FILE_FIELD!r}.",
                       [(FILE_FIELD, "Field required.")])

@@ -240,3 +240,44 @@ def test_settings_are_off_without_an_issuer_and_check_the_map(
     monkeypatch.setenv("OIDC_ROLE_MAP", "capa-managers=boss")
     with pytest.raises(ValueError, match="boss"):
         ServiceSettings()
+
+
+def test_a_subject_that_cannot_be_recorded_or_named_is_refused() -> None:
+    # It becomes the author of records (255-character columns) and must be a name
+    # an owner or verifier field takes.
+    config = OidcConfig(issuer=ISSUER)
+    for subject in ("e" * 300, "<script>x</script>", "source:alertmanager"):
+        with pytest.raises(InvalidToken, match="not a name CAPAflow can record"):
+            principal_from({"preferred_username": subject}, config)
+    assert principal_from({"preferred_username": "Erin O'Neil"}, config).subject == "erin o'neil"
+
+
+@pytest.mark.parametrize("listed", ["x", [None], [1, "a"], {"kty": "RSA"}])
+async def test_a_malformed_key_set_makes_the_provider_unavailable_not_an_error(
+        listed: Any) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/.well-known/openid-configuration"):
+            return httpx.Response(200, json={"issuer": ISSUER, "jwks_uri": ISSUER + "/certs"})
+        return httpx.Response(200, json={"keys": listed})
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    check = TokenVerifier(OidcConfig(issuer=ISSUER), http=http, monotonic=Clock())
+    with pytest.raises((ProviderUnavailable, InvalidToken)):
+        await check.verify(sign(claims()))
+
+
+async def test_one_unusable_key_does_not_disable_the_others() -> None:
+    provider = Provider(KEY)
+    good = provider.handler
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        answer = good(request)
+        if request.url.path.endswith("/certs"):
+            keys = answer.json()["keys"]
+            return httpx.Response(200, json={"keys": [{"kty": "RSA", "kid": "bad", "n": "!",
+                                                       "e": "?"}, None, *keys]})
+        return answer
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    check = TokenVerifier(OidcConfig(issuer=ISSUER), http=http, monotonic=Clock())
+    assert (await check.verify(sign(claims()))).subject == "erin"

@@ -65,14 +65,17 @@ def test_names_outside_the_pattern_are_refused(name: str) -> None:
         TypeAdapter(Person).validate_python(name)
 
 
-@pytest.mark.parametrize("text", [" ", "\x1c", "\u3000\n", "\x85", "\u2028"])
+# Invisible characters (a zero-width space, a BOM, Hangul fillers, the blank
+# Braille pattern) show nothing: a "reason" made of them is as empty as spaces.
+@pytest.mark.parametrize("text", [" ", "\x1c", "\u3000\n", "\x85", "\u2028", "\ufeff",
+                                  "\u200b", " \u200b ", "\u3164\u3164", "\u2800", "\u202e"])
 def test_blank_text_fails_the_pattern_and_the_server_alike(text: str) -> None:
     assert not re.match(SOME_VISIBLE, text)
     with pytest.raises(ValidationError):
         TypeAdapter(LongText).validate_python(text)
 
 
-@pytest.mark.parametrize("text", ["a", " a ", "\x1ca", "\ufeff"])
+@pytest.mark.parametrize("text", ["a", " a ", "\x1ca", "\ufeffa", "a\u200b"])
 def test_visible_text_passes_the_pattern_and_the_server_alike(text: str) -> None:
     assert re.match(SOME_VISIBLE, text)
     assert TypeAdapter(LongText).validate_python(text)

@@ -12,7 +12,7 @@ from shared.db import utcnow
 
 # Re-exported: the routers take every dependency from here.
 from shared.http.app import SessionsDep as SessionsDep
-from shared.http.auth import authenticate, require_roles
+from shared.http.auth import require_roles
 from shared.versions import etag
 
 from ..service import opening_policy
@@ -43,8 +43,11 @@ SigningDep = Annotated[SigningPolicy, Depends(_signing)]
 NowDep = Annotated[datetime, Depends(_now)]
 clock = _now
 
-# Reads need any valid key; writes name their roles.
-Reader = Annotated[Principal, Depends(authenticate)]
+# Reads need one of the people's roles (not just a valid credential: a token of the
+# company's provider for someone without a CAPAflow role, or a monitoring source's
+# key, reads nothing); writes name their roles.
+PEOPLE = ("reporter", "engineer", "verifier", "manager")
+Reader = Annotated[Principal, Depends(require_roles(*PEOPLE))]
 Engineer = Annotated[Principal, Depends(require_roles("engineer", "manager"))]
 WorkflowActor = Annotated[Principal, Depends(require_roles("engineer", "verifier",
                                                            "manager"))]

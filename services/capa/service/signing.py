@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.auth import Principal
@@ -143,7 +143,12 @@ async def sign(session: AsyncSession, *, move: SignedMove, admitted: Admitted, c
     manifest = Manifest(move=move, meaning=admitted.meaning, signer=principal.subject,
                         signer_name=principal.name or principal.subject, signed_at=now,
                         capa_id=str(capa.id), record_id=record_id, content=content)
-    row = SignatureRow(capa_id=capa.id, move=move, record_id=record_id,
+    # The caller holds the CAPA's row lock (as for the audit trail): no race.
+    signed_before = (await session.exec(
+        select(func.count()).select_from(SignatureRow)
+        .where(col(SignatureRow.capa_id) == capa.id))).one()
+    row = SignatureRow(capa_id=capa.id, sequence=signed_before + 1, move=move,
+                       record_id=record_id,
                        meaning=admitted.meaning, signer=manifest.signer,
                        signer_name=manifest.signer_name,
                        signed_at=now.replace(microsecond=0),
@@ -186,7 +191,7 @@ def signature_view(row: SignatureRow) -> SignaturePublic:
 async def signature_rows(session: AsyncSession, capa_id: UUID) -> list[SignatureRow]:
     return list((await session.exec(
         select(SignatureRow).where(col(SignatureRow.capa_id) == capa_id)
-        .order_by(col(SignatureRow.signed_at), col(SignatureRow.id)))).all())
+        .order_by(col(SignatureRow.sequence)))).all())
 
 
 async def signatures_of(session: AsyncSession, capa_id: UUID) -> list[SignaturePublic]:

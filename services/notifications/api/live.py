@@ -131,7 +131,8 @@ async def lessons_atom(_principal: Person, sessions: SessionsDep,
     base = settings.feed_base_url.rstrip("/")
     lessons = await latest_lessons(sessions, limit=FEED_SIZE)
     body = feeds.atom(lessons, self_url=f"{base}/v1/feeds/lessons.atom",
-                      links=Links(settings.public_base_url, settings.nonconformity_base_url),
+                      links=Links(settings.public_base_url, settings.nonconformity_base_url,
+                            settings.ui_base_url),
                       now=utcnow())
     return Response(body, media_type="application/atom+xml; charset=utf-8")
 
@@ -146,5 +147,5 @@ async def lessons_json(_principal: Person, sessions: SessionsDep,
     body = feeds.json_feed(lessons, self_url=f"{base}/v1/feeds/lessons.json",
                            home_url=base,
                            links=Links(settings.public_base_url,
-                                       settings.nonconformity_base_url))
+                                       settings.nonconformity_base_url, settings.ui_base_url))
     return JSONResponse(body, media_type="application/feed+json")

@@ -65,7 +65,8 @@ class DeliveryWorker:
         self._lease = timedelta(seconds=settings.delivery_deadline
                                 + settings.delivery_claim_margin)
         self._allowed = parse_networks(settings.allowed_networks)
-        self._links = Links(settings.public_base_url, settings.nonconformity_base_url)
+        self._links = Links(settings.public_base_url, settings.nonconformity_base_url,
+                            settings.ui_base_url)
         # Idle connections capped at httpx's own default (20; Limits(max_connections=...)
         # alone leaves them unbounded): httpcore probes every idle pooled socket on
         # each request it places, which cost a third of the worker's CPU in a

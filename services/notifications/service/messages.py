@@ -29,8 +29,18 @@ class Message:
 class Links:
     capa_base_url: str
     nonconformity_base_url: str
+    # The web UI, when there is one: people get its pages, which their browser
+    # session opens, instead of the JSON API, which wants a bearer token.
+    ui_base_url: str | None = None
 
     def for_data(self, data: dict[str, Any]) -> str | None:
+        if self.ui_base_url:
+            ui = self.ui_base_url.rstrip("/")
+            if data.get("capa_id"):
+                return f"{ui}/capas/{data['capa_id']}"
+            if data.get("nonconformity_id"):
+                return f"{ui}/nonconformities/{data['nonconformity_id']}"
+            return None
         if data.get("capa_id"):
             return f"{self.capa_base_url.rstrip('/')}/v1/capas/{data['capa_id']}"
         if data.get("nonconformity_id"):

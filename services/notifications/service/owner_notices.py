@@ -63,9 +63,10 @@ class OwnerNotices:
             return None
         address = owner_address(person, self.email_domain)
         if address is None:
-            log.info("no e-mail address for owner %r of %s %s (set "
-                     "NOTIFICATIONS_OWNER_EMAIL_DOMAIN); subscriptions only", person,
-                     event.event_type, event.subject)
+            why = ("set NOTIFICATIONS_OWNER_EMAIL_DOMAIN" if self.email_domain is None
+                   else f"not an address, nor a name <name>@{self.email_domain} can take")
+            log.info("no e-mail address for owner %r of %s %s (%s); subscriptions only",
+                     person, event.event_type, event.subject, why)
             return None
         carrier = await _carrier(session, person, address, now)
         if carrier is None:

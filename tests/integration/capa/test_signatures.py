@@ -271,3 +271,19 @@ async def test_tampered_records_and_signatures_are_named_by_verify(capas: Capas)
         await session.commit()
     report = (await capas.client.get(url, headers=capas.as_("reporter"))).json()
     assert "no longer matches its hash" in report["broken"][0]["problem"]
+
+
+@pytest.mark.requirement("part11-11.10d", "part11-11.10g")
+async def test_a_person_without_a_capaflow_role_reads_nothing(capas: Capas) -> None:
+    # A valid token of the company's provider is not enough: every read of the CAPA
+    # service needs one of the people's roles, like the other services' reads.
+    capa = await capas.open()
+    nora = await password_token(issuer(), "nora")  # in the realm, no CAPAflow role
+    rita = await password_token(issuer(), "rita")
+    for path in ("/v1/capas", f"/v1/capas/{capa['id']}", f"/v1/capas/{capa['id']}/audit-trail",
+                 f"/v1/capas/{capa['id']}/transitions", f"/v1/capas/{capa['id']}/evidence",
+                 f"/v1/capas/{capa['id']}/signatures", "/v1/lessons",
+                 "/v1/management-review"):
+        refused = await capas.client.get(path, headers=bearer(nora))
+        assert refused.status_code == 403, (path, refused.text)
+        assert (await capas.client.get(path, headers=bearer(rita))).status_code == 200, path

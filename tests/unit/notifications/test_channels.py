@@ -68,3 +68,11 @@ def test_feeds_are_valid() -> None:
     feed = json_feed(lessons, self_url="https://n.example/f.json", home_url="https://n.example",
                      links=LINKS)
     assert feed["items"][0]["url"] == "https://capa.example/v1/capas/c1"
+
+
+def test_links_open_the_uis_pages_when_there_is_a_ui() -> None:
+    ui = Links("https://capa.example", "https://nc.example", ui_base_url="https://qms.example/")
+    assert ui.for_data({"capa_id": "c1", "nonconformity_id": "n1"}) == \
+        "https://qms.example/capas/c1"
+    assert ui.for_data({"nonconformity_id": "n1"}) == "https://qms.example/nonconformities/n1"
+    assert LINKS.for_data({"capa_id": "c1"}) == "https://capa.example/v1/capas/c1"

@@ -19,6 +19,7 @@ def upgrade() -> None:
         "capa_signatures",
         sa.Column("id", sa.Uuid(), primary_key=True),
         sa.Column("capa_id", sa.Uuid(), nullable=False),
+        sa.Column("sequence", sa.Integer(), nullable=False),
         sa.Column("move", sa.String(32), nullable=False),
         sa.Column("record_id", sa.String(64), nullable=False),
         sa.Column("meaning", sa.String(16), nullable=False),
@@ -29,6 +30,7 @@ def upgrade() -> None:
         sa.Column("content", sa.JSON(), nullable=False),
         sa.Column("scheme", sa.String(32), nullable=False),
         sa.Column("hash", sa.String(64), nullable=False),
+        sa.UniqueConstraint("capa_id", "sequence", name="uq_capa_signatures_sequence"),
     )
     op.create_index("ix_capa_signatures_capa_id", "capa_signatures", ["capa_id"])
 
