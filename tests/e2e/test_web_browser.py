@@ -7,7 +7,7 @@ page visited is saved as a screenshot under var/test-artifacts/ui/."""
 import re
 import uuid
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -163,7 +163,9 @@ def test_from_new_nonconformity_to_closed_capa_in_the_browser(loop: Loop,
         check = engineer.get_by_role("form", name="Plan effectiveness check")
         check.get_by_label("Criteria: what shows the root cause is gone").fill(
             "No label jam on line 2 for 30 days")
-        check.get_by_label("Check date").fill((date.today() + timedelta(days=45)).isoformat())
+        # Today (UTC): a check date still ahead would refuse the verification below
+        # (docs/capa.md, "Effectiveness on schedule").
+        check.get_by_label("Check date").fill(datetime.now(UTC).date().isoformat())
         check.get_by_role("button", name="Save effectiveness plan").click()
         expect(engineer.get_by_text("No label jam on line 2 for 30 days").first).to_be_visible()
 
@@ -175,6 +177,8 @@ def test_from_new_nonconformity_to_closed_capa_in_the_browser(loop: Loop,
         verify.get_by_label("Result").select_option("effective")
         verify.get_by_label("Evidence").fill("30 days of line data: 0 jams")
         verify.get_by_role("button", name="Record verification").click()
+        expect(verifier.get_by_role("status")).to_contain_text(
+            "Effectiveness verification recorded")
         expect(verifier.get_by_text("30 days of line data: 0 jams").first).to_be_visible()
         shots.take(verifier, "effectiveness verified")
 
