@@ -23,6 +23,10 @@ class Load:
     statuses: Counter[int] = field(default_factory=Counter)
     unavailable_without_retry_after: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Requests from this number on wait for ``released``: a test keeps part of the
+    # load for a fault that comes late, however slowly the machine got there.
+    hold_from: int | None = None
+    released: threading.Event = field(default_factory=threading.Event)
 
     def post(self, client: httpx.Client, n: int, run: str) -> None:
         ref = f"{run}-{n}"
@@ -57,6 +61,8 @@ class Load:
         def worker(start: int) -> None:
             with httpx.Client() as client:
                 for n in range(start, self.total, self.workers):
+                    if self.hold_from is not None and n >= self.hold_from:
+                        self.released.wait(timeout=300)  # bounded: a failed test ends
                     began = time.monotonic()
                     self.post(client, n, run)
                     time.sleep(max(0.0, 1 / self.per_worker_rate - (time.monotonic() - began)))

@@ -28,6 +28,7 @@ pytestmark = [pytest.mark.chaos, pytest.mark.kafka, pytest.mark.postgres]
 TOTAL = 2000
 WORKERS = 8
 PER_WORKER_RATE = 3.5  # requests/s per worker: the load spans the whole fault sequence
+HELD = WORKERS * 25  # requests kept for the database outage (see below)
 def _script(path: str, command: str) -> None:
     subprocess.run([str(ROOT / path), command], check=True, timeout=240,
                    capture_output=True)
@@ -69,9 +70,12 @@ def test_nothing_accepted_is_lost_under_faults(services, tmp_path: Path) -> None
                                                         "capaflow.capa.opened.v1"]}})
         assert sub.status_code == 201, sub.text
 
+        # The last HELD requests wait until the database outage starts: on a busy
+        # machine the broker and process restarts before it can outlast the rest of
+        # the load, and the outage must meet writes to show they answer 503.
         load = Load(urls=[f"http://127.0.0.1:{nc.port}/v1/nonconformities"],
                     key=keys["reporter"], total=TOTAL, workers=WORKERS,
-                    per_worker_rate=PER_WORKER_RATE)
+                    per_worker_rate=PER_WORKER_RATE, hold_from=TOTAL - HELD)
         loader = threading.Thread(target=load.run, args=(uuid.uuid4().hex[:8],))
         loader.start()
         time.sleep(3)
@@ -85,6 +89,7 @@ def test_nothing_accepted_is_lost_under_faults(services, tmp_path: Path) -> None
             process.start()
         seen_before = load.statuses[503]
         _script("deploy/postgres/postgres.sh", "down")
+        load.released.set()
         time.sleep(20)
         _script("deploy/postgres/postgres.sh", "up")
         assert load.statuses[503] > seen_before, "writes during the outage answered 503"
