@@ -1,9 +1,11 @@
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
+
+from .domain.ownership import OwnerPolicy, parse_owner_policy
 
 
 def _default_due_days() -> dict[str, int]:
@@ -38,3 +40,17 @@ class CapaSettings(ServiceSettings):
     # shows. Not stored in the database; `make run` generates one under var/.
     # Unset: entries are plain SHA-256 and the service logs a warning.
     audit_key: SecretStr | None = Field(default=None, min_length=32)
+    # Who owns a CAPA an escalation opens when its NC has no owner (domain/ownership.py):
+    # CAPA_OWNER_POLICY='{"monitoring": "sre-lead", "audit": "qa-lead",
+    # "category:payments": "payments-lead", "severity:critical": "qa-lead",
+    # "*": "quality-manager"}'. Empty: such CAPAs open without an owner.
+    owner_policy: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("owner_policy")
+    @classmethod
+    def _owner_policy_parses(cls, value: dict[str, str]) -> dict[str, str]:
+        parse_owner_policy(value)  # a typo is a start-up error, not CAPAs nobody owns
+        return value
+
+    def owners(self) -> OwnerPolicy:
+        return parse_owner_policy(self.owner_policy)
