@@ -39,8 +39,8 @@ class InboxSort(StrEnum):
 
     newest = "-created_at"
     oldest = "created_at"
-    last_seen = "-last_seen"
-    first_seen_last = "last_seen"
+    recently_seen = "-last_seen"
+    least_recently_seen = "last_seen"
     most_severe = "-severity"
     least_severe = "severity"
 
@@ -110,8 +110,8 @@ def _by(column: Any, newest_first: bool) -> TimeOrder:
 ORDERS: dict[InboxSort, TimeOrder | SeverityKeyset] = {
     InboxSort.newest: _by(Nonconformity.created_at, True),
     InboxSort.oldest: _by(Nonconformity.created_at, False),
-    InboxSort.last_seen: _by(Nonconformity.last_seen, True),
-    InboxSort.first_seen_last: _by(Nonconformity.last_seen, False),
+    InboxSort.recently_seen: _by(Nonconformity.last_seen, True),
+    InboxSort.least_recently_seen: _by(Nonconformity.last_seen, False),
     InboxSort.most_severe: SeverityKeyset(most_severe_first=True),
     InboxSort.least_severe: SeverityKeyset(most_severe_first=False),
 }
