@@ -116,6 +116,7 @@ class CapaPublic(BaseModel):
 class CapaPage(BaseModel):
     items: list[CapaPublic]
     next_cursor: str | None
+    total: int = Field(description="How many CAPAs match the filters, on every page")
 
 
 class LessonInput(Request):
@@ -233,6 +234,19 @@ class ActionPublic(BaseModel):
     # References to evidence files (bytes at each one's download path): filled
     # when actions are read (list and GET); null in the answers to changes.
     attachments: list[EvidencePublic] | None = None
+
+
+class ActionQueueItem(ActionPublic):
+    """An action in a list across CAPAs, with the CAPA it belongs to."""
+
+    capa_number: str
+    capa_title: str
+
+
+class ActionPage(BaseModel):
+    items: list[ActionQueueItem]
+    next_cursor: str | None
+    total: int = Field(description="How many actions match the filters, on every page")
 
 
 class EffectivenessPlanInput(Request):

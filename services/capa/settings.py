@@ -1,9 +1,11 @@
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
+
+from .domain.ownership import OwnerPolicy, parse_owner_policy
 
 
 def _default_due_days() -> dict[str, int]:
@@ -44,3 +46,18 @@ class CapaSettings(ServiceSettings):
     signatures_required: bool = False
     # A signer must have authenticated at the provider at most this long ago (§11.200).
     signature_max_age_minutes: float = Field(default=5.0, gt=0, le=60)
+
+    # Who owns a CAPA an escalation opens when its NC has no owner (domain/ownership.py):
+    # CAPA_OWNER_POLICY='{"monitoring": "sre-lead", "audit": "qa-lead",
+    # "category:payments": "payments-lead", "severity:critical": "qa-lead",
+    # "*": "quality-manager"}'. Empty: such CAPAs open without an owner.
+    owner_policy: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("owner_policy")
+    @classmethod
+    def _owner_policy_parses(cls, value: dict[str, str]) -> dict[str, str]:
+        parse_owner_policy(value)  # a typo is a start-up error, not CAPAs nobody owns
+        return value
+
+    def owners(self) -> OwnerPolicy:
+        return parse_owner_policy(self.owner_policy)

@@ -208,6 +208,7 @@ class NonconformityPublic(BaseModel):
 class NonconformityPage(BaseModel):
     items: list[NonconformityPublic]
     next_cursor: str | None
+    total: int = Field(description="How many NCs match the filters, on every page")
 
 
 class HistoryEntry(BaseModel):

@@ -31,6 +31,7 @@ from .health import health_router
 from .models import web_sessions
 from .oidc_login import OidcLogin
 from .pages import (
+    assign,
     auth,
     capa_actions,
     capa_forms,
@@ -40,6 +41,7 @@ from .pages import (
     home,
     lessons,
     nc_actions,
+    nc_bulk,
     nonconformities,
     oidc_sign_in,
     subscriptions,
@@ -130,5 +132,5 @@ def create_app(settings: WebSettings | None = None,
 def _page_modules() -> list[ModuleType]:
     # Each area of the UI is one module with a `router`, listed here so the
     # composition root shows the whole UI at a glance.
-    return [auth, oidc_sign_in, home, nonconformities, nc_actions, capas, capa_forms,
-            capa_actions, evidence, dashboard, subscriptions, lessons]
+    return [auth, oidc_sign_in, home, nonconformities, nc_actions, nc_bulk, capas,
+            capa_forms, capa_actions, assign, evidence, dashboard, subscriptions, lessons]

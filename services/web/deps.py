@@ -65,6 +65,8 @@ def form_page(path: str) -> str | None:
         return None
     if len(parts) == 1 or parts[1] == "new":
         return f"/{parts[0]}/new"
+    if parts[1] == "bulk":  # the inbox's bulk form sits on the inbox
+        return f"/{parts[0]}"
     return f"/{parts[0]}/{quote(parts[1], safe='')}"
 
 

@@ -184,6 +184,9 @@ def test_from_new_nonconformity_to_closed_capa_in_the_browser(loop: Loop,
 
         # The manager closes it with the lesson learned.
         manager = people.sign_in("manager")
+        # Everyone starts at their own work (issue 16); the review is one link away.
+        expect(manager.get_by_role("heading", name="My work", exact=True)).to_be_visible()
+        manager.get_by_role("link", name="Management review").click()
         expect(manager).to_have_url(re.compile(r"/dashboard"))
         shots.take(manager, "management review dashboard")
         manager.goto(capa_url)

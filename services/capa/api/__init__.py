@@ -1,8 +1,8 @@
 """Thin FastAPI routers: parse, authorize, call a use case (errors map in shared.http)."""
 
-from . import actions, analysis, capas, evidence, records, signatures
+from . import actions, analysis, capas, evidence, records, signatures, work
 
 ROUTERS = [capas.router, analysis.router, actions.router, records.router, evidence.router,
-           signatures.router]
+           signatures.router, work.router]
 
 __all__ = ["ROUTERS"]

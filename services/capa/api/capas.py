@@ -11,7 +11,7 @@ from shared.events.base import Severity
 from shared.http.concurrency import IdempotencyKey, IfMatch
 from shared.http.pagination import MAX_PAGE_SIZE, TimeCursor
 from shared.idempotency import Claim, run_once
-from shared.inputs import NO_NUL, QueryTime
+from shared.inputs import NO_NUL, IsoDate, QueryTime
 from shared.text import IDENTITY_MAX_CHARS, IDENTITY_PATTERN
 
 from ..domain import CapaKind, CapaStatus
@@ -63,7 +63,7 @@ async def create(body: CapaCreate, sessions: SessionsDep, policy: PolicyDep,
 
 
 @router.get("", response_model=CapaPage)
-async def search(sessions: SessionsDep, _: Reader, now: NowDep,
+async def search(sessions: SessionsDep, principal: Reader, now: NowDep,
                  status: Annotated[list[CapaStatus] | None, Query()] = None,
                  severity: Severity | None = None, kind: CapaKind | None = None,
                  owner: Annotated[str | None, Query(max_length=IDENTITY_MAX_CHARS,
@@ -71,11 +71,20 @@ async def search(sessions: SessionsDep, _: Reader, now: NowDep,
                  source: Annotated[str | None, Query(max_length=32, pattern=NO_NUL)] = None,
                  nonconformity_id: UUID | None = None, overdue: bool | None = None,
                  opened_since: QueryTime | None = None, opened_until: QueryTime | None = None,
+                 assigned: Annotated[bool | None, Query(
+                     description="true: has an owner; false: nobody owns it")] = None,
+                 mine: Annotated[bool | None, Query(
+                     description="true: owned by the caller (the key's subject); "
+                                 "false: not")] = None,
+                 due_before: Annotated[IsoDate | None, Query(
+                     description="Due before this day (YYYY-MM-DD)")] = None,
                  limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
                  cursor: TimeCursor = None) -> CapaPage:
     filters = CapaFilter(status=status, severity=severity, kind=kind, owner=owner,
                          source=source, nonconformity_id=nonconformity_id, overdue=overdue,
-                         opened_since=as_utc(opened_since), opened_until=as_utc(opened_until))
+                         opened_since=as_utc(opened_since), opened_until=as_utc(opened_until),
+                         assigned=assigned, mine=mine, subject=principal.subject,
+                         due_before=due_before)
     return await list_capas(sessions, filters=filters, limit=limit, cursor=cursor, now=now)
 
 

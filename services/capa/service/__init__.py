@@ -24,7 +24,8 @@ SERVICE = "capa"
 
 def opening_policy(settings: CapaSettings) -> OpeningPolicy:
     return OpeningPolicy(due_days=dict(settings.due_days),
-                         default_likelihood=settings.default_likelihood)
+                         default_likelihood=settings.default_likelihood,
+                         owners=settings.owners())
 
 
 def handlers(settings: CapaSettings, *, clock: Callable[[], datetime] = utcnow

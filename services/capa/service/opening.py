@@ -24,6 +24,7 @@ from shared.inbox import ConsumedEvent, Handler
 from shared.outbox import record_event
 
 from ..domain import CapaKind, CapaStatus, capa_number, due_date_for, risk_score
+from ..domain.ownership import NO_POLICY, OwnerPolicy
 from ..domain.workflow import TERMINAL
 from ..models import Capa, CapaCounter, CapaNonconformity
 from ..schemas import CapaCreate, CapaPublic
@@ -40,6 +41,8 @@ class OpeningPolicy:
 
     due_days: dict[str, int]
     default_likelihood: int = 3
+    # Who owns an escalated CAPA whose NC has no owner (domain.ownership).
+    owners: OwnerPolicy = NO_POLICY
 
 
 async def next_number(session: AsyncSession, year: int) -> str:
@@ -142,13 +145,18 @@ def escalation_handler(policy: OpeningPolicy, *, clock: Clock) -> Handler:
         if await session.get(CapaNonconformity, data.nonconformity_id) is not None:
             log.info("NC %s already has a CAPA; escalation ignored", data.number)
             return
-        await create_capa(
+        # An event cannot be refused: its owner is canonicalised, invisibles dropped.
+        owner = tolerant_identity(data.owner) or None if data.owner else None
+        chosen = None if owner else policy.owners.owner_for(
+            source=data.source, category=data.category, severity=data.severity)
+        capa = await create_capa(
             session, policy=policy, title=data.title, severity=data.severity, now=clock(),
             created_by=SYSTEM, description=data.description,
-            # An event cannot be refused: its owner is canonicalised, invisibles dropped.
-            owner=tolerant_identity(data.owner) or None if data.owner else None,
+            owner=owner or (chosen[0] if chosen else None),
             nonconformity_id=data.nonconformity_id, source=data.source,
             linked_via="escalated", causation=event.causation())
+        if chosen:
+            log.info("%s owned by %s (owner policy rule %s)", capa.number, *chosen)
 
     return open_for_escalation
 

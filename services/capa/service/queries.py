@@ -1,7 +1,7 @@
 """Read side: CAPAs, the audit trail, lessons learned and management-review figures."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -9,8 +9,6 @@ from sqlalchemy import and_
 from sqlmodel import col, select
 
 from shared.db import SessionFactory
-from shared.errors import Invalid
-from shared.identity import InvalidIdentity, canonical_identity
 from shared.pagination import SequenceKeyset, TimeKeyset
 
 from ..domain import CapaKind, CapaStatus, EffectivenessResult
@@ -35,6 +33,7 @@ from .common import (
     load_capa,
 )
 from .signing import signatures_of
+from .work import Ownership, count
 
 # Every list newest first; the audit trail in the order it was written.
 _CAPAS = TimeKeyset(col(Capa.opened_at), col(Capa.id))
@@ -61,15 +60,11 @@ class CapaFilter:
     overdue: bool | None = None
     opened_since: datetime | None = None
     opened_until: datetime | None = None
-
-
-def _owner(value: str) -> str:
-    """Owners are stored canonical, so the filter is canonicalised the same way."""
-    try:
-        return canonical_identity(value)
-    except InvalidIdentity as exc:
-        raise Invalid("The owner filter is not a valid identity.", [("owner", str(exc))]) \
-            from None
+    # The work queue's: anyone's / nobody's, the caller's own / not, due before a day.
+    assigned: bool | None = None
+    mine: bool | None = None
+    subject: str | None = None
+    due_before: date | None = None
 
 
 async def list_capas(sessions: SessionFactory, *, filters: CapaFilter, limit: int,
@@ -81,8 +76,10 @@ async def list_capas(sessions: SessionFactory, *, filters: CapaFilter, limit: in
         query = query.where(col(Capa.severity) == filters.severity)
     if filters.kind:
         query = query.where(col(Capa.kind) == filters.kind)
-    if filters.owner:
-        query = query.where(col(Capa.owner) == _owner(filters.owner))
+    query = Ownership(owner=filters.owner, assigned=filters.assigned, mine=filters.mine,
+                      subject=filters.subject).where(query, col(Capa.owner))
+    if filters.due_before:
+        query = query.where(col(Capa.due_date) < filters.due_before)
     if filters.source:
         query = query.where(col(Capa.source) == filters.source)
     if filters.nonconformity_id:
@@ -100,7 +97,8 @@ async def list_capas(sessions: SessionFactory, *, filters: CapaFilter, limit: in
         page, next_cursor = await _CAPAS.fetch(session, query, cursor, limit)
         links = await linked_nonconformities_of(session, [c.id for c in page])
         items = [capa_view(c, links[c.id], now.date()) for c in page]
-    return CapaPage(items=items, next_cursor=next_cursor)
+        total = await count(session, query)
+    return CapaPage(items=items, next_cursor=next_cursor, total=total)
 
 
 async def audit_trail(sessions: SessionFactory, *, capa_id: UUID, limit: int,

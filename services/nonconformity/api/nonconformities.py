@@ -7,8 +7,9 @@ from fastapi.responses import JSONResponse
 from shared import idempotency
 from shared.events.base import Severity
 from shared.http.concurrency import IdempotencyKey, IfMatch, OptionalIfMatch
-from shared.http.pagination import MAX_PAGE_SIZE, TimeCursor
+from shared.http.pagination import MAX_PAGE_SIZE
 from shared.inputs import NO_NUL, QueryTime
+from shared.text import SOME_VISIBLE
 from shared.versions import etag
 
 from ..domain import NonconformityStatus, Source
@@ -24,7 +25,15 @@ from ..schemas import (
     TriageRequest,
 )
 from ..service import lifecycle, queries, reporting
+from ..service.inbox_order import INBOX_CURSOR_PATTERN, InboxSort
 from .deps import Editor, Manager, PolicyDep, Reader, Reporter, SessionsDep
+
+# The time cursor of shared.http.pagination, optionally led by a severity rank
+# (service/inbox_order.py): every cursor it admits is a position in every order.
+InboxCursor = Annotated[str | None, Query(
+    pattern=INBOX_CURSOR_PATTERN,
+    description="The next_cursor of the previous page, as given; leave it out for the "
+                "first page.")]
 
 router = APIRouter(prefix="/v1/nonconformities", tags=["nonconformities"])
 
@@ -54,20 +63,35 @@ async def report(body: NonconformityCreate, principal: Reporter, sessions: Sessi
 
 @router.get("", response_model=NonconformityPage)
 async def list_nonconformities(
-        _: Reader, sessions: SessionsDep,
+        principal: Reader, sessions: SessionsDep,
         status: NonconformityStatus | None = None, severity: Severity | None = None,
         source: Source | None = None,
         category: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
         tag: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
         since: QueryTime | None = None, until: QueryTime | None = None,
-        text: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
+        text: Annotated[str | None, Query(
+            max_length=200, pattern=NO_NUL,
+            description="In the title, description, number or ticket reference")] = None,
+        owner: Annotated[str | None, Query(max_length=255, pattern=SOME_VISIBLE,
+                                           description="Owned by (any case)")] = None,
+        assigned: Annotated[bool | None, Query(
+            description="true: has an owner; false: nobody owns it")] = None,
+        mine: Annotated[bool | None, Query(
+            description="true: owned by the caller (the key's subject); false: not")] = None,
+        external_ref: Annotated[str | None, Query(
+            max_length=200, pattern=SOME_VISIBLE,
+            description="The ticket reference exactly, e.g. ZD-9999")] = None,
+        sort: Annotated[InboxSort, Query(
+            description="Order of the list; '-' first is descending")] = InboxSort.newest,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
-        cursor: TimeCursor = None) -> NonconformityPage:
+        cursor: InboxCursor = None) -> NonconformityPage:
     where = queries.NonconformityFilter(status=status, severity=severity, source=source,
                                         category=category, tag=tag, since=since,
-                                        until=until, text=text)
+                                        until=until, text=text, owner=owner,
+                                        assigned=assigned, mine=mine,
+                                        mine_of=principal.subject, external_ref=external_ref)
     return await queries.list_nonconformities(sessions=sessions, where=where, limit=limit,
-                                              cursor=cursor)
+                                              cursor=cursor, sort=sort)
 
 
 @router.get("/{nc_id}", response_model=NonconformityPublic)

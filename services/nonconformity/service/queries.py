@@ -10,11 +10,11 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from shared.db import SessionFactory
 from shared.evidence.attach import evidence_view
 from shared.evidence.store import attachments_of
-from shared.pagination import TimeKeyset
 
 from ..domain import NonconformityNotFound
 from ..domain.weekly import bucket_by_week, week_starts
@@ -25,6 +25,7 @@ from ..schemas import (
     NonconformityPage,
     NonconformityPublic,
 )
+from .inbox_order import ORDERS, InboxSort
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,12 @@ class NonconformityFilter:
     since: datetime | None = None
     until: datetime | None = None
     text: str | None = None
+    # Work-queue filters (issue 16): an owner, any owner / none, the caller's own.
+    owner: str | None = None
+    assigned: bool | None = None
+    mine_of: str | None = None
+    mine: bool | None = None
+    external_ref: str | None = None
 
 
 async def get_nonconformity(*, sessions: SessionFactory, nc_id: UUID) -> NonconformityPublic:
@@ -64,11 +71,19 @@ async def history(*, sessions: SessionFactory, nc_id: UUID) -> list[HistoryEntry
     return [HistoryEntry.model_validate(r) for r in rows]
 
 
-_NEWEST_FIRST = TimeKeyset(col(Nonconformity.created_at), col(Nonconformity.id))
+def _like(text: str) -> str:
+    # % and _ are text to search for, not wildcards.
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
-async def list_nonconformities(*, sessions: SessionFactory, where: NonconformityFilter,
-                               limit: int, cursor: str | None) -> NonconformityPage:
+def _same_person(column: Any, who: str) -> Any:
+    """NC owners are stored as typed: compared without regard to case."""
+    return func.lower(column) == who.strip().casefold()
+
+
+def filtered(where: NonconformityFilter) -> SelectOfScalar[Nonconformity]:
+    """The NCs ``where`` selects, in no order (a keyset orders and pages them)."""
     query = select(Nonconformity)
     for name in ("status", "severity", "source"):
         value = getattr(where, name)
@@ -84,19 +99,48 @@ async def list_nonconformities(*, sessions: SessionFactory, where: Nonconformity
         query = query.where(col(Nonconformity.created_at) >= where.since)
     if where.until:
         query = query.where(col(Nonconformity.created_at) < where.until)
+    query = _work_queue(query, where)
     if where.text:
-        # % and _ are text to search for, not wildcards.
-        escaped = (where.text.lower().replace("\\", "\\\\").replace("%", "\\%")
-                   .replace("_", "\\_"))
-        needle = f"%{escaped}%"
+        needle = _like(where.text)
         query = query.where(or_(
             func.lower(Nonconformity.title).like(needle, escape="\\"),
             func.lower(func.coalesce(Nonconformity.description, "")).like(needle, escape="\\"),
-            func.lower(Nonconformity.number).like(needle, escape="\\")))
+            func.lower(Nonconformity.number).like(needle, escape="\\"),
+            # A ticket reference (ZD-9999) finds its NC.
+            func.lower(func.coalesce(Nonconformity.external_ref, "")).like(needle,
+                                                                            escape="\\")))
+    return query
+
+
+def _work_queue(query: SelectOfScalar[Nonconformity],
+                where: NonconformityFilter) -> SelectOfScalar[Nonconformity]:
+    """Who owns it, and the ticket it came from."""
+    owner = col(Nonconformity.owner)
+    if where.owner is not None:
+        query = query.where(_same_person(owner, where.owner))
+    if where.assigned is not None:
+        query = query.where(owner.is_not(None) if where.assigned else owner.is_(None))
+    if where.mine is not None and where.mine_of is not None:
+        own = _same_person(owner, where.mine_of)
+        # Not mine: someone else's or nobody's (NULL compares as unknown).
+        query = query.where(own if where.mine else or_(~own, owner.is_(None)))
+    if where.external_ref is not None:
+        query = query.where(col(Nonconformity.external_ref) == where.external_ref.strip())
+    return query
+
+
+async def list_nonconformities(*, sessions: SessionFactory, where: NonconformityFilter,
+                               limit: int, cursor: str | None,
+                               sort: InboxSort = InboxSort.newest) -> NonconformityPage:
+    query = filtered(where)
     async with sessions() as session:
-        page, next_cursor = await _NEWEST_FIRST.fetch(session, query, cursor, limit)
+        page, next_cursor = await ORDERS[sort].fetch(session, query, cursor, limit)
+        # Every page says how many match in all (the inbox shows it; a few thousand
+        # open NCs at most are counted on an index).
+        total = (await session.exec(select(func.count()).select_from(
+            query.subquery()))).one()
     return NonconformityPage(items=[NonconformityPublic.model_validate(r) for r in page],
-                             next_cursor=next_cursor)
+                             next_cursor=next_cursor, total=int(total))
 
 
 class utc_day(FunctionElement[date]):

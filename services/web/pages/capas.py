@@ -39,6 +39,7 @@ from .forms import (
     valid_uuid,
     words,
 )
+from .nonconformities import WHO, WHO_LABELS
 from .why_form import form_from_saved, why_rows
 
 router = APIRouter()
@@ -81,15 +82,19 @@ async def board(request: Request, user: CurrentUser, api: Api) -> Response:
                "kind": allowed(q.get("kind"), KINDS),
                "owner": (q.get("owner") or "").strip()[:255] or None,
                "overdue": "true" if q.get("overdue") == "1" else None}
+    who = allowed(q.get("who"), tuple(WHO))
     states = OPEN_STATES + (FINISHED_STATES if finished else ())
-    page = await api.get("capa", "/v1/capas", status=list(states), limit=BOARD_LIMIT, **filters)
+    page = await api.get("capa", "/v1/capas", status=list(states), limit=BOARD_LIMIT,
+                         **filters, **WHO.get(who or "", {}))
+    filters["who"] = who
     columns: dict[str, list[dict[str, Any]]] = {s: [] for s in states}
     for capa in page["items"]:
         columns.setdefault(capa["status"], []).append(capa)
     return render(request, "capa_board.html", title="CAPA board", columns=columns,
                   labels=STATE_LABELS, filters=filters, finished=finished,
                   truncated=bool(page.get("next_cursor")), limit=BOARD_LIMIT,
-                  severities=SEVERITIES, kinds=KINDS, may_open=user.holds_any(*OPENERS))
+                  severities=SEVERITIES, kinds=KINDS, may_open=user.holds_any(*OPENERS),
+                  who_options=WHO_LABELS)
 
 
 @router.get("/capas/new", include_in_schema=False)

@@ -6,6 +6,7 @@ they re-render the page through ``render_nc`` when the API refuses.
 
 import asyncio
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -34,27 +35,67 @@ STATUSES = NC_STATUSES
 OPEN_STATUSES = NC_OPEN_STATUSES
 EDITORS = ("engineer", "manager")
 PAGE_SIZE = 50
+# The most NCs one bulk form may change (two pages of the inbox).
+BULK_LIMIT = 100
+
+
+# The work-queue views of the owner column, as the API's filters.
+WHO: dict[str, dict[str, str]] = {"mine": {"mine": "true"}, "not_mine": {"mine": "false"},
+                                  "unassigned": {"assigned": "false"},
+                                  "assigned": {"assigned": "true"}}
+WHO_LABELS = (("mine", "Mine"), ("unassigned", "Nobody's"), ("assigned", "Someone's"),
+              ("not_mine", "Not mine"))
+# The API's sort allow-list; the first is its default. Column -> its descending key.
+SORTS = ("-created_at", "created_at", "-last_seen", "last_seen", "-severity", "severity")
+SORTABLE = {"severity": "-severity", "created": "-created_at", "last_seen": "-last_seen"}
+
+
+def _sort_links(filters: dict[str, str | None]) -> dict[str, dict[str, str]]:
+    """Per sortable column: the address that sorts by it (descending first, then the
+    other way), and its aria-sort while it is the order shown."""
+    current = filters.get("sort") or SORTS[0]
+    links = {}
+    for column, descending in SORTABLE.items():
+        ascending = descending.removeprefix("-")
+        following = ascending if current == descending else descending
+        query = {k: v for k, v in filters.items() if v} | {"sort": following}
+        aria = {descending: "descending", ascending: "ascending"}.get(current, "")
+        links[column] = {"href": "/nonconformities?" + urlencode(query), "aria": aria}
+    return links
+
+
+def inbox_filters(q: Any) -> dict[str, str | None]:
+    """The inbox's filters from its query string; unknown values are dropped (a stale
+    bookmark is no error)."""
+    return {"status": allowed(q.get("status"), STATUSES),
+            "severity": allowed(q.get("severity"), SEVERITIES),
+            "source": allowed(q.get("source"), SOURCES),
+            "category": (q.get("category") or "").strip()[:100] or None,
+            "tag": (q.get("tag") or "").strip()[:100] or None,
+            "text": (q.get("text") or "").strip()[:200] or None,
+            "who": allowed(q.get("who"), tuple(WHO)),
+            "owner": (q.get("owner") or "").strip()[:255] or None,
+            "sort": allowed(q.get("sort"), SORTS)}
 
 
 @router.get("/nonconformities", include_in_schema=False)
-async def inbox(request: Request, _user: CurrentUser, api: Api) -> Response:
-    q = request.query_params
-    filters = {"status": allowed(q.get("status"), STATUSES),
-               "severity": allowed(q.get("severity"), SEVERITIES),
-               "source": allowed(q.get("source"), SOURCES),
-               "category": (q.get("category") or "").strip()[:100] or None,
-               "tag": (q.get("tag") or "").strip()[:100] or None,
-               "text": (q.get("text") or "").strip()[:200] or None}
-    cursor = q.get("cursor") or None
+async def inbox(request: Request, user: CurrentUser, api: Api) -> Response:
+    filters = inbox_filters(request.query_params)
+    cursor = request.query_params.get("cursor") or None
+    params = {k: v for k, v in filters.items() if k != "who"} | WHO.get(filters["who"] or "", {})
     page = await api.get("nonconformity", "/v1/nonconformities", limit=PAGE_SIZE,
-                         cursor=cursor, **filters)
-    # The next page keeps the filters; only the cursor moves.
+                         cursor=cursor, **params)
+    # The next page keeps the filters and the order; only the cursor moves.
     next_query = None
     if page.get("next_cursor"):
         next_query = {k: v for k, v in filters.items() if v} | {"cursor": page["next_cursor"]}
     return render(request, "nc_list.html", title="Nonconformities", items=page["items"],
-                  filters=filters, next_query=next_query, paged=bool(cursor),
-                  statuses=STATUSES, severities=SEVERITIES, sources=SOURCES)
+                  total=page.get("total"), filters=filters, next_query=next_query,
+                  paged=bool(cursor), statuses=STATUSES, severities=SEVERITIES,
+                  sources=SOURCES, who_options=WHO_LABELS, sort_links=_sort_links(filters),
+                  may_bulk=user.holds_any(*EDITORS), bulk_limit=BULK_LIMIT,
+                  back=request.url.path + (f"?{request.url.query}" if request.url.query
+                                           else ""))
 
 
 @router.get("/nonconformities/new", include_in_schema=False)

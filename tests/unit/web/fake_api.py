@@ -114,8 +114,9 @@ class FakeApi:
                 created = nonconformity(**{k: v for k, v in body.items() if k != "links"})
                 self.ncs[created["id"]] = created
                 return httpx.Response(201, json=created, headers={"etag": '"1"'})
+            items = _nc_list(list(self.ncs.values()), request.url.params, f"test-{role}")
             more = "cursor" not in request.url.params
-            return httpx.Response(200, json={"items": list(self.ncs.values()),
+            return httpx.Response(200, json={"items": items, "total": len(items),
                                              "next_cursor": "page-2" if more else None})
         nc = self.ncs.get(parts[0])
         if nc is None:
@@ -138,10 +139,16 @@ class FakeApi:
         if parts[1:] == ["triage"]:
             nc["status"] = "accepted" if body["decision"] == "accept" else body["decision"]
             nc["owner"] = body.get("owner", nc["owner"])
+        elif parts[1:] == ["close"]:
+            nc["status"] = "closed"
+        elif parts[1:] == [] and request.method == "PATCH":
+            nc.update({k: v for k, v in body.items() if k != "reason"})
         nc["version"] += 1
         return httpx.Response(200, json=nc, headers={"etag": f'"{nc["version"]}"'})
 
     def _capa(self, request: httpx.Request, role: str, body: Any) -> httpx.Response:
+        if request.url.path == "/v1/actions":
+            return self._actions_due(request.url.params, f"test-{role}")
         parts = request.url.path.strip("/").split("/")[2:]
         if not parts:
             if request.method == "POST":
@@ -151,9 +158,8 @@ class FakeApi:
                               if body.get("nonconformity_id") else [])
                 self.capas[opened["id"]] = opened
                 return httpx.Response(201, json=opened, headers={"etag": '"1"'})
-            wanted = request.url.params.get_list("status")
-            return httpx.Response(200, json={"items": [c for c in self.capas.values()
-                                                       if c["status"] in wanted],
+            items = _capa_list(list(self.capas.values()), request.url.params, f"test-{role}")
+            return httpx.Response(200, json={"items": items, "total": len(items),
                                              "next_cursor": None})
         item = self.capas.get(parts[0])
         if item is None:
@@ -188,6 +194,22 @@ class FakeApi:
             item["version"] += 1
             return httpx.Response(200, json=item)
         return problem(404, f"Not faked: {request.method} {request.url.path}")
+
+    def _actions_due(self, params: httpx.QueryParams, me: str) -> httpx.Response:
+        """GET /v1/actions: every CAPA's actions, soonest due first, with its number."""
+        items = [a | {"capa_number": self.capas[capa_id]["number"],
+                      "capa_title": self.capas[capa_id]["title"]}
+                 for capa_id, actions in self.actions.items() for a in actions
+                 if capa_id in self.capas]
+        if params.get("mine") == "true":
+            items = [a for a in items if a["owner"] == me]
+        if params.get("open") == "true":
+            items = [a for a in items if a["status"] not in ("done", "cancelled")]
+        if params.get("overdue") == "true":
+            items = [a for a in items if a.get("overdue")]
+        items.sort(key=lambda a: (a["due_date"], a["id"]))
+        return httpx.Response(200, json={"items": items[:int(params.get("limit", 50))],
+                                         "total": len(items), "next_cursor": None})
 
     def _root_cause(self, request: httpx.Request, capa_id: str, body: Any) -> httpx.Response:
         saved = self.analyses.setdefault(capa_id, root_cause())
@@ -267,3 +289,38 @@ def _option(item: dict[str, Any], to: str, role: str) -> dict[str, Any]:
             "needs_reason": to == "cancelled" or (item["status"] == "verifying"
                                                   and to == "investigating"),
             "needs_lesson": to == "closed"}
+
+
+def _nc_list(items: list[dict[str, Any]], params: httpx.QueryParams,
+             me: str) -> list[dict[str, Any]]:
+    """The filters of GET /v1/nonconformities the pages use, as the service reads them."""
+    for name in ("status", "severity", "source", "owner", "external_ref"):
+        if params.get(name):
+            items = [nc for nc in items if nc[name] == params[name]]
+    if params.get("mine") in ("true", "false"):
+        items = [nc for nc in items if (nc["owner"] == me) == (params["mine"] == "true")]
+    if params.get("assigned") in ("true", "false"):
+        items = [nc for nc in items
+                 if (nc["owner"] is not None) == (params["assigned"] == "true")]
+    if params.get("text"):
+        needle = params["text"].lower()
+        items = [nc for nc in items if needle in nc["title"].lower()
+                 or needle in nc["number"].lower() or needle in (nc["external_ref"] or "").lower()]
+    if params.get("sort", "-created_at").lstrip("-") == "severity":
+        rank = {"critical": 0, "major": 1, "minor": 2, "observation": 3}
+        items = sorted(items, key=lambda nc: rank[nc["severity"]],
+                       reverse=not params["sort"].startswith("-"))
+    return items
+
+
+def _capa_list(items: list[dict[str, Any]], params: httpx.QueryParams,
+               me: str) -> list[dict[str, Any]]:
+    wanted = params.get_list("status")
+    items = [c for c in items if not wanted or c["status"] in wanted]
+    if params.get("mine") in ("true", "false"):
+        items = [c for c in items if (c["owner"] == me) == (params["mine"] == "true")]
+    if params.get("assigned") in ("true", "false"):
+        items = [c for c in items if (c["owner"] is not None) == (params["assigned"] == "true")]
+    if params.get("overdue") == "true":
+        items = [c for c in items if c["overdue"]]
+    return items
