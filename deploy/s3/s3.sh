@@ -143,8 +143,8 @@ start_weed() {
     for fd in /proc/$$/fd/*; do fd=${fd##*/}; ((fd > 2)) && eval "exec $fd>&-"; done
     exec "$@"' "$PID_FILE" \
     "$WEED" server -dir="$DATA_DIR" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
-    -master.port="$MASTER_PORT" -master.telemetry=false -master.volumeSizeLimitMB=64 \
-    -volume.port="$VOLUME_PORT" -volume.max=4 \
+    -master.port="$MASTER_PORT" -master.telemetry=false -master.volumeSizeLimitMB=16 \
+    -volume.port="$VOLUME_PORT" -volume.max=0 \
     -filer -filer.port="$FILER_PORT" \
     -s3 -s3.port="$S3_PORT" -s3.config="$CONFIG_FILE" -s3.port.iceberg=0 -s3.port.lance=0 \
     -s3.autoCreateBucket=false \

@@ -11,6 +11,7 @@ import hashlib
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -56,13 +57,17 @@ def _closed_port() -> int:
     return port
 
 
+@asynccontextmanager
 async def _service(new_sqlite_database: DatabaseFactory, api_keys: tuple[Path, dict[str, str]],
                    url: str | None = None, **overrides: Any) -> AsyncIterator[NcService]:
     bus_url = await new_sqlite_database()
     await migrate(BUS_MIGRATIONS, bus_url)
-    async for service in start_nc_service(url or await new_sqlite_database(), bus_url,
-                                          *api_keys, evidence_s3_timeout=3, **overrides):
-        yield service
+    # aclosing: a failed assertion in the test still stops the service, at once.
+    async with aclosing(start_nc_service(url or await new_sqlite_database(), bus_url,
+                                         *api_keys, evidence_s3_timeout=3,
+                                         **overrides)) as services:
+        async for service in services:
+            yield service
 
 
 async def _new_nc(nc: NcService) -> str:
@@ -73,8 +78,9 @@ async def _new_nc(nc: NcService) -> str:
 
 async def _upload(nc: NcService, nc_id: str, content: bytes,
                   filename: str = "report.pdf") -> Any:
+    # No declared type: the bytes decide (PDF or PNG here).
     return await nc.client.post(f"/v1/nonconformities/{nc_id}/evidence",
-                                files={"file": (filename, content, "application/pdf")},
+                                files={"file": (filename, content)},
                                 headers=nc.auth("engineer"))
 
 
@@ -83,7 +89,7 @@ async def test_one_object_per_file_under_its_hash_byte_for_byte(
         new_sqlite_database: DatabaseFactory, api_keys: tuple[Path, dict[str, str]],
         new_s3_bucket: BucketFactory) -> None:
     store = new_s3_bucket()
-    async for nc in _service(new_sqlite_database, api_keys, **store):
+    async with _service(new_sqlite_database, api_keys, **store) as nc:
         first, second = await _new_nc(nc), await _new_nc(nc)
         # Every byte value, and more than one network read's worth.
         content = samples.pdf(bytes(range(256)) * 1024)
@@ -106,7 +112,7 @@ async def test_a_store_that_is_down_is_503_and_nothing_is_recorded(
         new_sqlite_database: DatabaseFactory, api_keys: tuple[Path, dict[str, str]],
         new_s3_bucket: BucketFactory) -> None:
     store = new_s3_bucket()
-    async for nc in _service(new_sqlite_database, api_keys, **store):
+    async with _service(new_sqlite_database, api_keys, **store) as nc:
         nc_id = await _new_nc(nc)
         kept = await _upload(nc, nc_id, samples.pdf())
         assert kept.status_code == 201, kept.text
@@ -133,7 +139,7 @@ async def test_a_bucket_that_does_not_exist_is_503(
         new_sqlite_database: DatabaseFactory, api_keys: tuple[Path, dict[str, str]],
         new_s3_bucket: BucketFactory) -> None:
     store = new_s3_bucket() | {"evidence_s3_bucket": f"missing-{uuid.uuid4().hex[:12]}"}
-    async for nc in _service(new_sqlite_database, api_keys, **store):
+    async with _service(new_sqlite_database, api_keys, **store) as nc:
         nc_id = await _new_nc(nc)
         answer = await _upload(nc, nc_id, samples.pdf())
         assert answer.status_code == 503, answer.text
@@ -145,12 +151,12 @@ async def test_files_kept_in_the_database_are_served_after_the_switch(
         new_s3_bucket: BucketFactory) -> None:
     url = await new_sqlite_database()
     content = samples.pdf(b"kept in the database")
-    async for nc in _service(new_sqlite_database, api_keys, url=url):
+    async with _service(new_sqlite_database, api_keys, url=url) as nc:
         nc_id = await _new_nc(nc)
         before = await _upload(nc, nc_id, content)
         assert before.status_code == 201, before.text
     store = new_s3_bucket()
-    async for nc in _service(new_sqlite_database, api_keys, url=url, **store):
+    async with _service(new_sqlite_database, api_keys, url=url, **store) as nc:
         download = await nc.client.get(before.json()["download"], headers=nc.auth("reporter"))
         assert download.status_code == 200 and download.content == content
         # Attached again: the bytes are known, so no object is written for them.
@@ -164,7 +170,7 @@ async def test_an_object_changed_in_the_store_is_not_served(
         new_sqlite_database: DatabaseFactory, api_keys: tuple[Path, dict[str, str]],
         new_s3_bucket: BucketFactory) -> None:
     store = new_s3_bucket()
-    async for nc in _service(new_sqlite_database, api_keys, **store):
+    async with _service(new_sqlite_database, api_keys, **store) as nc:
         nc_id = await _new_nc(nc)
         reference = (await _upload(nc, nc_id, samples.pdf())).json()
         client = _bucket_client(store)
