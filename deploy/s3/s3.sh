@@ -67,10 +67,13 @@ take_lock() {
 
 port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 
-# The S3 API answers an anonymous ListBuckets with 403 (AccessDenied) once it is
-# serving; before that the port refuses or the gateway answers 5xx.
+# Ready to store: the S3 API answers an anonymous ListBuckets with 403
+# (AccessDenied; before that the port refuses or the gateway answers 5xx), and
+# the master knows a volume server to put the bytes on.
 s3_answers() {
-  [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$ENDPOINT/" 2>/dev/null)" == 403 ]]
+  [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$ENDPOINT/" 2>/dev/null)" == 403 ]] &&
+    curl -s --max-time 5 "http://127.0.0.1:$MASTER_PORT/dir/status" 2>/dev/null |
+      grep -q '"DataNodes":\[{'
 }
 
 # Ours: a live pid whose command line runs this checkout's weed with this state dir.

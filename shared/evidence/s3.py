@@ -21,11 +21,13 @@ is a 503 for the upload or download that needed it; nothing is recorded.
 import asyncio
 import hashlib
 import logging
+import os
 from base64 import b64encode
 from datetime import datetime
 from typing import Any
 
 import boto3  # type: ignore[import-untyped]
+import botocore.session  # type: ignore[import-untyped]
 from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -56,11 +58,16 @@ class S3EvidenceStore:
                  secret_access_key: str, timeout: float = 10.0) -> None:
         self.bucket = bucket
         self.endpoint = endpoint
-        # A botocore session of its own: no ~/.aws files or AWS_* variables change
-        # where it connects or who it signs as.
+        # A botocore session of its own that reads no ~/.aws files and no AWS
+        # profile: nothing outside these settings changes where it connects or who
+        # it signs as (the explicit endpoint, key and region beat AWS_* variables).
+        isolated = botocore.session.Session(session_vars={
+            "profile": (None, None, None, None),
+            "config_file": (None, None, os.devnull, None),
+            "credentials_file": (None, None, os.devnull, None)})
         session = boto3.session.Session(aws_access_key_id=access_key_id,
                                         aws_secret_access_key=secret_access_key,
-                                        region_name=region)
+                                        region_name=region, botocore_session=isolated)
         self._client: Any = session.client("s3", endpoint_url=endpoint, config=Config(
             signature_version="s3v4",
             # Path-style (endpoint/bucket/key): what every S3-compatible server

@@ -2,7 +2,8 @@
 `make test`): one object per file under its SHA-256, byte for byte; a store that
 is down, or has no such bucket, is a 503 with nothing recorded; bytes kept by the
 database store before a switch are still served; an object changed in the store
-is not served as evidence.
+is not served as evidence; AWS files and variables in the environment change
+nothing (the settings' endpoint and key are the only ones used).
 
 The rest of the evidence behaviour runs on this store too (test_evidence.py's
 "s3" parameter)."""
@@ -180,3 +181,28 @@ async def test_an_object_changed_in_the_store_is_not_served(
         download = await nc.client.get(reference["download"], headers=nc.auth("reporter"))
         assert download.status_code == 503
         assert "does not match its SHA-256" in download.json()["detail"]
+
+
+async def test_only_the_configured_endpoint_and_key_are_used(
+        new_sqlite_database: DatabaseFactory, api_keys: tuple[Path, dict[str, str]],
+        new_s3_bucket: BucketFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    store = new_s3_bucket()
+    # Everything an AWS client would otherwise pick up points elsewhere.
+    elsewhere = f"http://127.0.0.1:{_closed_port()}"
+    config = tmp_path / "aws-config"
+    config.write_text(f"[default]\nendpoint_url = {elsewhere}\nregion = ap-south-1\n"
+                      "aws_access_key_id = wrong\naws_secret_access_key = wrong\n")
+    for name, value in {"AWS_CONFIG_FILE": str(config), "AWS_SHARED_CREDENTIALS_FILE": str(config),
+                        "AWS_PROFILE": "no-such-profile", "AWS_ENDPOINT_URL": elsewhere,
+                        "AWS_ENDPOINT_URL_S3": elsewhere, "AWS_ACCESS_KEY_ID": "wrong",
+                        "AWS_SECRET_ACCESS_KEY": "wrong", "AWS_DEFAULT_REGION": "ap-south-1",
+                        "AWS_REGION": "ap-south-1"}.items():
+        monkeypatch.setenv(name, value)
+    async with _service(new_sqlite_database, api_keys, **store) as nc:
+        nc_id = await _new_nc(nc)
+        created = await _upload(nc, nc_id, samples.pdf())
+        assert created.status_code == 201, created.text
+        download = await nc.client.get(created.json()["download"], headers=nc.auth("reporter"))
+        assert download.content == samples.pdf()
+    monkeypatch.undo()
+    assert list(_objects(store)) == [created.json()["sha256"]]
