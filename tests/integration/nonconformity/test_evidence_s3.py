@@ -85,7 +85,6 @@ async def _upload(nc: NcService, nc_id: str, content: bytes,
                                 headers=nc.auth("engineer"))
 
 
-@pytest.mark.requirement("iso13485-8.5.2-records", "cfr820-100b")
 async def test_one_object_per_file_under_its_hash_byte_for_byte(
         new_sqlite_database: DatabaseFactory, api_keys: tuple[Path, dict[str, str]],
         new_s3_bucket: BucketFactory) -> None:
