@@ -79,7 +79,7 @@ class S3EvidenceStore:
             retries={"max_attempts": 2, "mode": "standard"},
             # Checksums only where S3 requires them: the trailing CRC botocore
             # adds by default is not understood by every S3-compatible server.
-            # The upload carries its SHA-256 instead (below).
+            # The upload carries its MD5 instead (below), which all of them check.
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required"))
 
