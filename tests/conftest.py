@@ -76,6 +76,46 @@ def require_postgres() -> str:
 
 
 @pytest.fixture(scope="session")
+def s3_server() -> dict[str, str]:
+    """The S3-compatible store `make test` starts (deploy/s3/s3.sh, SeaweedFS): its
+    endpoint, region and credentials, as the evidence settings name them."""
+    names = {"endpoint": "CAPAFLOW_TEST_S3_ENDPOINT", "region": "CAPAFLOW_TEST_S3_REGION",
+             "access_key_id": "CAPAFLOW_TEST_S3_ACCESS_KEY_ID",
+             "secret_access_key": "CAPAFLOW_TEST_S3_SECRET_ACCESS_KEY"}
+    found = {key: os.environ.get(name, "") for key, name in names.items()}
+    if not all(found.values()):
+        _missing("An S3-compatible store (CAPAFLOW_TEST_S3_ENDPOINT and its credentials)")
+    return found
+
+
+@pytest.fixture
+def new_s3_bucket(s3_server: dict[str, str]) -> Callable[[], dict[str, str]]:
+    """Creates empty buckets (random names) on the test store; each call answers the
+    ``evidence_*`` settings of a service keeping its evidence there."""
+    import boto3  # type: ignore[import-untyped]
+    from botocore.exceptions import BotoCoreError  # type: ignore[import-untyped]
+
+    def create() -> dict[str, str]:
+        bucket = f"t-{uuid.uuid4().hex[:20]}"
+        client = boto3.session.Session(
+            aws_access_key_id=s3_server["access_key_id"],
+            aws_secret_access_key=s3_server["secret_access_key"],
+            region_name=s3_server["region"]).client("s3", endpoint_url=s3_server["endpoint"])
+        try:
+            client.create_bucket(Bucket=bucket)
+        except BotoCoreError as exc:
+            _missing(f"The S3-compatible store at {s3_server['endpoint']} ({exc})")
+        finally:
+            client.close()
+        return {"evidence_store": "s3", "evidence_s3_endpoint": s3_server["endpoint"],
+                "evidence_s3_bucket": bucket, "evidence_s3_region": s3_server["region"],
+                "evidence_s3_access_key_id": s3_server["access_key_id"],
+                "evidence_s3_secret_access_key": s3_server["secret_access_key"]}
+
+    return create
+
+
+@pytest.fixture(scope="session")
 def kafka_bootstrap() -> str:
     return require_kafka()
 

@@ -5,7 +5,6 @@
 
 from fastapi import FastAPI
 
-from shared.evidence.store import EvidenceSetup, evidence_store
 from shared.http.app import service_app
 
 from .api import ROUTERS
@@ -19,6 +18,4 @@ def create_app(settings: CapaSettings | None = None) -> FastAPI:
     AuditKey.use(settings.audit_key.get_secret_value() if settings.audit_key else None)
     return service_app(service=SERVICE, title="CAPAflow CAPA service", settings=settings,
                        subscriptions=consumers(settings), routers=ROUTERS,
-                       jobs=jobs(settings), evidence=EvidenceSetup(
-                          store=evidence_store(settings.evidence_store),
-                          max_bytes=settings.evidence_max_bytes))
+                       jobs=jobs(settings), evidence=settings.evidence_setup())

@@ -1,8 +1,8 @@
-from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from shared.evidence.settings import EvidenceSettings
 from shared.settings import ServiceSettings
 
 from .domain.ownership import OwnerPolicy, parse_owner_policy
@@ -12,7 +12,9 @@ def _default_due_days() -> dict[str, int]:
     return {"critical": 30, "major": 60, "minor": 90, "observation": 120}
 
 
-class CapaSettings(ServiceSettings):
+class CapaSettings(ServiceSettings, EvidenceSettings):
+    # Evidence files: *_EVIDENCE_MAX_BYTES, *_EVIDENCE_STORE (database or s3) and the
+    # S3 store's settings, under this prefix (shared/evidence/settings.py).
     model_config = SettingsConfigDict(env_prefix="CAPA_", extra="ignore")
 
     database_url: str = "sqlite+aiosqlite:///var/capa.sqlite"
@@ -23,12 +25,6 @@ class CapaSettings(ServiceSettings):
     default_likelihood: int = Field(default=3, ge=1, le=5)
     # The consumer group reading nonconformity.events; replicas share it.
     consumer_group: str = "capa"
-    # Largest evidence file in bytes (CAPA_EVIDENCE_MAX_BYTES); an upload is cut
-    # off with 413 as soon as it passes this, never read to its end.
-    evidence_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1, le=1024 * 1024 * 1024)
-    # Where evidence bytes are kept: "database" (the service's own, the default and
-    # so far the only store; shared.evidence.store.EvidenceStore is the seam for others).
-    evidence_store: Literal["database"] = "database"
     # How often the overdue job looks for overdue actions and CAPAs (seconds).
     overdue_check_interval: float = Field(default=300.0, gt=0)
     # Reminders: actions and CAPAs due within this many days (0: on the due day only)

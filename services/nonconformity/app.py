@@ -5,7 +5,6 @@
 
 from fastapi import FastAPI
 
-from shared.evidence.store import EvidenceSetup, evidence_store
 from shared.http.app import service_app
 
 from .api import ROUTERS
@@ -17,8 +16,6 @@ def create_app(settings: NonconformitySettings | None = None) -> FastAPI:
     settings = settings or NonconformitySettings()
     app = service_app(service=SERVICE, title="CAPAflow nonconformity service",
                       settings=settings, subscriptions=consumers(settings), routers=ROUTERS,
-                      jobs=jobs(settings), evidence=EvidenceSetup(
-                          store=evidence_store(settings.evidence_store),
-                          max_bytes=settings.evidence_max_bytes))
+                      jobs=jobs(settings), evidence=settings.evidence_setup())
     app.state.policy = settings.escalation_policy()
     return app

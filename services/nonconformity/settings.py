@@ -1,10 +1,10 @@
 from datetime import timedelta
-from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.events.base import Severity
+from shared.evidence.settings import EvidenceSettings
 from shared.settings import ServiceSettings
 
 from .domain import EscalationPolicy
@@ -14,17 +14,13 @@ from .domain.webhooks import WebhookSource
 __all__ = ["NonconformitySettings", "WebhookSource"]
 
 
-class NonconformitySettings(ServiceSettings):
+class NonconformitySettings(ServiceSettings, EvidenceSettings):
+    # Evidence files: *_EVIDENCE_MAX_BYTES, *_EVIDENCE_STORE (database or s3) and the
+    # S3 store's settings, under this prefix (shared/evidence/settings.py).
     model_config = SettingsConfigDict(env_prefix="NONCONFORMITY_", extra="ignore")
 
     database_url: str = "sqlite+aiosqlite:///var/nonconformity.sqlite"
     consumer_group: str = "nonconformity"
-    # Largest evidence file in bytes (NONCONFORMITY_EVIDENCE_MAX_BYTES); an upload is cut
-    # off with 413 as soon as it passes this, never read to its end.
-    evidence_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1, le=1024 * 1024 * 1024)
-    # Where evidence bytes are kept: "database" (the service's own, the default and
-    # so far the only store; shared.evidence.store.EvidenceStore is the seam for others).
-    evidence_store: Literal["database"] = "database"
     escalate_severities: list[Severity] = [Severity.critical, Severity.major]
     recurrence_threshold: int = Field(default=3, ge=2)
     recurrence_window_days: float = Field(default=30, gt=0)

@@ -8,15 +8,16 @@ times (to one record or to ten) is stored once; the attachment rows say who
 attached it to what, when, under which name.
 
 The bytes go through an :class:`EvidenceStore`. :class:`DatabaseEvidenceStore`,
-the default and so far the only one, keeps them in the blob row, written in
-the use case's transaction. An object store would keep them under their hash
-(written before the commit: an object nobody references is harmless, and a
-second upload of it finds it there) and leave ``content`` empty.
+the default, keeps them in the blob row, written in the use case's transaction.
+``shared.evidence.s3.S3EvidenceStore`` keeps them in an S3-compatible object
+store under their hash (written before the commit: an object nobody references
+is harmless, and a second upload of it finds it there) and leaves ``content``
+empty. ``shared.evidence.settings`` picks one from a service's settings.
 """
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Protocol
 from uuid import UUID, uuid4
 
 from sqlalchemy import Column, LargeBinary
@@ -102,9 +103,3 @@ class EvidenceSetup:
     store: EvidenceStore
     max_bytes: int
 
-
-def evidence_store(kind: Literal["database"]) -> EvidenceStore:
-    """The store a ``*_EVIDENCE_STORE`` setting names (only "database" exists yet)."""
-    if kind != "database":
-        raise ValueError(f"unknown evidence store {kind!r}")
-    return DatabaseEvidenceStore()

@@ -1,6 +1,7 @@
-"""Evidence files on a CAPA's actions and effectiveness verifications, on SQLite
-and PostgreSQL: round trip, stored once, listed on the records, in the audit
-trail (whose chain still verifies), refusals, and an event without the bytes."""
+"""Evidence files on a CAPA's actions and effectiveness verifications, on SQLite,
+PostgreSQL and the S3-compatible store: round trip, stored once, listed on the
+records, in the audit trail (whose chain still verifies), refusals, and an event
+without the bytes."""
 
 import hashlib
 import json
@@ -25,19 +26,23 @@ ATTACHED = "capaflow.capa.evidence_attached.v1"
 LIMIT = 32 * 1024
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres", "s3"])
 async def capas_db(request: pytest.FixtureRequest, new_sqlite_database: DatabaseFactory,
                    new_postgres_database: DatabaseFactory,
                    api_keys: tuple[Path, dict[str, str]]) -> AsyncIterator[Capas]:
+    """The CAPA service with its evidence in SQLite, in PostgreSQL, or (with SQLite for
+    the rows) in a bucket of the S3-compatible test store."""
     keys_path, keys = api_keys
-    url = await (new_sqlite_database if request.param == "sqlite" else new_postgres_database)()
+    url = await (new_postgres_database if request.param == "postgres" else new_sqlite_database)()
+    # Asked for here, not as a parameter: the database runs need no S3 store.
+    store = request.getfixturevalue("new_s3_bucket")() if request.param == "s3" else {}
     bus_url = await new_sqlite_database()
     await migrate(SERVICE_MIGRATIONS, url)
     await migrate(BUS_MIGRATIONS, bus_url)
     settings = CapaSettings(database_url=url, bus="sql", bus_database_url=bus_url,
                             credentials_file=str(keys_path), relay_poll_interval=0.02,
                             log_json=False, audit_key=TEST_AUDIT_KEY,
-                            evidence_max_bytes=LIMIT)
+                            evidence_max_bytes=LIMIT, **store)
     app = create_app(settings)
     async with running(app) as client:
         yield Capas(client=client, keys=keys, settings=settings, app=app)

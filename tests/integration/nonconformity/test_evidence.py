@@ -1,4 +1,5 @@
-"""Evidence files on an NC, through the real HTTP stack, on SQLite and PostgreSQL:
+"""Evidence files on an NC, through the real HTTP stack, on SQLite, PostgreSQL and
+the S3-compatible store:
 upload, list, download byte for byte, the same file stored once, and every
 refusal (size, type, empty, role, unknown NC, closed NC); the event carries the
 reference, never the bytes."""
@@ -24,14 +25,19 @@ ATTACHED = "capaflow.nonconformity.evidence_attached.v1"
 LIMIT = 64 * 1024
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres", "s3"])
 async def nc_db(request: pytest.FixtureRequest, new_sqlite_database: DatabaseFactory,
                 new_postgres_database: DatabaseFactory,
                 api_keys: tuple[Path, dict[str, str]]) -> AsyncIterator[NcService]:
+    """The NC service with its evidence in SQLite, in PostgreSQL, or (with SQLite for
+    the rows) in a bucket of the S3-compatible test store."""
     bus_url = await new_sqlite_database()
     await migrate(BUS_MIGRATIONS, bus_url)
-    url = await (new_sqlite_database if request.param == "sqlite" else new_postgres_database)()
-    async for service in start_nc_service(url, bus_url, *api_keys, evidence_max_bytes=LIMIT):
+    url = await (new_postgres_database if request.param == "postgres" else new_sqlite_database)()
+    # Asked for here, not as a parameter: the database runs need no S3 store.
+    store = request.getfixturevalue("new_s3_bucket")() if request.param == "s3" else {}
+    async for service in start_nc_service(url, bus_url, *api_keys, evidence_max_bytes=LIMIT,
+                                          **store):
         yield service
 
 
