@@ -45,16 +45,9 @@ LOCK_FILE="$STATE_DIR/.lock"
 BASE_URL="http://127.0.0.1:$KEYCLOAK_PORT"
 DISCOVERY="$BASE_URL/realms/capaflow/.well-known/openid-configuration"
 
-say() { echo "[keycloak] $*"; }
-err() { echo "[keycloak] ERROR: $*" >&2; }
-
-take_lock() {
-  mkdir -p "$STATE_DIR"
-  exec 9>"$LOCK_FILE"
-  flock -w 300 9 || { err "could not get $LOCK_FILE within 300 s"; exit 1; }
-}
-
-port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+DAEMON_NAME=keycloak
+# shellcheck source=deploy/daemon.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../daemon.sh"
 
 # A 200 from the realm's discovery document: Keycloak is up and the import is done.
 realm_answers() {
@@ -62,19 +55,7 @@ realm_answers() {
 }
 
 # Our Keycloak: a live pid whose command line runs this checkout's distribution.
-keycloak_pid() {
-  local pid=""
-  [[ -f "$PID_FILE" ]] && pid="$(tr -dc '0-9' <"$PID_FILE")"
-  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null &&
-     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$HOME_DIR"; then
-    echo "$pid"
-  fi
-}
-
-show_log() {
-  [[ -s "$LOG_FILE" ]] && { echo "----- tail of $LOG_FILE -----" >&2; tail -n 40 "$LOG_FILE" >&2; }
-  return 0
-}
+keycloak_pid() { owned_pid "$HOME_DIR"; }
 
 # Maven keeps the zip in its own repository, so a fresh clone on a machine that
 # fetched it before only unpacks. Unpacked into a temp folder renamed into place:
@@ -139,7 +120,7 @@ wait_ready() {
 }
 
 cmd_up() {
-  take_lock
+  take_lock 300
   local started=$SECONDS pid
   pid="$(keycloak_pid)"
   if [[ -z "$pid" ]]; then
@@ -157,19 +138,8 @@ cmd_up() {
 }
 
 cmd_down() {
-  take_lock
-  local pid deadline
-  pid="$(keycloak_pid)"
-  if [[ -z "$pid" ]]; then rm -f "$PID_FILE"; say "not running"; return 0; fi
-  say "stopping pid $pid"
-  kill -TERM "$pid" 2>/dev/null || true
-  deadline=$((SECONDS + KEYCLOAK_STOP_TIMEOUT))
-  while kill -0 "$pid" 2>/dev/null; do
-    if ((SECONDS >= deadline)); then kill -KILL "$pid" 2>/dev/null || true; sleep 1; break; fi
-    sleep 0.2
-  done
-  rm -f "$PID_FILE"
-  say "stopped"
+  take_lock 300
+  stop_pid "$(keycloak_pid)" "$KEYCLOAK_STOP_TIMEOUT"
 }
 
 cmd_status() {

@@ -55,17 +55,9 @@ BUILD_LOG="$STATE_DIR/build.log"
 LOCK_FILE="$STATE_DIR/.lock"
 ENDPOINT="http://127.0.0.1:$S3_PORT"
 
-say() { echo "[s3] $*"; }
-err() { echo "[s3] ERROR: $*" >&2; }
-
-take_lock() {
-  mkdir -p "$STATE_DIR"
-  exec 9>"$LOCK_FILE"
-  # The first build takes minutes: a second caller waits for it rather than building too.
-  flock -w 1200 9 || { err "could not get $LOCK_FILE within 1200 s"; exit 1; }
-}
-
-port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+DAEMON_NAME=s3
+# shellcheck source=deploy/daemon.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../daemon.sh"
 
 # Ready to store: the S3 API answers an anonymous ListBuckets with 403
 # (AccessDenied; before that the port refuses or the gateway answers 5xx), and
@@ -77,19 +69,7 @@ s3_answers() {
 }
 
 # Ours: a live pid whose command line runs this checkout's weed with this state dir.
-weed_pid() {
-  local pid=""
-  [[ -f "$PID_FILE" ]] && pid="$(tr -dc '0-9' <"$PID_FILE")"
-  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null &&
-     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$DATA_DIR"; then
-    echo "$pid"
-  fi
-}
-
-show_log() {
-  [[ -s "$LOG_FILE" ]] && { echo "----- tail of $LOG_FILE -----" >&2; tail -n 40 "$LOG_FILE" >&2; }
-  return 0
-}
+weed_pid() { owned_pid "$DATA_DIR"; }
 
 # `go install module@version` refuses SeaweedFS: its go.mod has a replace
 # directive. So the module is fetched into the module cache (`go mod download`)
@@ -171,7 +151,8 @@ wait_ready() {
 }
 
 cmd_up() {
-  take_lock
+  # The first build takes minutes: a second caller waits for it rather than building too.
+  take_lock 1200
   local started=$SECONDS pid
   pid="$(weed_pid)"
   if [[ -z "$pid" ]]; then
@@ -185,19 +166,8 @@ cmd_up() {
 }
 
 cmd_down() {
-  take_lock
-  local pid deadline
-  pid="$(weed_pid)"
-  if [[ -z "$pid" ]]; then rm -f "$PID_FILE"; say "not running"; return 0; fi
-  say "stopping pid $pid"
-  kill -TERM "$pid" 2>/dev/null || true
-  deadline=$((SECONDS + S3_STOP_TIMEOUT))
-  while kill -0 "$pid" 2>/dev/null; do
-    if ((SECONDS >= deadline)); then kill -KILL "$pid" 2>/dev/null || true; sleep 1; break; fi
-    sleep 0.2
-  done
-  rm -f "$PID_FILE"
-  say "stopped"
+  take_lock 1200
+  stop_pid "$(weed_pid)" "$S3_STOP_TIMEOUT"
 }
 
 cmd_status() {
