@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.oidc import OidcConfig, parse_role_map
+from shared.oidc_claims import OidcConfig, parse_role_map
 
 
 class OidcSettings(BaseSettings):

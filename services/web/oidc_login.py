@@ -27,7 +27,8 @@ with warnings.catch_warnings():
 
 from shared.auth import Principal
 from shared.db import utcnow
-from shared.oidc import InvalidToken, OidcConfig, ProviderUnavailable, TokenVerifier
+from shared.oidc import ProviderUnavailable, TokenVerifier
+from shared.oidc_claims import InvalidToken, OidcConfig
 
 log = logging.getLogger(__name__)
 

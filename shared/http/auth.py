@@ -23,7 +23,8 @@ from fastapi import Request
 
 from shared.auth import ROLES, SOURCE_ROLE_PREFIX, Principal
 from shared.http.errors import Problem
-from shared.oidc import InvalidToken, ProviderUnavailable, TokenVerifier, looks_like_jwt
+from shared.oidc import ProviderUnavailable, TokenVerifier, looks_like_jwt
+from shared.oidc_claims import InvalidToken
 
 # Basic too: feed readers and Alertmanager's basic_auth prompt only for it.
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="capaflow", Basic realm="capaflow"'}

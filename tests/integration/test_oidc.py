@@ -21,7 +21,8 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
-from shared.oidc import OidcConfig, TokenVerifier
+from shared.oidc import TokenVerifier
+from shared.oidc_claims import OidcConfig
 from tests.conftest import BUS_MIGRATIONS, DatabaseFactory, migrate, unavailable
 from tests.integration.nonconformity.conftest import NcService, start_nc_service
 

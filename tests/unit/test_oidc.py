@@ -17,11 +17,10 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from shared.oidc import (
+from shared.oidc import ProviderUnavailable, TokenVerifier
+from shared.oidc_claims import (
     InvalidToken,
     OidcConfig,
-    ProviderUnavailable,
-    TokenVerifier,
     parse_role_map,
     principal_from,
     roles_from,
