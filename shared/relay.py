@@ -12,8 +12,6 @@ record and are retried, in order, for as long as they last.
 """
 
 import asyncio
-import functools
-import json
 import logging
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -33,7 +31,7 @@ from shared.observability import (
     OUTBOX_DEAD_LETTERS,
     OUTBOX_OLDEST_AGE,
 )
-from shared.outbox import RELAY_CHANNEL, OutboxMessage
+from shared.outbox import RELAY_CHANNEL, OutboxMessage, stored_headers
 
 log = logging.getLogger(__name__)
 
@@ -297,12 +295,4 @@ async def _wait(event_: asyncio.Event, timeout: float) -> None:
 
 def _outgoing(row: Unsent) -> OutgoingRecord:
     return OutgoingRecord(topic=row.topic, key=row.key, value=row.value,
-                          headers=_headers(row.headers))
-
-
-@functools.lru_cache(maxsize=64)
-def _headers(stored: str) -> tuple[tuple[str, bytes], ...]:
-    # Most rows carry the same stored headers (the content type; a traceparent
-    # only with tracing on): parsed once, a row becomes a record in 0.85 µs
-    # instead of 2.5 µs. Cached values are immutable tuples.
-    return tuple((k, v.encode()) for k, v in json.loads(stored))
+                          headers=stored_headers(row.headers))
