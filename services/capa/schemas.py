@@ -304,6 +304,14 @@ class LessonPage(BaseModel):
     next_cursor: str | None
 
 
+class FieldChangePublic(BaseModel):
+    """One field an audit entry changed; ``None`` on a side: the field was empty."""
+
+    field: str
+    old: Any
+    new: Any
+
+
 class AuditEntryPublic(BaseModel):
     sequence: int
     at: datetime
@@ -314,6 +322,8 @@ class AuditEntryPublic(BaseModel):
     reason: str | None
     previous_hash: str
     hash: str
+    # Derived from before/after when read (domain/audit_changes.py), not hashed.
+    changes: list[FieldChangePublic] = []
 
 
 class AuditPage(BaseModel):

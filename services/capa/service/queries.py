@@ -13,6 +13,7 @@ from shared.pagination import SequenceKeyset, TimeKeyset
 
 from ..domain import CapaKind, CapaStatus, EffectivenessResult
 from ..domain.audit_chain import ChainedEntry, ChainReport, verify_chain
+from ..domain.audit_changes import field_changes
 from ..domain.review import CapaSnapshot, Verification, summarize
 from ..domain.workflow import OPEN_STATES
 from ..models import AuditEntry, Capa, CapaNonconformity, EffectivenessVerification, Lesson
@@ -21,6 +22,7 @@ from ..schemas import (
     AuditPage,
     CapaPage,
     CapaPublic,
+    FieldChangePublic,
     LessonPage,
     LessonPublic,
 )
@@ -109,7 +111,10 @@ async def audit_trail(sessions: SessionFactory, *, capa_id: UUID, limit: int,
             session, select(AuditEntry).where(col(AuditEntry.capa_id) == capa_id), cursor, limit)
     items = [AuditEntryPublic(sequence=e.sequence, at=e.at, actor=e.actor, action=e.action,
                               before=e.before, after=e.after, reason=e.reason,
-                              previous_hash=e.previous_hash, hash=e.hash) for e in page]
+                              previous_hash=e.previous_hash, hash=e.hash,
+                              changes=[FieldChangePublic(field=c.field, old=c.old, new=c.new)
+                                       for c in field_changes(e.action, e.before, e.after)])
+             for e in page]
     return AuditPage(items=items, next_cursor=next_cursor)
 
 

@@ -129,9 +129,14 @@ async def transition_capa(sessions: SessionFactory, *, capa_id: UUID,
         fields = event_fields(capa)
         ncs = await linked_nonconformities(session, capa.id)
         signature: SignatureRow | None = None
+        # The trail's before/after: the status, and what else the move changed.
+        before: dict[str, Any] = {"status": current}
+        after: dict[str, Any] = {"status": capa.status}
         if current is CapaStatus.verifying and request.to is CapaStatus.investigating:
-            await _reopen(session, capa, principal=principal, reason=request.reason or "",
-                          now=now)
+            side_effects = await _reopen(session, capa, principal=principal,
+                                         reason=request.reason or "", now=now)
+            before |= side_effects[0]
+            after |= side_effects[1]
         elif request.to is CapaStatus.cancelled:
             capa.cancelled_at, capa.cancel_reason = now, request.reason
             record_event(session, service=SERVICE, data=CapaCancelled(
@@ -160,8 +165,8 @@ async def transition_capa(sessions: SessionFactory, *, capa_id: UUID,
                                    record_id=str(analysis.submissions), principal=principal,
                                    now=now)
         await record_change(session, capa_id=capa.id, actor=principal.subject,
-                            action="status_changed", at=now, before={"status": current},
-                            after={"status": capa.status}, reason=request.reason)
+                            action="status_changed", at=now, before=before, after=after,
+                            reason=request.reason)
         record_event(session, service=SERVICE, data=CapaStatusChanged(
             **fields, from_status=current, to_status=capa.status, reason=request.reason,
             changed_by=principal.subject, changed_at=now, signature=reference(signature)))
@@ -171,17 +176,24 @@ async def transition_capa(sessions: SessionFactory, *, capa_id: UUID,
 
 
 async def _reopen(session: AsyncSession, capa: Capa, *, principal: Principal, reason: str,
-                  now: datetime) -> None:
+                  now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A new cycle; returns the fields it changed besides the status (before, after)
+    for the audit entry, which would otherwise show only the status."""
+    before: dict[str, Any] = {"reopen_count": capa.reopen_count}
     capa.reopen_count += 1
+    after: dict[str, Any] = {"reopen_count": capa.reopen_count}
     # The analysis missed something: it must be revised and submitted again.
     analysis = await session.get(RootCauseAnalysis, capa.id)
     if analysis is not None:
+        before["root_cause_status"] = analysis.status
+        after["root_cause_status"] = AnalysisStatus.draft
         analysis.status = AnalysisStatus.draft
         analysis.version += 1
         analysis.updated_at = now
     record_event(session, service=SERVICE, data=CapaReopened(
         **event_fields(capa), reason=reason, reopen_count=capa.reopen_count,
         reopened_by=principal.subject, reopened_at=now))
+    return before, after
 
 
 async def _lesson_row(session: AsyncSession, capa: Capa, lesson: LessonInput, *,

@@ -5,7 +5,7 @@ capa_actions.py; all re-render the page through ``render_capa`` when the API ref
 """
 
 import asyncio
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -16,6 +16,8 @@ from shared.vocabulary import CapaStatus
 from ..client import ApiError, UserApi
 from ..deps import Api, CsrfUser, CurrentUser, redirect, render
 from ..session import UserSession
+from . import capa_guide as guide
+from .audit_wording import change_lines, plural
 from .choices import (
     ACTION_FINISHED_STATES,
     ACTION_KIND_LABELS,
@@ -69,10 +71,6 @@ SIGN_OPTIONS = {
     "effectiveness_verification": [("authorship", "Authorship"), ("review", "Review"),
                                    ("responsibility", "Responsibility")],
     "closure": [("approval", "Approval"), ("responsibility", "Responsibility")]}
-# Where actions may still be added: until the effectiveness check starts.
-ACTION_STATES = (CapaStatus.open, CapaStatus.investigating, CapaStatus.action_planned,
-                 CapaStatus.implementing)
-
 
 @router.get("/capas", include_in_schema=False)
 async def board(request: Request, user: CurrentUser, api: Api) -> Response:
@@ -131,14 +129,18 @@ async def open_capa(request: Request, user: CsrfUser, api: Api) -> Response:
 
 @router.get("/capas/{capa_id}", include_in_schema=False)
 async def capa_page(request: Request, capa_id: str, user: CurrentUser, api: Api) -> Response:
-    return await render_capa(request, api, user, capa_id)
+    # ?revise=1: "Revise" opens the editor on a submitted analysis (a GET: nothing changes).
+    return await render_capa(request, api, user, capa_id,
+                             revising=request.query_params.get("revise") == "1")
 
 
 async def render_capa(request: Request, api: UserApi, user: UserSession, capa_id: str,
                       state: FormState | None = None,
-                      root_form: dict[str, Any] | None = None) -> Response:
+                      root_form: dict[str, Any] | None = None,
+                      revising: bool = False) -> Response:
     """The CAPA page with fresh data. ``state``: the form the API refused;
-    ``root_form``: the person's own 5-Whys text to show instead of the saved one."""
+    ``root_form``: the person's own 5-Whys text to show instead of the saved one (the
+    editor stays open for it); ``revising``: "Revise" opened a submitted analysis."""
     capa_id = valid_uuid(capa_id, "CAPA")
     base = f"/v1/capas/{capa_id}"
     got, root, options, actions, verifications, trail, chain, seals = await asyncio.gather(
@@ -158,34 +160,43 @@ async def render_capa(request: Request, api: UserApi, user: UserSession, capa_id
     if not form["etag"]:  # after a conflict: the person's text on the current version
         form["etag"] = root.etag or '"0"'
     state = state or FormState()
-    can = _may(user, capa, options)
-    shown = {f"move_{to}" for to in can["moves"]} | {
-        name for name in ("root_cause", "add_action", "plan", "verify", "edit") if can[name]}
+    today = datetime.now(UTC).date()  # the service judges dates in UTC days
+    entries = trail["items"]
+    can = guide.allowed(user.principal, capa, options, saved, verifications, today=today,
+                        revising=revising or root_form is not None,
+                        former_owners=guide.owners_since_implementing(entries))
+    shown = {f"move_{to}" for to in can.moves} | {
+        name for name in ("root_cause", "add_action", "plan", "verify", "edit")
+        if getattr(can, name)}
     # The actions that get an update form: the open ones, for those who may update.
     updatable = {a["id"] for a in actions
-                 if can["update_action"] and a["status"] not in ACTION_FINISHED_STATES}
+                 if can.update_action and a["status"] not in ACTION_FINISHED_STATES}
     shown |= {f"action_{action_id}" for action_id in updatable}
-    if can["action_evidence"]:
+    if can.action_evidence:
         shown |= {f"evidence_{a['id']}" for a in actions}
-    if can["verification_evidence"]:
+    if can.verification_evidence:
         shown |= {f"evidence_{v['id']}" for v in verifications}
     # A refused form the fresh page no longer shows still needs its message.
     orphan = state.message if state.name and state.name not in shown else ""
     return render(request, "capa_detail.html", status_code=state.status,
                   title=f"{capa['number']} {capa['title']}", capa=capa, etag=got.etag or "",
                   saved=saved, form=form, rows=why_rows(form, state), actions=actions,
-                  verifications=verifications, trail=trail["items"], chain=chain,
+                  verifications=verifications, trail=entries, chain=chain,
+                  steps=guide.stepper(capa, guide.cancelled_from(entries)),
+                  waiting=guide.waiting_for(capa, options, saved, actions, verifications,
+                                            today=today),
+                  changes=change_lines, plural=plural,
                   ncs=await _linked_ncs(api, capa["nonconformity_ids"]), state=state,
                   can=can, orphan=orphan, lessons=lessons, labels=STATE_LABELS,
                   causes=CAUSE_CATEGORIES, updatable=updatable,
                   action_kinds=ACTION_KINDS, action_statuses=ACTION_STATUSES,
                   move_labels=MOVE_LABELS,
-                  move_forms={to: _move_form(capa["status"], to) for to in can["moves"]},
+                  move_forms={to: _move_form(capa["status"], to) for to in can.moves},
                   new_key=new_idempotency_key(), seals=seals, signed_moves=SIGNED_MOVES,
                   sign_options=SIGN_OPTIONS,
                   may_sign=request.app.state.oidc_login is not None
                   and user.principal.method == "oidc",
-                  today=date.today().isoformat())
+                  today=today.isoformat())
 
 
 async def _linked_ncs(api: UserApi, ids: list[str]) -> list[dict[str, Any]]:
@@ -196,43 +207,6 @@ async def _linked_ncs(api: UserApi, ids: list[str]) -> list[dict[str, Any]]:
         except ApiError:  # not visible or service down: still link to it
             return {"id": nc_id, "number": nc_id, "title": ""}
     return list(await asyncio.gather(*(one(i) for i in ids[:20])))
-
-
-def _may(user: UserSession, capa: dict[str, Any],
-         options: list[dict[str, Any]]) -> dict[str, Any]:
-    """Which forms and buttons to show (a hint; the API decides every request). The
-    moves come from the API: those this person may make and that would succeed now;
-    the ones still blocked are listed with the rule that blocks them."""
-    status = capa["status"]
-    engineer = user.holds_any(*OPENERS)
-    moves = [o["to"] for o in options if o["you_may"] and o["ready"]]
-    blocked = [(o["to"], o["blocked_by"]) for o in options if o["you_may"] and not o["ready"]]
-    return {
-        "moves": moves,
-        "blocked": blocked,
-        "root_cause": engineer and status in (CapaStatus.open, CapaStatus.investigating),
-        "add_action": engineer and status in ACTION_STATES,
-        "update_action": engineer and status in OPEN_STATES,
-        "edit": engineer and status in OPEN_STATES,
-        "plan": user.holds_any("engineer", "verifier", "manager") and status in OPEN_STATES,
-        "verify": user.holds_any("verifier", "manager") and status == CapaStatus.verifying,
-        # Before the planned check date the service refuses a verification unless a
-        # manager gives a reason (docs/capa.md, "Effectiveness on schedule").
-        "check_not_due": _check_not_due(capa),
-        "override_early": user.holds_any("manager"),
-        "is_owner": capa.get("owner") == user.subject,
-        # Evidence on the records of an open CAPA, by those who write them.
-        "action_evidence": engineer and status in OPEN_STATES,
-        "verification_evidence": user.holds_any("verifier", "manager") and status in OPEN_STATES,
-    }
-
-
-def _check_not_due(capa: dict[str, Any]) -> str | None:
-    """The plan's check date while it is still ahead (UTC days, as the service
-    judges it), else None."""
-    plan = capa.get("effectiveness_plan") or {}
-    check = str(plan.get("check_date") or "")
-    return check if check > datetime.now(UTC).date().isoformat() else None
 
 
 def _move_form(status: str, to: str) -> str:

@@ -60,9 +60,11 @@ async def test_workflow_buttons_follow_role_and_allowed_transitions(tmp_path: Pa
             assert f'aria-label="{name}"' not in page.text
     async with ui_as("engineer", fake, tmp_path) as ui:
         page = await ui.get(path)
-        for name in ("Start investigation", "Root-cause analysis", "Plan an action"):
+        for name in ("Start investigation", "Root-cause analysis"):
             assert f'aria-label="{name}"' in page.text
         assert 'aria-label="Cancel CAPA"' not in page.text  # a manager's decision
+        # Actions are planned once the root cause is known (issue 16: the guided page).
+        assert 'aria-label="Plan an action"' not in page.text
     async with ui_as("manager", fake, tmp_path) as ui:
         page = await ui.get(path)
         assert 'aria-label="Cancel CAPA"' in page.text
