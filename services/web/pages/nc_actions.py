@@ -13,7 +13,8 @@ from fastapi.responses import Response
 from ..client import ApiError, UserApi
 from ..deps import Api, CsrfUser, redirect
 from ..session import UserSession
-from .forms import capa_request, posted, refused, text, valid_uuid, words
+from . import nc_refs
+from .forms import FormState, capa_request, posted, refused, text, valid_uuid, words
 from .nonconformities import render_nc
 
 router = APIRouter()
@@ -37,12 +38,19 @@ async def _send(request: Request, api: UserApi, user: UserSession, nc_id: str, f
 async def triage(request: Request, nc_id: str, user: CsrfUser, api: Api) -> Response:
     values = await posted(request)
     decision = values.get("decision", "")
+    duplicate_of = None
+    # The field stays on the form whatever the decision; the API takes it only
+    # with "duplicate", so a leftover number must not be sent with another.
+    if decision == "duplicate" and text(values.get("duplicate_of")):
+        try:  # a number or words, as people name an NC; the API wants its id
+            duplicate_of = await nc_refs.resolve_nc(api, values["duplicate_of"])
+        except nc_refs.UnknownReference as exc:
+            state = FormState(name="triage", values=values, status=422,
+                              errors={"duplicate_of": str(exc)},
+                              message="The nonconformity this one duplicates was not found.")
+            return await render_nc(request, api, user, nc_id, state)
     body = {"decision": decision, "reason": values.get("reason", ""),
-            "owner": text(values.get("owner")),
-            # The field stays on the form whatever the decision; the API takes it
-            # only with "duplicate", so a leftover id must not be sent with another.
-            "duplicate_of": text(values.get("duplicate_of")) if decision == "duplicate"
-            else None}
+            "owner": text(values.get("owner")), "duplicate_of": duplicate_of}
     body = {k: v for k, v in body.items() if v is not None}
     return await _send(request, api, user, nc_id, "triage", "triage", body, values,
                        "Triage recorded.")

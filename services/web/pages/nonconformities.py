@@ -16,6 +16,7 @@ from shared.vocabulary import CapaLink
 from ..client import ApiError, UserApi
 from ..deps import Api, CsrfUser, CurrentUser, redirect, render
 from ..session import UserSession
+from . import nc_refs
 from .choices import NC_OPEN_STATUSES, NC_STATUSES, SEVERITIES, SOURCES
 from .forms import (
     FormState,
@@ -165,10 +166,14 @@ async def render_nc(request: Request, api: UserApi, user: UserSession, nc_id: st
     # A refused form that the fresh page no longer shows (the NC moved on, or the
     # role may not use it) still needs its message: shown at the top instead.
     orphan = state.message if state.name and not can.get(state.name) else ""
+    # "Duplicate of" takes a number; the open NCs are its suggestions (nc_refs.py).
+    suggestions = await nc_refs.open_suggestions(api, exclude=nc_id) if can["triage"] else []
     return render(request, "nc_detail.html", status_code=state.status,
                   title=f"{nc['number']} {nc['title']}", nc=nc, etag=got.etag or "",
                   history=history, state=state, can=can, orphan=orphan,
-                  severities=SEVERITIES, capa_key=new_idempotency_key())
+                  severities=SEVERITIES, capa_key=new_idempotency_key(),
+                  nc_suggestions=suggestions,
+                  duplicate_number=await nc_refs.number_of(api, nc.get("duplicate_of")))
 
 
 def _may(user: UserSession, nc: dict[str, Any]) -> dict[str, bool]:

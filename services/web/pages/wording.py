@@ -20,7 +20,7 @@ GENERIC_PLAIN = "Some fields need another look; see the messages at them."
 # API field names that domain messages mention, as the form labels them.
 LABELS = {
     "short_chain_justification": "“If fewer than 3 levels: why they reach the root cause”",
-    "duplicate_of": "“Duplicate of (nonconformity id)”",
+    "duplicate_of": "“Duplicate of (NC number)”",
 }
 _LABELLED = re.compile(r"\b(" + "|".join(map(re.escape, LABELS)) + r")\b")
 

@@ -81,6 +81,8 @@ class FakeApi:
     capas: dict[str, dict[str, Any]] = field(default_factory=dict)
     analyses: dict[str, dict[str, Any]] = field(default_factory=dict)
     actions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by CAPA id
+    verifications: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by CAPA
+    trails: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by CAPA id
     requests: list[httpx.Request] = field(default_factory=list)
     # A refusal the next write answers with (to show how the UI presents it).
     refuse_next: httpx.Response | None = None
@@ -177,12 +179,16 @@ class FakeApi:
             return self._root_cause(request, item["id"], body)
         if rest == ["actions"] and request.method == "GET":
             return httpx.Response(200, json=self.actions.get(item["id"], []))
+        if rest == ["effectiveness-verifications"] and request.method == "GET":
+            return httpx.Response(200, json=self.verifications.get(item["id"], []))
         if rest in (["actions"], ["effectiveness-verifications"]):
             return httpx.Response(200, json=[])
         if rest == ["audit-trail"]:
-            return httpx.Response(200, json={"items": [], "next_cursor": None})
+            return httpx.Response(200, json={"items": self.trails.get(item["id"], []),
+                                             "next_cursor": None})
         if rest == ["audit-trail", "verify"]:
-            return httpx.Response(200, json={"valid": True, "entries": 0,
+            return httpx.Response(200, json={"valid": True,
+                                             "entries": len(self.trails.get(item["id"], [])),
                                              "first_broken_sequence": None, "problem": None})
         if rest == ["signatures", "verify"]:
             return httpx.Response(200, json={"valid": True, "signatures": 0, "broken": []})

@@ -33,7 +33,7 @@ def _root_form(rows: list[tuple[str, str]], op: str = "draft") -> list[tuple[str
     ("String should match pattern '^[^\\x00]*$'", "Contains characters that are not allowed here."),
     (INVALID, "Some fields need another look; see the messages at them."),
     ("Value error, duplicate_of is required for decision 'duplicate' and only then",
-     "“Duplicate of (nonconformity id)” is required for decision 'duplicate' and only then"),
+     "“Duplicate of (NC number)” is required for decision 'duplicate' and only then"),
     # The API's own words stay; only the field name becomes the form's label.
     ("Ask 'why?' at least 3 times (2 given), or explain in short_chain_justification why "
      "fewer levels reach the root cause.",
@@ -88,9 +88,8 @@ async def test_nc_forms_show_uuid_and_tag_refusals_in_plain_words(tmp_path: Path
     nc = nonconformity()
     fake.ncs[nc["id"]] = nc
     async with ui_as("engineer", fake, tmp_path) as ui:
-        fake.refuse_next = problem(422, INVALID, [
-            {"field": "body.duplicate_of",
-             "message": "Input should be a valid UUID, invalid character: found `x` at 1"}])
+        # "Duplicate of" takes a number or words now (pages/nc_refs.py): text that
+        # names no NC is a message at the field before anything is sent.
         triage = await ui.post(f"/nonconformities/{nc['id']}/triage", {
             "etag": '"1"', "decision": "duplicate", "reason": "same", "duplicate_of": "nx"})
         fake.refuse_next = problem(422, INVALID, [
@@ -98,8 +97,9 @@ async def test_nc_forms_show_uuid_and_tag_refusals_in_plain_words(tmp_path: Path
                                                 "'^[A-Za-z0-9._:/-]+$'"}])
         edit = await ui.post(f"/nonconformities/{nc['id']}/edit", {
             "etag": '"1"', "severity": "minor", "tags": "ok bad#tag"})
-    assert '<p class="error" id="e-triage-duplicate_of">Give the id as shown on its page ' \
-           '(a UUID).</p>' in triage.text
+    assert triage.status_code == 422
+    assert '<p class="error" id="e-triage-duplicate_of">No nonconformity matches “nx”.' \
+        in triage.text
     assert '<p class="error" id="e-edit-tags">Tags may use letters, digits and . _ : / - ' \
            'only.</p>' in edit.text
 
