@@ -244,6 +244,8 @@ async def update_capa(sessions: SessionFactory, *, capa_id: UUID, request: CapaU
                 before[name], after[name] = getattr(capa, name), value
                 setattr(capa, name, value)
         if "likelihood" in after:
+            # Both sides, so the trail says the risk's old value too (audit changes).
+            before["risk_score"] = capa.risk_score
             capa.risk_score = risk_score(capa.severity, capa.likelihood)
             after["risk_score"] = capa.risk_score
         if "due_date" in after:
