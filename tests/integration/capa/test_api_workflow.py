@@ -278,7 +278,9 @@ async def test_editing_likelihood_recomputes_risk_and_is_audited(capas: Capas) -
                                    headers=capas.as_("reporter"))
     last = trail.json()["items"][-1]
     assert last["action"] == "updated" and last["actor"] == "test-manager"
-    assert last["before"] == {"likelihood": 1} and last["reason"] == "seen weekly"
+    # The old risk too, so the entry says "Risk: 2 -> 10" (issue 16, audit changes).
+    assert last["before"] == {"likelihood": 1, "risk_score": 2}
+    assert last["reason"] == "seen weekly"
     assert last["after"] == {"likelihood": 5, "risk_score": 10}
 
 
