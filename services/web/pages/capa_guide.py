@@ -76,10 +76,10 @@ def stepper(capa: Record, cancelled_from: str | None = None) -> list[Step]:
         return [Step(s, CAPA_STATE_LABELS[s], "complete") for s in STAGES[:reached + 1]] + [
             Step(CapaStatus.cancelled, CAPA_STATE_LABELS[CapaStatus.cancelled], "current")]
     at = STAGES.index(status)
-    # A closed CAPA has finished its last stage too.
+    # A closed CAPA stands at its last stage: "Closed" is current, all before complete.
     return [Step(s, CAPA_STATE_LABELS[s],
-                 "complete" if i < at or status == CapaStatus.closed else
-                 "current" if i == at else "upcoming") for i, s in enumerate(STAGES)]
+                 "complete" if i < at else "current" if i == at else "upcoming")
+            for i, s in enumerate(STAGES)]
 
 
 def this_cycle(capa: Record, verifications: Iterable[Record]) -> list[Record]:
