@@ -70,6 +70,10 @@ async def search(sessions: SessionsDep, principal: Reader, now: NowDep,
                                                     pattern=IDENTITY_PATTERN)] = None,
                  source: Annotated[str | None, Query(max_length=32, pattern=NO_NUL)] = None,
                  nonconformity_id: UUID | None = None, overdue: bool | None = None,
+                 number: Annotated[str | None, Query(
+                     max_length=32, pattern=r"^[A-Za-z0-9-]+$",
+                     description="The readable number exactly (any case), e.g. "
+                                 "CAPA-2026-00017")] = None,
                  opened_since: QueryTime | None = None, opened_until: QueryTime | None = None,
                  assigned: Annotated[bool | None, Query(
                      description="true: has an owner; false: nobody owns it")] = None,
@@ -84,7 +88,7 @@ async def search(sessions: SessionsDep, principal: Reader, now: NowDep,
                          source=source, nonconformity_id=nonconformity_id, overdue=overdue,
                          opened_since=as_utc(opened_since), opened_until=as_utc(opened_until),
                          assigned=assigned, mine=mine, subject=principal.subject,
-                         due_before=due_before)
+                         due_before=due_before, number=number.upper() if number else None)
     return await list_capas(sessions, filters=filters, limit=limit, cursor=cursor, now=now)
 
 

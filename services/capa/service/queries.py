@@ -67,6 +67,7 @@ class CapaFilter:
     mine: bool | None = None
     subject: str | None = None
     due_before: date | None = None
+    number: str | None = None  # as stored (upper case): forms name a CAPA by it
 
 
 async def list_capas(sessions: SessionFactory, *, filters: CapaFilter, limit: int,
@@ -74,16 +75,15 @@ async def list_capas(sessions: SessionFactory, *, filters: CapaFilter, limit: in
     query = select(Capa)
     if filters.status:
         query = query.where(col(Capa.status).in_(filters.status))
-    if filters.severity:
-        query = query.where(col(Capa.severity) == filters.severity)
-    if filters.kind:
-        query = query.where(col(Capa.kind) == filters.kind)
+    # The filters that are one column equal to the value given.
+    for column, value in ((Capa.severity, filters.severity), (Capa.kind, filters.kind),
+                          (Capa.source, filters.source), (Capa.number, filters.number)):
+        if value:
+            query = query.where(col(column) == value)
     query = Ownership(owner=filters.owner, assigned=filters.assigned, mine=filters.mine,
                       subject=filters.subject).where(query, col(Capa.owner))
     if filters.due_before:
         query = query.where(col(Capa.due_date) < filters.due_before)
-    if filters.source:
-        query = query.where(col(Capa.source) == filters.source)
     if filters.nonconformity_id:
         linked = select(CapaNonconformity.capa_id).where(
             col(CapaNonconformity.nonconformity_id) == filters.nonconformity_id)

@@ -1,11 +1,13 @@
-"""Nonconformities referred to by number, as people quote them, not by UUID.
+"""Nonconformities (and CAPAs) referred to by number, as people quote them, not by UUID.
 
 A form field that asks for an NC ("Duplicate of") takes its number in any
 usual spelling - ``NC-2026-00042``, ``nc-2026-42``, ``2026-42``, ``42`` - or words
 of its title, and offers the open NCs as suggestions (``<datalist>``). The web
 layer resolves the text to the id the nonconformity API wants, with the same
 list search the inbox uses (``text`` matches the number); the API stays as it
-is. What cannot be resolved is a form error at the field, never a 500.
+is. A CAPA is named by its whole number (``resolve_capa``; the capa list's
+``number`` filter finds it). What cannot be resolved is a form error at the
+field, never a 500.
 """
 
 import re
@@ -96,6 +98,29 @@ async def _by_words(api: UserApi, text: str) -> str:
     numbers = ", ".join(f"{nc['number']} ({nc['title'][:40]})" for nc in hits[:5])
     raise UnknownReference(f"Several nonconformities match “{text[:60]}”: {numbers}. "
                            "Give the number of the one you mean.")
+
+
+CAPA_NUMBER = re.compile(r"^\s*(?:capa[\s-]*)?(\d{4})\s*-\s*0*(\d{1,9})\s*$", re.IGNORECASE)
+CAPA_HINT = "Give its number (CAPA-2026-00017) as shown on its page."
+
+
+async def resolve_capa(api: UserApi, text: str) -> str:
+    """The id of the CAPA ``text`` names: a UUID as it is, or its number with the year
+    (``CAPA-2026-00017``, ``capa-2026-17``, ``2026-17``), found by the capa list's
+    ``number`` filter."""
+    text = text.strip()
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        pass
+    found = CAPA_NUMBER.match(text[:MAX_TEXT])
+    if not found:
+        raise UnknownReference(f"“{text[:60]}” is not a CAPA number. {CAPA_HINT}")
+    number = f"CAPA-{found.group(1)}-{int(found.group(2)):05d}"
+    page = await api.get("capa", "/v1/capas", number=number, limit=1)
+    if not page["items"]:
+        raise UnknownReference(f"There is no CAPA {number}. {CAPA_HINT}")
+    return str(page["items"][0]["id"])
 
 
 async def open_suggestions(api: UserApi, *, exclude: str | None = None) -> list[Suggestion]:

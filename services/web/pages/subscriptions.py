@@ -14,8 +14,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from ..client import ApiError
+from ..client import ApiError, UserApi
 from ..deps import Api, CsrfUser, CurrentUser, redirect, render, session_store
+from . import nc_refs
 from .choices import DELIVERY_STATUSES, SEVERITIES
 from .forms import posted
 from .sub_forms import (
@@ -85,7 +86,9 @@ async def new_form(request: Request, user: CurrentUser) -> Response:
 async def create(request: Request, user: CsrfUser, api: Api) -> Response:
     values = await posted(request)
     manager = user.holds_any("manager")
-    body, errors = subscription_body(values, may_set_owner=manager)
+    ids, errors = await _referenced(api, values)
+    body, more = subscription_body(values | ids, may_set_owner=manager)
+    errors = more | errors
     if errors:
         return _form_page(request, values=values, errors=errors, status=422, manager=manager,
                           message="Some fields need another look.")
@@ -103,6 +106,22 @@ async def create(request: Request, user: CsrfUser, api: Api) -> Response:
         await session_store(request).keep_secret(user, created["id"], created["secret"])
     user.flash(f"Subscription to {created['target']} created.", "ok")
     return redirect(f"/subscriptions/{created['id']}")
+
+
+async def _referenced(api: UserApi, values: dict[str, str]
+                      ) -> tuple[dict[str, str], dict[str, str]]:
+    """The NC and CAPA the filter names by number, as the ids the API wants (and the
+    message for each that names none)."""
+    ids: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for name, resolve in (("nonconformity_id", nc_refs.resolve_nc),
+                          ("capa_id", nc_refs.resolve_capa)):
+        if (values.get(name) or "").strip():
+            try:
+                ids[name] = await resolve(api, values[name])
+            except nc_refs.UnknownReference as exc:
+                errors[name] = str(exc)
+    return ids, errors
 
 
 @router.get("/subscriptions/{subscription_id}", include_in_schema=False)
