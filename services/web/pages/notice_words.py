@@ -47,11 +47,15 @@ def what(filter_: dict[str, Any]) -> str:
     return " ".join([phrase, *conditions])
 
 
-def watch_sentence(sub: dict[str, Any]) -> str:
-    """"You watch CAPA-2026-00012 Seal leak — every change, by e-mail to ann@…, right away"."""
+def watch_label(sub: dict[str, Any]) -> str:
+    """How a watch names its record: "CAPA-2026-00012 Seal leak", or "a CAPA"."""
     record = "CAPA" if sub["watch"]["record"] == "capa" else "nonconformity"
-    label = sub.get("description") or f"a {record}"
-    return (f"You watch {label} — every change, by e-mail to {sub['target']}, "
+    return str(sub.get("description") or f"a {record}")
+
+
+def watch_terms(sub: dict[str, Any]) -> str:
+    """The rest of "You watch <record> — every change, by e-mail to ann@…, right away."."""
+    return (f"every change, by e-mail to {sub['target']}, "
             f"{WHEN.get(sub['mode'], sub['mode'])}.")
 
 

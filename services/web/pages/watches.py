@@ -18,7 +18,7 @@ from ..deps import Api, CsrfUser, CurrentUser, redirect, render
 from ..session import UserSession
 from .choices import MODE_LABELS, labelled
 from .forms import posted, valid_uuid
-from .notice_words import subscription_sentence, watch_sentence
+from .notice_words import subscription_sentence, watch_label, watch_terms
 from .wording import plain
 
 router = APIRouter()
@@ -102,7 +102,7 @@ async def my_notifications(request: Request, user: CurrentUser, api: Api) -> Res
     page = await api.get("notifications", "/v1/subscriptions", owner=user.subject,
                          limit=OWN_LIMIT)
     mine = [s for s in page["items"] if s["owner"] == user.subject]
-    watches = [s | {"sentence": watch_sentence(s),
+    watches = [s | {"label": watch_label(s), "terms": watch_terms(s),
                     "page": f"/{'capas' if s['watch']['record'] == 'capa' else 'nonconformities'}"
                             f"/{s['watch']['record_id']}"}
                for s in mine if s.get("watch")]

@@ -5,14 +5,18 @@ e-mail at the SMTP test server."""
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
 
 from services.notifications.domain.watches import Record, Watch
+from services.notifications.models import ReceivedEvent
 from services.notifications.schemas import WatchRequest
 from services.notifications.service import watches
+from services.notifications.service.digests import run_digests
 from shared.auth import Principal
 from shared.db import utcnow
 from shared.events.base import CAPA_TOPIC, NONCONFORMITY_TOPIC, Severity
@@ -207,3 +211,36 @@ async def test_watchers_get_the_records_events_by_email_with_an_unwatch_hint(
                for m in to(f"test-verifier@{DOMAIN}"))
     # Nothing of the other CAPA reached the engineer: one e-mail, about theirs.
     assert len(smtp_server.box.messages) == 3
+
+
+async def test_a_daily_watch_digest_is_about_its_record_only(
+        h: Harness, smtp_server: Smtp) -> None:
+    watched, other, quiet = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    for capa_id, role in ((watched, "engineer"), (quiet, "verifier")):
+        answer = await h.client.put(_path(capa_id), json={"mode": "daily"},
+                                    headers=h.auth(role))
+        assert answer.status_code == 201, answer.text
+    for capa_id, title in ((watched, "Seal leak on pump P-7"), (other, "Burr on housing")):
+        await h.publish(new_event(service="capa", data=CapaOpened(
+            capa_id=capa_id, number="CAPA-2026-00050", title=title, severity=Severity.major,
+            opened_at=utcnow())), CAPA_TOPIC)
+    sessions = h.app.state.runtime.sessions
+
+    async def consumed() -> bool:
+        async with sessions() as session:
+            rows = (await session.exec(select(ReceivedEvent.event_id))).all()
+        return len(rows) == 2
+    await eventually(consumed, timeout=15, message="events consumed")
+
+    tomorrow = (utcnow() + timedelta(days=1)).replace(hour=0, minute=30)
+    # One digest: the engineer's; the verifier's CAPA had no event that day.
+    assert await run_digests(sessions, now=tomorrow) == 1
+
+    async def mailed() -> bool:
+        return len(smtp_server.box.messages) == 1
+    await eventually(mailed, timeout=15, message="the digest e-mail")
+    [digest] = smtp_server.box.messages
+    assert digest["To"] == f"test-engineer@{DOMAIN}"
+    text = _text(digest)
+    assert "Seal leak on pump P-7" in text and "Burr on housing" not in text
+    assert f"open {UI}/capas/{watched} and choose Unwatch" in text
