@@ -103,3 +103,13 @@ def test_a_watch_email_says_why_and_how_to_stop() -> None:
 def test_an_ordinary_subscription_email_keeps_its_footer() -> None:
     body = _mail(UI, None)
     assert "Unwatch" not in body and "Manage your subscriptions at /v1/subscriptions" in body
+
+
+def test_an_unverified_email_claim_is_no_address() -> None:
+    from shared.oidc_claims import OidcConfig, principal_from
+
+    config = OidcConfig(issuer="https://id.example/realms/x")
+    claims = {"preferred_username": "ann", "email": "boss@corp.example"}
+    assert principal_from(claims, config).email == "boss@corp.example"
+    assert principal_from(claims | {"email_verified": True}, config).email == "boss@corp.example"
+    assert principal_from(claims | {"email_verified": False}, config).email is None
