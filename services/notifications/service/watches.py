@@ -62,12 +62,11 @@ async def watch(sessions: SessionFactory, *, principal: Principal, watch: Watch,
     """The caller's watch of the record, created if missing; and whether it was."""
     address = address_of(principal, settings)
     now = utcnow()
-    label = request.label or f"{watch.record.noun} {watch.record_id}"
     async with transaction(sessions) as session:
         created = (await session.exec(_insert(session)(Subscription).values(
             id=uuid4(), owner=principal.subject, channel=Channel.email.value, target=address,
             mode=(request.mode or DeliveryMode.immediate).value, active=True,
-            filter=_filter_json(watch), description=label, watching=watch.key,
+            filter=_filter_json(watch), description=request.label, watching=watch.key,
             created_at=now, updated_at=now)
             .on_conflict_do_nothing(index_elements=["owner", "watching"])
             .returning(col(Subscription.id)))).first() is not None
