@@ -110,6 +110,10 @@ def principal_from(claims: Mapping[str, Any], config: OidcConfig) -> Principal:
     auth_time = claims.get("auth_time")
     name = claims.get("name")
     email = claims.get("email")
+    # An address the provider says it has not verified is not the person's to use
+    # (watches e-mail it): anyone could type a stranger's into their profile.
+    if claims.get("email_verified") is False:
+        email = None
     return Principal(subject=subject, roles=roles_from(claims, config),
                      name=name if isinstance(name, str) else None,
                      email=email if isinstance(email, str) else None,

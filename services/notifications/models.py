@@ -20,7 +20,10 @@ class Subscription(SQLModel, table=True):
     __tablename__ = "subscriptions"
     # One owner-notice subscription per person (NULL purposes never collide).
     __table_args__ = (Index("uq_subscriptions_owner_purpose", "owner", "purpose",
-                            unique=True),)
+                            unique=True),
+                      # Watching a record twice is one subscription (NULLs never collide).
+                      Index("uq_subscriptions_owner_watching", "owner", "watching",
+                            unique=True))
 
     id: UUID = Field(default_factory=uuid4, primary_key=True)
     owner: str = Field(max_length=255, index=True)
@@ -43,6 +46,9 @@ class Subscription(SQLModel, table=True):
     # carrier of a person's owner notices (service.owner_notices), matched by no
     # filter and not shown by the subscriptions API; its deliveries are the owner's.
     purpose: str | None = Field(default=None, sa_type=SAString(16))
+    # "capa:<id>" / "nonconformity:<id>": a person watching that record
+    # (domain.watches); None for every other subscription.
+    watching: str | None = Field(default=None, max_length=64)
 
 
 class SubscriptionsRevision(SQLModel, table=True):

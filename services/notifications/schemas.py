@@ -12,11 +12,13 @@ from shared.inputs import NO_NUL
 
 from .domain import Channel, DeliveryMode, DeliveryStatus
 from .domain.targets import ANY_TARGET, EMAIL_TARGET, TARGET_NOT_ALLOWED, WEB_TARGET
+from .domain.watches import Record
 
 Pattern = Annotated[str, StringConstraints(min_length=1, max_length=200,
                                            pattern=r"^[A-Za-z0-9_.*?\[\]!-]+$")]
 Word = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=NO_NUL)]
 Description = Annotated[str, StringConstraints(max_length=500, pattern=NO_NUL)]
+Label = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NO_NUL)]
 
 
 class Strict(BaseModel):
@@ -71,6 +73,27 @@ class SubscriptionUpdate(Strict):
     description: Description | None = None
 
 
+class WatchPublic(BaseModel):
+    """The record a watch follows (domain.watches)."""
+
+    record: Record
+    record_id: UUID
+
+
+class WatchRequest(Strict):
+    """``PUT /v1/watches/{record}/{id}``: how to hear of it, and what to call it.
+
+    No address and no owner: a watch e-mails the caller, at the address of
+    their verified identity."""
+
+    mode: DeliveryMode | SkipJsonSchema[None] = Field(default=None, description=(
+        "immediate (default for a new watch), daily or weekly; left out, an existing "
+        "watch keeps its mode."))
+    label: Label | SkipJsonSchema[None] = Field(default=None, description=(
+        "How pages name the record, e.g. 'CAPA-2026-00012 Seal leak' (kept as the "
+        "subscription's description)."))
+
+
 class SubscriptionPublic(BaseModel):
     id: UUID
     owner: str
@@ -84,6 +107,8 @@ class SubscriptionPublic(BaseModel):
     previous_secret_expires_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    watch: WatchPublic | None = Field(default=None, description=(
+        "Set when this subscription is the owner watching one CAPA or nonconformity."))
 
 
 class SubscriptionCreated(SubscriptionPublic):

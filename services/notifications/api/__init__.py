@@ -1,7 +1,7 @@
 """Thin FastAPI routers: parse, authorize, call a use case (errors map in shared.http)."""
 
-from . import deliveries, live, subscriptions
+from . import deliveries, live, subscriptions, watches
 
-ROUTERS = [subscriptions.router, deliveries.router, live.router]
+ROUTERS = [subscriptions.router, deliveries.router, live.router, watches.router]
 
 __all__ = ["ROUTERS"]

@@ -21,8 +21,9 @@ _TEXT = """\
 Open: {{ link }}
 {% endif %}
 --
-CAPAflow notifications. Manage your subscriptions at /v1/subscriptions.
-"""
+{% for line in hint %}{{ line }}
+{% else %}CAPAflow notifications. Manage your subscriptions at /v1/subscriptions.
+{% endfor %}"""
 
 _HTML = """\
 <!doctype html>
@@ -36,6 +37,8 @@ _HTML = """\
 {% endfor %}
 {% if link %}<p><a href="{{ link }}">Open in CAPAflow</a></p>{% endif %}
 <p style="color:#666">CAPAflow notifications</p>
+{% for line in hint %}<p style="color:#666">{{ line }}</p>
+{% endfor %}
 </body></html>
 """
 
@@ -46,7 +49,7 @@ _HTML_TEMPLATE = _ENV.from_string(_HTML)
 
 def render(*, sender: str, to: str, subject: str, context: dict[str, Any],
            message_id: str) -> EmailMessage:
-    context = {"lines": [], "sections": [], "link": None, **context}
+    context = {"lines": [], "sections": [], "link": None, "hint": [], **context}
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to

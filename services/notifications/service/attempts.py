@@ -73,6 +73,8 @@ class Due:
     secret: str | None
     previous_secret: str | None
     previous_secret_expires_at: datetime | None
+    # The record the subscription watches ("capa:<id>"), for the e-mail's unwatch hint.
+    watching: str | None = None
 
     @property
     def key(self) -> Key:
@@ -113,7 +115,7 @@ async def _send(due: Due, *, client: httpx.AsyncClient, settings: NotificationsS
         return await webhook.deliver(client, url=due.target, body=due.payload, headers=headers,
                                      allowed=allowed, timeout=settings.delivery_timeout,
                                      now=now, traceparent=_traceparent(due.payload))
-    message = describe(json.loads(due.payload), links)
+    message = describe(json.loads(due.payload), links, watching=due.watching)
     if channel is Channel.slack:
         body = webhook.dumps(webhook.slack_payload(title=message.title, lines=message.lines,
                                                    link=message.link))

@@ -62,7 +62,8 @@ def _claimed_columns() -> tuple[Any, ...]:
             col(Delivery.event_id), col(Delivery.event_type), col(Delivery.payload),
             col(Delivery.attempts), of_subscription("channel"), of_subscription("target"),
             of_subscription("secret"), of_subscription("previous_secret"),
-            of_subscription("previous_secret_expires_at", UTCDateTime()), more)
+            of_subscription("previous_secret_expires_at", UTCDateTime()),
+            of_subscription("watching"), more)
 
 
 def heads_query(worker: str, limit: int) -> Any:

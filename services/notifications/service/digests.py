@@ -80,8 +80,10 @@ async def run_digests(sessions: SessionFactory, *, now: datetime) -> int:
         matched = [_summary(e) for e in period
                    if wanted.matches(e["type"], e.get("data") or {})]
         lessons = [_summary(e) for e in period if e["type"] == LESSON_TYPE]
-        open_capas = list(book.open.values())
-        overdue = book.overdue(now)
+        open_capas, overdue = list(book.open.values()), book.overdue(now)
+        if sub.watching is not None:
+            lessons, open_capas, overdue = _about_record(wanted, matched, lessons,
+                                                         open_capas, overdue)
         if not (matched or lessons or open_capas):
             continue
         envelope = {
@@ -103,6 +105,16 @@ async def run_digests(sessions: SessionFactory, *, now: datetime) -> int:
             continue
         queued += 1
     return queued
+
+
+def _about_record(wanted: EventFilter, matched: list[dict[str, Any]],
+                  *parts: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """A watch's digest is about its record only: its lesson, its CAPA if open.
+    Nothing of it happened in the period (``matched`` empty): nothing to send."""
+    if not matched:
+        return [[] for _ in parts]
+    return [[row for row in part if wanted.matches_data(row.get("data", row))]
+            for part in parts]
 
 
 async def _queue_once(session: AsyncSession, subscription_id: UUID, *, event_id: str,

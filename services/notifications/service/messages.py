@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..domain.owner_notices import OWNER_NOTICES
+from ..domain.watches import Record, Watch
 
 DIGEST_TYPE = "capaflow.notification.digest.v1"
 TEST_TYPE = "capaflow.notification.test.v1"
@@ -19,10 +20,12 @@ class Message:
     lines: list[str] = field(default_factory=list)
     link: str | None = None
     sections: list[dict[str, Any]] = field(default_factory=list)
+    # Why the reader gets it and how to stop (a watch's unwatch hint).
+    hint: list[str] = field(default_factory=list)
 
     def context(self) -> dict[str, Any]:
         return {"title": self.title, "lines": self.lines, "link": self.link,
-                "sections": self.sections}
+                "sections": self.sections, "hint": self.hint}
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,33 @@ class Links:
                     f"{data['nonconformity_id']}")
         return None
 
+    def record_page(self, watch: Watch) -> str | None:
+        """The UI page of a watched record (where its Unwatch button is)."""
+        if not self.ui_base_url:
+            return None
+        area = "capas" if watch.record is Record.capa else "nonconformities"
+        return f"{self.ui_base_url.rstrip('/')}/{area}/{watch.record_id}"
+
+    def settings_page(self) -> str | None:
+        """The UI page of a person's own notification settings."""
+        return f"{self.ui_base_url.rstrip('/')}/my/notifications" if self.ui_base_url else None
+
+
+def watch_hint(watching: str | None, links: Links) -> list[str]:
+    """Why a watcher gets this e-mail and how to stop: every watch e-mail says it."""
+    watch = Watch.from_key(watching)
+    if watch is None:
+        return []
+    noun = watch.record.noun
+    page, settings = links.record_page(watch), links.settings_page()
+    if page is None or settings is None:
+        area = "capas" if watch.record is Record.capa else "nonconformities"
+        return [f"You get this because you watch this {noun}. To stop, unwatch it: "
+                f"DELETE /v1/watches/{area}/{watch.record_id} on the notifications API."]
+    return [f"You get this because you watch this {noun}. To stop, open {page} and "
+            "choose Unwatch.",
+            f"Your watches and how you hear of them: {settings}"]
+
 
 def _label(event_type: str) -> str:
     # capaflow.capa.closed.v1 -> "CAPA closed"
@@ -64,7 +94,15 @@ def _headline(data: dict[str, Any]) -> str:
     return " ".join(str(p) for p in (number, title and f"— {title}" if number else title) if p)
 
 
-def describe(envelope: dict[str, Any], links: Links) -> Message:
+def describe(envelope: dict[str, Any], links: Links, *,
+             watching: str | None = None) -> Message:
+    """The message of a delivery; ``watching``: its subscription's watch key, if any."""
+    message = _describe(envelope, links)
+    message.hint = watch_hint(watching, links)
+    return message
+
+
+def _describe(envelope: dict[str, Any], links: Links) -> Message:
     event_type = str(envelope.get("type", ""))
     data = envelope.get("data") or {}
     if event_type == TEST_TYPE:

@@ -22,6 +22,7 @@ from shared.idempotency import Claim, complete
 from ..channels.guard import TargetRefused, check_target
 from ..domain import Channel, DeliveryMode, parse_networks
 from ..domain.targets import TARGET_NOT_ALLOWED, fits
+from ..domain.watches import Watch
 from ..models import Delivery, Subscription
 from ..schemas import (
     SecretRotated,
@@ -30,6 +31,7 @@ from ..schemas import (
     SubscriptionFilter,
     SubscriptionPublic,
     SubscriptionUpdate,
+    WatchPublic,
 )
 from ..settings import NotificationsSettings
 from .matching import subscriptions_changed
@@ -46,7 +48,13 @@ def public(sub: Subscription) -> SubscriptionPublic:
         mode=DeliveryMode(sub.mode), description=sub.description,
         disabled_reason=sub.disabled_reason,
         previous_secret_expires_at=sub.previous_secret_expires_at,
-        created_at=sub.created_at, updated_at=sub.updated_at)
+        created_at=sub.created_at, updated_at=sub.updated_at, watch=watch_of(sub))
+
+
+def watch_of(sub: Subscription) -> WatchPublic | None:
+    watch = Watch.from_key(sub.watching)
+    return None if watch is None else WatchPublic(record=watch.record,
+                                                  record_id=watch.record_id)
 
 
 def new_secret() -> str:
@@ -123,6 +131,7 @@ async def update_subscription(sessions: SessionFactory, *, principal: Principal,
                       title="Invalid update", field=nulls[0])
     async with sessions() as session:
         current = await load_visible(session, subscription_id, principal)
+    _keep_watch(current, request)
     if request.target is not None:
         channel = Channel(current.channel)
         if not fits(channel, request.target) and any(
@@ -154,22 +163,38 @@ async def update_subscription(sessions: SessionFactory, *, principal: Principal,
         return public(sub)
 
 
+def _keep_watch(sub: Subscription, request: SubscriptionUpdate) -> None:
+    """A watch's address comes from its owner's sign-in and its filter from the
+    record: a changed one would no longer be that watch (nor surely theirs)."""
+    if sub.watching is not None and (request.target is not None
+                                     or request.filter is not None):
+        raise Conflict("This subscription watches one record at the address of its "
+                       "owner's sign-in; its target and filter do not change. Unwatch, "
+                       "or create an ordinary subscription.",
+                       title="A watch keeps its target and filter",
+                       field="target" if request.target is not None else "filter")
+
+
 async def delete_subscription(sessions: SessionFactory, *, principal: Principal,
                               subscription_id: UUID) -> None:
     async with transaction(sessions) as session:
-        sub = await load_visible(session, subscription_id, principal)
-        # The recorder's lock order (see recorder.py): delivery rows in id order,
-        # then the subscription row, then the revision row. A bare DELETE locks
-        # the deliveries in scan order, which deadlocks with a recorder batch
-        # updating them in id order (on SQLite FOR UPDATE is a no-op: one writer).
-        await session.exec(select(Delivery.id)
-                           .where(col(Delivery.subscription_id) == sub.id)
-                           .order_by(col(Delivery.id)).with_for_update())
-        await session.exec(delete(Delivery)
-                           .where(col(Delivery.subscription_id) == sub.id))
-        await session.delete(sub)
-        await session.flush()  # the subscription row before the revision row
-        await subscriptions_changed(session)
+        await remove(session, await load_visible(session, subscription_id, principal))
+
+
+async def remove(session: AsyncSession, sub: Subscription) -> None:
+    """Delete ``sub`` and its deliveries in the caller's transaction."""
+    # The recorder's lock order (see recorder.py): delivery rows in id order,
+    # then the subscription row, then the revision row. A bare DELETE locks
+    # the deliveries in scan order, which deadlocks with a recorder batch
+    # updating them in id order (on SQLite FOR UPDATE is a no-op: one writer).
+    await session.exec(select(Delivery.id)
+                       .where(col(Delivery.subscription_id) == sub.id)
+                       .order_by(col(Delivery.id)).with_for_update())
+    await session.exec(delete(Delivery)
+                       .where(col(Delivery.subscription_id) == sub.id))
+    await session.delete(sub)
+    await session.flush()  # the subscription row before the revision row
+    await subscriptions_changed(session)
 
 
 async def rotate_secret(sessions: SessionFactory, *, principal: Principal,

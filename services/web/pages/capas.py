@@ -42,6 +42,7 @@ from .forms import (
     words,
 )
 from .nonconformities import WHO, WHO_LABELS
+from .watches import watch_state
 from .why_form import form_from_saved, why_rows
 
 router = APIRouter()
@@ -196,7 +197,8 @@ async def render_capa(request: Request, api: UserApi, user: UserSession, capa_id
                   sign_options=SIGN_OPTIONS,
                   may_sign=request.app.state.oidc_login is not None
                   and user.principal.method == "oidc",
-                  today=today.isoformat())
+                  today=today.isoformat(),
+                  watch=await watch_state(api, "capas", capa_id))
 
 
 async def _linked_ncs(api: UserApi, ids: list[str]) -> list[dict[str, Any]]:

@@ -29,6 +29,7 @@ from .forms import (
     valid_uuid,
     words,
 )
+from .watches import watch_state
 
 router = APIRouter()
 
@@ -173,7 +174,8 @@ async def render_nc(request: Request, api: UserApi, user: UserSession, nc_id: st
                   history=history, state=state, can=can, orphan=orphan,
                   severities=SEVERITIES, capa_key=new_idempotency_key(),
                   nc_suggestions=suggestions,
-                  duplicate_number=await nc_refs.number_of(api, nc.get("duplicate_of")))
+                  duplicate_number=await nc_refs.number_of(api, nc.get("duplicate_of")),
+                  watch=await watch_state(api, "nonconformities", nc_id))
 
 
 def _may(user: UserSession, nc: dict[str, Any]) -> dict[str, bool]:
