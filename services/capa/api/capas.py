@@ -71,6 +71,10 @@ async def search(sessions: SessionsDep, principal: Reader, now: NowDep,
                  source: Annotated[str | None, Query(max_length=32, pattern=NO_NUL)] = None,
                  nonconformity_id: UUID | None = None, overdue: bool | None = None,
                  opened_since: QueryTime | None = None, opened_until: QueryTime | None = None,
+                 closed_since: Annotated[QueryTime | None, Query(
+                     description="Closed (and closed still) at or after this time")] = None,
+                 closed_until: Annotated[QueryTime | None, Query(
+                     description="Closed (and closed still) before this time")] = None,
                  assigned: Annotated[bool | None, Query(
                      description="true: has an owner; false: nobody owns it")] = None,
                  mine: Annotated[bool | None, Query(
@@ -83,6 +87,7 @@ async def search(sessions: SessionsDep, principal: Reader, now: NowDep,
     filters = CapaFilter(status=status, severity=severity, kind=kind, owner=owner,
                          source=source, nonconformity_id=nonconformity_id, overdue=overdue,
                          opened_since=as_utc(opened_since), opened_until=as_utc(opened_until),
+                         closed_since=as_utc(closed_since), closed_until=as_utc(closed_until),
                          assigned=assigned, mine=mine, subject=principal.subject,
                          due_before=due_before)
     return await list_capas(sessions, filters=filters, limit=limit, cursor=cursor, now=now)
