@@ -31,6 +31,7 @@ from .health import health_router
 from .models import web_sessions
 from .oidc_login import OidcLogin
 from .pages import (
+    action_list,
     assign,
     auth,
     capa_actions,
@@ -133,4 +134,5 @@ def _page_modules() -> list[ModuleType]:
     # Each area of the UI is one module with a `router`, listed here so the
     # composition root shows the whole UI at a glance.
     return [auth, oidc_sign_in, home, nonconformities, nc_actions, nc_bulk, capas,
-            capa_forms, capa_actions, assign, evidence, dashboard, subscriptions, lessons]
+            capa_forms, capa_actions, assign, evidence, dashboard, subscriptions, lessons,
+            action_list]

@@ -40,6 +40,7 @@ from .forms import (
     words,
 )
 from .nonconformities import WHO, WHO_LABELS
+from .review_period import board_periods, period_params
 from .why_form import form_from_saved, why_rows
 
 router = APIRouter()
@@ -77,7 +78,9 @@ ACTION_STATES = (CapaStatus.open, CapaStatus.investigating, CapaStatus.action_pl
 @router.get("/capas", include_in_schema=False)
 async def board(request: Request, user: CurrentUser, api: Api) -> Response:
     q = request.query_params
-    finished = q.get("finished") == "1"
+    periods = board_periods(q)
+    # Closed in a period: only finished CAPAs can be, so the board shows them.
+    finished = q.get("finished") == "1" or bool(periods["closed_from"] or periods["closed_to"])
     filters = {"severity": allowed(q.get("severity"), SEVERITIES),
                "kind": allowed(q.get("kind"), KINDS),
                "owner": (q.get("owner") or "").strip()[:255] or None,
@@ -85,14 +88,16 @@ async def board(request: Request, user: CurrentUser, api: Api) -> Response:
     who = allowed(q.get("who"), tuple(WHO))
     states = OPEN_STATES + (FINISHED_STATES if finished else ())
     page = await api.get("capa", "/v1/capas", status=list(states), limit=BOARD_LIMIT,
-                         **filters, **WHO.get(who or "", {}))
+                         **filters, **WHO.get(who or "", {}), **period_params(periods))
     filters["who"] = who
+    filters |= periods
     columns: dict[str, list[dict[str, Any]]] = {s: [] for s in states}
     for capa in page["items"]:
         columns.setdefault(capa["status"], []).append(capa)
     return render(request, "capa_board.html", title="CAPA board", columns=columns,
                   labels=STATE_LABELS, filters=filters, finished=finished,
                   truncated=bool(page.get("next_cursor")), limit=BOARD_LIMIT,
+                  total=page.get("total"),
                   severities=SEVERITIES, kinds=KINDS, may_open=user.holds_any(*OPENERS),
                   who_options=WHO_LABELS)
 

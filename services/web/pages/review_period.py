@@ -9,6 +9,7 @@ computed by one rule.
 Pure: no HTTP, no templates (tests/unit/web/test_review_period.py).
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
@@ -48,6 +49,40 @@ class Period:
         if first == last:
             return f"{first:%d %b %Y}"
         return f"{first:%d %b %Y} to {last:%d %b %Y}"
+
+
+def day_filter(value: str | None) -> str | None:
+    """A list's YYYY-MM-DD filter the services accept, else none (dropped like any
+    stale filter value). The last accepted day leaves room for the day after it."""
+    try:
+        day = date.fromisoformat((value or "").strip()[:10])
+    except ValueError:
+        return None
+    return day.isoformat() if EARLIEST_DAY <= day < LATEST_DAY else None
+
+
+def day_after(value: str) -> str:
+    """The exclusive end the APIs take for an inclusive last day."""
+    return (date.fromisoformat(value) + DAY).isoformat()
+
+
+def board_periods(q: Mapping[str, str]) -> dict[str, str | None]:
+    """Opened / closed from and to (whole UTC days, the end inclusive), as the
+    management review's links give them; an unreadable day is dropped."""
+    return {name: day_filter(q.get(name))
+            for name in ("opened_from", "opened_to", "closed_from", "closed_to")}
+
+
+def period_params(periods: dict[str, str | None]) -> dict[str, str]:
+    """The CAPA list's ``opened_since`` … ``closed_until`` ([since, until))."""
+    params = {}
+    for start, end in (("opened_from", "opened_to"), ("closed_from", "closed_to")):
+        event = start.removesuffix("_from")
+        if first := periods[start]:
+            params[f"{event}_since"] = first
+        if last := periods[end]:
+            params[f"{event}_until"] = day_after(last)
+    return params
 
 
 def read_period(since: str, until: str, *, today: date) -> tuple[Period, dict[str, str]]:
