@@ -19,7 +19,8 @@ from tests.e2e.test_web_forms import Ui
 from tests.e2e.web_client import WebClient
 
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts" / "review"
-LINKED = re.compile(r'<td data-(figure|previous)="(\w+)"><a href="([^"]+)"[^>]*>([^<]+)</a>')
+LINKED = re.compile(r'<td data-(figure|previous|pareto)="(\w+)"><a href="([^"]+)"[^>]*>'
+                    r'([^<]+)</a>')
 TOTAL = re.compile(r'data-total="(\d+)"')
 
 
@@ -77,6 +78,9 @@ def test_every_linked_figure_is_the_total_of_its_list(ui: Ui) -> None:
     assert {"nc_reported", "nc_severity_critical", "nc_status_accepted", "nc_untriaged",
             "opened_in_period", "closed_in_period", "open_total", "overdue",
             "overdue_actions"} <= keys
+    # The Pareto of sources: the escalated NCs' sources, each bar linked.
+    assert {"support", "monitoring"} <= {key for column, key, _, _ in linked
+                                         if column == "pareto"}
     for column, key, link, shown in linked:
         if shown.strip() == "\u2013":  # an en dash: no value (a rate of nothing)
             continue

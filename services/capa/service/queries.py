@@ -65,6 +65,7 @@ class CapaFilter:
     # management review counts "closed in the period".
     closed_since: datetime | None = None
     closed_until: datetime | None = None
+    cause_category: str | None = None
     # The work queue's: anyone's / nobody's, the caller's own / not, due before a day.
     assigned: bool | None = None
     mine: bool | None = None
@@ -87,6 +88,8 @@ async def list_capas(sessions: SessionFactory, *, filters: CapaFilter, limit: in
         query = query.where(col(Capa.due_date) < filters.due_before)
     if filters.source:
         query = query.where(col(Capa.source) == filters.source)
+    if filters.cause_category:
+        query = query.where(col(Capa.cause_category) == filters.cause_category)
     if filters.nonconformity_id:
         linked = select(CapaNonconformity.capa_id).where(
             col(CapaNonconformity.nonconformity_id) == filters.nonconformity_id)

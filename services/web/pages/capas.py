@@ -26,6 +26,7 @@ from .choices import (
     CAPA_STATE_LABELS,
     CAUSE_LABELS,
     SEVERITIES,
+    SOURCES,
     labelled,
 )
 from .forms import (
@@ -49,6 +50,8 @@ OPEN_STATES = CAPA_OPEN_STATES
 FINISHED_STATES = CAPA_FINISHED_STATES
 STATE_LABELS = CAPA_STATE_LABELS
 KINDS = CAPA_KINDS
+# Where a CAPA's problem came from: an NC's source, or a risk (preventive CAPAs).
+CAPA_SOURCES = (*SOURCES, "risk")
 CAUSE_CATEGORIES = labelled(CAUSE_LABELS)
 ACTION_KINDS = labelled(ACTION_KIND_LABELS)
 BOARD_LIMIT = 200
@@ -84,7 +87,10 @@ async def board(request: Request, user: CurrentUser, api: Api) -> Response:
     filters = {"severity": allowed(q.get("severity"), SEVERITIES),
                "kind": allowed(q.get("kind"), KINDS),
                "owner": (q.get("owner") or "").strip()[:255] or None,
-               "overdue": "true" if q.get("overdue") == "1" else None}
+               "overdue": "true" if q.get("overdue") == "1" else None,
+               # The management review's Pareto bars lead here.
+               "source": allowed(q.get("source"), CAPA_SOURCES),
+               "cause_category": allowed(q.get("cause_category"), tuple(CAUSE_LABELS))}
     who = allowed(q.get("who"), tuple(WHO))
     states = OPEN_STATES + (FINISHED_STATES if finished else ())
     page = await api.get("capa", "/v1/capas", status=list(states), limit=BOARD_LIMIT,
@@ -99,7 +105,7 @@ async def board(request: Request, user: CurrentUser, api: Api) -> Response:
                   truncated=bool(page.get("next_cursor")), limit=BOARD_LIMIT,
                   total=page.get("total"),
                   severities=SEVERITIES, kinds=KINDS, may_open=user.holds_any(*OPENERS),
-                  who_options=WHO_LABELS)
+                  who_options=WHO_LABELS, sources=CAPA_SOURCES, causes=CAUSE_CATEGORIES)
 
 
 @router.get("/capas/new", include_in_schema=False)

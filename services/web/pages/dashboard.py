@@ -18,7 +18,7 @@ from markupsafe import Markup
 from .. import charts
 from ..client import ApiError, UserApi
 from ..deps import Api, CurrentUser, render
-from .review_figures import action_panel, capa_panel, nonconformity_panel
+from .review_figures import action_panel, capa_panel, nonconformity_panel, pareto_rows
 from .review_period import Period, read_period
 from .wording import plain
 
@@ -92,6 +92,10 @@ def weekly_chart(weekly: dict[str, Any]) -> Markup:
         title="Nonconformities reported per week (UTC, weeks starting Monday) by source"))
 
 
+def _rows(review: Any, key: str) -> list[dict[str, Any]] | None:
+    return review.get(key) or [] if isinstance(review, dict) else None
+
+
 async def _review(api: UserApi, period: Period | None) -> Any:
     if period is None:
         return None
@@ -129,7 +133,13 @@ async def dashboard(request: Request, _user: CurrentUser, api: Api, since: str =
     panels = [nonconformity_panel(ncs, ncs_before, period, previous, _message(ncs_error)),
               capa_panel(review, before, period, previous, _message(review_error)),
               action_panel(review, _message(review_error))]
-    return render(request, "dash_index.html", status_code=status,
+    paretos = {"causes": pareto_rows(_rows(review, "root_cause_categories"),
+                                     _rows(before, "root_cause_categories"), "cause_category",
+                                     period, previous),
+               "sources": pareto_rows(_rows(review, "nonconformity_sources"),
+                                      _rows(before, "nonconformity_sources"), "source",
+                                      period, previous)}
+    return render(request, "dash_index.html", status_code=status, paretos=paretos,
                   title="Management review", form=form, errors=errors,
                   week_choices=WEEK_CHOICES, period=period, previous=previous, panels=panels,
                   review=review, review_error=_message(review_error),

@@ -166,3 +166,36 @@ def action_panel(now: dict[str, Any] | None, error: str | None) -> Panel:
                                   href="/actions?overdue=1", detail=detail,
                                   detail_href=detail_href))
     return panel
+
+
+@dataclass(frozen=True)
+class ParetoRow:
+    """One bar of a Pareto (CAPAs opened in the period), linked to the board."""
+
+    name: str
+    count: int
+    cumulative_percent: float
+    href: str
+    before: int | None
+    before_href: str | None
+
+    @property
+    def change(self) -> Change | None:
+        return change(self.count, self.before)
+
+
+def pareto_rows(now: list[dict[str, Any]] | None, before: list[dict[str, Any]] | None,
+                param: str, period: Period, previous: Period | None) -> list[ParetoRow]:
+    """``param``: the CAPA list's filter the bar counts by (cause_category, source).
+    A name the previous period did not have counted 0 there."""
+    earlier = {str(r["name"]): int(r["count"]) for r in before or []}
+
+    def board(name: str, of: Period) -> str:
+        return _link("/capas", finished="1", **{param: name},
+                     **_days(of, "opened_from", "opened_to"))
+
+    return [ParetoRow(str(r["name"]), int(r["count"]), float(r["cumulative_percent"]),
+                      board(str(r["name"]), period),
+                      earlier.get(str(r["name"]), 0) if before is not None else None,
+                      board(str(r["name"]), previous) if previous else None)
+            for r in now or []]

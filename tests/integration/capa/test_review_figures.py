@@ -15,7 +15,7 @@ from services.capa.domain import CapaStatus
 from services.capa.models import ActionRow, Capa
 from shared.db import SessionFactory, transaction, utcnow
 from shared.events.base import Severity
-from shared.vocabulary import ActionKind, ActionStatus
+from shared.vocabulary import ActionKind, ActionStatus, CauseCategory
 from tests.conftest import DatabaseFactory, running
 from tests.integration.capa.conftest import Capas, capa_settings
 
@@ -35,10 +35,10 @@ async def capas(request: pytest.FixtureRequest, new_sqlite_database: DatabaseFac
 
 
 def _capa(n: int, status: CapaStatus, opened: datetime, *, closed: datetime | None = None,
-          due: date) -> Capa:
+          due: date, source: str = "support", category: CauseCategory | None = None) -> Capa:
     return Capa(number=f"CAPA-1998-{n:05d}", title=f"seed {n}", severity=Severity.major,
                 status=status, opened_at=opened, updated_at=opened, closed_at=closed,
-                due_date=due)
+                due_date=due, source=source, cause_category=category)
 
 
 def _action(capa: Capa, due: date, status: ActionStatus = ActionStatus.planned) -> ActionRow:
@@ -66,9 +66,11 @@ async def test_review_figures_agree_with_their_lists(capas: Capas) -> None:
     end = start + 28 * DAY
     rows = [
         _capa(1, CapaStatus.open, start, due=today - 5 * DAY),             # overdue
-        _capa(2, CapaStatus.implementing, end - DAY, due=today + 5 * DAY),
+        _capa(2, CapaStatus.implementing, end - DAY, due=today + 5 * DAY,
+              source="monitoring", category=CauseCategory.process),
         _capa(3, CapaStatus.closed, start - 10 * DAY, closed=start, due=today - 9 * DAY),
-        _capa(4, CapaStatus.closed, start + DAY, closed=end, due=today),    # closed after
+        _capa(4, CapaStatus.closed, start + DAY, closed=end, due=today,     # closed after
+              category=CauseCategory.process),
         _capa(5, CapaStatus.investigating, end, due=today - DAY),           # overdue, after
         # Closed in the period once, reopened since: not "closed in the period".
         _capa(6, CapaStatus.investigating, start - 40 * DAY, closed=start + DAY,
@@ -109,6 +111,17 @@ async def test_review_figures_agree_with_their_lists(capas: Capas) -> None:
     open_states = [s.value for s in CapaStatus if s not in (CapaStatus.closed,
                                                              CapaStatus.cancelled)]
     assert await _total(capas, "/v1/capas", status=open_states) == figures["open_total"]
+    # The Paretos' bars: CAPAs opened in the period per cause category and per source.
+    opened = {"opened_since": period["since"], "opened_until": period["until"]}
+    assert [(r["name"], r["count"]) for r in figures["root_cause_categories"]] == [
+        ("process", 2)]
+    for row in figures["root_cause_categories"]:
+        assert await _total(capas, "/v1/capas", cause_category=row["name"],
+                            **opened) == row["count"]
+    assert [(r["name"], r["count"]) for r in figures["nonconformity_sources"]] == [
+        ("support", 2), ("monitoring", 1)]
+    for row in figures["nonconformity_sources"]:
+        assert await _total(capas, "/v1/capas", source=row["name"], **opened) == row["count"]
     listed = await _get(capas, "/v1/actions", overdue="true", limit=1)
     assert listed["total"] == overdue_actions["total"]
     assert listed["items"][0]["id"] == oldest["id"]

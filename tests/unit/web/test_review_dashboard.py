@@ -116,6 +116,14 @@ def test_each_figure_beside_the_previous_period_with_the_change_in_words(
     # One panel per subject, each named (room for more panels beside them).
     assert re.findall(r'data-panel="(\w+)"', page.text) == ["nonconformities", "capas",
                                                            "actions"]
+    # A Pareto bar's count leads to the board of the CAPAs opened in the period with it.
+    bar = re.search(r'<td data-pareto="process">(.*?)</td>\s*<td>[^<]*</td>\s*<td>(.*?)</td>',
+                    page.text, re.S)
+    assert bar and text(bar.group(1)) == "6" and text(bar.group(2)) == "6"
+    assert dict(parse_qsl(urlsplit(href(bar.group(1))).query)) == {
+        "finished": "1", "cause_category": "process", "opened_from": "2026-06-01",
+        "opened_to": "2026-06-30"}
+    assert dict(parse_qsl(urlsplit(href(bar.group(2))).query))["opened_to"] == "2026-05-31"
     # What the dashboard showed before stays: the charts and NCs per week by source.
     assert set(svgs(page.text)) == {"chart-causes", "chart-aging", "chart-sources",
                                     "chart-weekly"}
