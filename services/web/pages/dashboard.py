@@ -93,7 +93,8 @@ def weekly_chart(weekly: dict[str, Any]) -> Markup:
 
 
 def _rows(review: Any, key: str) -> list[dict[str, Any]] | None:
-    return review.get(key) or [] if isinstance(review, dict) else None
+    """A Pareto's rows; None when the review could not be had (nothing to compare)."""
+    return (review.get(key) or []) if isinstance(review, dict) else None
 
 
 async def _review(api: UserApi, period: Period | None) -> Any:
