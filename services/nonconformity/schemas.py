@@ -244,3 +244,33 @@ class NonconformitiesPerWeek(BaseModel):
     until: str = Field(description="Monday after the last week (exclusive)")
     sources: list[str] = Field(description="Every source with at least one NC in the window")
     weeks: list[WeekCounts] = Field(description="Oldest first; the last is the current week")
+
+
+class UntriagedBacklog(BaseModel):
+    """Every NC still waiting for triage (status ``reported``), as of now."""
+
+    total: int = Field(description="As GET /v1/nonconformities?status=reported counts them")
+    oldest_id: UUID | None = None
+    oldest_number: str | None = None
+    oldest_reported_at: datetime | None = None
+    oldest_age_days: int | None = Field(
+        default=None, description="Whole days since the oldest one was reported")
+
+
+class NonconformityReview(BaseModel):
+    """The NC figures of the management review (ISO 9001 9.3) for ``[since, until)``.
+
+    Each count is the ``total`` of the NC list with the same filters: by severity is
+    ``?severity=S&since=…&until=…``, by status ``?status=S&since=…&until=…`` (the
+    status the NCs reported in the period have now), the backlog ``?status=reported``.
+    """
+
+    since: datetime
+    until: datetime = Field(description="Exclusive")
+    as_of: datetime
+    reported_in_period: int
+    by_severity: dict[str, int] = Field(description="NCs reported in the period per severity, "
+                                                    "most severe first, 0 if none")
+    by_status: dict[str, int] = Field(description="The same NCs per status they have now, "
+                                                  "0 if none")
+    untriaged: UntriagedBacklog

@@ -31,6 +31,7 @@ from .health import health_router
 from .models import web_sessions
 from .oidc_login import OidcLogin
 from .pages import (
+    action_list,
     assign,
     auth,
     capa_actions,
@@ -135,4 +136,4 @@ def _page_modules() -> list[ModuleType]:
     # composition root shows the whole UI at a glance.
     return [auth, oidc_sign_in, home, nonconformities, nc_actions, nc_bulk, capas,
             capa_forms, capa_actions, assign, evidence, dashboard, subscriptions, lessons,
-            watches]
+            watches, action_list]

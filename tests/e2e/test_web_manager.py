@@ -77,7 +77,8 @@ def test_subscription_test_event_and_dashboard_through_the_ui(tmp_path: Path) ->
                                review.text, re.S)
             assert weekly and 'data-series="support"' in weekly.group(0)
             assert f"{monday.strftime('%d %b')}: 3 (customer 1, support 2)" in weekly.group(0)
-            assert 'data-figure="open_total">1<' in review.text
+            assert re.search(r'data-figure="open_total"><a href="/capas"[^>]*>1</a>',
+                             review.text)
             aging = re.search(r'<svg [^>]*aria-labelledby="chart-aging-title.*?</svg>',
                               review.text, re.S)
             assert aging and "0-30 days: 1 open" in aging.group(0)

@@ -13,6 +13,7 @@ from shared.http.pagination import MAX_PAGE_SIZE, TimeCursor
 from shared.idempotency import Claim, run_once
 from shared.inputs import NO_NUL, IsoDate, QueryTime
 from shared.text import IDENTITY_MAX_CHARS, IDENTITY_PATTERN
+from shared.vocabulary import CauseCategory
 
 from ..domain import CapaKind, CapaStatus
 from ..schemas import (
@@ -75,6 +76,12 @@ async def search(sessions: SessionsDep, principal: Reader, now: NowDep,
                      description="The readable number exactly (any case), e.g. "
                                  "CAPA-2026-00017")] = None,
                  opened_since: QueryTime | None = None, opened_until: QueryTime | None = None,
+                 cause_category: Annotated[CauseCategory | None, Query(
+                     description="Of a submitted root-cause analysis")] = None,
+                 closed_since: Annotated[QueryTime | None, Query(
+                     description="Closed (and closed still) at or after this time")] = None,
+                 closed_until: Annotated[QueryTime | None, Query(
+                     description="Closed (and closed still) before this time")] = None,
                  assigned: Annotated[bool | None, Query(
                      description="true: has an owner; false: nobody owns it")] = None,
                  mine: Annotated[bool | None, Query(
@@ -87,6 +94,8 @@ async def search(sessions: SessionsDep, principal: Reader, now: NowDep,
     filters = CapaFilter(status=status, severity=severity, kind=kind, owner=owner,
                          source=source, nonconformity_id=nonconformity_id, overdue=overdue,
                          opened_since=as_utc(opened_since), opened_until=as_utc(opened_until),
+                         closed_since=as_utc(closed_since), closed_until=as_utc(closed_until),
+                         cause_category=cause_category,
                          assigned=assigned, mine=mine, subject=principal.subject,
                          due_before=due_before, number=number.upper() if number else None)
     return await list_capas(sessions, filters=filters, limit=limit, cursor=cursor, now=now)

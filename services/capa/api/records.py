@@ -64,6 +64,7 @@ async def _review(sessions: SessionsDep, _: Reader, now: NowDep,
 
 router.add_api_route("/v1/management-review", _review, methods=["GET"], tags=["reports"],
                      summary="ISO 9001 9.3 figures: open CAPAs by state and age, overdue, "
-                             "median days to close, effectiveness and reopen rates, Paretos")
+                             "median days to close, effectiveness and reopen rates, Paretos, "
+                             "overdue actions (count and the longest overdue)")
 router.add_api_route("/v1/reports/summary", _review, methods=["GET"], tags=["reports"],
                      summary="The management-review figures (same as /v1/management-review)")

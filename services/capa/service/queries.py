@@ -7,6 +7,7 @@ from uuid import UUID
 
 from sqlalchemy import and_
 from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from shared.db import SessionFactory
 from shared.pagination import SequenceKeyset, TimeKeyset
@@ -35,7 +36,7 @@ from .common import (
     load_capa,
 )
 from .signing import signatures_of
-from .work import Ownership, count
+from .work import ActionFilter, Ownership, count, list_actions_due
 
 # Every list newest first; the audit trail in the order it was written.
 _CAPAS = TimeKeyset(col(Capa.opened_at), col(Capa.id))
@@ -62,6 +63,11 @@ class CapaFilter:
     overdue: bool | None = None
     opened_since: datetime | None = None
     opened_until: datetime | None = None
+    # Closed in [since, until) and closed still (a reopened CAPA is not), as the
+    # management review counts "closed in the period".
+    closed_since: datetime | None = None
+    closed_until: datetime | None = None
+    cause_category: str | None = None
     # The work queue's: anyone's / nobody's, the caller's own / not, due before a day.
     assigned: bool | None = None
     mine: bool | None = None
@@ -77,7 +83,8 @@ async def list_capas(sessions: SessionFactory, *, filters: CapaFilter, limit: in
         query = query.where(col(Capa.status).in_(filters.status))
     # The filters that are one column equal to the value given.
     for column, value in ((Capa.severity, filters.severity), (Capa.kind, filters.kind),
-                          (Capa.source, filters.source), (Capa.number, filters.number)):
+                          (Capa.source, filters.source), (Capa.number, filters.number),
+                          (Capa.cause_category, filters.cause_category)):
         if value:
             query = query.where(col(column) == value)
     query = Ownership(owner=filters.owner, assigned=filters.assigned, mine=filters.mine,
@@ -91,16 +98,28 @@ async def list_capas(sessions: SessionFactory, *, filters: CapaFilter, limit: in
     if filters.overdue is not None:
         late = and_(col(Capa.status).in_(list(OPEN_STATES)), col(Capa.due_date) < now.date())
         query = query.where(late if filters.overdue else ~late)
-    if filters.opened_since:
-        query = query.where(col(Capa.opened_at) >= filters.opened_since)
-    if filters.opened_until:
-        query = query.where(col(Capa.opened_at) < filters.opened_until)
+    query = _in_periods(query, filters)
     async with sessions() as session:
         page, next_cursor = await _CAPAS.fetch(session, query, cursor, limit)
         links = await linked_nonconformities_of(session, [c.id for c in page])
         items = [capa_view(c, links[c.id], now.date()) for c in page]
         total = await count(session, query)
     return CapaPage(items=items, next_cursor=next_cursor, total=total)
+
+
+def _in_periods(query: SelectOfScalar[Capa], filters: CapaFilter) -> SelectOfScalar[Capa]:
+    """Opened and closed within the review's periods ([since, until))."""
+    if filters.opened_since:
+        query = query.where(col(Capa.opened_at) >= filters.opened_since)
+    if filters.opened_until:
+        query = query.where(col(Capa.opened_at) < filters.opened_until)
+    if filters.closed_since or filters.closed_until:
+        query = query.where(col(Capa.status) == CapaStatus.closed)
+    if filters.closed_since:
+        query = query.where(col(Capa.closed_at) >= filters.closed_since)
+    if filters.closed_until:
+        query = query.where(col(Capa.closed_at) < filters.closed_until)
+    return query
 
 
 async def audit_trail(sessions: SessionFactory, *, capa_id: UUID, limit: int,
@@ -176,4 +195,21 @@ async def management_review(sessions: SessionFactory, *, since: datetime, until:
                       source=c.source, cause_category=c.cause_category) for c in capas],
         [Verification(result=EffectivenessResult(r), verified_at=v) for r, v in checks],
         since=since, until=until, now=now)
-    return {"since": since, "until": until, "as_of": now, **figures}
+    return {"since": since, "until": until, "as_of": now, **figures,
+            "overdue_actions": await _overdue_actions(sessions, now)}
+
+
+async def _overdue_actions(sessions: SessionFactory, now: datetime) -> dict[str, Any]:
+    """Overdue actions as of now: the first page of ``GET /v1/actions?overdue=true``
+    (soonest due first, so its first item is the longest overdue), so the figure
+    and the list it links to are one query."""
+    page = await list_actions_due(sessions, filters=ActionFilter(overdue=True), limit=1,
+                                  cursor=None, now=now)
+    oldest = None
+    if page.items:
+        first = page.items[0]
+        oldest = {"id": first.id, "capa_id": first.capa_id, "capa_number": first.capa_number,
+                  "description": first.description, "owner": first.owner,
+                  "due_date": first.due_date,
+                  "days_overdue": (now.date() - first.due_date).days}
+    return {"total": page.total, "oldest": oldest}

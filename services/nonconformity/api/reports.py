@@ -1,12 +1,15 @@
 """Read-only figures over many NCs, for dashboards (the management review)."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from ..schemas import NonconformitiesPerWeek
+from shared.inputs import QueryTime
+
+from ..schemas import NonconformitiesPerWeek, NonconformityReview
 from ..service import queries
+from ..service.review import review_figures
 from .deps import Reader, SessionsDep
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
@@ -22,3 +25,17 @@ async def nonconformities_per_week(
         weeks: Annotated[int, Query(ge=1, le=MAX_WEEKS)] = 12) -> NonconformitiesPerWeek:
     return await queries.nonconformities_per_week(sessions=sessions, weeks=weeks,
                                                   now=datetime.now(UTC))
+
+
+@router.get("/management-review", response_model=NonconformityReview,
+            summary="ISO 9001 9.3 NC figures for [since, until): reported by severity and "
+                    "status, and the untriaged backlog (count, the oldest) as of now")
+async def management_review(_: Reader, sessions: SessionsDep,
+                            since: QueryTime | None = None,
+                            until: QueryTime | None = None) -> NonconformityReview:
+    # Defaults as the capa service's review: the year up to now. A period that ends
+    # before it starts is empty (zero counts), as the echoed since/until show.
+    now = datetime.now(UTC)
+    end = until or now
+    start = since or end - timedelta(days=365)
+    return await review_figures(sessions=sessions, since=start, until=end, now=now)

@@ -28,6 +28,7 @@ from .choices import (
     CAPA_STATE_LABELS,
     CAUSE_LABELS,
     SEVERITIES,
+    SOURCES,
     labelled,
 )
 from .forms import (
@@ -42,6 +43,7 @@ from .forms import (
     words,
 )
 from .nonconformities import WHO, WHO_LABELS
+from .review_period import board_periods, period_params
 from .watches import watch_state
 from .why_form import form_from_saved, why_rows
 
@@ -51,6 +53,8 @@ OPEN_STATES = CAPA_OPEN_STATES
 FINISHED_STATES = CAPA_FINISHED_STATES
 STATE_LABELS = CAPA_STATE_LABELS
 KINDS = CAPA_KINDS
+# Where a CAPA's problem came from: an NC's source, or a risk (preventive CAPAs).
+CAPA_SOURCES = (*SOURCES, "risk")
 CAUSE_CATEGORIES = labelled(CAUSE_LABELS)
 ACTION_KINDS = labelled(ACTION_KIND_LABELS)
 BOARD_LIMIT = 200
@@ -76,24 +80,31 @@ SIGN_OPTIONS = {
 @router.get("/capas", include_in_schema=False)
 async def board(request: Request, user: CurrentUser, api: Api) -> Response:
     q = request.query_params
-    finished = q.get("finished") == "1"
+    periods = board_periods(q)
+    # Closed in a period: only finished CAPAs can be, so the board shows them.
+    finished = q.get("finished") == "1" or bool(periods["closed_from"] or periods["closed_to"])
     filters = {"severity": allowed(q.get("severity"), SEVERITIES),
                "kind": allowed(q.get("kind"), KINDS),
                "owner": (q.get("owner") or "").strip()[:255] or None,
-               "overdue": "true" if q.get("overdue") == "1" else None}
+               "overdue": "true" if q.get("overdue") == "1" else None,
+               # The management review's Pareto bars lead here.
+               "source": allowed(q.get("source"), CAPA_SOURCES),
+               "cause_category": allowed(q.get("cause_category"), tuple(CAUSE_LABELS))}
     who = allowed(q.get("who"), tuple(WHO))
     states = OPEN_STATES + (FINISHED_STATES if finished else ())
     page = await api.get("capa", "/v1/capas", status=list(states), limit=BOARD_LIMIT,
-                         **filters, **WHO.get(who or "", {}))
+                         **filters, **WHO.get(who or "", {}), **period_params(periods))
     filters["who"] = who
+    filters |= periods
     columns: dict[str, list[dict[str, Any]]] = {s: [] for s in states}
     for capa in page["items"]:
         columns.setdefault(capa["status"], []).append(capa)
     return render(request, "capa_board.html", title="CAPA board", columns=columns,
                   labels=STATE_LABELS, filters=filters, finished=finished,
                   truncated=bool(page.get("next_cursor")), limit=BOARD_LIMIT,
+                  total=page.get("total"),
                   severities=SEVERITIES, kinds=KINDS, may_open=user.holds_any(*OPENERS),
-                  who_options=WHO_LABELS)
+                  who_options=WHO_LABELS, sources=CAPA_SOURCES, causes=CAUSE_CATEGORIES)
 
 
 @router.get("/capas/new", include_in_schema=False)

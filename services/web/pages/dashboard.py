@@ -1,9 +1,14 @@
-"""The management review (ISO 9001 9.3): the CAPA service's figures as numbers and
-charts, plus NCs per week by source from the nonconformity service."""
+"""The management review (ISO 9001 9.3): the services' figures for a period beside
+the previous period's, each linked to its list (review_figures.py), the CAPA
+charts, and NCs per week by source.
+
+Each service is asked for both periods at once; a service that refuses or cannot
+be reached empties its own panels and the rest of the review still shows.
+"""
 
 import asyncio
 from collections.abc import Awaitable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -13,35 +18,14 @@ from markupsafe import Markup
 from .. import charts
 from ..client import ApiError, UserApi
 from ..deps import Api, CurrentUser, render
+from .review_figures import action_panel, capa_panel, nonconformity_panel, pareto_rows
+from .review_period import Period, read_period
 from .wording import plain
 
 router = APIRouter()
 
 WEEK_CHOICES = (4, 8, 12, 26, 52)
 DEFAULT_WEEKS = 12
-
-
-def _period(since: str, until: str) -> tuple[dict[str, str], dict[str, str]]:
-    """The API's ``[since, until)`` from the form's inclusive dates, and the field errors.
-
-    People think of "to 31 December" as including that day, so the day after it
-    is sent as the exclusive end.
-    """
-    params: dict[str, str] = {}
-    errors: dict[str, str] = {}
-    for name, value in (("since", since), ("until", until)):
-        if not value:
-            continue
-        try:
-            day = date.fromisoformat(value)
-        except ValueError:
-            errors[name] = "Give a date as YYYY-MM-DD, e.g. 2026-01-31."
-            continue
-        params[name] = (day + timedelta(days=1) if name == "until" else day).isoformat()
-    if not errors and "since" in params and "until" in params \
-            and params["since"] >= params["until"]:
-        errors["since"] = "The start must be on or before the end."
-    return params, errors
 
 
 async def _fetch(call: Awaitable[Any]) -> tuple[Any, ApiError | None]:
@@ -108,8 +92,21 @@ def weekly_chart(weekly: dict[str, Any]) -> Markup:
         title="Nonconformities reported per week (UTC, weeks starting Monday) by source"))
 
 
-async def _review(api: UserApi, params: dict[str, str]) -> Any:
-    return await api.get("capa", "/v1/management-review", **params)
+def _rows(review: Any, key: str) -> list[dict[str, Any]] | None:
+    """A Pareto's rows; None when the review could not be had (nothing to compare)."""
+    return (review.get(key) or []) if isinstance(review, dict) else None
+
+
+async def _review(api: UserApi, period: Period | None) -> Any:
+    if period is None:
+        return None
+    return await api.get("capa", "/v1/management-review", **period.api())
+
+
+async def _nc_review(api: UserApi, period: Period | None) -> Any:
+    if period is None:
+        return None
+    return await api.get("nonconformity", "/v1/reports/management-review", **period.api())
 
 
 async def _weekly(api: UserApi, weeks: int) -> Any:
@@ -121,22 +118,32 @@ async def dashboard(request: Request, _user: CurrentUser, api: Api, since: str =
                     until: str = "", weeks: str = "") -> Response:
     since, until = since.strip()[:10], until.strip()[:10]
     n_weeks = int(weeks) if weeks.isdigit() and int(weeks) in WEEK_CHOICES else DEFAULT_WEEKS
-    params, errors = _period(since, until)
+    # A period that cannot be read is said at its field; the default one shows meanwhile.
+    period, errors = read_period(since, until, today=datetime.now(UTC).date())
+    previous = period.previous()
     form = {"since": since, "until": until, "weeks": n_weeks}
-    if errors:
-        # Nothing is asked of the API with a period that cannot be read.
-        params = {}
-    (review, review_error), (weekly, weekly_error) = await asyncio.gather(
-        _fetch(_review(api, params)), _fetch(_weekly(api, n_weeks)))
-    if review_error is not None and review_error.status == 422 and params:
-        # The CAPA service refused the period (naming query.since / query.until):
-        # say so on the form and show the default period meanwhile.
-        errors = _query_errors(review_error) or {"since": str(review_error)}
-        review, review_error = await _fetch(_review(api, {}))
+    (review, review_error), (before, _), (ncs, ncs_error), (ncs_before, _), \
+        (weekly, weekly_error) = await asyncio.gather(
+            _fetch(_review(api, period)), _fetch(_review(api, previous)),
+            _fetch(_nc_review(api, period)), _fetch(_nc_review(api, previous)),
+            _fetch(_weekly(api, n_weeks)))
+    if review_error is not None and review_error.status == 422:
+        # The CAPA service refused the period (naming query.since / query.until).
+        errors = errors or _query_errors(review_error) or {"since": str(review_error)}
     status = 422 if errors else 200
-    return render(request, "dash_index.html", status_code=status,
+    panels = [nonconformity_panel(ncs, ncs_before, period, previous, _message(ncs_error)),
+              capa_panel(review, before, period, previous, _message(review_error)),
+              action_panel(review, _message(review_error))]
+    paretos = {"causes": pareto_rows(_rows(review, "root_cause_categories"),
+                                     _rows(before, "root_cause_categories"), "cause_category",
+                                     period, previous),
+               "sources": pareto_rows(_rows(review, "nonconformity_sources"),
+                                      _rows(before, "nonconformity_sources"), "source",
+                                      period, previous)}
+    return render(request, "dash_index.html", status_code=status, paretos=paretos,
                   title="Management review", form=form, errors=errors,
-                  week_choices=WEEK_CHOICES, review=review, review_error=_message(review_error),
+                  week_choices=WEEK_CHOICES, period=period, previous=previous, panels=panels,
+                  review=review, review_error=_message(review_error),
                   charts=review_charts(review) if review else {},
                   weekly=weekly, weekly_error=_message(weekly_error),
                   weekly_chart=weekly_chart(weekly) if weekly else None,

@@ -63,7 +63,8 @@ ENGINEER = (
     Section("capas_mine", "Your open CAPAs", "capa", {"status": _OPEN, "mine": "true"},
             "/capas?who=mine", "You own no open CAPA."),
     Section("actions_mine", "Your actions, soonest due first", "action",
-            dict(mine="true", open="true"), None, "No open action is yours."),
+            dict(mine="true", open="true"), "/actions?who=mine&unfinished=1",
+            "No open action is yours."),
 )
 VERIFIER = (
     Section("verify", "CAPAs awaiting effectiveness verification", "capa",
@@ -74,8 +75,8 @@ VERIFIER = (
 MANAGER = (
     Section("capas_overdue", "Overdue CAPAs", "capa", {"overdue": "true", "status": _OPEN},
             "/capas?overdue=1", "No CAPA is overdue."),
-    Section("actions_overdue", "Overdue actions", "action", {"overdue": "true"}, None,
-            "No action is overdue."),
+    Section("actions_overdue", "Overdue actions", "action", {"overdue": "true"},
+            "/actions?overdue=1", "No action is overdue."),
     Section("capas_unowned", "Open CAPAs nobody owns", "capa",
             {"assigned": "false", "status": _OPEN}, "/capas?who=unassigned",
             "Every open CAPA has an owner."),

@@ -29,6 +29,7 @@ from .forms import (
     valid_uuid,
     words,
 )
+from .review_period import day_after, day_filter
 from .watches import watch_state
 
 router = APIRouter()
@@ -77,14 +78,26 @@ def inbox_filters(q: Any) -> dict[str, str | None]:
             "text": (q.get("text") or "").strip()[:200] or None,
             "who": allowed(q.get("who"), tuple(WHO)),
             "owner": (q.get("owner") or "").strip()[:255] or None,
+            # Reported from / to, whole UTC days, the end inclusive (the dashboard's links).
+            "since": day_filter(q.get("since")),
+            "until": day_filter(q.get("until")),
             "sort": allowed(q.get("sort"), SORTS)}
+
+
+def api_params(filters: dict[str, str | None]) -> dict[str, str | None]:
+    """The list API's filters: ``who`` as its owner filters, the inclusive last day as
+    the exclusive ``until`` (the day after)."""
+    params = {k: v for k, v in filters.items() if k != "who"} | WHO.get(filters["who"] or "", {})
+    if filters.get("until"):
+        params["until"] = day_after(str(filters["until"]))
+    return params
 
 
 @router.get("/nonconformities", include_in_schema=False)
 async def inbox(request: Request, user: CurrentUser, api: Api) -> Response:
     filters = inbox_filters(request.query_params)
     cursor = request.query_params.get("cursor") or None
-    params = {k: v for k, v in filters.items() if k != "who"} | WHO.get(filters["who"] or "", {})
+    params = api_params(filters)
     page = await api.get("nonconformity", "/v1/nonconformities", limit=PAGE_SIZE,
                          cursor=cursor, **params)
     # The next page keeps the filters and the order; only the cursor moves.

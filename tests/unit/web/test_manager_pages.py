@@ -4,6 +4,7 @@ what the UI shows of the API's answers, what it sends, and how it takes refusals
 import json
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -60,10 +61,13 @@ def test_dashboard_draws_the_review_figures_and_weekly_ncs(ui: TestClient,
     page = ui.get("/dashboard", params={"since": "2026-01-01", "until": "2026-06-30",
                                         "weeks": "26"})
     assert page.status_code == 200, page.text
-    # The period goes to the API as [since, until): the day after the inclusive end.
-    asked = sent(fake_api, "GET", "/v1/management-review")[-1]
-    assert dict(asked.url.params) == {"since": "2026-01-01", "until": "2026-07-01"}
-    assert asked.headers["authorization"] == f"Bearer {KEYS['manager']}"
+    # The period goes to the API as [since, until): the day after the inclusive end;
+    # the previous period (as many days, just before) is asked too.
+    asked = sent(fake_api, "GET", "/v1/management-review")
+    assert sorted(tuple(r.url.params.items()) for r in asked) == [
+        (("since", "2025-07-04"), ("until", "2026-01-01")),
+        (("since", "2026-01-01"), ("until", "2026-07-01"))]
+    assert {r.headers["authorization"] for r in asked} == {f"Bearer {KEYS['manager']}"}
     weekly = sent(fake_api, "GET", "/v1/reports/nonconformities-per-week")[-1]
     assert weekly.url.params["weeks"] == "26"
 
@@ -80,7 +84,7 @@ def test_dashboard_draws_the_review_figures_and_weekly_ncs(ui: TestClient,
     assert "09 Nov: 13 (monitoring 10, support 3)" in weekly_svg
     # The same figures as tables, and the key numbers.
     assert '<th scope="row">2026-11-09</th>' in page.text
-    assert 'data-figure="open_total">7<' in page.text
+    assert re.search(r'data-figure="open_total"><a href="/capas"[^>]*>7</a>', page.text)
     assert "80.0 %" in page.text and "41.5" in page.text
     assert "<details>" in page.text
     # A category typed by people is text everywhere, never markup.
@@ -97,8 +101,10 @@ def test_dashboard_with_a_bad_period_says_which_field(ui: TestClient,
     assert re.search(r'id="f-since"[^>]*aria-invalid="true" aria-describedby="e-since"',
                      page.text, re.S)
     assert 'id="e-since"' in page.text
-    # The default period is shown meanwhile, asked without the unreadable date.
-    assert dict(sent(fake_api, "GET", "/v1/management-review")[-1].url.params) == {}
+    # The default period (the 365 days up to today) is shown meanwhile.
+    until = datetime.now(UTC).date() + timedelta(days=1)
+    assert (("since", (until - timedelta(days=365)).isoformat()), ("until", until.isoformat())) \
+        in [tuple(r.url.params.items()) for r in sent(fake_api, "GET", "/v1/management-review")]
     assert 'aria-labelledby="chart-causes-title' in page.text
 
     def refuse_period(request: httpx.Request) -> httpx.Response:
@@ -125,7 +131,9 @@ def test_a_refused_panel_is_a_message_and_the_rest_still_shows(ui: TestClient,
 
     fake_api.on("GET", "/v1/management-review", httpx.Response(503))
     page = ui.get("/dashboard")
-    assert page.status_code == 200 and "The CAPA figures are not available" in page.text
+    assert page.status_code == 200
+    assert re.search(r'id="panel-capas".*?These figures are not available', page.text, re.S)
+    assert "chart-causes" not in page.text
 
 
 def test_empty_review_draws_no_data_charts(ui: TestClient, fake_api: FakeApi) -> None:
