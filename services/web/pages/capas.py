@@ -19,13 +19,15 @@ from ..session import UserSession
 from .choices import (
     ACTION_FINISHED_STATES,
     ACTION_KIND_LABELS,
-    ACTION_STATUSES,
+    ACTION_STATUS_OPTIONS,
     CAPA_FINISHED_STATES,
+    CAPA_KIND_OPTIONS,
     CAPA_KINDS,
     CAPA_OPEN_STATES,
     CAPA_STATE_LABELS,
     CAUSE_LABELS,
     SEVERITIES,
+    SEVERITY_OPTIONS,
     labelled,
 )
 from .forms import (
@@ -93,8 +95,8 @@ async def board(request: Request, user: CurrentUser, api: Api) -> Response:
     return render(request, "capa_board.html", title="CAPA board", columns=columns,
                   labels=STATE_LABELS, filters=filters, finished=finished,
                   truncated=bool(page.get("next_cursor")), limit=BOARD_LIMIT,
-                  severities=SEVERITIES, kinds=KINDS, may_open=user.holds_any(*OPENERS),
-                  who_options=WHO_LABELS)
+                  severities=SEVERITY_OPTIONS, kinds=CAPA_KIND_OPTIONS,
+                  may_open=user.holds_any(*OPENERS), who_options=WHO_LABELS)
 
 
 @router.get("/capas/new", include_in_schema=False)
@@ -108,7 +110,7 @@ async def new_form(request: Request, user: CurrentUser) -> Response:
 
 def _new_page(request: Request, state: FormState) -> Response:
     return render(request, "capa_new.html", status_code=state.status, title="Open a CAPA",
-                  allowed=True, state=state, severities=SEVERITIES,
+                  allowed=True, state=state, severities=SEVERITY_OPTIONS,
                   new_key=new_idempotency_key())
 
 
@@ -178,7 +180,7 @@ async def render_capa(request: Request, api: UserApi, user: UserSession, capa_id
                   ncs=await _linked_ncs(api, capa["nonconformity_ids"]), state=state,
                   can=can, orphan=orphan, lessons=lessons, labels=STATE_LABELS,
                   causes=CAUSE_CATEGORIES, updatable=updatable,
-                  action_kinds=ACTION_KINDS, action_statuses=ACTION_STATUSES,
+                  action_kinds=ACTION_KINDS, action_statuses=ACTION_STATUS_OPTIONS,
                   move_labels=MOVE_LABELS,
                   move_forms={to: _move_form(capa["status"], to) for to in can["moves"]},
                   new_key=new_idempotency_key(), seals=seals, signed_moves=SIGNED_MOVES,

@@ -4,15 +4,19 @@ charts, plus NCs per week by source from the nonconformity service."""
 import asyncio
 from collections.abc import Awaitable
 from datetime import date, timedelta
+from enum import StrEnum
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 
+from shared.vocabulary import CauseCategory, Source
+
 from .. import charts
 from ..client import ApiError, UserApi
 from ..deps import Api, CurrentUser, render
+from .choices import label
 from .wording import plain
 
 router = APIRouter()
@@ -68,8 +72,8 @@ def _query_errors(exc: ApiError) -> dict[str, str]:
             for key, message in exc.field_errors().items()}
 
 
-def _label(value: str) -> str:
-    return value.replace("_", " ")
+def _label(value: str, vocabulary: type[StrEnum]) -> str:
+    return label(value, vocabulary)
 
 
 def _week_label(week_start: str) -> str:
@@ -80,9 +84,9 @@ def _week_label(week_start: str) -> str:
 
 
 def review_charts(review: dict[str, Any]) -> dict[str, Markup]:
-    causes = [(_label(r["name"]), int(r["count"]), float(r["cumulative_percent"]))
+    causes = [(_label(r["name"], CauseCategory), int(r["count"]), float(r["cumulative_percent"]))
               for r in review.get("root_cause_categories") or []]
-    sources = [(_label(r["name"]), int(r["count"]), float(r["cumulative_percent"]))
+    sources = [(_label(r["name"], Source), int(r["count"]), float(r["cumulative_percent"]))
                for r in review.get("nonconformity_sources") or []]
     aging = [(f"{bucket} days", int(count))
              for bucket, count in (review.get("open_by_age_days") or {}).items()]
@@ -101,7 +105,7 @@ def review_charts(review: dict[str, Any]) -> dict[str, Markup]:
 
 def weekly_chart(weekly: dict[str, Any]) -> Markup:
     weeks = weekly.get("weeks") or []
-    series = [(source, [int(w["counts"].get(source, 0)) for w in weeks])
+    series = [(_label(source, Source), [int(w["counts"].get(source, 0)) for w in weeks])
               for source in weekly.get("sources") or []]
     return Markup(charts.stacked_bar_chart(
         [_week_label(w["week_start"]) for w in weeks], series, chart_id="chart-weekly",
@@ -140,4 +144,4 @@ async def dashboard(request: Request, _user: CurrentUser, api: Api, since: str =
                   charts=review_charts(review) if review else {},
                   weekly=weekly, weekly_error=_message(weekly_error),
                   weekly_chart=weekly_chart(weekly) if weekly else None,
-                  week_label=_week_label, label=_label)
+                  week_label=_week_label)

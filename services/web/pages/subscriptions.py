@@ -16,7 +16,7 @@ from fastapi.responses import Response
 
 from ..client import ApiError
 from ..deps import Api, CsrfUser, CurrentUser, redirect, render, session_store
-from .choices import DELIVERY_STATUSES, SEVERITIES
+from .choices import DELIVERY_STATUSES, SEVERITY_OPTIONS
 from .forms import posted
 from .sub_forms import (
     CHANNELS,
@@ -71,7 +71,7 @@ def _form_page(request: Request, *, values: dict[str, Any], errors: dict[str, st
     values = values | {"idempotency_key": str(uuid.uuid4())}
     return render(request, "sub_new.html", status_code=status, title="New subscription",
                   values=values, errors=errors, message=message, channels=CHANNELS,
-                  modes=MODES, severities=SEVERITIES, manager=manager)
+                  modes=MODES, severities=SEVERITY_OPTIONS, manager=manager)
 
 
 @router.get("/subscriptions/new", include_in_schema=False)
