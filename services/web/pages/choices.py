@@ -117,7 +117,10 @@ def label(value: object, vocabulary: type[StrEnum] | str) -> str:
     else:
         table = LABELLED.get(vocabulary, {})
     text = str(value)
-    return table.get(text) or text.replace("_", " ").capitalize()
+    if text in table:
+        return table[text]
+    words = text.replace("_", " ")
+    return words[:1].upper() + words[1:]
 
 # The status vocabularies, by their names, for the templates' comparisons
 # (``nc.capa_link == CapaLink.requested``): a template spelling the value out

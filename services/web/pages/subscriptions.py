@@ -31,7 +31,7 @@ router = APIRouter()
 
 PAGE_SIZE = 50
 OVERLAPS = (("86400", "1 day"), ("3600", "1 hour"), ("604800", "7 days"),
-            ("0", "none: the old secret stops at once"))
+            ("0", "None: the old secret stops at once"))
 
 
 def _valid_id(value: str) -> str:
