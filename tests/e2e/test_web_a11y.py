@@ -249,6 +249,10 @@ def test_every_page_passes_axe_and_fits_390px(ui: Ui, seeded: Seeded, browser: B
                 if scroll_width > width:
                     too_wide.append(f"{visit.name} [{size}]: {scroll_width} px wide")
                 shots.take(page, f"{visit.name}-{size}")
+                if visit.name == "capa root cause (draft)":
+                    # The form alone, for docs/ui.md ("Phones and keyboards").
+                    page.locator("#root-cause").screenshot(
+                        path=str(SHOTS / f"five-whys-{size}.png"))
                 page.close()
         finally:
             people.close()

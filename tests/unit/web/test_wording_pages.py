@@ -256,3 +256,26 @@ def test_the_cause_category_reads_the_same_on_every_page(ui: TestClient,
     # Both places on the CAPA page: its facts and the saved analysis.
     assert capa_page.count(f"Cause category {CAUSE_LABEL}") >= 2 or \
         capa_page.count(CAUSE_LABEL) >= 2, capa_page
+
+
+@pytest.mark.parametrize("move", ["root_cause_approval", "effectiveness_verification"])
+def test_the_sign_page_shows_labels_too(move: str) -> None:
+    """The page shown before a signature (it needs a provider sign-in to reach, so it
+    is rendered here directly, as signing.py renders it)."""
+    from types import SimpleNamespace
+
+    from services.web.deps import templates
+
+    capa = _capa(1, CapaStatus.verifying)
+    analysis = {"submissions": 1, "problem_statement": "Smear", "root_cause": "No check",
+                "whys": [{"why": "Why?", "because": "Wet"}], "cause_category": CAUSE,
+                "short_chain_justification": None, "contributing_factors": []}
+    page = templates.get_template("capa_sign.html").render(
+        request=SimpleNamespace(url=SimpleNamespace(path=f"/capas/{capa['id']}/sign")),
+        user=None, capa=capa, what="Approve", signer="Dev", subject="dev", move=move,
+        meaning_label="Approval", analysis=analysis,
+        body={"result": "not_effective", "evidence": "Data"}, provider="Keycloak", url="#")
+    assert raw_values_in(page) == []
+    text = " ".join(visible_texts(page))
+    assert (CAUSE_LABEL in text) == (move == "root_cause_approval")
+    assert ("Not effective" in text) == (move == "effectiveness_verification")
