@@ -304,29 +304,41 @@ _FOCUSED = """() => { const el = document.activeElement;
                                         html: el.outerHTML.slice(0, 100)}; }"""
 
 
-@pytest.mark.parametrize("visit", [v for v in PAGES if v.name in (
-    "nc inbox", "nc detail", "capa root cause (draft)", "capa actions", "subscriptions")],
-    ids=lambda v: v.name)
+# The pages with the most kinds of controls (menus, date fields, file inputs, details,
+# sort links, focusable scroll regions); every page would take minutes of Tab presses.
+TABBED = ("sign in", "nc inbox", "nc detail", "capa board", "capa root cause (draft)",
+          "capa actions", "dashboard", "subscription detail")
+
+
+@pytest.mark.parametrize("visit", [v for v in PAGES if v.name in TABBED], ids=lambda v: v.name)
 def test_every_control_is_reached_by_tab_and_visibly_focused(
         ui: Ui, seeded: Seeded, browser: Browser, visit: PageVisit) -> None:
     people = People(browser, ui, *WIDTHS["desktop"])
     try:
         page = people.page(visit.role)
-        page.goto(visit.url(seeded))
-        wanted = page.evaluate(_CONTROLS)
         reached: set[str] = set()
-        unfocused = []
-        # Tab on until the focus leaves the page (to the browser: body again), with a
-        # bound for a page that traps the focus.
-        for _ in range(len(wanted) + 20):
-            page.keyboard.press("Tab")
-            focused = page.evaluate(_FOCUSED)
-            if focused is None:
+        unfocused: list[str] = []
+        # Forward from where the page puts the focus; when that is a field with
+        # autofocus (sign-in), in the middle of the page, also backward from there.
+        for key in ("Tab", "Shift+Tab"):
+            page.goto(visit.url(seeded))
+            wanted = page.evaluate(_CONTROLS)
+            first = page.evaluate(_FOCUSED)
+            if first is None and key == "Shift+Tab":
                 break
-            if focused["want"] is not None:
-                reached.add(focused["want"])
-            if not _active(page)["outline"]:
-                unfocused.append(focused["html"])
+            if first and first["want"] is not None:
+                reached.add(first["want"])
+            # On until the focus leaves the page (body again), with a bound for a
+            # page that traps the focus.
+            for _ in range(len(wanted) + 20):
+                page.keyboard.press(key)
+                focused = page.evaluate(_FOCUSED)
+                if focused is None:
+                    break
+                if focused["want"] is not None:
+                    reached.add(focused["want"])
+                if not _active(page)["outline"]:
+                    unfocused.append(focused["html"])
         missed = [html for i, html in enumerate(wanted) if str(i) not in reached]
         assert not missed, f"{visit.name}: not reached by Tab: {missed}"
         assert not unfocused, f"{visit.name}: focus not visible on {unfocused}"

@@ -76,7 +76,8 @@ def test_subscription_test_event_and_dashboard_through_the_ui(tmp_path: Path) ->
             weekly = re.search(r'<svg [^>]*aria-labelledby="chart-weekly-title.*?</svg>',
                                review.text, re.S)
             assert weekly and 'data-series="Support ticket"' in weekly.group(0)
-            assert f"{monday.strftime('%d %b')}: 3 (Customer complaint 1, Support ticket 2)" in weekly.group(0)
+            counts = f"{monday.strftime('%d %b')}: 3 (Customer complaint 1, Support ticket 2)"
+            assert counts in weekly.group(0)
             assert 'data-figure="open_total">1<' in review.text
             aging = re.search(r'<svg [^>]*aria-labelledby="chart-aging-title.*?</svg>',
                               review.text, re.S)
