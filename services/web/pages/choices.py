@@ -41,9 +41,10 @@ NC_STATUS_LABELS: dict[str, str] = {
     NonconformityStatus.reported: "Reported (not triaged)",
     NonconformityStatus.accepted: "Accepted", NonconformityStatus.rejected: "Rejected",
     NonconformityStatus.duplicate: "Duplicate", NonconformityStatus.closed: "Closed"}
+# Shown beside or under "CAPA" ("CAPA: Requested"), so without the word again.
 CAPA_LINK_LABELS: dict[str, str] = {
-    CapaLink.none: "No CAPA", CapaLink.requested: "CAPA requested",
-    CapaLink.open: "CAPA open", CapaLink.closed: "CAPA closed"}
+    CapaLink.none: "None", CapaLink.requested: "Requested", CapaLink.open: "Open",
+    CapaLink.closed: "Closed"}
 NC_OPEN_STATUSES = (NonconformityStatus.reported.value, NonconformityStatus.accepted.value)
 
 CAPA_FINISHED_STATES = (CapaStatus.closed.value, CapaStatus.cancelled.value)
