@@ -12,7 +12,7 @@ from shared.oidc import ProviderUnavailable
 
 from .client import ApiClient, UserApi
 from .oidc_login import OidcLogin, needs_refresh
-from .pages.choices import TEMPLATE_VOCABULARY
+from .pages.choices import TEMPLATE_VOCABULARY, label
 from .session import SessionStore, UserSession, tokens_match
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -20,6 +20,8 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.trim_blocks = True
 templates.env.lstrip_blocks = True
 templates.env.globals.update(TEMPLATE_VOCABULARY)
+# Every value of a vocabulary is shown by its one label (choices.LABELLED).
+templates.env.filters["label"] = label
 
 
 class SignInRequired(Exception):

@@ -203,7 +203,7 @@ def test_from_new_nonconformity_to_closed_capa_in_the_browser(loop: Loop,
         # The CAPA's closure reaches the nonconformity service over Kafka.
         def nc_closed() -> bool:
             manager.goto(nc_url)
-            return "closed" in (manager.locator(".badge").first.text_content() or "")
+            return "closed" in (manager.locator(".badge").first.text_content() or "").lower()
 
         poll(nc_closed, timeout=EVENT_WAIT_S, message="the nonconformity closed by capa.closed")
         shots.take(manager, "nonconformity closed")

@@ -75,8 +75,9 @@ def test_subscription_test_event_and_dashboard_through_the_ui(tmp_path: Path) ->
             assert row and row.groups() == ("1", "2", "3"), review.text[-4000:]
             weekly = re.search(r'<svg [^>]*aria-labelledby="chart-weekly-title.*?</svg>',
                                review.text, re.S)
-            assert weekly and 'data-series="support"' in weekly.group(0)
-            assert f"{monday.strftime('%d %b')}: 3 (customer 1, support 2)" in weekly.group(0)
+            assert weekly and 'data-series="Support ticket"' in weekly.group(0)
+            counts = f"{monday.strftime('%d %b')}: 3 (Customer complaint 1, Support ticket 2)"
+            assert counts in weekly.group(0)
             assert re.search(r'data-figure="open_total"><a href="/capas"[^>]*>1</a>',
                              review.text)
             aging = re.search(r'<svg [^>]*aria-labelledby="chart-aging-title.*?</svg>',

@@ -21,13 +21,16 @@ from .audit_wording import change_lines, plural
 from .choices import (
     ACTION_FINISHED_STATES,
     ACTION_KIND_LABELS,
-    ACTION_STATUSES,
+    ACTION_STATUS_OPTIONS,
     CAPA_FINISHED_STATES,
+    CAPA_KIND_OPTIONS,
     CAPA_KINDS,
     CAPA_OPEN_STATES,
     CAPA_STATE_LABELS,
     CAUSE_LABELS,
     SEVERITIES,
+    SEVERITY_OPTIONS,
+    SOURCE_OPTIONS,
     SOURCES,
     labelled,
 )
@@ -55,6 +58,7 @@ STATE_LABELS = CAPA_STATE_LABELS
 KINDS = CAPA_KINDS
 # Where a CAPA's problem came from: an NC's source, or a risk (preventive CAPAs).
 CAPA_SOURCES = (*SOURCES, "risk")
+CAPA_SOURCE_OPTIONS = (*SOURCE_OPTIONS, ("risk", "Risk or opportunity"))
 CAUSE_CATEGORIES = labelled(CAUSE_LABELS)
 ACTION_KINDS = labelled(ACTION_KIND_LABELS)
 BOARD_LIMIT = 200
@@ -102,9 +106,9 @@ async def board(request: Request, user: CurrentUser, api: Api) -> Response:
     return render(request, "capa_board.html", title="CAPA board", columns=columns,
                   labels=STATE_LABELS, filters=filters, finished=finished,
                   truncated=bool(page.get("next_cursor")), limit=BOARD_LIMIT,
-                  total=page.get("total"),
-                  severities=SEVERITIES, kinds=KINDS, may_open=user.holds_any(*OPENERS),
-                  who_options=WHO_LABELS, sources=CAPA_SOURCES, causes=CAUSE_CATEGORIES)
+                  total=page.get("total"), severities=SEVERITY_OPTIONS, kinds=CAPA_KIND_OPTIONS,
+                  may_open=user.holds_any(*OPENERS), who_options=WHO_LABELS,
+                  sources=CAPA_SOURCE_OPTIONS, causes=CAUSE_CATEGORIES)
 
 
 @router.get("/capas/new", include_in_schema=False)
@@ -118,7 +122,7 @@ async def new_form(request: Request, user: CurrentUser) -> Response:
 
 def _new_page(request: Request, state: FormState) -> Response:
     return render(request, "capa_new.html", status_code=state.status, title="Open a CAPA",
-                  allowed=True, state=state, severities=SEVERITIES,
+                  allowed=True, state=state, severities=SEVERITY_OPTIONS,
                   new_key=new_idempotency_key())
 
 
@@ -201,7 +205,7 @@ async def render_capa(request: Request, api: UserApi, user: UserSession, capa_id
                   ncs=await _linked_ncs(api, capa["nonconformity_ids"]), state=state,
                   can=can, orphan=orphan, lessons=lessons, labels=STATE_LABELS,
                   causes=CAUSE_CATEGORIES, updatable=updatable,
-                  action_kinds=ACTION_KINDS, action_statuses=ACTION_STATUSES,
+                  action_kinds=ACTION_KINDS, action_statuses=ACTION_STATUS_OPTIONS,
                   move_labels=MOVE_LABELS,
                   move_forms={to: _move_form(capa["status"], to) for to in can.moves},
                   new_key=new_idempotency_key(), seals=seals, signed_moves=SIGNED_MOVES,

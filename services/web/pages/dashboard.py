@@ -9,15 +9,19 @@ be reached empties its own panels and the rest of the review still shows.
 import asyncio
 from collections.abc import Awaitable
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 
+from shared.vocabulary import CauseCategory, Source
+
 from .. import charts
 from ..client import ApiError, UserApi
 from ..deps import Api, CurrentUser, render
+from .choices import label
 from .review_figures import action_panel, capa_panel, nonconformity_panel, pareto_rows
 from .review_period import Period, read_period
 from .wording import plain
@@ -52,8 +56,8 @@ def _query_errors(exc: ApiError) -> dict[str, str]:
             for key, message in exc.field_errors().items()}
 
 
-def _label(value: str) -> str:
-    return value.replace("_", " ")
+def _label(value: str, vocabulary: type[StrEnum]) -> str:
+    return label(value, vocabulary)
 
 
 def _week_label(week_start: str) -> str:
@@ -64,9 +68,9 @@ def _week_label(week_start: str) -> str:
 
 
 def review_charts(review: dict[str, Any]) -> dict[str, Markup]:
-    causes = [(_label(r["name"]), int(r["count"]), float(r["cumulative_percent"]))
+    causes = [(_label(r["name"], CauseCategory), int(r["count"]), float(r["cumulative_percent"]))
               for r in review.get("root_cause_categories") or []]
-    sources = [(_label(r["name"]), int(r["count"]), float(r["cumulative_percent"]))
+    sources = [(_label(r["name"], Source), int(r["count"]), float(r["cumulative_percent"]))
                for r in review.get("nonconformity_sources") or []]
     aging = [(f"{bucket} days", int(count))
              for bucket, count in (review.get("open_by_age_days") or {}).items()]
@@ -85,7 +89,7 @@ def review_charts(review: dict[str, Any]) -> dict[str, Markup]:
 
 def weekly_chart(weekly: dict[str, Any]) -> Markup:
     weeks = weekly.get("weeks") or []
-    series = [(source, [int(w["counts"].get(source, 0)) for w in weeks])
+    series = [(_label(source, Source), [int(w["counts"].get(source, 0)) for w in weeks])
               for source in weekly.get("sources") or []]
     return Markup(charts.stacked_bar_chart(
         [_week_label(w["week_start"]) for w in weeks], series, chart_id="chart-weekly",
@@ -147,4 +151,4 @@ async def dashboard(request: Request, _user: CurrentUser, api: Api, since: str =
                   charts=review_charts(review) if review else {},
                   weekly=weekly, weekly_error=_message(weekly_error),
                   weekly_chart=weekly_chart(weekly) if weekly else None,
-                  week_label=_week_label, label=_label)
+                  week_label=_week_label)

@@ -17,7 +17,15 @@ from ..client import ApiError, UserApi
 from ..deps import Api, CsrfUser, CurrentUser, redirect, render
 from ..session import UserSession
 from . import nc_refs
-from .choices import NC_OPEN_STATUSES, NC_STATUSES, SEVERITIES, SOURCES
+from .choices import (
+    NC_OPEN_STATUSES,
+    NC_STATUS_OPTIONS,
+    NC_STATUSES,
+    SEVERITIES,
+    SEVERITY_OPTIONS,
+    SOURCE_OPTIONS,
+    SOURCES,
+)
 from .forms import (
     FormState,
     allowed,
@@ -106,8 +114,8 @@ async def inbox(request: Request, user: CurrentUser, api: Api) -> Response:
         next_query = {k: v for k, v in filters.items() if v} | {"cursor": page["next_cursor"]}
     return render(request, "nc_list.html", title="Nonconformities", items=page["items"],
                   total=page.get("total"), filters=filters, next_query=next_query,
-                  paged=bool(cursor), statuses=STATUSES, severities=SEVERITIES,
-                  sources=SOURCES, who_options=WHO_LABELS, sort_links=_sort_links(filters),
+                  paged=bool(cursor), statuses=NC_STATUS_OPTIONS, severities=SEVERITY_OPTIONS,
+                  sources=SOURCE_OPTIONS, who_options=WHO_LABELS, sort_links=_sort_links(filters),
                   may_bulk=user.holds_any(*EDITORS), bulk_limit=BULK_LIMIT,
                   back=request.url.path + (f"?{request.url.query}" if request.url.query
                                            else ""))
@@ -123,8 +131,8 @@ def _report_page(request: Request, state: FormState) -> Response:
     # the API refuses a reused key with another body.
     state.values["idempotency_key"] = new_idempotency_key()
     return render(request, "nc_new.html", status_code=state.status,
-                  title="Report a nonconformity", state=state, severities=SEVERITIES,
-                  sources=SOURCES)
+                  title="Report a nonconformity", state=state, severities=SEVERITY_OPTIONS,
+                  sources=SOURCE_OPTIONS)
 
 
 @router.post("/nonconformities", include_in_schema=False)
@@ -185,7 +193,7 @@ async def render_nc(request: Request, api: UserApi, user: UserSession, nc_id: st
     return render(request, "nc_detail.html", status_code=state.status,
                   title=f"{nc['number']} {nc['title']}", nc=nc, etag=got.etag or "",
                   history=history, state=state, can=can, orphan=orphan,
-                  severities=SEVERITIES, capa_key=new_idempotency_key(),
+                  severities=SEVERITY_OPTIONS, capa_key=new_idempotency_key(),
                   nc_suggestions=suggestions,
                   duplicate_number=await nc_refs.number_of(api, nc.get("duplicate_of")),
                   watch=await watch_state(api, "nonconformities", nc_id))

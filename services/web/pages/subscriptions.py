@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from ..client import ApiError, UserApi
 from ..deps import Api, CsrfUser, CurrentUser, redirect, render, session_store
 from . import nc_refs
-from .choices import DELIVERY_STATUSES, SEVERITIES
+from .choices import DELIVERY_STATUSES, SEVERITY_OPTIONS
 from .forms import posted
 from .sub_forms import (
     CHANNELS,
@@ -32,7 +32,7 @@ router = APIRouter()
 
 PAGE_SIZE = 50
 OVERLAPS = (("86400", "1 day"), ("3600", "1 hour"), ("604800", "7 days"),
-            ("0", "none: the old secret stops at once"))
+            ("0", "None: the old secret stops at once"))
 
 
 def _valid_id(value: str) -> str:
@@ -72,7 +72,7 @@ def _form_page(request: Request, *, values: dict[str, Any], errors: dict[str, st
     values = values | {"idempotency_key": str(uuid.uuid4())}
     return render(request, "sub_new.html", status_code=status, title="New subscription",
                   values=values, errors=errors, message=message, channels=CHANNELS,
-                  modes=MODES, severities=SEVERITIES, manager=manager)
+                  modes=MODES, severities=SEVERITY_OPTIONS, manager=manager)
 
 
 @router.get("/subscriptions/new", include_in_schema=False)

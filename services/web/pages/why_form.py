@@ -40,15 +40,26 @@ def form_from_post(values: dict[str, str], why: list[str], because: list[str]
             "contributing_factors": values.get("contributing_factors", "")}
 
 
+# Where the keyboard focus goes when the page comes back after a row button
+# (``form["focus"]``): a row's index (its "Why" field) or ADD_BUTTON. Without it
+# focus would fall to the top of the page, far from the row the person was in.
+ADD_BUTTON = "add"
+
+
 def add_row(form: dict[str, Any]) -> None:
     if len(form["whys"]) < MAX_ROWS:
         form["whys"].append({"why": "", "because": ""})
+        form["focus"] = len(form["whys"]) - 1
+    else:
+        form["focus"] = ADD_BUTTON
 
 
 def remove_row(form: dict[str, Any], index: str) -> None:
     # One row always stays, so the form keeps a place to type.
     if index.isdigit() and int(index) < len(form["whys"]) and len(form["whys"]) > 1:
         del form["whys"][int(index)]
+        # The row that took its place, or "Add a why" when the last row went.
+        form["focus"] = int(index) if int(index) < len(form["whys"]) else ADD_BUTTON
 
 
 def to_api(form: dict[str, Any], status: str) -> tuple[dict[str, Any], dict[str, str]]:
@@ -94,8 +105,10 @@ def row_messages(aliases: dict[str, str]) -> Callable[[str, str], str | None]:
     return explain
 
 
-def why_rows(form: dict[str, Any], state: FormState) -> list[dict[str, str]]:
-    """The rows with their own error message (from a refused save)."""
+def why_rows(form: dict[str, Any], state: FormState) -> list[dict[str, Any]]:
+    """The rows with their own error message (from a refused save) and whether the
+    focus goes to the row (after a row button, see ``ADD_BUTTON``)."""
     errors = state.of("root_cause").errors
     return [{"why": row["why"], "because": row["because"],
-             "error": errors.get(f"whys.{i}", "")} for i, row in enumerate(form["whys"])]
+             "error": errors.get(f"whys.{i}", ""), "focus": form.get("focus") == i}
+            for i, row in enumerate(form["whys"])]

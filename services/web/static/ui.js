@@ -1,12 +1,18 @@
 // Progressive enhancement only: every form works without this file.
-// "Add a why" / "Remove" on the 5-Whys form act in place instead of a round trip.
+// "Add a why" / "Remove" on the 5-Whys form act in place instead of a round trip,
+// and keep the keyboard focus where the person works: on the new row's "Why" after
+// "Add", on the row that took the removed one's place after "Remove" (or on "Add a
+// why" when the last row went). Without this file the page comes back with the
+// same focus (autofocus, pages/why_form.py).
 document.addEventListener("click", (event) => {
   const button = event.target.closest("[data-why-add], [data-why-remove]");
   if (!button) return;
   const list = document.querySelector("[data-why-list]");
   if (!list) return;
   event.preventDefault();
-  if (button.hasAttribute("data-why-add")) {
+  const adding = button.hasAttribute("data-why-add");
+  let focusIndex = null;
+  if (adding) {
     const rows = list.querySelectorAll("[data-why-row]");
     if (rows.length >= Number(list.dataset.max || 10)) return;
     const copy = rows[rows.length - 1].cloneNode(true);
@@ -14,16 +20,22 @@ document.addEventListener("click", (event) => {
       el.value = "";
       el.removeAttribute("aria-invalid");
       el.removeAttribute("aria-describedby");
+      el.removeAttribute("autofocus");
     });
     copy.querySelectorAll(".error").forEach((el) => el.remove());
     copy.querySelectorAll(".invalid").forEach((el) => el.classList.remove("invalid"));
     list.appendChild(copy);
+    focusIndex = rows.length;
   } else {
     const row = button.closest("[data-why-row]");
-    if (list.querySelectorAll("[data-why-row]").length > 1) row.remove();
+    const rows = Array.from(list.querySelectorAll("[data-why-row]"));
+    if (rows.length <= 1) return;
+    focusIndex = rows.indexOf(row);
+    row.remove();
   }
   // Renumber: each row has a "why" and a "because" part, labelled "Why n" / "Because n".
-  list.querySelectorAll("[data-why-row]").forEach((row, i) => {
+  const rows = list.querySelectorAll("[data-why-row]");
+  rows.forEach((row, i) => {
     row.querySelectorAll("label[data-why-part]").forEach((label) => {
       const part = label.dataset.whyPart;
       label.textContent = `${part === "why" ? "Why" : "Because"} ${i + 1}`;
@@ -34,6 +46,8 @@ document.addEventListener("click", (event) => {
     row.querySelectorAll("[aria-describedby^='e-why-']").forEach((el) => { el.setAttribute("aria-describedby", `e-why-${i}`); });
     row.querySelectorAll("[data-why-remove]").forEach((b) => { b.value = String(i); b.setAttribute("aria-label", `Remove why ${i + 1}`); });
   });
-  const focus = list.querySelector("[data-why-row]:last-child textarea");
-  if (focus && button.hasAttribute("data-why-add")) focus.focus();
+  const target = focusIndex < rows.length
+    ? rows[focusIndex].querySelector("textarea[data-why-part='why']")
+    : document.querySelector("[data-why-add]");
+  if (target) target.focus();
 });

@@ -2,6 +2,7 @@
 5-Whys form (rows without JavaScript, 422 messages at the fields, 412 conflict),
 CSRF, and refusals shown as messages."""
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -133,6 +134,36 @@ async def test_why_rows_are_added_and_removed_without_javascript(tmp_path: Path)
         assert "Why leak?" not in removed.text and "Why harden?" in removed.text
         assert 'id="f-why-1"' not in removed.text
     assert fake.writes() == []  # nothing is saved by the row buttons
+
+
+def _autofocused(page: str) -> list[str]:
+    return re.findall(r'<(?:textarea|button)[^>]*\bid="([^"]*)"[^>]*\bautofocus\b', page) + \
+        re.findall(r'<button[^>]*\bdata-why-add\b[^>]*\bautofocus\b', page)
+
+
+async def test_without_javascript_the_focus_comes_back_to_the_row(tmp_path: Path) -> None:
+    """The page after a row button puts the focus where the person was working (the
+    new row; the row that took the removed one's place; "Add a why" after the last
+    row), and the row buttons post without the #root-cause fragment, at which a
+    browser would ignore autofocus."""
+    fake = FakeApi()
+    item = capa(status="investigating")
+    fake.capas[item["id"]] = item
+    path = f"/capas/{item['id']}/root-cause"
+    rows = [("Why leak?", "Gasket hardens"), ("Why harden?", "Wrong compound"),
+            ("Why wrong?", "No spec")]
+    async with ui_as("engineer", fake, tmp_path) as ui:
+        page = await ui.get(f"/capas/{item['id']}")
+        assert _autofocused(page.text) == []  # a page opened normally steals no focus
+        assert f'formaction="{path}"' in page.text
+        added = await ui.post(path, _root_form('"0"', rows, "add_why"))
+        assert _autofocused(added.text) == ["f-why-3"]
+        middle = await ui.post(path, [*_root_form('"0"', rows, ""), ("remove_why", "1")])
+        assert _autofocused(middle.text) == ["f-why-1"]
+        assert re.search(r'id="f-why-1"[^>]*>Why wrong\?<', middle.text)
+        last = await ui.post(path, [*_root_form('"0"', rows, ""), ("remove_why", "2")])
+        focused = _autofocused(last.text)
+        assert len(focused) == 1 and "data-why-add" in focused[0]
 
 
 async def test_a_refused_submission_shows_each_message_at_its_field(tmp_path: Path) -> None:

@@ -77,11 +77,12 @@ def test_dashboard_draws_the_review_figures_and_weekly_ncs(ui: TestClient,
         assert 'role="img"' in markup and "<title id=" in markup and "<desc id=" in markup
     causes = charts["chart-causes"]
     assert re.findall(r'class="bar"[^>]*data-value="(\d+)"', causes) == ["6", "3", "1"]
-    assert 'class="cumulative"' in causes and "process: 6 (cumulative 60%)" in causes
+    assert 'class="cumulative"' in causes and "Process: 6 (cumulative 60%)" in causes
     assert re.findall(r'data-value="(\d+)"', charts["chart-aging"]) == ["4", "2", "0", "1"]
     weekly_svg = charts["chart-weekly"]
-    assert 'data-series="monitoring"' in weekly_svg and 'data-series="support"' in weekly_svg
-    assert "09 Nov: 13 (monitoring 10, support 3)" in weekly_svg
+    assert 'data-series="Monitoring alert"' in weekly_svg
+    assert 'data-series="Support ticket"' in weekly_svg
+    assert "09 Nov: 13 (Monitoring alert 10, Support ticket 3)" in weekly_svg
     # The same figures as tables, and the key numbers.
     assert '<th scope="row">2026-11-09</th>' in page.text
     assert re.search(r'data-figure="open_total"><a href="/capas"[^>]*>7</a>', page.text)

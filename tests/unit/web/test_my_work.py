@@ -132,7 +132,7 @@ async def test_the_inbox_sorts_filters_and_shows_tickets_colours_and_totals(
                             "text": ["ZD-9999"]}
     # An unknown sort or owner view from an old bookmark is dropped, not sent on.
     assert "sort" not in sent[1] and "mine" not in sent[1] and stale.status_code == 200
-    assert "<td>ZD-9999</td>" in page and 'class="sev sev-critical"' in page
+    assert "<td data-label=\"Ticket\">ZD-9999</td>" in page and 'class="sev sev-critical"' in page
     assert "1 nonconformity" in page
     # The sorted column says so, and its link turns the order round.
     header = page.split('aria-sort="descending"')[1].split("</th>")[0]

@@ -172,4 +172,4 @@ async def test_a_requested_capa_is_said_on_the_page_and_in_the_inbox(tmp_path: P
     assert 'aria-label="Close nonconformity"' not in page.text
     assert 'aria-label="Open a CAPA"' not in page.text
     row = inbox.text.split(f'>{nc["number"]}</a>')[1].split("</tr>")[0]
-    assert ">requested<" in row
+    assert ">Requested<" in row
