@@ -32,6 +32,7 @@ from .common import (
     linked_nonconformities_of,
     load_capa,
 )
+from .lesson_links import suggestion_figures
 from .signing import signatures_of
 from .work import Ownership, count
 
@@ -165,10 +166,13 @@ async def management_review(sessions: SessionFactory, *, since: datetime, until:
             EffectivenessVerification.result, EffectivenessVerification.verified_at)
             .where(col(EffectivenessVerification.verified_at) >= since,
                    col(EffectivenessVerification.verified_at) < until))).all()
+        # Past lessons offered as similar while analysing, and how many were linked.
+        suggestions = await suggestion_figures(session, since=since, until=until)
     figures = summarize(
         [CapaSnapshot(status=CapaStatus(c.status), opened_at=c.opened_at,
                       closed_at=c.closed_at, due_date=c.due_date, reopen_count=c.reopen_count,
                       source=c.source, cause_category=c.cause_category) for c in capas],
         [Verification(result=EffectivenessResult(r), verified_at=v) for r, v in checks],
         since=since, until=until, now=now)
-    return {"since": since, "until": until, "as_of": now, **figures}
+    return {"since": since, "until": until, "as_of": now, **figures,
+            "lesson_suggestions": suggestions}
