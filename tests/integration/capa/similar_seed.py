@@ -8,12 +8,16 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from services.capa.app import create_app
 from services.capa.domain import CapaStatus
+from services.capa.domain.root_cause import AnalysisStatus
 from services.capa.models import Capa, Lesson, RootCauseAnalysis
 from services.capa.settings import CapaSettings
 from shared.db import SessionFactory, transaction, utcnow
 from shared.events.base import Severity
+from shared.vocabulary import CauseCategory
 from tests.conftest import BUS_MIGRATIONS, SERVICE_MIGRATIONS, DatabaseFactory, migrate, running
 from tests.integration.capa.conftest import TEST_AUDIT_KEY, Capas
 
@@ -54,9 +58,9 @@ async def seed_root_cause(sessions: SessionFactory, *, title: str, problem: str,
         capa = _capa(title, capa_status)
         session.add(capa)
         session.add(RootCauseAnalysis(
-            capa_id=capa.id, status=status, problem_statement=problem,
+            capa_id=capa.id, status=AnalysisStatus(status), problem_statement=problem,
             whys=[{"why": w, "because": b} for w, b in whys], root_cause=root_cause,
-            cause_category="process" if status == "submitted" else None,
+            cause_category=CauseCategory.process if status == "submitted" else None,
             submissions=1 if status == "submitted" else 0, updated_by="test-engineer",
             updated_at=utcnow()))
     return {"capa_id": str(capa.id), "number": capa.number}
@@ -80,7 +84,7 @@ async def capa_app(database: DatabaseFactory, sqlite: DatabaseFactory,
     await migrate(BUS_MIGRATIONS, bus_url)
     settings = CapaSettings(database_url=url, bus="sql", bus_database_url=bus_url,
                             credentials_file=str(keys[0]), relay_poll_interval=0.02,
-                            log_json=False, audit_key=TEST_AUDIT_KEY)
+                            log_json=False, audit_key=SecretStr(TEST_AUDIT_KEY))
     app = create_app(settings)
     async with running(app) as client:
         yield Capas(client=client, keys=keys[1], settings=settings, app=app)
