@@ -40,6 +40,7 @@ from .forms import (
     words,
 )
 from .nonconformities import WHO, WHO_LABELS
+from .similar import capa_panel
 from .why_form import form_from_saved, why_rows
 
 router = APIRouter()
@@ -136,9 +137,11 @@ async def capa_page(request: Request, capa_id: str, user: CurrentUser, api: Api)
 
 async def render_capa(request: Request, api: UserApi, user: UserSession, capa_id: str,
                       state: FormState | None = None,
-                      root_form: dict[str, Any] | None = None) -> Response:
+                      root_form: dict[str, Any] | None = None,
+                      similar: dict[str, Any] | None = None) -> Response:
     """The CAPA page with fresh data. ``state``: the form the API refused;
-    ``root_form``: the person's own 5-Whys text to show instead of the saved one."""
+    ``root_form``: the person's own 5-Whys text to show instead of the saved one;
+    ``similar``: the similar-lessons panel from that text (pages/similar.py)."""
     capa_id = valid_uuid(capa_id, "CAPA")
     base = f"/v1/capas/{capa_id}"
     got, root, options, actions, verifications, trail, chain, seals = await asyncio.gather(
@@ -169,6 +172,8 @@ async def render_capa(request: Request, api: UserApi, user: UserSession, capa_id
         shown |= {f"evidence_{a['id']}" for a in actions}
     if can["verification_evidence"]:
         shown |= {f"evidence_{v['id']}" for v in verifications}
+    # Past lessons beside the 5-Whys form, while it can be written.
+    similar = similar or await capa_panel(api, capa_id, suggest=can["root_cause"])
     # A refused form the fresh page no longer shows still needs its message.
     orphan = state.message if state.name and state.name not in shown else ""
     return render(request, "capa_detail.html", status_code=state.status,
@@ -185,7 +190,7 @@ async def render_capa(request: Request, api: UserApi, user: UserSession, capa_id
                   sign_options=SIGN_OPTIONS,
                   may_sign=request.app.state.oidc_login is not None
                   and user.principal.method == "oidc",
-                  today=date.today().isoformat())
+                  today=date.today().isoformat(), similar=similar)
 
 
 async def _linked_ncs(api: UserApi, ids: list[str]) -> list[dict[str, Any]]:

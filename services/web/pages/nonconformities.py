@@ -28,6 +28,7 @@ from .forms import (
     valid_uuid,
     words,
 )
+from .similar import nc_panel
 
 router = APIRouter()
 
@@ -168,7 +169,8 @@ async def render_nc(request: Request, api: UserApi, user: UserSession, nc_id: st
     return render(request, "nc_detail.html", status_code=state.status,
                   title=f"{nc['number']} {nc['title']}", nc=nc, etag=got.etag or "",
                   history=history, state=state, can=can, orphan=orphan,
-                  severities=SEVERITIES, capa_key=new_idempotency_key())
+                  severities=SEVERITIES, capa_key=new_idempotency_key(),
+                  similar=await nc_panel(api, nc))
 
 
 def _may(user: UserSession, nc: dict[str, Any]) -> dict[str, bool]:
