@@ -69,6 +69,8 @@ async def _past(capas: Capas) -> dict[str, dict[str, Any]]:
     }
 
 
+# 10.2.1 b): look for similar nonconformities that exist or could occur.
+@pytest.mark.requirement("iso9001-10.2.1b")
 async def test_the_lesson_sharing_more_words_ranks_first_and_stems_match(app: Capas) -> None:
     past = await _past(app)
     found = await _similar(app, text="Checkout payment gateway timeouts")
