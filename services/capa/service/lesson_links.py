@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.auth import Principal
 from shared.db import SessionFactory, transaction
-from shared.errors import Invalid
+from shared.errors import Invalid, NotFound
 from shared.events.capa import CapaLessonLinked
 from shared.outbox import record_event
 
@@ -39,8 +39,7 @@ async def link_lesson(sessions: SessionFactory, *, capa_id: UUID, lesson_id: UUI
         capa = await load_capa(session, capa_id, for_update=True)
         lesson = await session.get(Lesson, lesson_id)
         if lesson is None:
-            raise Invalid("There is no such lesson learned.",
-                          [("lesson_id", f"There is no lesson with id {lesson_id}.")])
+            raise NotFound(f"There is no lesson learned with id {lesson_id}.")
         existing = (await session.exec(select(LessonLink).where(
             col(LessonLink.capa_id) == capa_id,
             col(LessonLink.lesson_id) == lesson_id))).first()

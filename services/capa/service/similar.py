@@ -22,7 +22,6 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import SessionFactory, transaction
-from shared.errors import Invalid
 
 from ..domain.similarity import (
     LANGUAGE,
@@ -86,9 +85,8 @@ async def similar_lessons(sessions: SessionFactory, *, text: str | None,
                           capa_id: UUID | None, limit: int, now: datetime) -> SimilarPage:
     """The ``limit`` most similar past lessons and root causes to ``text`` and/or the
     CAPA's own problem statement, whys, root cause and title."""
-    if not (text and text.strip()) and capa_id is None:
-        raise Invalid("Say what to compare with: give text, a capa_id, or both.",
-                      [("text", "Give the problem in words, or a capa_id.")])
+    # Nothing to compare with (no text, no CAPA) finds nothing, like a text of only
+    # stop words: a rule tying two optional parameters is one no schema can state.
     async with sessions() as session:
         parts = [text] if text else []
         if capa_id is not None:

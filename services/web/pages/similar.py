@@ -14,8 +14,9 @@ from fastapi.responses import Response
 from ..client import ApiError, UserApi
 from ..deps import Api, CsrfUser, redirect
 from .choices import CAUSE_LABELS
-from .forms import posted, posted_list, refused, valid_uuid
+from .forms import FormState, posted, posted_list, refused, valid_uuid
 from .why_form import form_from_post
+from .wording import plain
 
 router = APIRouter()
 
@@ -96,9 +97,11 @@ async def link(request: Request, capa_id: str, user: CsrfUser, api: Api) -> Resp
         answer = await api.send("capa", "POST", f"/v1/capas/{capa_id}/lesson-links",
                                 {"lesson_id": lesson_id})
     except ApiError as exc:
-        state = refused("similar", exc, values, aliases={"lesson_id": "lesson_id"})
         if draft is None:
             raise
+        # A lesson gone meanwhile (404) is said like any refusal; the draft stays.
+        state = FormState(name="similar", message=plain(str(exc)), status=404) \
+            if exc.status == 404 else refused("similar", exc, values)
         # The refusal is shown at the top of the page (the panel has no form of its own).
         return await render_capa(request, api, user, capa_id, state, root_form=draft,
                                  similar=await capa_panel(api, capa_id, suggest=True,

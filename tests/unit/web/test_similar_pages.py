@@ -106,7 +106,7 @@ async def test_a_refused_link_is_a_message_and_the_draft_stays(tmp_path: Path) -
                                 [*_draft(), ("lesson_id", "not-a-lesson")])
         forged = await ui.post(f"/capas/{item['id']}/lesson-links",
                                [("lesson_id", "x")], csrf=False)
-    assert refused.status_code == 422
+    assert refused.status_code == 404
     assert "There is no such lesson learned." in refused.text
     assert "Checkout gateway times out" in refused.text
     assert forged.status_code == 403
