@@ -21,7 +21,13 @@ MAX_TEXT = 4000
 
 @router.get("/v1/lessons/similar", response_model=SimilarPage,
             summary="Past lessons and root causes most similar to a text or to a CAPA's own "
-                    "analysis, ranked by full-text relevance")
+                    "analysis, ranked by full-text relevance",
+            description="Words of the text (and, with capa_id, of the CAPA's problem "
+                        "statement, whys, root cause and title) ranked with PostgreSQL "
+                        "ts_rank or SQLite FTS5 bm25 (English stemming). Query syntax in the "
+                        "text is searched as words. Nothing to compare with answers an empty "
+                        "list. With capa_id the lessons answered are noted as offered to that "
+                        "CAPA, once each: the management review counts how many were linked.")
 async def similar(sessions: SessionsDep, _: Reader, now: NowDep,
                   text: Annotated[str | None, Query(max_length=MAX_TEXT, pattern=NO_NUL,
                                                     description="The problem in words")] = None,
