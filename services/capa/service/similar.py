@@ -96,14 +96,19 @@ async def similar_lessons(sessions: SessionFactory, *, text: str | None,
             return SimilarPage(items=[], terms=[])
         hits = await _ranked(session, terms, capa_id, limit)
         items = await _details(session, hits)
+        new_offers: list[UUID] = []
         if capa_id is not None:
             linked = set((await session.exec(select(LessonLink.lesson_id).where(
                 col(LessonLink.capa_id) == capa_id))).all())
+            offered = set((await session.exec(select(LessonSuggestion.lesson_id).where(
+                col(LessonSuggestion.capa_id) == capa_id))).all())
             for item in items:
                 item.linked = item.lesson_id in linked
+            # Only lessons not offered before: a page shown again writes nothing.
+            new_offers = [i.lesson_id for i in items
+                          if i.lesson_id is not None and i.lesson_id not in offered]
     if capa_id is not None:
-        await _note_offers(sessions, capa_id, [i.lesson_id for i in items if i.lesson_id],
-                           now)
+        await _note_offers(sessions, capa_id, new_offers, now)
     return SimilarPage(items=items, terms=terms)
 
 
@@ -144,7 +149,8 @@ async def _details(session: AsyncSession,
 
 async def _note_offers(sessions: SessionFactory, capa_id: UUID, lesson_ids: list[UUID],
                        now: datetime) -> None:
-    """Each (CAPA, lesson) pair the first time it is offered (insert-or-nothing)."""
+    """Each (CAPA, lesson) pair the first time it is offered (insert-or-nothing: two
+    people shown the same suggestion at once note it once)."""
     if not lesson_ids:
         return
     async with transaction(sessions) as session:
