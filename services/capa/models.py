@@ -29,6 +29,8 @@ __all__ = [
     "EvidenceBlob",
     "IdempotencyRecord",
     "Lesson",
+    "LessonLink",
+    "LessonSuggestion",
     "OutboxMessage",
     "ProcessedEvent",
     "Reminder",
@@ -213,6 +215,33 @@ class Lesson(SQLModel, table=True):
     tag_index: str = Field(sa_column=Column(Text, nullable=False))
     search_text: str = Field(sa_column=Column(Text, nullable=False))
     published_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class LessonLink(SQLModel, table=True):
+    """A past lesson someone linked to a CAPA as relevant (one per pair)."""
+
+    __tablename__ = "capa_lesson_links"
+    __table_args__ = (UniqueConstraint("capa_id", "lesson_id", name="uq_capa_lesson_links"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    capa_id: UUID = Field(index=True)
+    lesson_id: UUID
+    linked_by: str = Field(max_length=255)
+    linked_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class LessonSuggestion(SQLModel, table=True):
+    """A lesson first offered to a CAPA as similar (one per pair): with the links,
+    how often suggestions were taken up (the management review's figure)."""
+
+    __tablename__ = "capa_lesson_suggestions"
+    __table_args__ = (UniqueConstraint("capa_id", "lesson_id",
+                                       name="uq_capa_lesson_suggestions"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    capa_id: UUID
+    lesson_id: UUID
+    offered_at: datetime = Field(sa_type=UTCDateTime, index=True)
 
 
 class AuditEntry(SQLModel, table=True):

@@ -268,6 +268,20 @@ class CapaEvidenceAttached(EvidenceAttached, CapaEvent):
     event_type: ClassVar[str] = "capaflow.capa.evidence_attached.v1"
 
 
+class CapaLessonLinked(CapaEvent):
+    """A past lesson was linked to this CAPA as relevant (offered as similar, or
+    chosen by hand); linking the same lesson again publishes nothing."""
+
+    event_type: ClassVar[str] = "capaflow.capa.lesson_linked.v1"
+
+    lesson_id: UUID
+    # The CAPA the lesson was learned on.
+    lesson_capa_id: UUID
+    lesson_capa_number: str
+    linked_by: str
+    linked_at: datetime
+
+
 EVENTS: tuple[type[EventData], ...] = (
     CapaOpened,
     CapaStatusChanged,
@@ -286,4 +300,5 @@ EVENTS: tuple[type[EventData], ...] = (
     CapaClosed,
     LessonPublished,
     CapaEvidenceAttached,
+    CapaLessonLinked,
 )

@@ -35,6 +35,7 @@ from .common import (
     linked_nonconformities_of,
     load_capa,
 )
+from .lesson_links import suggestion_figures
 from .signing import signatures_of
 from .work import ActionFilter, Ownership, count, list_actions_due
 
@@ -189,6 +190,8 @@ async def management_review(sessions: SessionFactory, *, since: datetime, until:
             EffectivenessVerification.result, EffectivenessVerification.verified_at)
             .where(col(EffectivenessVerification.verified_at) >= since,
                    col(EffectivenessVerification.verified_at) < until))).all()
+        # Past lessons offered as similar while analysing, and how many were linked.
+        suggestions = await suggestion_figures(session, since=since, until=until)
     figures = summarize(
         [CapaSnapshot(status=CapaStatus(c.status), opened_at=c.opened_at,
                       closed_at=c.closed_at, due_date=c.due_date, reopen_count=c.reopen_count,
@@ -196,7 +199,8 @@ async def management_review(sessions: SessionFactory, *, since: datetime, until:
         [Verification(result=EffectivenessResult(r), verified_at=v) for r, v in checks],
         since=since, until=until, now=now)
     return {"since": since, "until": until, "as_of": now, **figures,
-            "overdue_actions": await _overdue_actions(sessions, now)}
+            "overdue_actions": await _overdue_actions(sessions, now),
+            "lesson_suggestions": suggestions}
 
 
 async def _overdue_actions(sessions: SessionFactory, now: datetime) -> dict[str, Any]:

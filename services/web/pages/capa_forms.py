@@ -14,6 +14,7 @@ from ..client import ApiError
 from ..deps import Api, CsrfUser, redirect
 from .capas import render_capa
 from .forms import posted, posted_list, refused, valid_uuid
+from .similar import capa_panel
 from .why_form import add_row, form_from_post, remove_row, row_messages, to_api
 
 router = APIRouter()
@@ -37,6 +38,10 @@ async def root_cause(request: Request, capa_id: str, user: CsrfUser, api: Api) -
     if op == "add_why":
         add_row(form)
         return await render_capa(request, api, user, capa_id, root_form=form)
+    if op == "find_similar":  # from the draft as typed; nothing is saved
+        return await render_capa(request, api, user, capa_id, root_form=form,
+                                 similar=await capa_panel(api, capa_id, suggest=True,
+                                                          draft=form))
     status = "submitted" if op == "submit" else "draft"
     body, aliases = to_api(form, status)
     try:

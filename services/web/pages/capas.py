@@ -47,6 +47,7 @@ from .forms import (
 )
 from .nonconformities import WHO, WHO_LABELS
 from .review_period import board_periods, period_params
+from .similar import capa_panel
 from .watches import watch_state
 from .why_form import form_from_saved, why_rows
 
@@ -153,10 +154,12 @@ async def capa_page(request: Request, capa_id: str, user: CurrentUser, api: Api)
 async def render_capa(request: Request, api: UserApi, user: UserSession, capa_id: str,
                       state: FormState | None = None,
                       root_form: dict[str, Any] | None = None,
-                      revising: bool = False) -> Response:
+                      revising: bool = False,
+                      similar: dict[str, Any] | None = None) -> Response:
     """The CAPA page with fresh data. ``state``: the form the API refused;
     ``root_form``: the person's own 5-Whys text to show instead of the saved one (the
-    editor stays open for it); ``revising``: "Revise" opened a submitted analysis."""
+    editor stays open for it); ``revising``: "Revise" opened a submitted analysis;
+    ``similar``: the similar-lessons panel from that text (pages/similar.py)."""
     capa_id = valid_uuid(capa_id, "CAPA")
     base = f"/v1/capas/{capa_id}"
     got, root, options, actions, verifications, trail, chain, seals = await asyncio.gather(
@@ -192,6 +195,8 @@ async def render_capa(request: Request, api: UserApi, user: UserSession, capa_id
         shown |= {f"evidence_{a['id']}" for a in actions}
     if can.verification_evidence:
         shown |= {f"evidence_{v['id']}" for v in verifications}
+    # Past lessons beside the 5-Whys form, while it can be written.
+    similar = similar or await capa_panel(api, capa_id, suggest=can.root_cause)
     # A refused form the fresh page no longer shows still needs its message.
     orphan = state.message if state.name and state.name not in shown else ""
     return render(request, "capa_detail.html", status_code=state.status,
@@ -212,7 +217,7 @@ async def render_capa(request: Request, api: UserApi, user: UserSession, capa_id
                   sign_options=SIGN_OPTIONS,
                   may_sign=request.app.state.oidc_login is not None
                   and user.principal.method == "oidc",
-                  today=today.isoformat(),
+                  today=today.isoformat(), similar=similar,
                   watch=await watch_state(api, "capas", capa_id))
 
 

@@ -38,6 +38,7 @@ from .forms import (
     words,
 )
 from .review_period import day_after, day_filter
+from .similar import nc_panel
 from .watches import watch_state
 
 router = APIRouter()
@@ -196,7 +197,8 @@ async def render_nc(request: Request, api: UserApi, user: UserSession, nc_id: st
                   severities=SEVERITY_OPTIONS, capa_key=new_idempotency_key(),
                   nc_suggestions=suggestions,
                   duplicate_number=await nc_refs.number_of(api, nc.get("duplicate_of")),
-                  watch=await watch_state(api, "nonconformities", nc_id))
+                  watch=await watch_state(api, "nonconformities", nc_id),
+                  similar=await nc_panel(api, nc))
 
 
 def _may(user: UserSession, nc: dict[str, Any]) -> dict[str, bool]:

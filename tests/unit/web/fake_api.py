@@ -86,6 +86,10 @@ class FakeApi:
     requests: list[httpx.Request] = field(default_factory=list)
     # A refusal the next write answers with (to show how the UI presents it).
     refuse_next: httpx.Response | None = None
+    # Past lessons GET /v1/lessons/similar offers (see similar_lesson), and the lesson
+    # ids linked per CAPA.
+    similar: list[dict[str, Any]] = field(default_factory=list)
+    lesson_links: dict[str, list[str]] = field(default_factory=dict)
 
     def writes(self) -> list[tuple[str, str, Any]]:
         return [(r.method, r.url.path, json.loads(r.content) if r.content else None)
@@ -151,6 +155,8 @@ class FakeApi:
     def _capa(self, request: httpx.Request, role: str, body: Any) -> httpx.Response:
         if request.url.path == "/v1/actions":
             return self._actions_due(request.url.params, f"test-{role}")
+        if request.url.path == "/v1/lessons/similar":
+            return self._similar(request.url.params)
         parts = request.url.path.strip("/").split("/")[2:]
         if not parts:
             if request.method == "POST":
@@ -177,6 +183,8 @@ class FakeApi:
             return httpx.Response(200, json=item, headers={"etag": f'"{item["version"]}"'})
         if rest == ["root-cause"]:
             return self._root_cause(request, item["id"], body)
+        if rest == ["lesson-links"]:
+            return self._link(request, item["id"], role, body)
         if rest == ["actions"] and request.method == "GET":
             return httpx.Response(200, json=self.actions.get(item["id"], []))
         if rest == ["effectiveness-verifications"] and request.method == "GET":
@@ -232,6 +240,55 @@ class FakeApi:
                              "message": "State the root cause before submitting."}])
         saved |= body | {"version": saved["version"] + 1, "updated_by": "test-engineer"}
         return httpx.Response(200, json=saved, headers={"etag": f'"{saved["version"]}"'})
+
+
+    def _similar(self, params: httpx.QueryParams) -> httpx.Response:
+        """GET /v1/lessons/similar: the canned lessons sharing a word with the text
+        (any, with a capa_id), never the CAPA itself; ``linked`` as the links say."""
+        if not params.get("text") and not params.get("capa_id"):
+            return httpx.Response(200, json={"items": [], "terms": []})
+        terms = [w for w in re.findall(r"\w+", params.get("text", "").lower()) if len(w) > 2]
+        me = params.get("capa_id")
+        linked = self.lesson_links.get(me or "", [])
+        items = [item | {"linked": item.get("lesson_id") in linked} for item in self.similar
+                 if item["capa_id"] != me and (me or any(
+                     t in f"{item['title']} {item['problem']}".lower() for t in terms))]
+        return httpx.Response(200, json={"items": items[:int(params.get("limit", 5))],
+                                         "terms": terms or ["capa"]})
+
+    def _link(self, request: httpx.Request, capa_id: str, role: str,
+              body: Any) -> httpx.Response:
+        links = self.lesson_links.setdefault(capa_id, [])
+        by_id = {i["lesson_id"]: i for i in self.similar if i.get("lesson_id")}
+        if request.method == "GET":
+            return httpx.Response(200, json=[_link_view(by_id[i]) for i in links])
+        if role not in ("engineer", "manager", "admin"):
+            return problem(403, "This needs one of the roles: engineer, manager.")
+        lesson = by_id.get(body.get("lesson_id"))
+        if lesson is None:
+            return problem(404, "There is no such lesson learned.")
+        status = 200 if lesson["lesson_id"] in links else 201
+        if status == 201:
+            links.append(lesson["lesson_id"])
+        return httpx.Response(status, json=_link_view(lesson))
+
+
+def similar_lesson(**overrides: Any) -> dict[str, Any]:
+    """One item of GET /v1/lessons/similar (a lesson unless kind says otherwise)."""
+    base = {"kind": "lesson", "score": 0.5, "capa_id": str(uuid.uuid4()),
+            "capa_number": "CAPA-2025-00007", "title": "Gateway timeout at checkout",
+            "capa_status": "closed", "problem": "Payments timed out",
+            "root_cause": "No retry budget", "cause_category": "process",
+            "lesson_id": str(uuid.uuid4()), "what_to_do_differently": "Budget retries",
+            "tags": [], "published_at": "2025-06-01T00:00:00Z", "linked": False}
+    return base | overrides
+
+
+def _link_view(lesson: dict[str, Any]) -> dict[str, Any]:
+    return {"lesson_id": lesson["lesson_id"], "lesson_capa_id": lesson["capa_id"],
+            "lesson_capa_number": lesson["capa_number"], "title": lesson["title"],
+            "what_to_do_differently": lesson["what_to_do_differently"],
+            "linked_by": "test-engineer", "linked_at": "2026-01-02T00:00:00Z"}
 
 
 class Browser:
