@@ -1,8 +1,8 @@
 """Thin FastAPI routers: parse, authorize, call a use case (errors map in shared.http)."""
 
-from . import actions, analysis, capas, evidence, records, signatures, work
+from . import actions, analysis, capas, evidence, objectives, records, review, signatures, work
 
 ROUTERS = [capas.router, analysis.router, actions.router, records.router, evidence.router,
-           signatures.router, work.router]
+           signatures.router, work.router, objectives.router, review.router]
 
 __all__ = ["ROUTERS"]

@@ -1,0 +1,183 @@
+"""Request and response models of the management review: quality objectives,
+review meetings and their decisions (the pack itself is plain JSON)."""
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal, get_args
+from uuid import UUID
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from shared.events.base import Severity
+from shared.inputs import NO_NUL, IsoDate, QueryTime
+
+from .domain import ActionKind
+from .domain.objectives import METRICS, Direction, TrackState
+from .request_rules import LongText, Person, ShortText, not_null
+
+# The allow-list of domain.objectives, spelt out so the OpenAPI lists it.
+MetricName = Literal["median_days_to_close", "overdue_capas", "open_capas", "reopen_rate",
+                     "effectiveness_rate", "capas_opened_per_week"]
+assert set(get_args(MetricName)) == set(METRICS), "MetricName must list domain METRICS"
+PeriodDays = Annotated[int, Field(ge=7, le=366)]
+Target = Annotated[float, Field(ge=0, le=1_000_000)]
+Source = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=NO_NUL)]
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ObjectiveCreate(Request):
+    title: ShortText
+    metric: MetricName
+    # Only capas_opened_per_week takes one (a 422 otherwise).
+    source: Source | None = None
+    # In the metric's unit; a ratio's lies in [0, 1] (a 422 otherwise).
+    target: Target
+    deadline: IsoDate
+    # Progress is measured per period of this many days, ending now.
+    period_days: PeriodDays = 30
+    owner: Person | None = None
+
+
+class ObjectiveUpdate(Request):
+    """Left-out fields stay; none of them can be emptied but the owner."""
+
+    title: ShortText | None = None
+    target: Target | None = None
+    deadline: IsoDate | None = None
+    period_days: PeriodDays | None = None
+    owner: Person | None = None
+
+    _kept = field_validator("title", "target", "deadline", "period_days")(not_null)
+
+
+class TrendPointPublic(BaseModel):
+    since: datetime
+    until: datetime
+    value: float | None
+
+
+class ProgressPublic(BaseModel):
+    current: float | None
+    trend: list[TrendPointPublic]
+    state: TrackState
+    on_track: bool
+    target_met: bool
+    projected: float | None
+    reason: str
+
+
+class ObjectivePublic(BaseModel):
+    id: UUID
+    title: str
+    metric: str
+    metric_label: str
+    unit: str
+    direction: Direction
+    source: str | None
+    target: float
+    deadline: date
+    period_days: int
+    owner: str | None
+    version: int
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    progress: ProgressPublic
+
+
+class ObjectiveList(BaseModel):
+    items: list[ObjectivePublic]
+
+
+class DecisionCapa(Request):
+    """A decision that opens a CAPA (the usual opening: number, audit trail, events)."""
+
+    title: ShortText
+    description: LongText | None = None
+    severity: Severity
+    owner: Person | None = None
+    due_date: IsoDate | None = None
+
+
+class DecisionAction(Request):
+    """A decision that adds an action to an open CAPA (the usual add_action)."""
+
+    capa_id: UUID
+    kind: ActionKind = ActionKind.corrective
+    description: LongText
+
+
+# A decision starts at most one follow-up; said in the schema, checked below.
+ONE_FOLLOW_UP: dict[str, Any] = {
+    "if": {"required": ["open_capa"], "properties": {"open_capa": {"type": "object"}}},
+    "then": {"properties": {"add_action": {"type": "null"}}}}
+
+
+class DecisionCreate(Request):
+    model_config = ConfigDict(extra="forbid", json_schema_extra=ONE_FOLLOW_UP)
+
+    text: LongText
+    owner: Person
+    due_date: IsoDate
+    # At most one of them: the follow-up the decision starts (a 422 for both).
+    open_capa: DecisionCapa | None = None
+    add_action: DecisionAction | None = None
+
+    @model_validator(mode="after")
+    def _one_follow_up(self) -> "DecisionCreate":
+        if self.open_capa is not None and self.add_action is not None:
+            raise ValueError("A decision opens a CAPA or adds an action, not both; record "
+                             "two decisions.")
+        return self
+
+
+class PackReference(Request):
+    """The pack the meeting used: its period and the ``sha256`` it showed."""
+
+    since: QueryTime
+    until: QueryTime
+    sha256: Sha256
+
+
+class ReviewCreate(Request):
+    held_on: IsoDate
+    attendees: Annotated[list[Person], Field(min_length=1, max_length=50)]
+    pack: PackReference
+    notes: LongText | None = None
+    decisions: Annotated[list[DecisionCreate], Field(max_length=50)] = []
+
+
+class DecisionPublic(BaseModel):
+    id: UUID
+    sequence: int
+    text: str
+    owner: str
+    due_date: date
+    capa_id: UUID | None
+    action_id: UUID | None
+
+
+class ReviewPublic(BaseModel):
+    id: UUID
+    held_on: date
+    attendees: list[str]
+    pack: dict[str, Any]
+    notes: str | None
+    recorded_by: str
+    recorded_at: datetime
+    decisions: list[DecisionPublic]
+
+
+class ReviewPage(BaseModel):
+    items: list[ReviewPublic]
+    next_cursor: str | None
