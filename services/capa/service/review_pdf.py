@@ -34,6 +34,8 @@ _STYLES = getSampleStyleSheet()
 _CELL = ParagraphStyle("cell", parent=_STYLES["BodyText"], fontSize=7.5, leading=9,
                        wordWrap="CJK")  # breaks long words too, so no cell runs off the page
 _HEAD = ParagraphStyle("head", parent=_CELL, fontName="Helvetica-Bold")
+# A section's title never ends a page alone.
+_SECTION = ParagraphStyle("section", parent=_STYLES["Heading2"], keepWithNext=1)
 # Unicode categories that are no visible text: controls, format characters (the
 # bidi overrides U+202A-U+202E and isolates U+2066-U+2069 among them), surrogates,
 # private use, unassigned.
@@ -47,6 +49,8 @@ def plain(value: Any, limit: int = CELL_CHARS) -> str:
         return ""
     if isinstance(value, list):
         value = "; ".join(str(v) for v in value)
+    if isinstance(value, bool):
+        value = "yes" if value else "no"
     if isinstance(value, float):
         value = f"{value:g}"
     text = _SPACES.sub(" ", str(value))
@@ -87,7 +91,7 @@ def pack_pdf(pack: Mapping[str, Any]) -> bytes:
                   _STYLES["BodyText"]),
     ]
     for key, title, columns in SECTIONS:
-        story += [Spacer(1, 5 * mm), Paragraph(plain(title), _STYLES["Heading2"])]
+        story += [Spacer(1, 5 * mm), Paragraph(plain(title), _SECTION)]
         items = section_items(pack, key)
         section = pack.get(key)
         if isinstance(section, Mapping) and section.get("truncated"):
