@@ -26,6 +26,7 @@ from tests.integration.capa.conftest import Capas, capa_settings
 HOSTILE = ("=HYPERLINK(\"http://x\") <b>bold</b> <font size=90>big</font> & <br/> "
            "<script>alert(1)</script> \u202etxet desrever\u202c \u2066isolated\u2069 ")
 HOSTILE = (HOSTILE * (10_000 // len(HOSTILE) + 1))[:10_000]
+ARTIFACTS = Path(__file__).resolve().parents[3] / "var" / "test-artifacts"
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -49,6 +50,20 @@ async def _outbox(capas: Capas, event_type: str) -> list[dict[str, Any]]:
         rows = (await session.exec(select(OutboxMessage.value).where(
             col(OutboxMessage.event_type) == event_type).order_by(col(OutboxMessage.id)))).all()
     return [dict(json.loads(v)["data"]) for v in rows]
+
+
+def _render(pdf_bytes: bytes) -> tuple[str, Any]:
+    """The PDF's text layer and its first page as a grey image (kept in
+    var/test-artifacts when that exists, to look at)."""
+    pdf = pdfium.PdfDocument(pdf_bytes)
+    try:
+        text = "\n".join(pdf[i].get_textpage().get_text_range() for i in range(len(pdf)))
+        image = pdf[0].render(scale=1).to_pil().convert("L")
+    finally:
+        pdf.close()
+    if ARTIFACTS.is_dir():
+        image.save(ARTIFACTS / "review-pack-page1.png")
+    return text, image
 
 
 async def _closed_with_lesson(capas: Capas, lesson: str) -> dict[str, Any]:
@@ -151,14 +166,7 @@ async def test_the_pack_compares_periods_and_exports_csv_and_a_readable_pdf(
                                        headers=review.as_("reporter"))
     assert document.status_code == 200, document.text
     assert document.headers["content-type"] == "application/pdf"
-    pdf = pdfium.PdfDocument(document.content)
-    try:
-        text = "\n".join(pdf[i].get_textpage().get_text_range() for i in range(len(pdf)))
-        image = pdf[0].render(scale=1).to_pil().convert("L")
-        if Path("var/test-artifacts").is_dir():
-            image.save(Path("var/test-artifacts") / "review-pack-page1.png")
-    finally:
-        pdf.close()
+    text, image = _render(document.content)
     dark = sum(image.histogram()[:128])
     assert dark > image.width * image.height // 200, "the first page is (nearly) blank"
     # Each pack is as of its request: the PDF prints its own digest, the header says it.

@@ -1,5 +1,6 @@
 """Quality objectives: measuring a metric per period and the on-track rule."""
 
+import itertools
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -60,7 +61,7 @@ def test_every_metric_has_a_direction_and_rates_are_bounded() -> None:
 def test_periods_are_back_to_back_and_end_now() -> None:
     spans = periods(NOW, 30, count=3)
     assert spans[-1].until == NOW and spans[0].since == NOW - timedelta(days=90)
-    assert all(a.until == b.since for a, b in zip(spans, spans[1:], strict=False))
+    assert all(a.until == b.since for a, b in itertools.pairwise(spans))
 
 
 def test_open_and_overdue_are_counted_at_the_period_end_not_now() -> None:
