@@ -44,6 +44,7 @@ from .pages import (
     nc_bulk,
     nonconformities,
     oidc_sign_in,
+    review_pack,
     subscriptions,
 )
 from .session import SessionStore
@@ -133,4 +134,5 @@ def _page_modules() -> list[ModuleType]:
     # Each area of the UI is one module with a `router`, listed here so the
     # composition root shows the whole UI at a glance.
     return [auth, oidc_sign_in, home, nonconformities, nc_actions, nc_bulk, capas,
-            capa_forms, capa_actions, assign, evidence, dashboard, subscriptions, lessons]
+            capa_forms, capa_actions, assign, evidence, dashboard, subscriptions, lessons,
+            review_pack]

@@ -13,6 +13,7 @@ from markupsafe import Markup
 from .. import charts
 from ..client import ApiError, UserApi
 from ..deps import Api, CurrentUser, render
+from .objectives_panel import objectives_panel, shown
 from .wording import plain
 
 router = APIRouter()
@@ -134,7 +135,10 @@ async def dashboard(request: Request, _user: CurrentUser, api: Api, since: str =
         errors = _query_errors(review_error) or {"since": str(review_error)}
         review, review_error = await _fetch(_review(api, {}))
     status = 422 if errors else 200
+    objectives, objectives_error = await objectives_panel(api)
     return render(request, "dash_index.html", status_code=status,
+                  objectives=objectives, objectives_error=objectives_error,
+                  objective_value=shown,
                   title="Management review", form=form, errors=errors,
                   week_choices=WEEK_CHOICES, review=review, review_error=_message(review_error),
                   charts=review_charts(review) if review else {},
