@@ -90,8 +90,10 @@ async def review_pack(sessions: SessionFactory, *, since: datetime, until: datet
         for figures, period in ((current, Period(since, until)),
                                 (previous, Period(before_since, before_until))):
             end = Period(period.since, min(period.until, now))
-            figures["open_at_end"] = measure(METRICS["open_capas"], data.capas, [], end)
-            figures["overdue_at_end"] = measure(METRICS["overdue_capas"], data.capas, [], end)
+            for key, metric in (("open_at_end", "open_capas"),
+                                ("overdue_at_end", "overdue_capas")):
+                counted = measure(METRICS[metric], data.capas, [], end)
+                figures[key] = None if counted is None else int(counted)
         objectives = [objective_view(row, measured).model_dump()
                       for row, measured in await measured_objectives(session, now=now)]
         today = now.date()
