@@ -10,6 +10,8 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    TypeAdapter,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -35,7 +37,26 @@ class Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# domain.objectives.check_definition, as the schema states it: a ratio's target
+# lies in [0, 1], and only metrics that take a source may name one.
+_RATIOS = [name for name, m in METRICS.items() if m.upper_bound is not None]
+_WITH_SOURCE = [name for name, m in METRICS.items() if m.takes_source]
+DEFINITION_RULES: dict[str, Any] = {"allOf": [
+    {"if": {"properties": {"metric": {"enum": _RATIOS}}, "required": ["metric"]},
+     "then": {"properties": {"target": {"maximum": 1}}}},
+    {"if": {"properties": {"metric": {"enum": _WITH_SOURCE}}, "required": ["metric"]},
+     "else": {"properties": {"source": {"type": "null"}}}},
+]}
+
+
+def _without_null(kind: Any) -> WithJsonSchema:
+    """A PATCH field that may be left out, not emptied: the schema offers no null."""
+    return WithJsonSchema(TypeAdapter(kind).json_schema())
+
+
 class ObjectiveCreate(Request):
+    model_config = ConfigDict(extra="forbid", json_schema_extra=DEFINITION_RULES)
+
     title: ShortText
     metric: MetricName
     # Only capas_opened_per_week takes one (a 422 otherwise).
@@ -49,12 +70,13 @@ class ObjectiveCreate(Request):
 
 
 class ObjectiveUpdate(Request):
-    """Left-out fields stay; none of them can be emptied but the owner."""
+    """Left-out fields stay; none of them can be emptied but the owner. A target out
+    of the stored metric's range (a ratio above 1) is a 409: no schema knows the metric."""
 
-    title: ShortText | None = None
-    target: Target | None = None
-    deadline: IsoDate | None = None
-    period_days: PeriodDays | None = None
+    title: Annotated[ShortText | None, _without_null(ShortText)] = None
+    target: Annotated[Target | None, _without_null(Target)] = None
+    deadline: Annotated[IsoDate | None, _without_null(IsoDate)] = None
+    period_days: Annotated[PeriodDays | None, _without_null(PeriodDays)] = None
     owner: Person | None = None
 
     _kept = field_validator("title", "target", "deadline", "period_days")(not_null)

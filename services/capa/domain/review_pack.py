@@ -10,7 +10,7 @@ import hashlib
 import io
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 # The figures compared with the previous period, in the order the pack lists them.
@@ -37,8 +37,13 @@ SUPPLIER_SCORECARDS_HOOK: dict[str, Any] = {
 
 
 def previous_period(since: datetime, until: datetime) -> tuple[datetime, datetime]:
-    """The period of the same length just before ``[since, until)``."""
-    return since - (until - since), since
+    """The period of the same length just before ``[since, until)``; empty for an
+    empty period, and starting at the calendar's beginning when it would run past it."""
+    length = max(until - since, timedelta(0))
+    try:
+        return since - length, since
+    except OverflowError:
+        return datetime.min.replace(tzinfo=since.tzinfo), since
 
 
 def _change(current: Any, previous: Any) -> float | None:

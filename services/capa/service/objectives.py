@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.auth import Principal
 from shared.db import SessionFactory, transaction
-from shared.errors import Invalid, NotFound
+from shared.errors import Conflict, Invalid, NotFound
 from shared.versions import check_if_match
 
 from ..domain import CapaStatus, EffectivenessResult
@@ -133,7 +133,10 @@ async def update_objective(sessions: SessionFactory, *, objective_id: UUID,
         row = await _load(session, objective_id, for_update=True)
         check_if_match(if_match, row.version)
         changes = request.model_dump(exclude_unset=True)
-        _checked(row.metric, changes.get("target", row.target), row.source)
+        try:
+            check_definition(row.metric, changes.get("target", row.target), row.source)
+        except ObjectiveRuleError as error:
+            raise Conflict(str(error), metric=row.metric) from error
         for name, value in changes.items():
             setattr(row, name, value)
         row.version += 1

@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.auth import Principal
 from shared.db import SessionFactory, transaction
-from shared.errors import Invalid, NotFound
+from shared.errors import NotFound
 from shared.events.review import ManagementReviewRecorded, ReviewDecisionMade
 from shared.idempotency import Claim, complete
 from shared.outbox import record_event
@@ -78,9 +78,6 @@ async def _follow_up(session: AsyncSession, decision: ReviewDecision, request: D
 async def record_review(sessions: SessionFactory, *, request: ReviewCreate,
                         principal: Principal, policy: OpeningPolicy, now: datetime,
                         claim: Claim | None = None) -> ReviewPublic:
-    if request.pack.since >= request.pack.until:
-        raise Invalid("The pack's period must end after it starts.",
-                      [("pack.until", "Give the until of the pack the meeting used.")])
     async with transaction(sessions) as session:
         meeting = ManagementReviewMeeting(
             held_on=request.held_on, attendees=list(request.attendees),

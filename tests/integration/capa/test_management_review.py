@@ -103,6 +103,15 @@ async def test_objectives_are_written_by_managers_and_read_with_progress(
         assert answer.status_code == 422, (wrong, answer.text)
         assert field in answer.text
 
+    rate = await review.client.post("/v1/objectives", headers=review.as_("manager"),
+                                    json=body | {"metric": "effectiveness_rate", "target": 0.9})
+    assert rate.status_code == 201, rate.text
+    # No schema knows the stored metric: a ratio target above 1 conflicts with it.
+    assert (await review.client.patch(f"/v1/objectives/{rate.json()['id']}", json={
+        "target": 3}, headers=review.as_("manager", **{"If-Match": '"1"'}))).status_code == 409
+    assert (await review.client.delete(f"/v1/objectives/{rate.json()['id']}", headers=review.as_(
+        "manager", **{"If-Match": '"1"'}))).status_code == 204
+
     url = f"/v1/objectives/{objective['id']}"
     assert (await review.client.patch(url, json={"target": 1},
                                       headers=review.as_("manager"))).status_code == 428

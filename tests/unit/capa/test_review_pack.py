@@ -17,6 +17,9 @@ from services.capa.domain.review_pack import (
 def test_the_previous_period_has_the_same_length_and_ends_where_this_one_starts() -> None:
     since, until = datetime(2026, 10, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)
     assert previous_period(since, until) == (datetime(2026, 7, 1, tzinfo=UTC), since)  # 92 days
+    assert previous_period(until, since) == (until, until)  # an empty period
+    early = datetime(1900, 1, 1, tzinfo=UTC)
+    assert previous_period(early, datetime(9998, 1, 1, tzinfo=UTC))[0].year == 1
 
 
 def test_the_digest_covers_everything_but_itself_in_canonical_form() -> None:
