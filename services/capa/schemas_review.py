@@ -7,6 +7,7 @@ from uuid import UUID
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -17,7 +18,7 @@ from pydantic import (
 )
 
 from shared.events.base import Severity
-from shared.inputs import NO_NUL, IsoDate, QueryTime
+from shared.inputs import NO_NUL, IsoDate, QueryTime, json_integer
 
 from .domain import ActionKind
 from .domain.objectives import METRICS, Direction, TrackState
@@ -27,8 +28,9 @@ from .request_rules import LongText, Person, ShortText, not_null
 MetricName = Literal["median_days_to_close", "overdue_capas", "open_capas", "reopen_rate",
                      "effectiveness_rate", "capas_opened_per_week"]
 assert set(get_args(MetricName)) == set(METRICS), "MetricName must list domain METRICS"
-PeriodDays = Annotated[int, Field(ge=7, le=366)]
-Target = Annotated[float, Field(ge=0, le=1_000_000)]
+# JSON numbers only (true or "3" are no targets; 7.0 is a JSON integer), as the schema says.
+PeriodDays = Annotated[int, Field(ge=7, le=366), BeforeValidator(json_integer)]
+Target = Annotated[float, Field(ge=0, le=1_000_000, strict=True)]
 Source = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=NO_NUL)]
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 
