@@ -17,7 +17,6 @@ from fastapi.responses import Response
 
 from ..client import ApiError, UserApi
 from ..deps import Api, CsrfUser, CurrentUser, redirect, render
-from .dashboard import _period
 from .forms import FormState, posted, refused, text, words
 
 router = APIRouter()
@@ -28,6 +27,23 @@ SEVERITIES = [("critical", "Critical"), ("major", "Major"), ("minor", "Minor"),
 FOLLOW_UPS = [("", "Nothing to start now"), ("capa", "Open a CAPA"),
               ("action", "Add an action to an open CAPA")]
 DEFAULT_DAYS = 91
+
+
+def _period(since: str, until: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The API's ``[since, until)`` from the form's inclusive dates (the day after
+    "to" is the exclusive end, as on the dashboard), and the field errors."""
+    params: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for name, value in (("since", since), ("until", until)):
+        if not value:
+            continue
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            errors[name] = "Give a date as YYYY-MM-DD, e.g. 2026-01-31."
+            continue
+        params[name] = (day + timedelta(days=1) if name == "until" else day).isoformat()
+    return params, errors
 
 
 def _days(since: str, until: str) -> tuple[str, str, dict[str, str], dict[str, str]]:
