@@ -14,11 +14,11 @@ from pydantic import (
     TypeAdapter,
     WithJsonSchema,
     field_validator,
-    model_validator,
 )
 
 from shared.events.base import Severity
 from shared.inputs import NO_NUL, IsoDate, QueryTime, json_integer
+from shared.text import SOME_VISIBLE
 
 from .domain import ActionKind
 from .domain.objectives import METRICS, Direction, TrackState
@@ -123,46 +123,41 @@ class ObjectiveList(BaseModel):
     items: list[ObjectivePublic]
 
 
-class DecisionCapa(Request):
+class OpensCapa(Request):
     """A decision that opens a CAPA (the usual opening: number, audit trail, events)."""
 
+    opens: Literal["capa"]
     title: ShortText
     description: LongText | None = None
     severity: Severity
+    # The decision's owner and due date unless given.
     owner: Person | None = None
     due_date: IsoDate | None = None
 
 
-class DecisionAction(Request):
-    """A decision that adds an action to an open CAPA (the usual add_action)."""
+class OpensAction(Request):
+    """A decision that adds an action to an open CAPA (the usual add_action), owned by
+    the decision's owner and due on its due date."""
 
+    opens: Literal["action"]
     capa_id: UUID
     kind: ActionKind = ActionKind.corrective
     description: LongText
 
 
-# A decision starts at most one follow-up; said in the schema, checked below.
-ONE_FOLLOW_UP: dict[str, Any] = {
-    "if": {"required": ["open_capa"], "properties": {"open_capa": {"type": "object"}}},
-    "then": {"properties": {"add_action": {"type": "null"}}}}
+FollowUp = Annotated[OpensCapa | OpensAction, Field(discriminator="opens")]
+# Attendees as the minutes name them: people with a CAPAflow identity or not
+# (an external auditor, a consultant).
+Attendee = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                            max_length=200, pattern=SOME_VISIBLE)]
 
 
 class DecisionCreate(Request):
-    model_config = ConfigDict(extra="forbid", json_schema_extra=ONE_FOLLOW_UP)
-
     text: LongText
     owner: Person
     due_date: IsoDate
-    # At most one of them: the follow-up the decision starts (a 422 for both).
-    open_capa: DecisionCapa | None = None
-    add_action: DecisionAction | None = None
-
-    @model_validator(mode="after")
-    def _one_follow_up(self) -> "DecisionCreate":
-        if self.open_capa is not None and self.add_action is not None:
-            raise ValueError("A decision opens a CAPA or adds an action, not both; record "
-                             "two decisions.")
-        return self
+    # What the decision starts at once, if anything.
+    follow_up: FollowUp | None = None
 
 
 class PackReference(Request):
@@ -175,10 +170,10 @@ class PackReference(Request):
 
 class ReviewCreate(Request):
     held_on: IsoDate
-    attendees: Annotated[list[Person], Field(min_length=1, max_length=50)]
+    attendees: Annotated[list[Attendee], Field(min_length=1, max_length=30)]
     pack: PackReference
     notes: LongText | None = None
-    decisions: Annotated[list[DecisionCreate], Field(max_length=50)] = []
+    decisions: Annotated[list[DecisionCreate], Field(max_length=20)] = []
 
 
 class DecisionPublic(BaseModel):

@@ -25,7 +25,15 @@ from shared.pagination import TimeKeyset
 from ..domain import ActionStatus, CapaKind
 from ..models_review import ManagementReviewMeeting, ReviewDecision
 from ..schemas import ActionCreate
-from ..schemas_review import DecisionCreate, DecisionPublic, ReviewCreate, ReviewPage, ReviewPublic
+from ..schemas_review import (
+    DecisionCreate,
+    DecisionPublic,
+    OpensAction,
+    OpensCapa,
+    ReviewCreate,
+    ReviewPage,
+    ReviewPublic,
+)
 from .actions import add_action_in
 from .common import record_change
 from .opening import OpeningPolicy, create_capa
@@ -52,8 +60,8 @@ async def _follow_up(session: AsyncSession, decision: ReviewDecision, request: D
     """Open the decision's CAPA or add its action, and link it to the decision."""
     link = {"review_id": decision.review_id, "decision_id": decision.id,
             "decision": decision.text}
-    if request.open_capa is not None:
-        wanted = request.open_capa
+    wanted = request.follow_up
+    if isinstance(wanted, OpensCapa):
         capa = await create_capa(
             session, policy=policy, title=wanted.title, severity=wanted.severity, now=now,
             created_by=principal.subject, kind=CapaKind.corrective,
@@ -62,15 +70,14 @@ async def _follow_up(session: AsyncSession, decision: ReviewDecision, request: D
         decision.capa_id = capa.id
         await record_change(session, capa_id=capa.id, actor=principal.subject,
                             action="review_decision_linked", at=now, after=link)
-    elif request.add_action is not None:
-        wanted_action = request.add_action
+    elif isinstance(wanted, OpensAction):
         action = await add_action_in(
-            session, capa_id=wanted_action.capa_id, principal=principal, now=now,
-            request=ActionCreate(kind=wanted_action.kind, description=wanted_action.description,
+            session, capa_id=wanted.capa_id, principal=principal, now=now,
+            request=ActionCreate(kind=wanted.kind, description=wanted.description,
                                  owner=decision.owner, due_date=decision.due_date,
                                  status=ActionStatus.planned))
-        decision.capa_id, decision.action_id = wanted_action.capa_id, action.id
-        await record_change(session, capa_id=wanted_action.capa_id, actor=principal.subject,
+        decision.capa_id, decision.action_id = wanted.capa_id, action.id
+        await record_change(session, capa_id=wanted.capa_id, actor=principal.subject,
                             action="review_decision_linked", at=now,
                             after=link | {"action_id": action.id})
 

@@ -17,7 +17,7 @@ from fastapi.responses import Response
 
 from ..client import ApiError, UserApi
 from ..deps import Api, CsrfUser, CurrentUser, redirect, render
-from .forms import FormState, posted, refused, text, words
+from .forms import FormState, posted, refused, text
 
 router = APIRouter()
 
@@ -118,6 +118,11 @@ async def pack_pdf(_user: CurrentUser, api: Api, since: str = "", until: str = "
     return await _download(api, "pdf", since, until)
 
 
+def names(value: str | None) -> list[str]:
+    """Attendees typed one per line or separated by commas (names have spaces)."""
+    return [n.strip() for n in (value or "").replace("\n", ",").split(",") if n.strip()]
+
+
 def _decision(values: dict[str, str], i: int) -> dict[str, Any] | None:
     """Decision row ``i`` as the API takes it; None when the row was left empty."""
     decision_text = text(values.get(f"text_{i}"))
@@ -127,11 +132,12 @@ def _decision(values: dict[str, str], i: int) -> dict[str, Any] | None:
                                 "due_date": values.get(f"due_{i}", "")}
     follow_up = values.get(f"follow_up_{i}", "")
     if follow_up == "capa":
-        decision["open_capa"] = {"title": values.get(f"capa_title_{i}") or decision_text[:300],
+        decision["follow_up"] = {"opens": "capa",
+                                 "title": values.get(f"capa_title_{i}") or decision_text[:300],
                                  "severity": values.get(f"severity_{i}") or "major"}
     elif follow_up == "action":
-        decision["add_action"] = {"capa_id": values.get(f"capa_id_{i}", ""),
-                                  "description": decision_text}
+        decision["follow_up"] = {"opens": "action", "capa_id": values.get(f"capa_id_{i}", ""),
+                                 "description": decision_text}
     return decision
 
 
@@ -140,7 +146,7 @@ async def record_meeting(request: Request, user: CsrfUser, api: Api) -> Response
     values = await posted(request)
     decisions = {i: d for i in range(1, DECISION_ROWS + 1)
                  if (d := _decision(values, i)) is not None}
-    body = {"held_on": values.get("held_on", ""), "attendees": words(values.get("attendees")),
+    body = {"held_on": values.get("held_on", ""), "attendees": names(values.get("attendees")),
             "pack": {"since": values.get("pack_since", ""), "until": values.get("pack_until", ""),
                      "sha256": values.get("pack_sha256", "")},
             "notes": text(values.get("notes")), "decisions": list(decisions.values())}
@@ -148,8 +154,9 @@ async def record_meeting(request: Request, user: CsrfUser, api: Api) -> Response
     aliases = {"attendees": "attendees", "held_on": "held_on", "notes": "notes"}
     for n, i in enumerate(decisions):
         for api_field, form_field in (("text", "text"), ("owner", "owner"), ("due_date", "due"),
-                                      ("open_capa", "capa_title"), ("add_action", "capa_id")):
+                                      ("follow_up", "follow_up")):
             aliases[f"decisions.{n}.{api_field}"] = f"{form_field}_{i}"
+        aliases[f"decisions.{n}.follow_up.title"] = f"capa_title_{i}"
     try:
         await api.send("capa", "POST", "/v1/management-reviews", body,
                        idempotency_key=values.get("idempotency_key") or None)

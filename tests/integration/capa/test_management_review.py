@@ -193,31 +193,32 @@ async def test_a_meeting_records_its_pack_and_decisions_that_open_the_follow_up(
     due = (utcnow().date() + timedelta(days=30)).isoformat()
     body = {
         "held_on": utcnow().date().isoformat(),
-        "attendees": ["Quality-Manager", "ops-lead"],
+        "attendees": ["quality-manager", "Anna Berg (external auditor)"],
         "pack": {"since": pack["period"]["since"], "until": pack["period"]["until"],
                  "sha256": pack["sha256"]},
         "notes": "Repeat rate rising on line 3.",
         "decisions": [
             {"text": "Open a CAPA on line 3 repeat seal leaks", "owner": "ops-lead",
-             "due_date": due, "open_capa": {"title": "Repeat seal leaks on line 3",
-                                             "severity": "major"}},
+             "due_date": due, "follow_up": {"opens": "capa", "severity": "major",
+                                            "title": "Repeat seal leaks on line 3"}},
             {"text": "Add an incoming inspection of labels", "owner": "qa-lead",
-             "due_date": due, "add_action": {"capa_id": capa["id"], "kind": "preventive",
-                                             "description": "Inspect 5 labels per lot"}},
+             "due_date": due, "follow_up": {"opens": "action", "capa_id": capa["id"],
+                                            "kind": "preventive",
+                                            "description": "Inspect 5 labels per lot"}},
             {"text": "Budget a second gasket supplier", "owner": "ops-lead",
              "due_date": due},
         ]}
     assert (await review.client.post("/v1/management-reviews", json=body,
                                      headers=review.as_("engineer"))).status_code == 403
-    both = body | {"decisions": [body["decisions"][0] | {"add_action":
-                                                         body["decisions"][1]["add_action"]}]}
-    assert (await review.client.post("/v1/management-reviews", json=both,
+    unknown = body | {"decisions": [body["decisions"][0] | {"follow_up": {
+        "opens": "supplier", "title": "x"}}]}
+    assert (await review.client.post("/v1/management-reviews", json=unknown,
                                      headers=review.as_("manager"))).status_code == 422
     recorded = await review.client.post("/v1/management-reviews", json=body,
                                         headers=review.as_("manager"))
     assert recorded.status_code == 201, recorded.text
     meeting = recorded.json()
-    assert meeting["attendees"] == ["quality-manager", "ops-lead"]
+    assert meeting["attendees"] == ["quality-manager", "Anna Berg (external auditor)"]
     assert meeting["pack"]["sha256"] == pack["sha256"]
     opened, added, plain = meeting["decisions"]
     assert opened["capa_id"] and opened["action_id"] is None
@@ -262,9 +263,9 @@ async def test_a_follow_up_that_cannot_start_records_nothing(review: Capas) -> N
                                             | {"sha256": pack["sha256"]},
                                             "decisions": [
         {"text": "Open one", "owner": "qa-lead", "due_date": due,
-         "open_capa": {"title": "Would be opened", "severity": "minor"}},
+         "follow_up": {"opens": "capa", "title": "Would be opened", "severity": "minor"}},
         {"text": "Act on a closed CAPA", "owner": "qa-lead", "due_date": due,
-         "add_action": {"capa_id": capa["id"], "description": "Too late"}}]})
+         "follow_up": {"opens": "action", "capa_id": capa["id"], "description": "Too late"}}]})
     assert answer.status_code == 409, answer.text
     assert await _outbox(review, "capaflow.management_review.recorded.v1") == []
     listed = await review.client.get("/v1/capas", params={"source": "management_review"},

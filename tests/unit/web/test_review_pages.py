@@ -98,7 +98,8 @@ def _meeting_form(csrf: str, **fields: str) -> dict[str, str]:
     return {"csrf_token": csrf, "pack_since": PACK["period"]["since"],
             "pack_until": PACK["period"]["until"], "pack_sha256": "ab" * 32,
             "since": "2026-09-01", "until": "2026-11-30", "held_on": "2026-12-02",
-            "attendees": "test-manager, ops-lead", "text_1": "Open a CAPA on label smudges",
+            "attendees": "test-manager, Anna Berg (auditor)",
+            "text_1": "Open a CAPA on label smudges",
             "owner_1": "ops-lead", "due_1": "2026-12-31", "follow_up_1": "capa",
             "capa_title_1": "Labels smudge", "severity_1": "minor",
             "text_2": "Inspect labels", "owner_2": "qa-lead", "due_2": "2026-12-20",
@@ -117,10 +118,12 @@ def test_recording_a_meeting_sends_the_pack_and_the_filled_decisions(
     assert request.headers["idempotency-key"] == "k1"
     assert body["pack"] == {"since": PACK["period"]["since"],
                             "until": PACK["period"]["until"], "sha256": "ab" * 32}
-    assert body["attendees"] == ["test-manager", "ops-lead"]
+    assert body["attendees"] == ["test-manager", "Anna Berg (auditor)"]
     first, second = body["decisions"]  # the third row was left empty
-    assert first["open_capa"] == {"title": "Labels smudge", "severity": "minor"}
-    assert second["add_action"] == {"capa_id": CAPA_ID, "description": "Inspect labels"}
+    assert first["follow_up"] == {"opens": "capa", "title": "Labels smudge",
+                                  "severity": "minor"}
+    assert second["follow_up"] == {"opens": "action", "capa_id": CAPA_ID,
+                                   "description": "Inspect labels"}
 
 
 def test_a_refused_meeting_comes_back_with_the_message_at_the_field(
