@@ -17,6 +17,7 @@ from shared.vocabulary import CauseCategory
 
 from .domain import ActionKind, ActionStatus, CapaKind, CapaStatus, EffectivenessResult
 from .domain.root_cause import AnalysisStatus
+from .models_review import ManagementReviewMeeting, QualityObjective, ReviewDecision
 
 __all__ = [
     "ActionRow",
@@ -31,9 +32,12 @@ __all__ = [
     "Lesson",
     "LessonLink",
     "LessonSuggestion",
+    "ManagementReviewMeeting",
     "OutboxMessage",
     "ProcessedEvent",
+    "QualityObjective",
     "Reminder",
+    "ReviewDecision",
     "RootCauseAnalysis",
     "RootCauseSubmission",
     "SignatureRow",

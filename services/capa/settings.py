@@ -32,6 +32,8 @@ class CapaSettings(ServiceSettings, EvidenceSettings):
     reminder_days: int = Field(default=3, ge=0, le=365)
     # How often the reminder job looks for them (seconds).
     reminder_check_interval: float = Field(default=300.0, gt=0)
+    # How often quality objectives are judged, announcing off/on-track transitions (s).
+    objective_check_interval: float = Field(default=900.0, gt=0)
     # Keys the audit trail's hashes (HMAC-SHA256) so an edit re-hashed without it
     # shows. Not stored in the database; `make run` generates one under var/.
     # Unset: entries are plain SHA-256 and the service logs a warning.

@@ -31,6 +31,8 @@ class NotificationsSettings(ServiceSettings):
     delivery_batch_size: int = Field(default=500, ge=1, le=5000)
     # How often the digest task looks for a finished day/week to summarise.
     digest_check_interval: float = Field(default=300.0, gt=0)
+    # How often the bulletin task looks for a finished month to publish (seconds).
+    bulletin_check_interval: float = Field(default=3600.0, gt=0)
     stream_poll_interval: float = Field(default=0.5, gt=0)
     stream_keepalive_interval: float = Field(default=15.0, gt=0)
     # A stream ends after this long; EventSource clients reconnect with Last-Event-ID.

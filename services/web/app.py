@@ -45,6 +45,7 @@ from .pages import (
     nc_bulk,
     nonconformities,
     oidc_sign_in,
+    review_pack,
     similar,
     subscriptions,
     watches,
@@ -137,4 +138,4 @@ def _page_modules() -> list[ModuleType]:
     # composition root shows the whole UI at a glance.
     return [auth, oidc_sign_in, home, nonconformities, nc_actions, nc_bulk, capas,
             capa_forms, capa_actions, assign, evidence, dashboard, subscriptions, lessons,
-            watches, action_list, similar]
+            watches, action_list, similar, review_pack]

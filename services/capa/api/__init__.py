@@ -1,8 +1,19 @@
 """Thin FastAPI routers: parse, authorize, call a use case (errors map in shared.http)."""
 
-from . import actions, analysis, capas, evidence, records, signatures, similar, work
+from . import (
+    actions,
+    analysis,
+    capas,
+    evidence,
+    objectives,
+    records,
+    review,
+    signatures,
+    similar,
+    work,
+)
 
 ROUTERS = [capas.router, analysis.router, actions.router, records.router, evidence.router,
-           signatures.router, work.router, similar.router]
+           signatures.router, work.router, similar.router, objectives.router, review.router]
 
 __all__ = ["ROUTERS"]

@@ -25,6 +25,8 @@ class CapaSnapshot:
     reopen_count: int
     source: str
     cause_category: str | None
+    # Quality objectives count the CAPAs open at past moments (domain.objectives).
+    cancelled_at: datetime | None = None
 
 
 @dataclass(frozen=True)

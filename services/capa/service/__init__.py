@@ -16,6 +16,7 @@ from shared.runtime import BackgroundJob, ServiceRuntime, Subscriptions, every
 
 from ..settings import CapaSettings
 from .actions import detect_overdue
+from .objective_watch import watch_objectives
 from .opening import OpeningPolicy, escalation_handler, recurrence_handler
 from .reminders import send_reminders
 
@@ -46,7 +47,8 @@ def consumers(settings: CapaSettings) -> list[Subscriptions]:
 
 
 def jobs(settings: CapaSettings) -> list[BackgroundJob]:
-    """The periodic overdue check and the reminders, beside the consumers."""
+    """The periodic overdue check, the reminders and the objective watch, beside the
+    consumers."""
     async def overdue_checks(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
         await run_overdue_checks(runtime.sessions, interval=settings.overdue_check_interval,
                                  stop=stop)
@@ -55,8 +57,13 @@ def jobs(settings: CapaSettings) -> list[BackgroundJob]:
         await run_reminders(runtime.sessions, interval=settings.reminder_check_interval,
                             days=settings.reminder_days, stop=stop)
 
+    async def objective_watch(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
+        await run_objective_watch(runtime.sessions,
+                                  interval=settings.objective_check_interval, stop=stop)
+
     return [BackgroundJob(name="overdue-checks", run=overdue_checks),
-            BackgroundJob(name="reminders", run=reminders)]
+            BackgroundJob(name="reminders", run=reminders),
+            BackgroundJob(name="objective-watch", run=objective_watch)]
 
 
 async def run_overdue_checks(sessions: SessionFactory, *, interval: float,
@@ -77,3 +84,13 @@ async def run_reminders(sessions: SessionFactory, *, interval: float, days: int,
         await send_reminders(sessions, now=clock(), days=days)
 
     await every(interval, stop, tick, what="reminder check")
+
+
+async def run_objective_watch(sessions: SessionFactory, *, interval: float,
+                              stop: asyncio.Event,
+                              clock: Callable[[], datetime] = utcnow) -> None:
+    """The periodic objective watch (``service.objective_watch``)."""
+    async def tick() -> None:
+        await watch_objectives(sessions, now=clock())
+
+    await every(interval, stop, tick, what="objective watch")

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from sqlalchemy import update
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.auth import Principal
 from shared.db import SessionFactory, transaction
@@ -57,35 +58,43 @@ async def add_action(sessions: SessionFactory, *, capa_id: UUID, request: Action
                      principal: Principal, now: datetime,
                      claim: Claim | None = None) -> ActionPublic:
     async with transaction(sessions) as session:
-        capa = await load_capa(session, capa_id, for_update=True)
-        if capa.status not in ACCEPTS_ACTIONS:
-            raise Conflict(f"Actions are added before verification; {capa.number} is "
-                           f"{capa.status}.", status_now=str(capa.status))
-        if request.status is ActionStatus.cancelled:
-            raise Invalid("A new action cannot start cancelled.",
-                          [("status", "Use planned, in_progress or done.")])
-        action = ActionRow(capa_id=capa_id, kind=request.kind, description=request.description,
-                           owner=request.owner, due_date=request.due_date,
-                           status=request.status,
-                           completion_evidence=request.completion_evidence,
-                           created_by=principal.subject, created_at=now, updated_at=now)
-        fields = event_fields(capa)
-        completed = (_complete(action, fields, by=principal.subject, now=now)
-                     if action.status == ActionStatus.done else None)
-        session.add(action)
-        touch(capa, now)
-        await record_change(session, capa_id=capa_id, actor=principal.subject,
-                            action="action_added", at=now,
-                            after={"action_id": action.id, **_record(action)})
-        record_event(session, service=SERVICE, data=CapaActionAdded(
-            **fields, action_id=action.id, kind=action.kind, description=action.description,
-            action_owner=action.owner, due_date=action.due_date, added_by=principal.subject,
-            added_at=now))
-        if completed is not None:
-            record_event(session, service=SERVICE, data=completed)
-        view = action_view(action, now.date())
+        view = await add_action_in(session, capa_id=capa_id, request=request,
+                                   principal=principal, now=now)
         await complete(session, claim, status=201, body=view.model_dump(mode="json"))
         return view
+
+
+async def add_action_in(session: AsyncSession, *, capa_id: UUID, request: ActionCreate,
+                        principal: Principal, now: datetime) -> ActionPublic:
+    """Adding an action inside the caller's transaction (a review decision adds one
+    together with recording the meeting)."""
+    capa = await load_capa(session, capa_id, for_update=True)
+    if capa.status not in ACCEPTS_ACTIONS:
+        raise Conflict(f"Actions are added before verification; {capa.number} is "
+                       f"{capa.status}.", status_now=str(capa.status))
+    if request.status is ActionStatus.cancelled:
+        raise Invalid("A new action cannot start cancelled.",
+                      [("status", "Use planned, in_progress or done.")])
+    action = ActionRow(capa_id=capa_id, kind=request.kind, description=request.description,
+                       owner=request.owner, due_date=request.due_date,
+                       status=request.status,
+                       completion_evidence=request.completion_evidence,
+                       created_by=principal.subject, created_at=now, updated_at=now)
+    fields = event_fields(capa)
+    completed = (_complete(action, fields, by=principal.subject, now=now)
+                 if action.status == ActionStatus.done else None)
+    session.add(action)
+    touch(capa, now)
+    await record_change(session, capa_id=capa_id, actor=principal.subject,
+                        action="action_added", at=now,
+                        after={"action_id": action.id, **_record(action)})
+    record_event(session, service=SERVICE, data=CapaActionAdded(
+        **fields, action_id=action.id, kind=action.kind, description=action.description,
+        action_owner=action.owner, due_date=action.due_date, added_by=principal.subject,
+        added_at=now))
+    if completed is not None:
+        record_event(session, service=SERVICE, data=completed)
+    return action_view(action, now.date())
 
 
 async def update_action(sessions: SessionFactory, *, capa_id: UUID, action_id: UUID,

@@ -18,6 +18,7 @@ from shared.inbox import HandlerTable
 from shared.runtime import BackgroundJob, ServiceRuntime, Subscriptions
 
 from ..settings import NotificationsSettings
+from .bulletin import run_bulletin_schedule
 from .delivery import DeliveryWorker
 from .digests import run_digest_schedule
 from .matching import EventMatcher
@@ -47,15 +48,20 @@ def consumers(settings: NotificationsSettings, *,
 
 def jobs(settings: NotificationsSettings) -> list[BackgroundJob]:
     """The delivery worker (it hears of what this process's consumer and API queue
-    on commit, service.matching.deliveries_queued) and the digest schedule."""
+    on commit, service.matching.deliveries_queued), the digest schedule and the
+    monthly lessons bulletin."""
     async def deliver(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
         await DeliveryWorker(sessions=runtime.sessions, settings=settings).run(stop)
 
     async def digests(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
         await run_digest_schedule(runtime.sessions, stop, settings.digest_check_interval)
 
+    async def bulletin(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
+        await run_bulletin_schedule(runtime.sessions, stop, settings.bulletin_check_interval)
+
     # The worker lets attempts end (up to their deadline) and gives its claims
     # back before it returns: its grace covers that.
     return [BackgroundJob(name="delivery-worker", run=deliver,
                           grace=settings.delivery_deadline + 10),
-            BackgroundJob(name="digests", run=digests)]
+            BackgroundJob(name="digests", run=digests),
+            BackgroundJob(name="lessons-bulletin", run=bulletin)]

@@ -4,7 +4,8 @@ from datetime import datetime
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from .messages import Links
+from ..domain.bulletin import BULLETIN_TYPE
+from .messages import Links, bulletin_title
 
 TITLE = "CAPAflow lessons learned"
 
@@ -22,24 +23,40 @@ def _published(envelope: dict[str, Any]) -> str:
     return str(data.get("published_at") or envelope.get("time"))
 
 
+def _bulletin_text(data: dict[str, Any]) -> str:
+    return "\n\n".join(f"{lesson.get('capa_number') or ''} {lesson.get('title') or ''}\n"
+                        f"{_lesson_text(lesson)}".strip()
+                        for lesson in data.get("lessons") or [])
+
+
+def _entry(envelope: dict[str, Any]) -> tuple[str, str, str, list[str]]:
+    """(id, title, text, tags) of a feed entry: a lesson, or a month's bulletin."""
+    data = envelope.get("data") or {}
+    if envelope.get("type") == BULLETIN_TYPE:
+        return (f"urn:capaflow:{data.get('bulletin_id')}", bulletin_title(data),
+                _bulletin_text(data), [str(t) for t in data.get("tags") or []])
+    return (f"urn:uuid:{data.get('lesson_id')}", str(data.get("title", "Lesson learned")),
+            _lesson_text(data), [str(t) for t in data.get("tags") or []])
+
+
 def atom(lessons: list[dict[str, Any]], *, self_url: str, links: Links,
          now: datetime) -> str:
     updated = max((_published(e) for e in lessons), default=now.isoformat())
     entries = []
     for envelope in lessons:
         data = envelope.get("data") or {}
+        entry_id, title, text, tags = _entry(envelope)
         link = links.for_data(data)
-        categories = "".join(f"<category term={quoteattr(str(t))}/>"
-                             for t in data.get("tags") or [])
+        categories = "".join(f"<category term={quoteattr(t)}/>" for t in tags)
         entries.append(
             "<entry>"
-            f"<id>urn:uuid:{escape(str(data.get('lesson_id')))}</id>"
-            f"<title>{escape(str(data.get('title', 'Lesson learned')))}</title>"
+            f"<id>{escape(entry_id)}</id>"
+            f"<title>{escape(title)}</title>"
             f"<updated>{escape(_published(envelope))}</updated>"
             f"<published>{escape(_published(envelope))}</published>"
             + (f"<link rel=\"alternate\" href={quoteattr(link)}/>" if link else "")
             + categories
-            + f"<content type=\"text\">{escape(_lesson_text(data))}</content>"
+            + f"<content type=\"text\">{escape(text)}</content>"
             "</entry>")
     return ('<?xml version="1.0" encoding="utf-8"?>\n'
             '<feed xmlns="http://www.w3.org/2005/Atom">'
@@ -55,11 +72,10 @@ def json_feed(lessons: list[dict[str, Any]], *, self_url: str, home_url: str,
     items = []
     for envelope in lessons:
         data = envelope.get("data") or {}
-        item: dict[str, Any] = {"id": str(data.get("lesson_id")),
-                                "title": str(data.get("title", "Lesson learned")),
-                                "content_text": _lesson_text(data),
-                                "date_published": _published(envelope),
-                                "tags": [str(t) for t in data.get("tags") or []]}
+        entry_id, title, text, tags = _entry(envelope)
+        item: dict[str, Any] = {"id": entry_id.removeprefix("urn:uuid:"), "title": title,
+                                "content_text": text,
+                                "date_published": _published(envelope), "tags": tags}
         link = links.for_data(data)
         if link:
             item["url"] = link

@@ -7,6 +7,7 @@ test), so it needs nothing but the envelope and the public base URLs.
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..domain.bulletin import BULLETIN_TYPE
 from ..domain.owner_notices import OWNER_NOTICES
 from ..domain.watches import Record, Watch
 
@@ -110,6 +111,8 @@ def _describe(envelope: dict[str, Any], links: Links) -> Message:
                        ["This is a test event sent on request; no action is needed."])
     if event_type == DIGEST_TYPE:
         return _digest(data, links)
+    if event_type == BULLETIN_TYPE:
+        return _bulletin(data, links)
     title = f"{_label(event_type)}: {_headline(data)}".rstrip(": ")
     lines = []
     for key in ("severity", "source", "category", "owner", "reason", "decision",
@@ -162,3 +165,27 @@ def _digest(data: dict[str, Any], links: Links) -> Message:
          {"heading": "Overdue CAPAs", "items": items(data.get("overdue_capas", []), "capa")},
          {"heading": "Open CAPAs", "items": items(data.get("open_capas", []), "capa")}],
     )
+
+
+def bulletin_title(data: dict[str, Any]) -> str:
+    return f"CAPAflow lessons-learned bulletin {data.get('month', '')}".strip()
+
+
+def _bulletin(data: dict[str, Any], links: Links) -> Message:
+    """The month's lessons, each with what to do differently and a link to its CAPA."""
+    lessons = data.get("lessons") or []
+    return Message(
+        bulletin_title(data),
+        [f"{len(lessons)} lesson{'s' if len(lessons) != 1 else ''} learned from CAPAs closed "
+         f"in {data.get('month', 'the month')}: what went wrong, its root cause and what "
+         "to do differently."],
+        None,
+        [{"heading": "Lessons learned",
+          "items": [{"text": f"{_lesson_headline(lesson)}: "
+                             f"{lesson.get('what_to_do_differently') or ''}",
+                     "link": links.for_data(lesson)} for lesson in lessons]}],
+    )
+
+
+def _lesson_headline(lesson: dict[str, Any]) -> str:
+    return _headline({"number": lesson.get("capa_number"), "title": lesson.get("title")})

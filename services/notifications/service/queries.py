@@ -15,6 +15,7 @@ from shared.db import SessionFactory
 from shared.pagination import TimeKeyset
 
 from ..domain import DeliveryStatus
+from ..domain.bulletin import BULLETIN_TYPE
 from ..models import Delivery, ReceivedEvent, Subscription
 from ..schemas import DeliveryPage, SubscriptionPage
 from .deliveries import delivery_public
@@ -62,10 +63,12 @@ async def list_deliveries(sessions: SessionFactory, *, principal: Principal,
 
 
 async def latest_lessons(sessions: SessionFactory, *, limit: int) -> list[dict[str, Any]]:
-    """The envelopes of the newest published lessons learned, newest first."""
+    """The envelopes of the newest published lessons learned and monthly bulletins
+    (one entry each), newest first."""
     async with sessions() as session:
         rows = (await session.exec(select(ReceivedEvent.envelope)
-                                   .where(col(ReceivedEvent.event_type) == LESSON_TYPE)
+                                   .where(col(ReceivedEvent.event_type).in_(
+                                       [LESSON_TYPE, BULLETIN_TYPE]))
                                    .order_by(col(ReceivedEvent.position).desc())
                                    .limit(limit))).all()
     return [json.loads(r) for r in rows]

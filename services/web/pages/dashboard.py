@@ -22,6 +22,7 @@ from .. import charts
 from ..client import ApiError, UserApi
 from ..deps import Api, CurrentUser, render
 from .choices import label
+from .objectives_panel import objectives_panel, shown
 from .review_figures import action_panel, capa_panel, nonconformity_panel, pareto_rows
 from .review_period import Period, read_period
 from .wording import plain
@@ -135,6 +136,7 @@ async def dashboard(request: Request, _user: CurrentUser, api: Api, since: str =
         # The CAPA service refused the period (naming query.since / query.until).
         errors = errors or _query_errors(review_error) or {"since": str(review_error)}
     status = 422 if errors else 200
+    objectives, objectives_error = await objectives_panel(api)
     panels = [nonconformity_panel(ncs, ncs_before, period, previous, _message(ncs_error)),
               capa_panel(review, before, period, previous, _message(review_error)),
               action_panel(review, _message(review_error))]
@@ -144,7 +146,9 @@ async def dashboard(request: Request, _user: CurrentUser, api: Api, since: str =
                "sources": pareto_rows(_rows(review, "nonconformity_sources"),
                                       _rows(before, "nonconformity_sources"), "source",
                                       period, previous)}
-    return render(request, "dash_index.html", status_code=status, paretos=paretos,
+    return render(request, "dash_index.html", status_code=status,
+                  paretos=paretos, objectives=objectives, objectives_error=objectives_error,
+                  objective_value=shown,
                   title="Management review", form=form, errors=errors,
                   week_choices=WEEK_CHOICES, period=period, previous=previous, panels=panels,
                   review=review, review_error=_message(review_error),
