@@ -17,6 +17,7 @@ from shared.vocabulary import CauseCategory
 
 from .domain import ActionKind, ActionStatus, CapaKind, CapaStatus, EffectivenessResult
 from .domain.root_cause import AnalysisStatus
+from .supplier_models import Scar, ScarCounter, Supplier
 
 __all__ = [
     "ActionRow",
@@ -34,7 +35,10 @@ __all__ = [
     "Reminder",
     "RootCauseAnalysis",
     "RootCauseSubmission",
+    "Scar",
+    "ScarCounter",
     "SignatureRow",
+    "Supplier",
     "metadata",
 ]
 
@@ -81,6 +85,8 @@ class Capa(SQLModel, table=True):
     overdue_notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # "<last audit sequence>:<HMAC>" (domain.audit_chain): shows a truncated trail.
     audit_head: str | None = Field(default=None, max_length=100)
+    # The supplier the problem came from (canonical code), from the NC or a PATCH.
+    supplier_code: str | None = Field(default=None, max_length=32, index=True)
 
 
 class CapaCounter(SQLModel, table=True):

@@ -7,7 +7,7 @@ version; any other change is a new ``.vN`` type emitted beside the old one.
 Each producing service's types live in their own module beside this one.
 """
 
-from shared.events import capa, nonconformity, notifications
+from shared.events import capa, nonconformity, notifications, suppliers
 from shared.events.base import (
     CAPA_TOPIC,
     NONCONFORMITY_TOPIC,
@@ -34,5 +34,6 @@ __all__ = [
 
 CATALOG: dict[str, type[EventData]] = {
     model.event_type: model
-    for model in (*nonconformity.EVENTS, *capa.EVENTS, *notifications.EVENTS)
+    for model in (*nonconformity.EVENTS, *capa.EVENTS, *suppliers.EVENTS,
+                  *notifications.EVENTS)
 }

@@ -1,8 +1,20 @@
 """Thin FastAPI routers: parse, authorize, call a use case (errors map in shared.http)."""
 
-from . import actions, analysis, capas, evidence, records, signatures, work
+from . import (
+           actions,
+           analysis,
+           capas,
+           evidence,
+           records,
+           scars,
+           signatures,
+           supplier_response,
+           suppliers,
+           work,
+)
 
 ROUTERS = [capas.router, analysis.router, actions.router, records.router, evidence.router,
-           signatures.router, work.router]
+           signatures.router, work.router, suppliers.router, scars.router,
+           supplier_response.router]
 
 __all__ = ["ROUTERS"]

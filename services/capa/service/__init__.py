@@ -18,6 +18,7 @@ from ..settings import CapaSettings
 from .actions import detect_overdue
 from .opening import OpeningPolicy, escalation_handler, recurrence_handler
 from .reminders import send_reminders
+from .scar_schedule import detect_overdue_scars, remind_scars
 
 SERVICE = "capa"
 
@@ -64,7 +65,9 @@ async def run_overdue_checks(sessions: SessionFactory, *, interval: float,
                              clock: Callable[[], datetime] = utcnow) -> None:
     """The periodic overdue job."""
     async def tick() -> None:
-        await detect_overdue(sessions, now=clock())
+        now = clock()
+        await detect_overdue(sessions, now=now)
+        await detect_overdue_scars(sessions, now=now)
 
     await every(interval, stop, tick, what="overdue check")
 
@@ -74,6 +77,8 @@ async def run_reminders(sessions: SessionFactory, *, interval: float, days: int,
                         clock: Callable[[], datetime] = utcnow) -> None:
     """The periodic reminder job (``service.reminders``)."""
     async def tick() -> None:
-        await send_reminders(sessions, now=clock(), days=days)
+        now = clock()
+        await send_reminders(sessions, now=now, days=days)
+        await remind_scars(sessions, now=now, days=days)
 
     await every(interval, stop, tick, what="reminder check")
