@@ -24,7 +24,7 @@ from services.capa.app import create_app
 from services.capa.models import AuditEntry, OutboxMessage
 from services.capa.settings import CapaSettings
 from shared.db import utcnow
-from tests.conftest import BUS_MIGRATIONS, SERVICE_MIGRATIONS, DatabaseFactory, migrate, running
+from tests.conftest import BUS_MIGRATIONS, SERVICE_MIGRATIONS, migrate, running
 from tests.integration.capa.conftest import TEST_AUDIT_KEY, Capas
 
 LINK = re.compile(r"http://ui\.test/supplier-response/([A-Za-z0-9_-]{43})")

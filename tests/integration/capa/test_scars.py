@@ -63,8 +63,9 @@ async def test_register_roles_codes_and_search(desk: ScarDesk) -> None:
     stale = await desk.client.patch("/v1/suppliers/acme-seals", json={"criticality": "low"},
                                     headers=desk.as_("manager", **{"If-Match": '"9"'}))
     assert stale.status_code == 412
+    fresh = desk.as_("manager", **{"If-Match": one.headers["etag"]})
     edited = await desk.client.patch("/v1/suppliers/acme-seals", json={"criticality": "low"},
-                                     headers=desk.as_("manager", **{"If-Match": one.headers["etag"]}))
+                                     headers=fresh)
     assert edited.status_code == 200 and edited.json()["criticality"] == "low"
     assert [e["changed"] for e in await desk.events("capaflow.supplier.updated.v1")] == [
         ["criticality"]]

@@ -121,7 +121,7 @@ def test_hostile_markup(text: str, hostile: bool) -> None:
 
 @pytest.mark.parametrize("given, code", [
     ("acme-seals", "acme-seals"), (" ACME_Seals ", "acme-seals"), ("Acme.Seals", "acme-seals"),
-    ("acme -- seals", "acme-seals"), ("ＡＣＭＥ", "acme"), ("a1", "a1"),
+    ("acme -- seals", "acme-seals"), ("\uff21\uff23\uff2d\uff25", "acme"), ("a1", "a1"),
 ])
 def test_supplier_codes_have_one_form(given: str, code: str) -> None:
     assert canonical_code(given) == code
