@@ -12,8 +12,8 @@ from sqlalchemy import JSON, Column, String, Text
 from sqlmodel import Field, SQLModel
 
 from shared.db import UTCDateTime
+from shared.vocabulary import ScarStatus
 
-from .domain.scar import ScarStatus
 from .domain.supplier import SupplierCriticality
 
 

@@ -12,8 +12,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from shared.evidence.attach import EvidencePublic
 from shared.inputs import IsoDate
 from shared.text import SOME_VISIBLE
+from shared.vocabulary import ScarStatus
 
-from .domain.scar import ScarStatus
 from .domain.supplier import CODE_INPUT_PATTERN, CODE_MAX, SupplierCriticality, canonical_code
 from .request_rules import LongText, ShortText, _without_null, not_null
 

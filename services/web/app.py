@@ -44,7 +44,10 @@ from .pages import (
     nc_bulk,
     nonconformities,
     oidc_sign_in,
+    scars,
     subscriptions,
+    supplier_response,
+    suppliers,
 )
 from .session import SessionStore
 from .session_middleware import SessionMiddleware
@@ -133,4 +136,5 @@ def _page_modules() -> list[ModuleType]:
     # Each area of the UI is one module with a `router`, listed here so the
     # composition root shows the whole UI at a glance.
     return [auth, oidc_sign_in, home, nonconformities, nc_actions, nc_bulk, capas,
-            capa_forms, capa_actions, assign, evidence, dashboard, subscriptions, lessons]
+            capa_forms, capa_actions, assign, evidence, dashboard, subscriptions, lessons,
+            suppliers, scars, supplier_response]

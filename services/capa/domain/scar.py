@@ -16,18 +16,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from shared.errors import Conflict, Invalid
-
-
-class ScarStatus(StrEnum):
-    # Sent, nothing submitted yet (the supplier may be keeping a draft).
-    sent = "sent"
-    # The supplier submitted a response; the engineer judges it.
-    responded = "responded"
-    # The response was not good enough: back to the supplier, same link.
-    rejected = "rejected"
-    accepted = "accepted"
-    # Withdrawn by the engineer: the link stops working.
-    revoked = "revoked"
+from shared.vocabulary import ScarStatus
 
 
 class ScarMove(StrEnum):

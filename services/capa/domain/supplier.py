@@ -7,8 +7,6 @@ codes too) and two spellings of one code ("ACME Seals", "acme_seals") are the
 same supplier.
 """
 
-from enum import StrEnum
-
 from shared.supplier_code import (
     CODE_INPUT_PATTERN,
     CODE_MAX,
@@ -17,15 +15,8 @@ from shared.supplier_code import (
     InvalidCode,
     canonical_code,
 )
+from shared.vocabulary import SupplierCriticality
 
 __all__ = ["CODE_INPUT_PATTERN", "CODE_MAX", "CODE_MIN", "CODE_PATTERN", "InvalidCode",
            "SupplierCriticality", "canonical_code"]
 
-
-class SupplierCriticality(StrEnum):
-    """How much a failure of the supplier hurts: sets how closely it is watched."""
-
-    critical = "critical"
-    high = "high"
-    medium = "medium"
-    low = "low"

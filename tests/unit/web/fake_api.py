@@ -177,7 +177,7 @@ class FakeApi:
             return self._root_cause(request, item["id"], body)
         if rest == ["actions"] and request.method == "GET":
             return httpx.Response(200, json=self.actions.get(item["id"], []))
-        if rest in (["actions"], ["effectiveness-verifications"]):
+        if rest in (["actions"], ["effectiveness-verifications"], ["scars"]):
             return httpx.Response(200, json=[])
         if rest == ["audit-trail"]:
             return httpx.Response(200, json={"items": [], "next_cursor": None})
