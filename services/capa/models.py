@@ -17,7 +17,7 @@ from shared.vocabulary import CauseCategory
 
 from .domain import ActionKind, ActionStatus, CapaKind, CapaStatus, EffectivenessResult
 from .domain.root_cause import AnalysisStatus
-from .supplier_models import Scar, ScarCounter, Supplier
+from .supplier_models import Scar, ScarCounter, Supplier, SupplierNonconformity
 
 __all__ = [
     "ActionRow",
@@ -39,6 +39,7 @@ __all__ = [
     "ScarCounter",
     "SignatureRow",
     "Supplier",
+    "SupplierNonconformity",
     "metadata",
 ]
 

@@ -83,3 +83,17 @@ class ScarCounter(SQLModel, table=True):
 
     year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     last_sequence: int = 0
+
+
+class SupplierNonconformity(SQLModel, table=True):
+    """An NC attributed to a supplier, as the nonconformity service's events say
+    (service.attribution): what the scorecards count. The CAPA service reads no
+    other service's tables, so it keeps this much of each such NC."""
+
+    __tablename__ = "supplier_nonconformities"
+
+    nonconformity_id: UUID = Field(primary_key=True)
+    supplier_code: str = Field(max_length=32, index=True)
+    number: str = Field(max_length=32)
+    severity: str = Field(max_length=16)
+    reported_at: datetime = Field(sa_type=UTCDateTime)

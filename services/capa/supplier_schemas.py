@@ -196,3 +196,26 @@ class ScarForSupplier(BaseModel):
                                                     "(or a note with the acceptance)")
     evidence: list[EvidencePublic]
     link_expires_at: datetime
+
+
+class ScorecardPublic(BaseModel):
+    rank: int = Field(description="1 = needs attention most (most NCs, open items, "
+                                  "slowest response)")
+    supplier_code: str
+    name: str | None = Field(description="From the register; null for a code only NCs name")
+    criticality: str | None
+    nonconformities: int = Field(description="NCs naming the supplier reported in the period")
+    repeat_rate: float | None = Field(description="Share of those within 90 days after an "
+                                                  "earlier NC of the supplier")
+    scars_sent: int
+    median_response_days: float | None = Field(description="Sending to first response, over "
+                                                           "the period's SCARs")
+    on_time_closure: float | None = Field(description="Share of the period's due or decided "
+                                                      "SCARs accepted by their due date")
+    open_items: int = Field(description="Open SCARs and open CAPAs naming the supplier, now")
+
+
+class ScorecardReport(BaseModel):
+    since: datetime
+    until: datetime
+    items: list[ScorecardPublic]

@@ -1,5 +1,6 @@
 """The supplier register: quality managers register and edit, people read."""
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -9,7 +10,7 @@ from shared.auth import Principal
 from shared.errors import NotFound
 from shared.http.auth import require_roles
 from shared.http.concurrency import IfMatch
-from shared.inputs import NO_NUL
+from shared.inputs import NO_NUL, QueryTime
 
 from ..domain.supplier import (
     CODE_INPUT_PATTERN,
@@ -18,8 +19,15 @@ from ..domain.supplier import (
     SupplierCriticality,
     canonical_code,
 )
+from ..service.scorecards import supplier_scorecards
 from ..service.suppliers import get_supplier, list_suppliers, register_supplier, update_supplier
-from ..supplier_schemas import SupplierCreate, SupplierPage, SupplierPublic, SupplierUpdate
+from ..supplier_schemas import (
+    ScorecardReport,
+    SupplierCreate,
+    SupplierPage,
+    SupplierPublic,
+    SupplierUpdate,
+)
 from .deps import NowDep, Reader, SessionsDep, with_etag
 
 router = APIRouter(prefix="/v1/suppliers", tags=["suppliers"])
@@ -46,6 +54,17 @@ async def register(body: SupplierCreate, sessions: SessionsDep, principal: Quali
     view = await register_supplier(sessions, request=body, principal=principal, now=now)
     return with_etag(view, view.version, status_code=201,
                      location=f"/v1/suppliers/{view.code}")
+
+
+@router.get("/scorecards", response_model=ScorecardReport,
+            summary="Scorecards of every supplier for a period, worst first (default: the "
+                    "last 90 days)")
+async def scorecards(sessions: SessionsDep, _: Reader, now: NowDep,
+                     since: QueryTime | None = None,
+                     until: QueryTime | None = None) -> ScorecardReport:
+    until = until or now
+    return await supplier_scorecards(sessions, since=since or until - timedelta(days=90),
+                                     until=until)
 
 
 @router.get("/{code}", response_model=SupplierPublic)

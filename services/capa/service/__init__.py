@@ -10,11 +10,17 @@ from datetime import datetime
 
 from shared.db import SessionFactory, utcnow
 from shared.events.catalog import NONCONFORMITY_TOPIC
-from shared.events.nonconformity import NonconformityEscalated, NonconformityRecurred
+from shared.events.nonconformity import (
+    NonconformityEscalated,
+    NonconformityRecurred,
+    NonconformityReported,
+    NonconformityUpdated,
+)
 from shared.inbox import HandlerTable
 from shared.runtime import BackgroundJob, ServiceRuntime, Subscriptions, every
 
 from ..settings import CapaSettings
+from . import attribution
 from .actions import detect_overdue
 from .opening import OpeningPolicy, escalation_handler, recurrence_handler
 from .reminders import send_reminders
@@ -37,6 +43,9 @@ def handlers(settings: CapaSettings, *, clock: Callable[[], datetime] = utcnow
                                                               clock=clock),
         # A recurrence of an NC whose CAPA is open is linked to that CAPA.
         NonconformityRecurred: recurrence_handler(clock=clock),
+        # NCs naming a supplier are counted on its scorecard.
+        NonconformityReported: attribution.on_reported,
+        NonconformityUpdated: attribution.on_updated,
     }
 
 

@@ -25,10 +25,10 @@ from shared.outbox import record_event
 
 from ..domain import CapaKind, CapaStatus, capa_number, due_date_for, risk_score
 from ..domain.ownership import NO_POLICY, OwnerPolicy
-from ..domain.supplier import InvalidCode, canonical_code
 from ..domain.workflow import TERMINAL
 from ..models import Capa, CapaCounter, CapaNonconformity
 from ..schemas import CapaCreate, CapaPublic
+from .attribution import supplier_code_of
 from .common import SYSTEM, capa_view, event_fields, record_change
 
 log = logging.getLogger(__name__)
@@ -143,20 +143,6 @@ async def open_capa(sessions: SessionFactory, *, request: CapaCreate, principal:
     return view
 
 
-def _supplier_code(value: str | None) -> str | None:
-    """The NC's supplier as given (the nonconformity service stores it canonical); an
-    event cannot be refused, so a code that is not one is left out, not failed on.
-    Not checked against the register: the NC names who it came from, and the
-    register may list them later."""
-    if not value:
-        return None
-    try:
-        return canonical_code(value)
-    except InvalidCode:
-        log.warning("an escalated NC names no valid supplier code; left out")
-        return None
-
-
 def escalation_handler(policy: OpeningPolicy, *, clock: Clock) -> Handler:
     async def open_for_escalation(session: AsyncSession,
                                   event: ConsumedEvent[NonconformityEscalated]) -> None:
@@ -175,7 +161,7 @@ def escalation_handler(policy: OpeningPolicy, *, clock: Clock) -> Handler:
             owner=owner or (chosen[0] if chosen else None),
             nonconformity_id=data.nonconformity_id, source=data.source,
             linked_via="escalated", causation=event.causation(),
-            supplier_code=_supplier_code(data.supplier_code))
+            supplier_code=supplier_code_of(data.supplier_code))
         if chosen:
             log.info("%s owned by %s (owner policy rule %s)", capa.number, *chosen)
 

@@ -63,8 +63,15 @@ async def require_supplier(session: AsyncSession, code: str) -> Supplier:
     return supplier
 
 
+# Codes that name a page of the register, not a supplier (GET /v1/suppliers/scorecards).
+RESERVED_CODES = frozenset({"scorecards", "new"})
+
+
 async def register_supplier(sessions: SessionFactory, *, request: SupplierCreate,
                             principal: Principal, now: datetime) -> SupplierPublic:
+    if request.code in RESERVED_CODES:
+        raise Conflict(f"'{request.code}' names a page of the register; choose another "
+                       "code.", title="Supplier code taken", supplier_code=request.code)
     row = Supplier(code=request.code, name=request.name, supplies=request.supplies,
                    search_text=_search_text(request.name, request.code),
                    criticality=request.criticality,

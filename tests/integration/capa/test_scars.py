@@ -4,6 +4,7 @@ dies when revoked or expired (the same 404 as an unknown one), is rate-limited;
 draft -> submit -> reject -> resubmit -> accept; the token is in no event, no
 audit entry and no column; bad input is a clear 4xx."""
 
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,10 +14,13 @@ import pytest
 from sqlmodel import select
 
 from services.capa.api.deps import clock
-from services.capa.supplier_models import Scar
+from services.capa.supplier_models import Scar, SupplierNonconformity
 from shared.db import utcnow
+from shared.events.base import NONCONFORMITY_TOPIC, Severity
+from shared.events.envelope import new_event, to_record
+from shared.events.nonconformity import NonconformityReported, NonconformityUpdated
 from tests import evidence_samples as samples
-from tests.conftest import DatabaseFactory
+from tests.conftest import DatabaseFactory, eventually
 from tests.integration.capa.scar_harness import (
     MailBox,
     ScarDesk,
@@ -326,3 +330,52 @@ async def test_reminder_and_overdue(desk: ScarDesk) -> None:
     assert overdue["scar_id"] == scar["id"] and overdue["status"] == "sent"
     [soon] = await desk.events("capaflow.scar.due_soon.v1")
     assert soon["days_left"] == 2
+
+
+async def test_scorecards_count_ncs_scars_and_open_items(desk: ScarDesk) -> None:
+    await desk.supplier()
+    await desk.supplier(code="gasket-works", name="Gasket Works", contacts=[])
+    now = utcnow()
+    reported = [NonconformityReported(
+        nonconformity_id=uuid.uuid4(), number=f"NC-2026-{i:05d}", title="Gaskets harden",
+        severity=Severity.major, source="supplier", supplier_code=code,
+        reported_at=now - timedelta(days=days))
+        for i, (code, days) in enumerate([("acme-seals", 20), ("acme-seals", 10),
+                                          ("gasket-works", 5), ("ACME seals", 200)])]
+    moved = NonconformityUpdated(**{**reported[2].model_dump(), "supplier_code": None},
+                                 changed_fields=["supplier_code"], updated_by="e",
+                                 updated_at=now)
+    bus = desk.app.state.runtime.bus
+    await bus.publish([to_record(new_event(service="nonconformity", data=e), NONCONFORMITY_TOPIC)
+                       for e in (*reported, moved)])
+
+    async def attributed() -> bool:
+        async with desk.app.state.runtime.sessions() as session:
+            rows = (await session.exec(select(SupplierNonconformity))).all()
+        return {r.supplier_code for r in rows} == {"acme-seals"} and len(rows) == 3
+
+    await eventually(attributed, timeout=15, message="NCs attributed from the events")
+    _, token = await desk.sent_scar()
+    assert (await desk.client.put("/v1/supplier-response", json=complete_response(),
+                                  headers=desk.link(token))).status_code == 200
+    assert (await desk.client.post("/v1/supplier-response/submission",
+                                   headers=desk.link(token))).status_code == 200
+    await desk.sent_scar()  # still open
+    cards = await desk.client.get("/v1/suppliers/scorecards", headers=desk.as_("reporter"))
+    assert cards.status_code == 200, cards.text
+    by_code = {c["supplier_code"]: c for c in cards.json()["items"]}
+    acme = by_code["acme-seals"]
+    assert acme["rank"] == 1 and acme["name"] == "Acme Seals GmbH"
+    assert acme["nonconformities"] == 2 and acme["repeat_rate"] == 0.5
+    assert acme["scars_sent"] == 2 and acme["open_items"] == 2
+    assert acme["median_response_days"] == 0.0 and acme["on_time_closure"] is None
+    assert by_code["gasket-works"]["nonconformities"] == 0
+    assert by_code["gasket-works"]["median_response_days"] is None
+    for bad in ({"since": "2026-12-01T00:00:00Z", "until": "2026-11-01T00:00:00Z"},
+                {"since": "1900-01-01T00:00:00Z"}, {"until": "9999-01-01T00:00:00Z"}):
+        refused = await desk.client.get("/v1/suppliers/scorecards", params=bad,
+                                        headers=desk.as_("reporter"))
+        assert refused.status_code == 422, bad
+    taken = await desk.client.post("/v1/suppliers", json={
+        "code": "Scorecards", "name": "x", "criticality": "low"}, headers=desk.as_("manager"))
+    assert taken.status_code == 409

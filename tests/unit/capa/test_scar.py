@@ -23,6 +23,7 @@ from services.capa.domain.scar import (
     token_digest,
     well_formed,
 )
+from services.capa.domain.scorecard import ScarFacts, check_period, ranked, scorecard
 from services.capa.domain.supplier import InvalidCode, canonical_code
 from shared.errors import Invalid
 from shared.http.rate_limit import SlidingWindow
@@ -146,3 +147,43 @@ def test_sliding_window() -> None:
     window.hit("b")
     window.hit("c")  # forgets the least recently used key
     assert "a" not in window._hits and window.blocked("b") is None
+
+
+def _scar(sent: datetime, *, due_days: int = 14, responded: float | None = None,
+          accepted: float | None = None, open_: bool = False) -> ScarFacts:
+    return ScarFacts(supplier_code="acme", sent_at=sent,
+                     due_date=(sent + timedelta(due_days)).date(),
+                     first_responded_at=sent + timedelta(days=responded) if responded else None,
+                     accepted_at=sent + timedelta(days=accepted) if accepted else None,
+                     open=open_)
+
+
+def test_a_scorecard_counts_the_period() -> None:
+    since, until = NOW - timedelta(days=90), NOW
+    card = scorecard(
+        "acme", nc_times=[since + timedelta(days=d) for d in (1, 10, 200)],
+        earlier_nc=since - timedelta(days=5),
+        scars=[_scar(since + timedelta(days=2), responded=3, accepted=10),
+               _scar(since + timedelta(days=3), responded=6, accepted=20),  # late
+               _scar(since + timedelta(days=80), open_=True),  # not due yet
+               _scar(since - timedelta(days=30), responded=1, accepted=2)],  # before
+        open_capas=2, since=since, until=until)
+    assert card.nonconformities == 2  # day 200 lies after the period
+    assert card.repeat_rate == 1.0  # both within 90 days after the one before
+    assert card.scars_sent == 3 and card.median_response_days == 4.5
+    assert card.on_time_closure == 0.5 and card.open_items == 3
+
+
+def test_empty_figures_are_null_and_the_ranking_puts_trouble_first() -> None:
+    since, until = NOW - timedelta(days=30), NOW
+    quiet = scorecard("quiet", nc_times=[], earlier_nc=None, scars=[], open_capas=0,
+                      since=since, until=until)
+    assert (quiet.repeat_rate, quiet.median_response_days, quiet.on_time_closure) == (
+        None, None, None)
+    busy = scorecard("busy", nc_times=[since + timedelta(days=1)], earlier_nc=None, scars=[],
+                     open_capas=1, since=since, until=until)
+    assert busy.repeat_rate == 0.0
+    assert [(c.supplier_code, c.rank) for c in ranked([quiet, busy])] == [("busy", 1),
+                                                                          ("quiet", 2)]
+    assert check_period(until, since) and check_period(since, since + timedelta(days=4000))
+    assert check_period(since, until) is None

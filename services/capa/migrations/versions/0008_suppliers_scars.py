@@ -1,4 +1,5 @@
-"""supplier register, supplier corrective action requests (SCAR), a CAPA's supplier
+"""supplier register, supplier corrective action requests (SCAR), a CAPA's supplier,
+NCs attributed to suppliers (for the scorecards)
 
 Revision ID: 0008
 Revises: 0007
@@ -64,6 +65,16 @@ def upgrade() -> None:
         sa.Column("year", sa.Integer(), primary_key=True, autoincrement=False),
         sa.Column("last_sequence", sa.Integer(), nullable=False),
     )
+    op.create_table(
+        "supplier_nonconformities",
+        sa.Column("nonconformity_id", sa.Uuid(), primary_key=True),
+        sa.Column("supplier_code", sa.String(32), nullable=False),
+        sa.Column("number", sa.String(32), nullable=False),
+        sa.Column("severity", sa.String(16), nullable=False),
+        sa.Column("reported_at", UTCDateTime(), nullable=False),
+    )
+    op.create_index("ix_supplier_nonconformities_supplier_code", "supplier_nonconformities",
+                    ["supplier_code"])
     with op.batch_alter_table("capas") as batch:
         batch.add_column(sa.Column("supplier_code", sa.String(32), nullable=True))
     op.create_index("ix_capas_supplier_code", "capas", ["supplier_code"])
@@ -73,6 +84,8 @@ def downgrade() -> None:
     op.drop_index("ix_capas_supplier_code", "capas")
     with op.batch_alter_table("capas") as batch:
         batch.drop_column("supplier_code")
+    op.drop_index("ix_supplier_nonconformities_supplier_code", "supplier_nonconformities")
+    op.drop_table("supplier_nonconformities")
     op.drop_table("scar_counters")
     op.drop_index("ix_scars_supplier_code", "scars")
     op.drop_index("ix_scars_capa_id", "scars")
