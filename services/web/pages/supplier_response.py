@@ -86,7 +86,7 @@ def _page(request: Request, scar: dict[str, Any], *, values: dict[str, Any],
     whys += [{"why": "", "because": ""}] * max(0, 5 - len(whys))
     actions = list(values.get("corrective_actions") or [])
     actions += [{"description": "", "due_date": ""}] * max(0, 3 - len(actions))
-    stage = {ScarStatus.rejected: "returned", ScarStatus.accepted: "done",
+    stage = {ScarStatus.rejected: "returned", ScarStatus.accepted: "concluded",
              ScarStatus.responded: "with_engineer"}.get(ScarStatus(scar["status"]), "")
     return render(request, "supplier_response.html", status_code=status, stage=stage,
                   title=f"Response to {scar['number']}", scar=scar, values=values,

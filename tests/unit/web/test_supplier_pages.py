@@ -186,3 +186,28 @@ def test_a_scar_page_judges_the_response(ui: TestClient, fake_api: FakeApi) -> N
     assert decided == [{"decision": "reject", "reason": "Transit stock"}]
     assert ui.post(f"/scars/{SCAR_ID}/decision",
                    data={"decision": "accept"}).status_code == 403  # no CSRF token
+
+
+def test_scorecards_page(ui: TestClient, fake_api: FakeApi) -> None:
+    asked: list[httpx.Request] = []
+
+    def cards(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        return httpx.Response(200, json={
+            "since": "2026-09-08T00:00:00Z", "until": "2026-12-07T00:00:00Z",
+            "items": [{"rank": 1, "supplier_code": "acme-seals", "name": "Acme Seals",
+                       "criticality": "high", "nonconformities": 3, "repeat_rate": 0.667,
+                       "scars_sent": 2, "median_response_days": 4.5, "on_time_closure": 0.5,
+                       "open_items": 1},
+                      {"rank": 2, "supplier_code": "ghost", "name": None, "criticality": None,
+                       "nonconformities": 1, "repeat_rate": 0.0, "scars_sent": 0,
+                       "median_response_days": None, "on_time_closure": None,
+                       "open_items": 0}]})
+
+    fake_api.on("GET", "/v1/suppliers/scorecards", cards)
+    sign_in(ui, "reporter")
+    page = ui.get("/suppliers/scorecards", params={"since": "2026-09-08", "until": "junk"})
+    assert page.status_code == 200
+    assert "67 %" in page.text and "4.5" in page.text and "(not registered)" in page.text
+    assert asked[-1].url.params["since"] == "2026-09-08T00:00:00Z"
+    assert "until" not in asked[-1].url.params
