@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.json_schema import SkipJsonSchema
 
 from shared.evidence.attach import EvidencePublic
 from shared.inputs import IsoDate
@@ -45,13 +46,16 @@ class Contact(Request):
     email: Email
 
 
+Contacts = Annotated[list[Contact], Field(max_length=10)]
+
+
 class SupplierCreate(Request):
     code: SupplierCode = Field(description="Short unique code; stored lower-case with "
                                            "words joined by '-' (\"ACME Seals\" -> acme-seals)")
     name: ShortText
     supplies: LongText | None = Field(default=None, description="What they supply")
     criticality: SupplierCriticality
-    contacts: list[Contact] = Field(default_factory=list, max_length=10)
+    contacts: Contacts = Field(default_factory=list)
 
 
 class SupplierUpdate(Request):
@@ -59,9 +63,8 @@ class SupplierUpdate(Request):
     supplies: LongText | None = None
     criticality: Annotated[SupplierCriticality | None,
                            _without_null(SupplierCriticality)] = None
-    contacts: Annotated[list[Contact] | None,
-                        Field(max_length=10),
-                        _without_null(list[Contact])] = None
+    # Not _without_null: its schema would name Contact by a $ref of its own.
+    contacts: Contacts | SkipJsonSchema[None] = None
 
     def model_post_init(self, _: Any) -> None:
         for name in ("name", "criticality", "contacts"):
@@ -98,9 +101,12 @@ class ScarCreate(Request):
                                           "response form and in the e-mail")
 
 
+# service.scars.decide_scar: a rejection says why (and may move the due date); an
+# acceptance moves no due date.
 REJECT_NEEDS_REASON: dict[str, Any] = {
     "if": {"properties": {"decision": {"const": "reject"}}, "required": ["decision"]},
-    "then": {"required": ["reason"], "properties": {"reason": {"type": "string"}}}}
+    "then": {"required": ["reason"], "properties": {"reason": {"type": "string"}}},
+    "else": {"properties": {"due_date": {"type": "null"}}}}
 
 
 class ScarDecision(Request):

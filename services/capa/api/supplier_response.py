@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from shared.evidence.attach import EvidencePublic
 from shared.http.app import EvidenceDep
+from shared.http.errors import PROBLEM_CONTENT
 from shared.http.uploads import (
     DOWNLOAD_RESPONSES,
     UPLOAD_OPENAPI,
@@ -27,9 +28,11 @@ from .deps import NowDep, SessionsDep
 from .supplier_link import LinkToken
 
 router = APIRouter(prefix="/v1/supplier-response", tags=["supplier response (link)"])
+# 404 (documented on every route) is also the answer for a link that is unknown,
+# expired or revoked; 429 is this area's own.
 _LINK: dict[int | str, dict[str, Any]] = {
-    404: {"description": "The link is unknown, expired or revoked"},
-    429: {"description": "Too many requests with this link or from this address"}}
+    429: {"description": "Too many requests with this link or from this address",
+          "content": PROBLEM_CONTENT}}
 
 
 @router.get("", response_model=ScarForSupplier, responses=_LINK,

@@ -14,7 +14,10 @@ The figures, per supplier:
 - ``open_items``: SCARs still open and CAPAs still open naming the supplier, now.
 
 The ranking puts the suppliers that need attention first: most NCs, then most
-open items, then the slowest response.
+open items, then the slowest response. A period that ends before it starts is
+empty (its counts zero, its rates null), as the management-review figures
+treat it: no schema can compare two parameters, so refusing it would be a rule
+clients cannot see.
 """
 
 from collections.abc import Iterable, Sequence
@@ -86,11 +89,3 @@ def ranked(cards: Iterable[Scorecard]) -> list[Scorecard]:
     ordered = sorted(cards, key=key)
     return [Scorecard(**{**card.__dict__, "rank": i}) for i, card in enumerate(ordered, 1)]
 
-
-def check_period(since: datetime, until: datetime, *, max_days: int = 5 * 366) -> str | None:
-    """Why the period cannot be scored, or None."""
-    if since >= until:
-        return "since must lie before until"
-    if until - since > timedelta(days=max_days):
-        return f"a period spans at most {max_days} days"
-    return None

@@ -8,10 +8,9 @@ from sqlalchemy import func, or_
 from sqlmodel import col, select
 
 from shared.db import SessionFactory
-from shared.errors import Invalid
 
 from ..domain.scar import AWAITING_SUPPLIER
-from ..domain.scorecard import REPEAT_WINDOW, ScarFacts, check_period, ranked, scorecard
+from ..domain.scorecard import REPEAT_WINDOW, ScarFacts, ranked, scorecard
 from ..domain.workflow import OPEN_STATES
 from ..models import Capa
 from ..supplier_models import Scar, Supplier, SupplierNonconformity
@@ -22,9 +21,6 @@ OPEN_SCAR = [*(s.value for s in AWAITING_SUPPLIER), "responded"]
 
 async def supplier_scorecards(sessions: SessionFactory, *, since: datetime,
                               until: datetime) -> ScorecardReport:
-    problem = check_period(since, until)
-    if problem:
-        raise Invalid(f"The period cannot be scored: {problem}.", [("since", problem)])
     async with sessions() as session:
         register = {s.code: s for s in (await session.exec(select(Supplier))).all()}
         ncs = (await session.exec(

@@ -371,8 +371,13 @@ async def test_scorecards_count_ncs_scars_and_open_items(desk: ScarDesk) -> None
     assert acme["median_response_days"] == 0.0 and acme["on_time_closure"] is None
     assert by_code["gasket-works"]["nonconformities"] == 0
     assert by_code["gasket-works"]["median_response_days"] is None
-    for bad in ({"since": "2026-12-01T00:00:00Z", "until": "2026-11-01T00:00:00Z"},
-                {"since": "1900-01-01T00:00:00Z"}, {"until": "9999-01-01T00:00:00Z"}):
+    inverted = await desk.client.get("/v1/suppliers/scorecards", headers=desk.as_("reporter"),
+                                     params={"since": "2026-12-01T00:00:00Z",
+                                             "until": "2026-11-01T00:00:00Z"})
+    assert inverted.status_code == 200  # an empty period, as the review figures take it
+    assert {c["nonconformities"] for c in inverted.json()["items"]} == {0}
+    for bad in ({"since": "1899-12-31T00:00:00Z"}, {"until": "9999-01-01T00:00:00Z"},
+                {"since": "yesterday"}):
         refused = await desk.client.get("/v1/suppliers/scorecards", params=bad,
                                         headers=desk.as_("reporter"))
         assert refused.status_code == 422, bad

@@ -23,7 +23,7 @@ from services.capa.domain.scar import (
     token_digest,
     well_formed,
 )
-from services.capa.domain.scorecard import ScarFacts, check_period, ranked, scorecard
+from services.capa.domain.scorecard import ScarFacts, ranked, scorecard
 from services.capa.domain.supplier import InvalidCode, canonical_code
 from shared.errors import Invalid
 from shared.http.rate_limit import SlidingWindow
@@ -185,5 +185,7 @@ def test_empty_figures_are_null_and_the_ranking_puts_trouble_first() -> None:
     assert busy.repeat_rate == 0.0
     assert [(c.supplier_code, c.rank) for c in ranked([quiet, busy])] == [("busy", 1),
                                                                           ("quiet", 2)]
-    assert check_period(until, since) and check_period(since, since + timedelta(days=4000))
-    assert check_period(since, until) is None
+    inverted = scorecard("busy", nc_times=[since + timedelta(days=1)], earlier_nc=None,
+                         scars=[_scar(since + timedelta(days=1))], open_capas=0,
+                         since=until, until=since)
+    assert (inverted.nonconformities, inverted.scars_sent, inverted.repeat_rate) == (0, 0, None)
