@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from shared.auth import Principal
 from shared.errors import NotFound
@@ -29,6 +30,18 @@ from ..supplier_schemas import (
     SupplierUpdate,
 )
 from .deps import NowDep, Reader, SessionsDep, with_etag
+
+
+class _SupplierCodeSegment(StringConvertor):
+    """A path segment naming a supplier: any but the register's own pages. Without
+    it, /v1/suppliers/{code} would also match /v1/suppliers/scorecards, so a PATCH
+    there would reach the supplier routes and OPTIONS would advertise their methods
+    (the register refuses those codes: service.suppliers.RESERVED_CODES)."""
+
+    regex = "(?!scorecards$)[^/]+"
+
+
+register_url_convertor("supplier_code", _SupplierCodeSegment())
 
 router = APIRouter(prefix="/v1/suppliers", tags=["suppliers"])
 QualityManager = Annotated[Principal, Depends(require_roles("manager"))]
@@ -67,13 +80,13 @@ async def scorecards(sessions: SessionsDep, _: Reader, now: NowDep,
                                      until=until)
 
 
-@router.get("/{code}", response_model=SupplierPublic)
+@router.get("/{code:supplier_code}", response_model=SupplierPublic)
 async def supplier(code: str, sessions: SessionsDep, _: Reader) -> JSONResponse:
     view = await get_supplier(sessions, code=_canonical(code))
     return with_etag(view, view.version)
 
 
-@router.patch("/{code}", response_model=SupplierPublic,
+@router.patch("/{code:supplier_code}", response_model=SupplierPublic,
               summary="Edit a supplier (quality managers, If-Match)")
 async def edit(code: str, body: SupplierUpdate, sessions: SessionsDep,
                principal: QualityManager, now: NowDep, if_match: IfMatch) -> JSONResponse:

@@ -110,13 +110,22 @@ def link_expiry(now: datetime, *, valid_days: int, due_date: date) -> datetime:
     return max(now + timedelta(days=valid_days), after_due)
 
 
+# The problem type of a date outside the window a SCAR allows (relative to today
+# or to the SCAR): the schema states the calendar's range, but "not in the past"
+# depends on the clock, which no schema can state, so clients (and the project's
+# fuzz test) can tell this refusal from a malformed request.
+DATE_OUTSIDE_WINDOW = "urn:capaflow:problem:date-outside-window"
+
+
 def check_due_date(due: date, today: date, *, max_days: int = 366) -> None:
     if due < today:
         raise Invalid("A SCAR's due date cannot lie in the past.",
-                      [("due_date", f"give {today.isoformat()} or later")])
+                      [("due_date", f"give {today.isoformat()} or later")],
+                      type_uri=DATE_OUTSIDE_WINDOW)
     if due > today + timedelta(days=max_days):
         raise Invalid("A SCAR's due date lies too far ahead.",
-                      [("due_date", f"give a date within {max_days} days")])
+                      [("due_date", f"give a date within {max_days} days")],
+                      type_uri=DATE_OUTSIDE_WINDOW)
 
 
 # -- the supplier's response ------------------------------------------------------------
@@ -176,4 +185,5 @@ def check_action_dates(actions: tuple[PlannedAction, ...], *, sent_on: date,
                f"give a date from {earliest.isoformat()} to {latest.isoformat()}")
               for i, a in enumerate(actions) if not earliest <= a.due_date <= latest]
     if errors:
-        raise Invalid("A corrective action's date is out of range.", errors)
+        raise Invalid("A corrective action's date is out of range.", errors,
+                      type_uri=DATE_OUTSIDE_WINDOW)

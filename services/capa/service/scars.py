@@ -123,9 +123,10 @@ async def send_scar(sessions: SessionFactory, *, capa_id: UUID, request: ScarCre
         contact = next((c for c in supplier.contacts if c["email"] == request.contact_email),
                        None)
         if contact is None:
-            raise Invalid(f"{request.contact_email} is not a contact of {supplier.code}.",
-                          [("contact_email", "Pick one of the supplier's registered contacts "
-                                             "(a quality manager adds contacts).")])
+            # The register's state, not the request's form: a 409 like an unknown supplier.
+            raise Conflict(f"{request.contact_email} is not a contact of {supplier.code}; "
+                           "pick one of its registered contacts (a quality manager adds "
+                           "contacts).", title="Unknown contact", field="contact_email")
         check_due_date(request.due_date, now.date())
         token = issue_token()
         scar = Scar(number=await _next_number(session, now.year), capa_id=capa_id,

@@ -253,15 +253,21 @@ async def test_revoked_expired_and_unknown_links_are_one_404(desk: ScarDesk) -> 
     ("due_date", "yesterday"), ("due_date", "9999-12-31"), ("due_date", "2020-01-01"),
     ("request", "x" * 5001), ("request", "\u200b\u200b"), ("request", "a\u0000b"),
     ("contact_email", "someone@else.example"), ("contact_email", "not an address"),
+    ("due_date", "in a year and a week"),
 ])
 async def test_bad_scar_input_is_a_clear_4xx(desk: ScarDesk, field: str, value: str) -> None:
     await desk.supplier()
     capa = await desk.open()
-    if value == "yesterday":
-        value = (utcnow().date() - timedelta(days=1)).isoformat()
+    today = utcnow().date()
+    value = {"yesterday": (today - timedelta(days=1)).isoformat(),
+             "in a year and a week": (today + timedelta(days=373)).isoformat()}.get(value, value)
     sent = await desk.send(capa["id"], **{field: value})
-    assert sent.status_code == 422, sent.text
+    # Not one of the register's contacts is the register's state: 409, like an
+    # unknown supplier. A date outside today's window has its own problem type.
+    assert sent.status_code == (409 if value == "someone@else.example" else 422), sent.text
     assert field in sent.text
+    if field == "due_date" and not value.startswith("9999"):
+        assert sent.json()["type"] == "urn:capaflow:problem:date-outside-window"
     assert desk.box.messages == []
 
 
