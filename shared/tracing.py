@@ -41,7 +41,9 @@ if TYPE_CHECKING:
 
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 # Probes and scrapes every few seconds would drown the traces people look at.
-UNTRACED_URLS = "/healthz,/readyz,/metrics"
+# /supplier-response/: the web UI's link page carries a SCAR's token in its path,
+# which a span's URL attributes would keep (docs/DESIGN.md, "Suppliers and SCARs").
+UNTRACED_URLS = "/healthz,/readyz,/metrics,/supplier-response/"
 
 
 @dataclass(frozen=True)

@@ -112,3 +112,26 @@ __all__ = [
     "Severity",
     "Source",
 ]
+
+
+class ScarStatus(StrEnum):
+    """Where a supplier corrective action request stands (capa's domain.scar has the moves)."""
+
+    # Sent, nothing submitted yet (the supplier may be keeping a draft).
+    sent = "sent"
+    # The supplier submitted a response; the engineer judges it.
+    responded = "responded"
+    # The response was not good enough: back to the supplier, same link.
+    rejected = "rejected"
+    accepted = "accepted"
+    # Withdrawn by the engineer: the link stops working.
+    revoked = "revoked"
+
+
+class SupplierCriticality(StrEnum):
+    """How much a supplier's failure hurts: how closely it is watched."""
+
+    critical = "critical"
+    high = "high"
+    medium = "medium"
+    low = "low"

@@ -18,6 +18,7 @@ from shared.vocabulary import CauseCategory
 from .domain import ActionKind, ActionStatus, CapaKind, CapaStatus, EffectivenessResult
 from .domain.root_cause import AnalysisStatus
 from .models_review import ManagementReviewMeeting, QualityObjective, ReviewDecision
+from .supplier_models import Scar, ScarCounter, Supplier, SupplierNonconformity
 
 __all__ = [
     "ActionRow",
@@ -40,7 +41,11 @@ __all__ = [
     "ReviewDecision",
     "RootCauseAnalysis",
     "RootCauseSubmission",
+    "Scar",
+    "ScarCounter",
     "SignatureRow",
+    "Supplier",
+    "SupplierNonconformity",
     "metadata",
 ]
 
@@ -87,6 +92,8 @@ class Capa(SQLModel, table=True):
     overdue_notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # "<last audit sequence>:<HMAC>" (domain.audit_chain): shows a truncated trail.
     audit_head: str | None = Field(default=None, max_length=100)
+    # The supplier the problem came from (canonical code), from the NC or a PATCH.
+    supplier_code: str | None = Field(default=None, max_length=32, index=True)
 
 
 class CapaCounter(SQLModel, table=True):

@@ -42,6 +42,7 @@ from .request_rules import (
     not_null,
 )
 from .signature_schemas import SignatureInput, SignaturePublic
+from .supplier_schemas import SupplierCode as SupplierCodeChange
 
 
 class Request(BaseModel):
@@ -72,6 +73,8 @@ class CapaUpdate(Request):
     owner: Person | None = None
     likelihood: LikelihoodChange = None
     due_date: DueDateChange = None
+    # The supplier the problem came from (a registered code; null clears it).
+    supplier_code: SupplierCodeChange | None = None
     reason: LongText | None = None
 
     _kept = field_validator("title", "likelihood", "due_date")(not_null)
@@ -108,6 +111,8 @@ class CapaPublic(BaseModel):
     cancelled_at: datetime | None
     cancel_reason: str | None
     version: int
+    # The supplier the problem came from (canonical code), if one is named.
+    supplier_code: str | None = None
     # The CAPA's electronic signatures, oldest first: on GET /v1/capas/{id} and on the
     # answer to a move; null on lists and other answers (GET .../signatures has them).
     signatures: list[SignaturePublic] | None = None

@@ -6,13 +6,14 @@ from shared.evidence.settings import EvidenceSettings
 from shared.settings import ServiceSettings
 
 from .domain.ownership import OwnerPolicy, parse_owner_policy
+from .supplier_settings import SupplierSettings
 
 
 def _default_due_days() -> dict[str, int]:
     return {"critical": 30, "major": 60, "minor": 90, "observation": 120}
 
 
-class CapaSettings(ServiceSettings, EvidenceSettings):
+class CapaSettings(ServiceSettings, EvidenceSettings, SupplierSettings):
     # Evidence files: *_EVIDENCE_MAX_BYTES, *_EVIDENCE_STORE (database or s3) and the
     # S3 store's settings, under this prefix (shared/evidence/settings.py).
     model_config = SettingsConfigDict(env_prefix="CAPA_", extra="ignore")

@@ -40,6 +40,8 @@ class Nonconformity(SQLModel, table=True):
     severity: Severity = Field(sa_type=String(16))
     category: str | None = Field(default=None, max_length=100)
     affected_item: str | None = Field(default=None, max_length=200)
+    # The supplier whose product or service caused it (shared.supplier_code form).
+    supplier_code: str | None = Field(default=None, max_length=32)
     external_ref: str | None = Field(default=None, max_length=200)
     reporter: str | None = Field(default=None, max_length=200)
     reported_by: str = Field(max_length=255)

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import (
+    AfterValidator,
     AnyHttpUrl,
     BaseModel,
     BeforeValidator,
@@ -20,6 +21,7 @@ from pydantic.json_schema import SkipJsonSchema
 from shared.events.base import Severity
 from shared.evidence.attach import EvidencePublic
 from shared.inputs import iso_only, utc_in_range, years_through
+from shared.supplier_code import CODE_INPUT_PATTERN, CODE_MAX, canonical_code
 
 from .domain import CLAUSE_PATTERN, FindingType, Source, TriageDecision
 from .domain.bounds import DESCRIPTION_CHARS, TITLE_CHARS
@@ -47,6 +49,13 @@ Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_
                                        pattern=r"^[A-Za-z0-9._:/-]+$")]
 
 
+# A supplier's code in any spelling the pattern admits, stored canonical: the
+# CAPA service's register uses the same form (shared.supplier_code).
+SupplierCode = Annotated[str, StringConstraints(min_length=2, max_length=CODE_MAX,
+                                                pattern=CODE_INPUT_PATTERN),
+                         AfterValidator(canonical_code)]
+
+
 class Strict(BaseModel):
     # Unknown fields are refused: a silently dropped field is a lost fact.
     model_config = ConfigDict(extra="forbid")
@@ -65,6 +74,9 @@ class NonconformityCreate(Strict):
     category: ShortText | None = None
     affected_item: ShortText | None = Field(
         default=None, description="The affected product, process or service.")
+    supplier_code: SupplierCode | None = Field(
+        default=None, description="The supplier it came from, by code; stored canonical "
+                                  "(\"ACME Seals\" -> acme-seals)")
     external_ref: ShortText | None = Field(default=None, description="e.g. the ticket id")
     reporter: ShortText | None = None
     occurred_at: PastTime | None = None
@@ -91,6 +103,7 @@ class NonconformityUpdate(Strict):
     severity: Severity | SkipJsonSchema[None] = None
     category: ShortText | None = None
     affected_item: ShortText | None = None
+    supplier_code: SupplierCode | None = None
     owner: ShortText | None = None
     tags: Annotated[list[Tag], Field(max_length=20)] | SkipJsonSchema[None] = None
     links: Annotated[list[Link], Field(max_length=20)] | SkipJsonSchema[None] = None
@@ -162,6 +175,7 @@ class NonconformityPublic(BaseModel):
     severity: Severity
     category: str | None
     affected_item: str | None
+    supplier_code: str | None = None
     external_ref: str | None
     reporter: str | None
     reported_by: str

@@ -46,8 +46,11 @@ from .pages import (
     nonconformities,
     oidc_sign_in,
     review_pack,
+    scars,
     similar,
     subscriptions,
+    supplier_response,
+    suppliers,
     watches,
 )
 from .session import SessionStore
@@ -138,4 +141,4 @@ def _page_modules() -> list[ModuleType]:
     # composition root shows the whole UI at a glance.
     return [auth, oidc_sign_in, home, nonconformities, nc_actions, nc_bulk, capas,
             capa_forms, capa_actions, assign, evidence, dashboard, subscriptions, lessons,
-            watches, action_list, similar, review_pack]
+            watches, action_list, similar, review_pack, suppliers, scars, supplier_response]

@@ -71,13 +71,17 @@ class ApiClient:
     def as_user(self, key: str) -> "UserApi":
         return UserApi(self, key)
 
+    def as_link(self, token: str) -> "LinkApi":
+        return LinkApi(self, token)
+
     async def request(self, service: ServiceName, method: str, path: str, *, key: str,
                       params: dict[str, Any] | None = None, json: Any = None,
                       headers: dict[str, str] | None = None, files: Any = None,
-                      raw: bool = False) -> ApiResponse:
+                      raw: bool = False, scheme: str = "Bearer") -> ApiResponse:
         """``files``: a multipart upload instead of JSON; ``raw``: a success's body is
-        the bytes as they came (a download), not decoded JSON."""
-        sent = {"Authorization": f"Bearer {key}", **_trace_headers(), **(headers or {})}
+        the bytes as they came (a download), not decoded JSON; ``scheme``: "SCAR" for
+        a supplier's response link (``key`` is then the link's token)."""
+        sent = {"Authorization": f"{scheme} {key}", **_trace_headers(), **(headers or {})}
         clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
         try:
             response = await self._http.request(method, self._bases[service] + path,
@@ -150,3 +154,26 @@ class UserApi:
     async def download(self, service: ServiceName, path: str) -> ApiResponse:
         """A file's bytes and the service's headers (type, disposition, ETag)."""
         return await self._client.request(service, "GET", path, key=self._key, raw=True)
+
+
+class LinkApi:
+    """The CAPA service's supplier endpoints, with a SCAR's response link as the
+    credential (``Authorization: SCAR <token>``): the public response form."""
+
+    def __init__(self, client: ApiClient, token: str) -> None:
+        self._client = client
+        self._token = token
+
+    async def send(self, method: str, path: str, json: Any = None) -> ApiResponse:
+        return await self._client.request("capa", method, path, key=self._token, json=json,
+                                          scheme="SCAR")
+
+    async def upload(self, path: str, *, filename: str, content: bytes,
+                     content_type: str | None) -> ApiResponse:
+        part = (filename, content, content_type or "application/octet-stream")
+        return await self._client.request("capa", "POST", path, key=self._token,
+                                          files={"file": part}, scheme="SCAR")
+
+    async def download(self, path: str) -> ApiResponse:
+        return await self._client.request("capa", "GET", path, key=self._token, raw=True,
+                                          scheme="SCAR")

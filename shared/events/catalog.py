@@ -7,7 +7,7 @@ version; any other change is a new ``.vN`` type emitted beside the old one.
 Each producing service's types live in their own module beside this one.
 """
 
-from shared.events import capa, nonconformity, notifications, review
+from shared.events import capa, nonconformity, notifications, review, suppliers
 from shared.events.base import (
     CAPA_TOPIC,
     NONCONFORMITY_TOPIC,
@@ -34,6 +34,6 @@ __all__ = [
 
 CATALOG: dict[str, type[EventData]] = {
     model.event_type: model
-    for model in (*nonconformity.EVENTS, *capa.EVENTS, *review.EVENTS,
+    for model in (*nonconformity.EVENTS, *capa.EVENTS, *review.EVENTS, *suppliers.EVENTS,
                   *notifications.EVENTS)
 }

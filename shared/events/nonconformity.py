@@ -24,6 +24,8 @@ class NonconformityEvent(EventData):
     affected_item: str | None = None
     tags: list[str] = []
     owner: str | None = None
+    # The supplier it came from (canonical code, shared.supplier_code), if named.
+    supplier_code: str | None = None
 
 
 class NonconformityReported(NonconformityEvent):

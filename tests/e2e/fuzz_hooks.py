@@ -16,6 +16,11 @@ service answers it with a 422 of its own documented problem type
 (services/notifications/domain/targets.TARGET_NOT_ALLOWED); only that refusal of
 schema-valid data is dropped, every other one still fails the run.
 
+Likewise a SCAR's due date in the past (or more than a year ahead): the schema
+states the calendar's range, but what "today" is belongs to the clock. The CAPA
+service answers it with a 422 of its own documented problem type
+(services/capa/domain/scar.DATE_OUTSIDE_WINDOW); only that one is dropped.
+
 Likewise an evidence upload: the schema says "a file", but whether its bytes
 are a PDF or an image (and what the part's Content-Type claims) is the
 content's business, which no schema states. Its refusal is a 415 of its own
@@ -29,6 +34,7 @@ from typing import Any
 
 import schemathesis
 
+from services.capa.domain.scar import DATE_OUTSIDE_WINDOW
 from services.notifications.domain.targets import TARGET_NOT_ALLOWED
 from shared.evidence.rules import TYPE_REFUSED
 
@@ -47,13 +53,15 @@ def before_call(ctx: Any, case: Any, **kwargs: Any) -> None:
 
 @schemathesis.hook
 def filter_failure(ctx: Any, failure: Any, case: Any, response: Any) -> bool:
-    """Keep every failure but a guard's refusal of where a valid target points and
-    the evidence rules' refusal of what a valid file holds."""
-    expected = {422: TARGET_NOT_ALLOWED, 415: TYPE_REFUSED}.get(response.status_code)
+    """Keep every failure but a guard's refusal of where a valid target points, the
+    evidence rules' refusal of what a valid file holds, and a SCAR date outside the
+    window today sets."""
+    expected = {422: {TARGET_NOT_ALLOWED, DATE_OUTSIDE_WINDOW},
+                415: {TYPE_REFUSED}}.get(response.status_code)
     if failure.code != _REJECTED_POSITIVE_DATA or expected is None:
         return True
     try:
         problem = response.json()
     except ValueError:
         return True
-    return not (isinstance(problem, dict) and problem.get("type") == expected)
+    return not (isinstance(problem, dict) and problem.get("type") in expected)

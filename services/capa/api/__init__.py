@@ -8,12 +8,16 @@ from . import (
     objectives,
     records,
     review,
+    scars,
     signatures,
     similar,
+    supplier_response,
+    suppliers,
     work,
 )
 
 ROUTERS = [capas.router, analysis.router, actions.router, records.router, evidence.router,
-           signatures.router, work.router, similar.router, objectives.router, review.router]
+           signatures.router, work.router, similar.router, objectives.router, review.router,
+           suppliers.router, scars.router, supplier_response.router]
 
 __all__ = ["ROUTERS"]

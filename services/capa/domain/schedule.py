@@ -23,6 +23,8 @@ class ReminderKind(StrEnum):
     action_due = "action_due"
     capa_due = "capa_due"
     effectiveness_due = "effectiveness_due"
+    # A SCAR the supplier has still to answer (service.scar_schedule).
+    scar_due = "scar_due"
 
 
 def utc_day(now: datetime) -> date:

@@ -10,15 +10,22 @@ from datetime import datetime
 
 from shared.db import SessionFactory, utcnow
 from shared.events.catalog import NONCONFORMITY_TOPIC
-from shared.events.nonconformity import NonconformityEscalated, NonconformityRecurred
+from shared.events.nonconformity import (
+    NonconformityEscalated,
+    NonconformityRecurred,
+    NonconformityReported,
+    NonconformityUpdated,
+)
 from shared.inbox import HandlerTable
 from shared.runtime import BackgroundJob, ServiceRuntime, Subscriptions, every
 
 from ..settings import CapaSettings
+from . import attribution
 from .actions import detect_overdue
 from .objective_watch import watch_objectives
 from .opening import OpeningPolicy, escalation_handler, recurrence_handler
 from .reminders import send_reminders
+from .scar_schedule import detect_overdue_scars, remind_scars
 
 SERVICE = "capa"
 
@@ -37,6 +44,9 @@ def handlers(settings: CapaSettings, *, clock: Callable[[], datetime] = utcnow
                                                               clock=clock),
         # A recurrence of an NC whose CAPA is open is linked to that CAPA.
         NonconformityRecurred: recurrence_handler(clock=clock),
+        # NCs naming a supplier are counted on its scorecard.
+        NonconformityReported: attribution.on_reported,
+        NonconformityUpdated: attribution.on_updated,
     }
 
 
@@ -71,7 +81,9 @@ async def run_overdue_checks(sessions: SessionFactory, *, interval: float,
                              clock: Callable[[], datetime] = utcnow) -> None:
     """The periodic overdue job."""
     async def tick() -> None:
-        await detect_overdue(sessions, now=clock())
+        now = clock()
+        await detect_overdue(sessions, now=now)
+        await detect_overdue_scars(sessions, now=now)
 
     await every(interval, stop, tick, what="overdue check")
 
@@ -81,7 +93,9 @@ async def run_reminders(sessions: SessionFactory, *, interval: float, days: int,
                         clock: Callable[[], datetime] = utcnow) -> None:
     """The periodic reminder job (``service.reminders``)."""
     async def tick() -> None:
-        await send_reminders(sessions, now=clock(), days=days)
+        now = clock()
+        await send_reminders(sessions, now=now, days=days)
+        await remind_scars(sessions, now=now, days=days)
 
     await every(interval, stop, tick, what="reminder check")
 

@@ -143,7 +143,8 @@ def capa_view(capa: Capa, nonconformity_ids: list[UUID], today: date) -> CapaPub
         cause_category=capa.cause_category, effectiveness_plan=plan,
         created_by=capa.created_by, opened_at=capa.opened_at, updated_at=capa.updated_at,
         closed_at=capa.closed_at, cancelled_at=capa.cancelled_at,
-        cancel_reason=capa.cancel_reason, version=capa.version)
+        cancel_reason=capa.cancel_reason, version=capa.version,
+        supplier_code=capa.supplier_code)
 
 
 def action_view(action: ActionRow, today: date,

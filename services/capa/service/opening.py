@@ -28,6 +28,7 @@ from ..domain.ownership import NO_POLICY, OwnerPolicy
 from ..domain.workflow import TERMINAL
 from ..models import Capa, CapaCounter, CapaNonconformity
 from ..schemas import CapaCreate, CapaPublic
+from .attribution import supplier_code_of
 from .common import SYSTEM, capa_view, event_fields, record_change
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,8 @@ async def create_capa(session: AsyncSession, *, policy: OpeningPolicy, title: st
                       likelihood: int | None = None, owner: str | None = None,
                       nonconformity_id: UUID | None = None, source: str | None = None,
                       due_date: date | None = None, linked_via: str = "manual",
-                      causation: Causation | None = None) -> Capa:
+                      causation: Causation | None = None,
+                      supplier_code: str | None = None) -> Capa:
     likelihood = likelihood or policy.default_likelihood
     capa = Capa(
         number=await next_number(session, now.year), title=title, description=description,
@@ -77,7 +79,7 @@ async def create_capa(session: AsyncSession, *, policy: OpeningPolicy, title: st
         nonconformity_id=nonconformity_id,
         source=source or ("risk" if kind is CapaKind.preventive else "internal"),
         due_date=due_date or due_date_for(severity, now.date(), policy.due_days),
-        opened_at=now, updated_at=now, created_by=created_by)
+        opened_at=now, updated_at=now, created_by=created_by, supplier_code=supplier_code)
     session.add(capa)
     if nonconformity_id is not None:
         session.add(CapaNonconformity(nonconformity_id=nonconformity_id, capa_id=capa.id,
@@ -94,11 +96,15 @@ async def create_capa(session: AsyncSession, *, policy: OpeningPolicy, title: st
 
 
 def _opening_record(capa: Capa) -> dict[str, object]:
-    return {"number": capa.number, "title": capa.title, "kind": capa.kind,
-            "severity": capa.severity, "likelihood": capa.likelihood,
-            "risk_score": capa.risk_score, "owner": capa.owner, "source": capa.source,
-            "due_date": capa.due_date, "nonconformity_id": capa.nonconformity_id,
-            "status": capa.status}
+    record: dict[str, object] = {
+        "number": capa.number, "title": capa.title, "kind": capa.kind,
+        "severity": capa.severity, "likelihood": capa.likelihood,
+        "risk_score": capa.risk_score, "owner": capa.owner, "source": capa.source,
+        "due_date": capa.due_date, "nonconformity_id": capa.nonconformity_id,
+        "status": capa.status}
+    if capa.supplier_code:  # only where named, so other openings read as before
+        record["supplier_code"] = capa.supplier_code
+    return record
 
 
 async def open_capa(sessions: SessionFactory, *, request: CapaCreate, principal: Principal,
@@ -154,7 +160,8 @@ def escalation_handler(policy: OpeningPolicy, *, clock: Clock) -> Handler:
             created_by=SYSTEM, description=data.description,
             owner=owner or (chosen[0] if chosen else None),
             nonconformity_id=data.nonconformity_id, source=data.source,
-            linked_via="escalated", causation=event.causation())
+            linked_via="escalated", causation=event.causation(),
+            supplier_code=supplier_code_of(data.supplier_code))
         if chosen:
             log.info("%s owned by %s (owner policy rule %s)", capa.number, *chosen)
 

@@ -51,6 +51,7 @@ from .common import (
     touch,
 )
 from .signing import SigningPolicy, admit, reference, sign, signatures_of
+from .suppliers import require_supplier
 
 SERVICE = "capa"
 
@@ -235,6 +236,8 @@ async def update_capa(sessions: SessionFactory, *, capa_id: UUID, request: CapaU
         check_if_match(if_match, capa.version)
         require_open(capa, "editing it")
         changes = request.model_dump(exclude_unset=True, exclude={"reason"})
+        if changes.get("supplier_code"):
+            await require_supplier(session, changes["supplier_code"])  # 409 if unregistered
         before: dict[str, Any] = {}
         after: dict[str, Any] = {}
         for name, value in changes.items():

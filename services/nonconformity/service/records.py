@@ -35,7 +35,8 @@ def emit(session: AsyncSession, nc: Nonconformity, model: type[NonconformityEven
     """Record an NC event carrying the fields subscribers filter on."""
     data = model(nonconformity_id=nc.id, number=nc.number, title=nc.title,
                  severity=nc.severity, source=nc.source, category=nc.category,
-                 affected_item=nc.affected_item, tags=list(nc.tags), owner=nc.owner, **fields)
+                 affected_item=nc.affected_item, tags=list(nc.tags), owner=nc.owner,
+                 supplier_code=nc.supplier_code, **fields)
     record_event(session, service=SERVICE, data=data, causation=causation)
 
 

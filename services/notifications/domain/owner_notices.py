@@ -22,6 +22,9 @@ OWNER_NOTICES: Mapping[str, str] = {
     "capaflow.capa.effectiveness_check_due.v1": "owner",
     "capaflow.capa.action_overdue.v1": "action_owner",
     "capaflow.capa.overdue.v1": "owner",
+    # A supplier's answer to a SCAR falling due or late: the CAPA's owner follows up.
+    "capaflow.scar.due_soon.v1": "owner",
+    "capaflow.scar.overdue.v1": "owner",
 }
 
 _EMAIL = re.compile(EMAIL_TARGET)

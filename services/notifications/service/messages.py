@@ -85,7 +85,7 @@ def _label(event_type: str) -> str:
     parts = event_type.split(".")
     if len(parts) >= 4:
         aggregate = {"capa": "CAPA", "nonconformity": "Nonconformity",
-                     "lesson": "Lesson"}.get(parts[1], parts[1].title())
+                     "lesson": "Lesson", "scar": "SCAR"}.get(parts[1], parts[1].title())
         return f"{aggregate} {parts[2].replace('_', ' ')}"
     return event_type
 
@@ -129,6 +129,9 @@ def _describe(envelope: dict[str, Any], links: Links) -> Message:
 def _notice_lines(data: dict[str, Any]) -> list[str]:
     """What a reminder or overdue notice asks of its owner: what, by when."""
     lines = []
+    if data.get("scar_number"):
+        lines.append(f"Supplier corrective action request: {data['scar_number']} to "
+                     f"{data.get('supplier_code')}")
     if data.get("description"):
         lines.append(f"Action: {data['description']}")
     if data.get("action_owner"):

@@ -171,6 +171,7 @@ async def render_capa(request: Request, api: UserApi, user: UserSession, capa_id
         api.get("capa", f"{base}/audit-trail/verify"),
         api.get("capa", f"{base}/signatures/verify"))
     capa = got.body
+    scars = await scars_of(api, capa_id)  # the SCAR section (capa_scars.html)
     saved = root.body
     # A closed CAPA shows the lesson learned it published.
     lessons = (await api.get("capa", "/v1/lessons", capa_id=capa_id, limit=5))["items"] \
@@ -218,7 +219,19 @@ async def render_capa(request: Request, api: UserApi, user: UserSession, capa_id
                   may_sign=request.app.state.oidc_login is not None
                   and user.principal.method == "oidc",
                   today=today.isoformat(), similar=similar,
-                  watch=await watch_state(api, "capas", capa_id))
+                  watch=await watch_state(api, "capas", capa_id), scars=scars)
+
+
+async def scars_of(api: UserApi, capa_id: str) -> list[dict[str, Any]] | None:
+    """The CAPA's SCARs; None when they cannot be read (the section says so and the
+    rest of the page still shows)."""
+    try:
+        scars: list[dict[str, Any]] = await api.get("capa", f"/v1/capas/{capa_id}/scars")
+    except ApiError as exc:
+        if exc.status == 401:
+            raise
+        return None
+    return scars
 
 
 async def _linked_ncs(api: UserApi, ids: list[str]) -> list[dict[str, Any]]:

@@ -68,3 +68,18 @@ async def test_escalated_capas_are_owned_by_the_policy_unless_the_nc_has_an_owne
                                   headers=capas.as_("reporter"))
     assert {c["nonconformity_ids"][0] for c in page.json()["items"]} == {
         str(events["monitoring"].nonconformity_id)}
+
+
+async def test_an_escalated_nc_names_the_capas_supplier(capas: Capas) -> None:
+    named = NonconformityEscalated(
+        nonconformity_id=uuid.uuid4(), number="NC-2026-00078", title="Gaskets harden",
+        severity=Severity.major, source="supplier", supplier_code="acme-seals",
+        reason="severity", escalated_at=utcnow())
+    odd = named.model_copy(update={"nonconformity_id": uuid.uuid4(),
+                                   "supplier_code": "not a/code"})
+    bus = capas.app.state.runtime.bus
+    await bus.publish([to_record(new_event(service="nonconformity", data=e), NONCONFORMITY_TOPIC)
+                       for e in (named, odd)])
+    assert (await _capa_of(capas, named.nonconformity_id))["supplier_code"] == "acme-seals"
+    # An event cannot be refused: a code that is not one is left out.
+    assert (await _capa_of(capas, odd.nonconformity_id))["supplier_code"] is None

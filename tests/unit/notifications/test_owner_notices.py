@@ -11,13 +11,14 @@ from shared.events.capa import (
     CapaEffectivenessCheckDue,
     CapaOverdue,
 )
+from shared.events.suppliers import ScarDueSoon, ScarOverdue
 
 LINKS = Links(capa_base_url="http://capa.example", nonconformity_base_url="http://nc.example")
 
 
 def test_every_owner_notice_is_a_catalog_event_naming_its_person_field() -> None:
     for model in (CapaActionDueSoon, CapaDueSoon, CapaEffectivenessCheckDue,
-                  CapaActionOverdue, CapaOverdue):
+                  CapaActionOverdue, CapaOverdue, ScarDueSoon, ScarOverdue):
         assert OWNER_NOTICES[model.event_type] in model.model_fields
 
 
@@ -68,3 +69,17 @@ def test_a_reminder_e_mail_says_what_is_due_and_when() -> None:
     assert check.title == "CAPA effectiveness check due: CAPA-2026-00007"
     assert "Effectiveness check planned for: 2026-12-01" in check.lines
     assert "Criteria: No leak for 30 days" in check.lines
+
+
+
+def test_a_scar_falling_due_or_late_is_told_to_the_capas_owner() -> None:
+    data = {"capa_id": "c1", "number": "CAPA-2026-00007", "owner": "carla",
+            "scar_id": "s1", "scar_number": "SCAR-2026-0003", "supplier_code": "acme-seals",
+            "status": "sent", "due_date": "2026-12-10"}
+    soon = describe({"type": "capaflow.scar.due_soon.v1", "data": data | {"days_left": 1}},
+                    LINKS)
+    assert soon.title == "SCAR due soon: CAPA-2026-00007"
+    assert "Supplier corrective action request: SCAR-2026-0003 to acme-seals" in soon.lines
+    assert "Due date: 2026-12-10 (in 1 day)" in soon.lines
+    assert recipient("capaflow.scar.overdue.v1", data) == "carla"
+    assert recipient("capaflow.scar.sent.v1", data) is None  # not a notice

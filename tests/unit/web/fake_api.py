@@ -189,7 +189,7 @@ class FakeApi:
             return httpx.Response(200, json=self.actions.get(item["id"], []))
         if rest == ["effectiveness-verifications"] and request.method == "GET":
             return httpx.Response(200, json=self.verifications.get(item["id"], []))
-        if rest in (["actions"], ["effectiveness-verifications"]):
+        if rest in (["actions"], ["effectiveness-verifications"], ["scars"]):
             return httpx.Response(200, json=[])
         if rest == ["audit-trail"]:
             return httpx.Response(200, json={"items": self.trails.get(item["id"], []),

@@ -344,3 +344,17 @@ async def test_on_the_check_date_no_early_warning_is_shown(tmp_path: Path) -> No
         page = await ui.get(f"/capas/{item['id']}")
     assert 'aria-label="Record effectiveness verification"' in page.text
     assert 'name="override_reason"' not in page.text
+
+
+async def test_the_capa_page_lists_its_scars_and_offers_send(tmp_path: Path) -> None:
+    fake = FakeApi()
+    item = capa(status="investigating")
+    fake.capas[item["id"]] = item
+    async with ui_as("engineer", fake, tmp_path) as ui:
+        page = await ui.get(f"/capas/{item['id']}")
+        assert "Supplier corrective action requests" in page.text
+        assert f'href="/capas/{item["id"]}/scars/new"' in page.text
+    async with ui_as("reporter", fake, tmp_path) as ui:
+        page = await ui.get(f"/capas/{item['id']}")
+        assert "Supplier corrective action requests" in page.text
+        assert "/scars/new" not in page.text

@@ -1,0 +1,227 @@
+"""API models of the supplier register and SCARs (``XCreate / XUpdate / XPublic``).
+
+Requests forbid unknown fields. Supplier codes are taken in any spelling the
+pattern admits and stored canonical (domain.supplier)."""
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.json_schema import SkipJsonSchema
+
+from shared.evidence.attach import EvidencePublic
+from shared.inputs import IsoDate
+from shared.text import SOME_VISIBLE
+from shared.vocabulary import ScarStatus
+
+from .domain.supplier import CODE_INPUT_PATTERN, CODE_MAX, SupplierCriticality, canonical_code
+from .request_rules import LongText, ShortText, _without_null, not_null
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+SupplierCode = Annotated[str, StringConstraints(min_length=2, max_length=CODE_MAX,
+                                                pattern=CODE_INPUT_PATTERN),
+                         AfterValidator(canonical_code)]
+# An address a mail server takes: ASCII, one @, a dotted domain. Deliberately
+# plain (no quoted local parts, no IP literals): it is typed from a supplier's
+# letterhead, and anything odd is more likely a mistake than an address.
+EMAIL_PATTERN = (r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
+                 r"[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
+Email = Annotated[str, StringConstraints(min_length=6, max_length=254, pattern=EMAIL_PATTERN),
+                  AfterValidator(str.lower)]
+ContactName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                               max_length=200, pattern=SOME_VISIBLE)]
+# A supplier's or engineer's text in a SCAR: shorter than a CAPA's long texts,
+# it is read in a form and an e-mail.
+ScarText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                            max_length=5_000, pattern=SOME_VISIBLE)]
+
+
+class Contact(Request):
+    name: ContactName
+    email: Email
+
+
+Contacts = Annotated[list[Contact], Field(max_length=10)]
+
+
+class SupplierCreate(Request):
+    code: SupplierCode = Field(description="Short unique code; stored lower-case with "
+                                           "words joined by '-' (\"ACME Seals\" -> acme-seals)")
+    name: ShortText
+    supplies: LongText | None = Field(default=None, description="What they supply")
+    criticality: SupplierCriticality
+    contacts: Contacts = Field(default_factory=list)
+
+
+class SupplierUpdate(Request):
+    name: Annotated[ShortText | None, _without_null(ShortText)] = None
+    supplies: LongText | None = None
+    criticality: Annotated[SupplierCriticality | None,
+                           _without_null(SupplierCriticality)] = None
+    # Not _without_null: its schema would name Contact by a $ref of its own.
+    contacts: Contacts | SkipJsonSchema[None] = None
+
+    def model_post_init(self, _: Any) -> None:
+        for name in ("name", "criticality", "contacts"):
+            if name in self.model_fields_set:
+                not_null(getattr(self, name))
+
+
+class SupplierPublic(BaseModel):
+    id: UUID
+    code: str
+    name: str
+    supplies: str | None
+    criticality: SupplierCriticality
+    contacts: list[Contact]
+    version: int
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class SupplierPage(BaseModel):
+    items: list[SupplierPublic]
+    next_cursor: str | None = Field(description="The last code of this page; pass it as "
+                                                "cursor for the next")
+
+
+# -- SCARs --------------------------------------------------------------------------------
+
+class ScarCreate(Request):
+    supplier_code: SupplierCode
+    contact_email: Email = Field(description="One of the supplier's registered contacts")
+    due_date: IsoDate = Field(description="From today up to a year ahead")
+    request: ScarText = Field(description="What you ask of the supplier; shown on the "
+                                          "response form and in the e-mail")
+
+
+# service.scars.decide_scar: a rejection says why (and may move the due date); an
+# acceptance moves no due date.
+REJECT_NEEDS_REASON: dict[str, Any] = {
+    "if": {"properties": {"decision": {"const": "reject"}}, "required": ["decision"]},
+    "then": {"required": ["reason"], "properties": {"reason": {"type": "string"}}},
+    "else": {"properties": {"due_date": {"type": "null"}}}}
+
+
+class ScarDecision(Request):
+    model_config = ConfigDict(extra="forbid", json_schema_extra=REJECT_NEEDS_REASON)
+
+    decision: Literal["accept", "reject"]
+    reason: ScarText | None = None
+    # A rejected SCAR may get a new due date for the next response.
+    due_date: IsoDate | None = None
+
+
+class ScarRevocation(Request):
+    reason: ScarText
+
+
+class WhyAnswer(Request):
+    why: ScarText
+    because: ScarText
+
+
+class PlannedActionInput(Request):
+    description: ScarText
+    due_date: IsoDate
+
+
+class ScarResponseInput(Request):
+    """The supplier's response as it stands; every field may be missing in a draft."""
+
+    containment: ScarText | None = None
+    problem_statement: ScarText | None = None
+    whys: list[WhyAnswer] = Field(default_factory=list, max_length=10)
+    root_cause: ScarText | None = None
+    corrective_actions: list[PlannedActionInput] = Field(default_factory=list, max_length=20)
+
+
+class ScarResponseContent(BaseModel):
+    containment: str | None = None
+    problem_statement: str | None = None
+    whys: list[dict[str, str]] = []
+    root_cause: str | None = None
+    corrective_actions: list[dict[str, str]] = []
+
+
+EmailStatus = Literal["sent", "failed", "not_configured"]
+
+
+class ScarPublic(BaseModel):
+    """A SCAR as the CAPA's people see it: the supplier's *submitted* response only
+    (a draft is the supplier's own until they submit it)."""
+
+    id: UUID
+    number: str
+    capa_id: UUID
+    supplier_code: str
+    contact_name: str
+    contact_email: str
+    request: str
+    due_date: date
+    status: ScarStatus
+    overdue: bool
+    link_expires_at: datetime
+    response: ScarResponseContent | None
+    submissions: int
+    responded_at: datetime | None
+    decided_by: str | None
+    decided_at: datetime | None
+    decision_reason: str | None
+    sent_by: str
+    sent_at: datetime
+    evidence: list[EvidencePublic]
+    version: int
+    # Set on the answer to sending (or re-sending) the link: whether the e-mail left.
+    email_status: EmailStatus | None = None
+    email_error: str | None = None
+
+
+class ScarForSupplier(BaseModel):
+    """What the response link shows: the request, the state, the supplier's own
+    response (draft or submitted) and files. Nothing internal of the CAPA."""
+
+    number: str
+    supplier_code: str
+    request: str
+    due_date: date
+    status: ScarStatus
+    overdue: bool
+    editable: bool
+    response: ScarResponseContent
+    draft_saved_at: datetime | None
+    submissions: int
+    responded_at: datetime | None
+    decision_reason: str | None = Field(description="Why the last response was rejected "
+                                                    "(or a note with the acceptance)")
+    evidence: list[EvidencePublic]
+    link_expires_at: datetime
+
+
+class ScorecardPublic(BaseModel):
+    rank: int = Field(description="1 = needs attention most (most NCs, open items, "
+                                  "slowest response)")
+    supplier_code: str
+    name: str | None = Field(description="From the register; null for a code only NCs name")
+    criticality: str | None
+    nonconformities: int = Field(description="NCs naming the supplier reported in the period")
+    repeat_rate: float | None = Field(description="Share of those within 90 days after an "
+                                                  "earlier NC of the supplier")
+    scars_sent: int
+    median_response_days: float | None = Field(description="Sending to first response, over "
+                                                           "the period's SCARs")
+    on_time_closure: float | None = Field(description="Share of the period's due or decided "
+                                                      "SCARs accepted by their due date")
+    open_items: int = Field(description="Open SCARs and open CAPAs naming the supplier, now")
+
+
+class ScorecardReport(BaseModel):
+    since: datetime
+    until: datetime
+    items: list[ScorecardPublic]

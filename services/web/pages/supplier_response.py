@@ -1,0 +1,196 @@
+"""The supplier's response form: public, no account. The SCAR's e-mail links to
+``/supplier-response/<token>``; the token is the only credential.
+
+That address is visited once: it puts the token into a cookie (HttpOnly,
+SameSite=Lax, only sent to /supplier-response) and redirects to the form at
+``/supplier-response``, so the token leaves the address bar, the browser's
+history and any Referer at once. Lax, not Strict: the first visit comes from a
+mail client (another site), and the redirect's request must carry the cookie;
+a cross-site POST still does not, so another site cannot post a form in the
+supplier's name. The form calls the CAPA service's supplier endpoints with the
+token (``Authorization: SCAR``); the service decides everything, including the
+one 404 for an unknown, expired or revoked link.
+"""
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.datastructures import UploadFile
+
+from shared.vocabulary import ScarStatus
+
+from ..client import ApiError, LinkApi
+from ..deps import redirect, render
+from .wording import plain
+
+router = APIRouter()
+
+COOKIE = "capaflow_scar_link"
+PATH = "/supplier-response"
+# The cookie lives as long as a browser session, at most a day: the link in the
+# e-mail opens the form again whenever it is needed.
+COOKIE_SECONDS = 24 * 3600
+MAX_WHYS, MAX_ACTIONS = 10, 20
+NOTES = {"saved": "Your draft is saved. Submit it when it is complete.",
+         "submitted": "Thank you: your response was submitted to the quality engineer.",
+         "attached": "The file is attached to your response."}
+
+
+def _link(request: Request) -> LinkApi | None:
+    token = request.cookies.get(COOKIE, "")
+    return request.app.state.api.as_link(token) if token else None
+
+
+def _gone(request: Request, status: int = 404) -> Response:
+    message = ("This link does not open a supplier corrective action request: it may have "
+               "expired or been withdrawn. Ask your contact at the customer for a new one."
+               if status == 404 else
+               "Too many requests in a short time. Wait a minute and reload the page.")
+    response = render(request, "supplier_response_gone.html", status_code=status,
+                      title="Link not valid" if status == 404 else "Slow down", message=message)
+    if status == 429:
+        response.headers["Retry-After"] = "60"
+    return response
+
+
+@router.get(PATH + "/{token}", include_in_schema=False)
+async def open_link(request: Request, token: str) -> Response:
+    # Only the shape is checked here; whether it opens anything the service says.
+    response = redirect(PATH)
+    response.set_cookie(COOKIE, token[:64], max_age=COOKIE_SECONDS, httponly=True,
+                        samesite="lax", secure=request.app.state.settings.cookie_secure,
+                        path=PATH)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@router.get(PATH, include_in_schema=False)
+async def form(request: Request, note: str = "") -> Response:
+    link = _link(request)
+    if link is None:
+        return _gone(request)
+    try:
+        scar = (await link.send("GET", "/v1/supplier-response")).body
+    except ApiError as exc:
+        if exc.status in (404, 429):
+            return _gone(request, exc.status)
+        raise
+    return _page(request, scar, values=scar["response"], note=NOTES.get(note, ""))
+
+
+def _page(request: Request, scar: dict[str, Any], *, values: dict[str, Any],
+          errors: dict[str, str] | None = None, message: str = "", note: str = "",
+          status: int = 200) -> Response:
+    whys = list(values.get("whys") or [])
+    whys += [{"why": "", "because": ""}] * max(0, 5 - len(whys))
+    actions = list(values.get("corrective_actions") or [])
+    actions += [{"description": "", "due_date": ""}] * max(0, 3 - len(actions))
+    stage = {ScarStatus.rejected: "returned", ScarStatus.accepted: "concluded",
+             ScarStatus.responded: "with_engineer"}.get(ScarStatus(scar["status"]), "")
+    return render(request, "supplier_response.html", status_code=status, stage=stage,
+                  title=f"Response to {scar['number']}", scar=scar, values=values,
+                  whys=whys[:MAX_WHYS], actions=actions[:MAX_ACTIONS], errors=errors or {},
+                  message=message, note=note)
+
+
+def _text(form: Any, name: str) -> str | None:
+    value = form.get(name)
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def response_from(form: Any) -> dict[str, Any]:
+    """The posted form as the API's response body (empty rows left out)."""
+    whys = []
+    for i in range(MAX_WHYS):
+        why, because = _text(form, f"why_{i}"), _text(form, f"because_{i}")
+        if why or because:
+            whys.append({"why": why or "", "because": because or ""})
+    actions = []
+    for i in range(MAX_ACTIONS):
+        description, due = _text(form, f"action_{i}"), _text(form, f"action_due_{i}")
+        if description or due:
+            actions.append({"description": description or "", "due_date": due or ""})
+    return {"containment": _text(form, "containment"),
+            "problem_statement": _text(form, "problem_statement"),
+            "whys": whys, "root_cause": _text(form, "root_cause"),
+            "corrective_actions": actions}
+
+
+def _field_errors(exc: ApiError) -> dict[str, str]:
+    """The API's field paths ("body.whys.0.because") as the form's names ("because_0")."""
+    out: dict[str, str] = {}
+    for error in exc.errors:
+        parts = str(error.get("field", "")).removeprefix("body.").split(".")
+        name = parts[0]
+        if name == "whys" and len(parts) > 2:
+            name = f"{parts[2]}_{parts[1]}"
+        elif name == "corrective_actions" and len(parts) > 2:
+            name = f"action_due_{parts[1]}" if parts[2] == "due_date" else f"action_{parts[1]}"
+        out.setdefault(name, plain(str(error.get("message", ""))))
+    return out
+
+
+@router.post(PATH, include_in_schema=False)
+async def save(request: Request) -> Response:
+    link = _link(request)
+    if link is None:
+        return _gone(request)
+    form = await request.form()
+    body = response_from(form)
+    submit = form.get("intent") == "submit"
+    try:
+        await link.send("PUT", "/v1/supplier-response", json=body)
+        if submit:
+            await link.send("POST", "/v1/supplier-response/submission")
+    except ApiError as exc:
+        if exc.status in (404, 429):
+            return _gone(request, exc.status)
+        if exc.status not in (409, 422):
+            raise
+        scar = (await link.send("GET", "/v1/supplier-response")).body
+        message = ("Please complete the marked fields." if exc.status == 422
+                   else plain(str(exc)))
+        return _page(request, scar, values=body, errors=_field_errors(exc), message=message,
+                     status=exc.status)
+    return redirect(f"{PATH}?note={'submitted' if submit else 'saved'}")
+
+
+@router.post(PATH + "/evidence", include_in_schema=False)
+async def attach(request: Request) -> Response:
+    link = _link(request)
+    if link is None:
+        return _gone(request)
+    upload = (await request.form()).get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return redirect(PATH)
+    try:
+        await link.upload("/v1/supplier-response/evidence", filename=upload.filename,
+                          content=await upload.read(), content_type=upload.content_type)
+    except ApiError as exc:
+        if exc.status in (404, 429):
+            return _gone(request, exc.status)
+        if exc.status not in (409, 413, 415, 422):
+            raise
+        scar = (await link.send("GET", "/v1/supplier-response")).body
+        return _page(request, scar, values=scar["response"], status=422,
+                     errors={"file": plain(str(exc))},
+                     message=f"The file was not attached: {plain(str(exc))}")
+    return redirect(f"{PATH}?note=attached")
+
+
+@router.get(PATH + "/evidence/{attachment_id}", include_in_schema=False)
+async def download(request: Request, attachment_id: str) -> Response:
+    link = _link(request)
+    if link is None:
+        return _gone(request)
+    try:
+        got = await link.download(f"/v1/supplier-response/evidence/{attachment_id[:64]}")
+    except ApiError as exc:
+        if exc.status in (404, 422, 429):
+            return _gone(request, 429 if exc.status == 429 else 404)
+        raise
+    headers = {name: got.headers[name] for name in (
+        "content-type", "content-disposition", "etag", "x-content-type-options",
+        "content-security-policy", "cache-control") if name in got.headers}
+    return Response(got.body, status_code=got.status, headers=headers)

@@ -1,0 +1,136 @@
+"""The supplier register: list and search for everyone; register and edit for
+quality managers (the service checks the role; the UI hides the forms)."""
+
+import re
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from ..client import ApiError
+from ..deps import Api, CsrfUser, CurrentUser, redirect, render
+from .forms import FormState, posted, refused, text
+from .wording import plain
+
+router = APIRouter()
+
+CRITICALITIES = (("critical", "critical"), ("high", "high"), ("medium", "medium"),
+                 ("low", "low"))
+MAX_CONTACTS = 5
+
+
+@router.get("/suppliers", include_in_schema=False)
+async def supplier_list(request: Request, user: CurrentUser, api: Api, q: str = "",
+                        criticality: str = "", cursor: str = "") -> Response:
+    wanted = criticality if criticality in dict(CRITICALITIES) else ""
+    page = await api.get("capa", "/v1/suppliers", q=q.strip()[:100], criticality=wanted,
+                         cursor=cursor[:32], limit=50)
+    return render(request, "supplier_list.html", title="Suppliers", items=page["items"],
+                  q=q[:100], criticality=wanted, criticalities=CRITICALITIES,
+                  next_cursor=page.get("next_cursor"), manager=user.holds_any("manager"))
+
+
+def contacts_from(values: dict[str, str]) -> list[dict[str, str]]:
+    return [{"name": values.get(f"contact_name_{i}", ""),
+             "email": values.get(f"contact_email_{i}", "")}
+            for i in range(MAX_CONTACTS)
+            if values.get(f"contact_name_{i}") or values.get(f"contact_email_{i}")]
+
+
+def _contact_aliases() -> dict[str, str]:
+    return {f"contacts.{i}.{part}": f"contact_{part}_{i}" for i in range(MAX_CONTACTS)
+            for part in ("name", "email")}
+
+
+def _form(request: Request, *, supplier: dict[str, Any] | None, state: FormState,
+          etag: str = "") -> Response:
+    values = state.values or _values(supplier)
+    return render(request, "supplier_form.html", status_code=state.status,
+                  title=f"Edit {supplier['name']}" if supplier else "Register a supplier",
+                  supplier=supplier, values=values, state=state, etag=etag,
+                  criticalities=CRITICALITIES, slots=range(MAX_CONTACTS))
+
+
+def _values(supplier: dict[str, Any] | None) -> dict[str, str]:
+    if supplier is None:
+        return {"criticality": "medium"}
+    values = {k: supplier.get(k) or "" for k in ("code", "name", "supplies", "criticality")}
+    for i, contact in enumerate(supplier["contacts"][:MAX_CONTACTS]):
+        values[f"contact_name_{i}"], values[f"contact_email_{i}"] = (contact["name"],
+                                                                     contact["email"])
+    return values
+
+
+@router.get("/suppliers/new", include_in_schema=False)
+async def new_form(request: Request, _user: CurrentUser) -> Response:
+    return _form(request, supplier=None, state=FormState())
+
+
+@router.post("/suppliers", include_in_schema=False)
+async def register(request: Request, user: CsrfUser, api: Api) -> Response:
+    values = await posted(request)
+    body = {"code": values.get("code", ""), "name": values.get("name", ""),
+            "supplies": text(values.get("supplies")),
+            "criticality": values.get("criticality", ""), "contacts": contacts_from(values)}
+    try:
+        made = (await api.send("capa", "POST", "/v1/suppliers", json=body)).body
+    except ApiError as exc:
+        return _form(request, supplier=None,
+                     state=refused("supplier", exc, values, aliases=_contact_aliases()))
+    user.flash(f"Supplier {made['code']} registered.")
+    return redirect(f"/suppliers/{quote(made['code'])}")
+
+
+@router.get("/suppliers/scorecards", include_in_schema=False)
+async def scorecards(request: Request, _user: CurrentUser, api: Api, since: str = "",
+                     until: str = "") -> Response:
+    """Before /suppliers/{code}: "scorecards" is a page, not a code (the register
+    refuses it as one)."""
+    since, until = _day(since), _day(until)
+    try:
+        report = await api.get("capa", "/v1/suppliers/scorecards",
+                               since=f"{since}T00:00:00Z" if since else None,
+                               until=f"{until}T00:00:00Z" if until else None)
+        message = ""
+    except ApiError as exc:
+        if exc.status != 422:
+            raise
+        report, message = {"items": [], "since": "", "until": ""}, plain(str(exc))
+    return render(request, "supplier_scorecards.html", status_code=422 if message else 200,
+                  title="Supplier scorecards", report=report, since=since, until=until,
+                  message=message)
+
+
+def _day(value: str) -> str:
+    """A date from the period form (YYYY-MM-DD) or nothing."""
+    value = value.strip()[:10]
+    return value if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) else ""
+
+
+@router.get("/suppliers/{code}", include_in_schema=False)
+async def supplier_page(request: Request, code: str, user: CurrentUser, api: Api) -> Response:
+    got = await api.get_with_etag("capa", f"/v1/suppliers/{quote(code[:40], safe='')}")
+    supplier = got.body
+    if user.holds_any("manager"):
+        return _form(request, supplier=supplier, state=FormState(), etag=got.etag or "")
+    return render(request, "supplier_form.html", title=supplier["name"], supplier=supplier,
+                  values=_values(supplier), state=FormState(), etag="", readonly=True,
+                  criticalities=CRITICALITIES, slots=range(MAX_CONTACTS))
+
+
+@router.post("/suppliers/{code}", include_in_schema=False)
+async def edit(request: Request, code: str, user: CsrfUser, api: Api) -> Response:
+    values = await posted(request)
+    path = f"/v1/suppliers/{quote(code[:40], safe='')}"
+    body = {"name": values.get("name", ""), "supplies": text(values.get("supplies")),
+            "criticality": values.get("criticality", ""), "contacts": contacts_from(values)}
+    try:
+        saved = (await api.send("capa", "PATCH", path, json=body,
+                                if_match=values.get("etag") or None)).body
+    except ApiError as exc:
+        current = await api.get_with_etag("capa", path)
+        return _form(request, supplier=current.body, etag=current.etag or "",
+                     state=refused("supplier", exc, values, aliases=_contact_aliases()))
+    user.flash(f"Supplier {saved['code']} saved.")
+    return redirect(f"/suppliers/{quote(saved['code'])}")
