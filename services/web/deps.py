@@ -7,6 +7,7 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 
 from shared.oidc import ProviderUnavailable
 
@@ -15,7 +16,24 @@ from .oidc_login import OidcLogin, needs_refresh
 from .pages.choices import TEMPLATE_VOCABULARY, label
 from .session import SessionStore, UserSession, tokens_match
 
+# The Unicode bidirectional embedding, override and isolate controls. In a title
+# they make "report\u202egnp.exe" read as "reportexe.png" ("Trojan Source"); no
+# quality record needs them (right-to-left scripts display without them), so no
+# page shows them — as the review pack's PDF drops them too.
+_BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+
+
+def _shown(value: Any) -> Any:
+    """Every ``{{ … }}`` of every template passes here: text from a person or a
+    service loses its bidi controls; the app's own markup is left as it is."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return value.translate(_BIDI_CONTROLS)
+    return value
+
+
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+# Set before any template is compiled: finalize is compiled into each template.
+templates.env.finalize = _shown
 # Block tags leave no blank lines behind: the HTML stays readable in "view source".
 templates.env.trim_blocks = True
 templates.env.lstrip_blocks = True
