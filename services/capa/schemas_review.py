@@ -198,6 +198,8 @@ class DecisionPublic(BaseModel):
     owner: str
     due_date: date
     capa_id: UUID | None
+    # The CAPA's number, so a person reading the record sees which CAPA it is.
+    capa_number: str | None = None
     action_id: UUID | None
 
 

@@ -151,9 +151,11 @@ class UserApi:
         return await self._client.request(service, "POST", path, key=self._key,
                                           files={"file": part})
 
-    async def download(self, service: ServiceName, path: str) -> ApiResponse:
-        """A file's bytes and the service's headers (type, disposition, ETag)."""
-        return await self._client.request(service, "GET", path, key=self._key, raw=True)
+    async def download(self, service: ServiceName, path: str, **params: Any) -> ApiResponse:
+        """A file's bytes and the service's headers (type, disposition, ETag);
+        ``params``: the query (a query string in ``path`` would be dropped)."""
+        return await self._client.request(service, "GET", path, key=self._key, raw=True,
+                                          params=params)
 
 
 class LinkApi:

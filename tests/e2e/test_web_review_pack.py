@@ -77,6 +77,12 @@ def test_a_manager_downloads_the_pack_and_records_the_meeting(ui: Ui) -> None:
                 page.get_by_role("link", name="Download PDF").click()
             pdf = Path(download.value.path()).read_bytes()
             assert pdf.startswith(b"%PDF") and len(pdf) > 2000
+            with page.expect_download() as download:
+                page.get_by_role("link", name="Download CSV").click()
+            lines = Path(download.value.path()).read_text().splitlines()
+            # The file covers the period the page shows, not the API's default.
+            assert lines[1] == (f"from,{(today - timedelta(days=30)).isoformat()},"
+                                f"to (inclusive),{today.isoformat()}")
             assert page.evaluate("document.documentElement.scrollWidth") <= width + 1
             shots.take(page, f"review-pack-{suffix}")
             if suffix != "desktop":
@@ -98,11 +104,11 @@ def test_a_manager_downloads_the_pack_and_records_the_meeting(ui: Ui) -> None:
             second.get_by_label("Start now").select_option("action")
             second.get_by_label("CAPA for the action").select_option(late["id"])
             page.get_by_role("button", name="Record meeting").click()
-            expect(page.get_by_role("status")).to_contain_text("recorded with 2 decision(s)")
+            expect(page.get_by_role("status")).to_contain_text("recorded with 2 decisions")
             recorded = page.locator("tr[data-review]").first
             expect(recorded).to_contain_text(sha[:12])
             shots.take(page, f"review-recorded-{suffix}")
-            recorded.get_by_role("link", name="CAPA opened").click()
+            recorded.get_by_role("link", name=re.compile(r"^CAPA-\d{4}-\d+ opened$")).click()
             opened = re.compile(f"Label drift on line 3 {marker}")
             expect(page.get_by_role("heading", name=opened)).to_be_visible()
             context.close()

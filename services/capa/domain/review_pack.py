@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from .review_labels import period_text, shown
+
 # The figures compared with the previous period, in the order the pack lists them.
 # Open and overdue CAPAs are counted at each period's end (domain.objectives.measure);
 # the rest are flows within the period (domain.review.summarize).
@@ -137,17 +139,20 @@ def section_items(pack: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
 
 def pack_csv(pack: Mapping[str, Any]) -> str:
     """One CSV, a block per section (a title row, a header row, the rows), blank
-    lines between; the first rows name the period and the pack's SHA-256."""
+    lines between; the first rows name the period (its first and last day, as the
+    page shows it) and the pack's SHA-256. Values carry their labels
+    (domain.review_labels): the CSV is read by people, the JSON by programs."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     period = pack["period"]
     writer.writerow(["CAPAflow management-review pack"])
-    writer.writerow(["since", period["since"], "until", period["until"]])
+    first, last = period_text(period).split(" to ")
+    writer.writerow(["from", first, "to (inclusive)", last])
     writer.writerow(["as of", pack["as_of"], "sha256", pack.get("sha256", "")])
     for key, title, columns in SECTIONS:
         writer.writerow([])
         writer.writerow([title])
         writer.writerow([header for header, _ in columns])
         for item in section_items(pack, key):
-            writer.writerow([cell(item.get(field)) for _, field in columns])
+            writer.writerow([cell(shown(field, item)) for _, field in columns])
     return out.getvalue()

@@ -23,6 +23,7 @@ from shared.outbox import record_event
 from shared.pagination import TimeKeyset
 
 from ..domain import ActionStatus, CapaKind
+from ..models import Capa
 from ..models_review import ManagementReviewMeeting, ReviewDecision
 from ..schemas import ActionCreate
 from ..schemas_review import (
@@ -44,13 +45,15 @@ REVIEW_SOURCE = "management_review"
 _REVIEWS = TimeKeyset(col(ManagementReviewMeeting.recorded_at), col(ManagementReviewMeeting.id))
 
 
-def review_view(row: ManagementReviewMeeting, decisions: list[ReviewDecision]) -> ReviewPublic:
+def review_view(row: ManagementReviewMeeting, decisions: list[ReviewDecision],
+                numbers: dict[UUID, str]) -> ReviewPublic:
     return ReviewPublic(
         id=row.id, held_on=row.held_on, attendees=row.attendees,
         pack={"since": row.pack_since, "until": row.pack_until, "sha256": row.pack_sha256},
         notes=row.notes, recorded_by=row.recorded_by, recorded_at=row.recorded_at,
         decisions=[DecisionPublic(id=d.id, sequence=d.sequence, text=d.text, owner=d.owner,
                                   due_date=d.due_date, capa_id=d.capa_id,
+                                  capa_number=numbers.get(d.capa_id) if d.capa_id else None,
                                   action_id=d.action_id)
                    for d in sorted(decisions, key=lambda d: d.sequence)])
 
@@ -111,7 +114,7 @@ async def record_review(sessions: SessionFactory, *, request: ReviewCreate,
                 review_id=meeting.id, decision_id=decision.id, sequence=decision.sequence,
                 text=decision.text, owner=decision.owner, due_date=decision.due_date,
                 capa_id=decision.capa_id, action_id=decision.action_id, made_at=now))
-        view = review_view(meeting, decisions)
+        view = review_view(meeting, decisions, await _numbers(session, decisions))
         await complete(session, claim, status=201, body=view.model_dump(mode="json"))
     return view
 
@@ -127,12 +130,23 @@ async def _decisions_of(session: AsyncSession, review_ids: list[UUID]
     return found
 
 
+async def _numbers(session: AsyncSession, decisions: list[ReviewDecision]) -> dict[UUID, str]:
+    """The numbers of the CAPAs the decisions opened or added an action to."""
+    ids = {d.capa_id for d in decisions if d.capa_id is not None}
+    if not ids:
+        return {}
+    rows = (await session.exec(select(Capa.id, Capa.number)
+                               .where(col(Capa.id).in_(ids)))).all()
+    return dict(rows)
+
+
 async def get_review(sessions: SessionFactory, *, review_id: UUID) -> ReviewPublic:
     async with sessions() as session:
         row = await session.get(ManagementReviewMeeting, review_id)
         if row is None:
             raise NotFound(f"There is no management review with id {review_id}.")
-        return review_view(row, (await _decisions_of(session, [review_id]))[review_id])
+        decisions = (await _decisions_of(session, [review_id]))[review_id]
+        return review_view(row, decisions, await _numbers(session, decisions))
 
 
 async def list_reviews(sessions: SessionFactory, *, limit: int,
@@ -142,5 +156,6 @@ async def list_reviews(sessions: SessionFactory, *, limit: int,
         page, next_cursor = await _REVIEWS.fetch(session, select(ManagementReviewMeeting),
                                                  cursor, limit)
         decisions = await _decisions_of(session, [r.id for r in page])
-    return ReviewPage(items=[review_view(r, decisions[r.id]) for r in page],
+        numbers = await _numbers(session, [d for ds in decisions.values() for d in ds])
+    return ReviewPage(items=[review_view(r, decisions[r.id], numbers) for r in page],
                       next_cursor=next_cursor)

@@ -27,12 +27,15 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from ..domain.review_labels import period_text, shown
 from ..domain.review_pack import SECTIONS, section_items
 
 CELL_CHARS = 600
 _STYLES = getSampleStyleSheet()
+# Lines break between words; only a word longer than the cell is split
+# (splitLongWords), so no cell runs off the page and labels stay whole.
 _CELL = ParagraphStyle("cell", parent=_STYLES["BodyText"], fontSize=7.5, leading=9,
-                       wordWrap="CJK")  # breaks long words too, so no cell runs off the page
+                       splitLongWords=1)
 _HEAD = ParagraphStyle("head", parent=_CELL, fontName="Helvetica-Bold")
 # A section's title never ends a page alone.
 _SECTION = ParagraphStyle("section", parent=_STYLES["Heading2"], keepWithNext=1)
@@ -80,12 +83,12 @@ def pack_pdf(pack: Mapping[str, Any]) -> bytes:
     document = SimpleDocTemplate(
         out, pagesize=landscape(A4), leftMargin=15 * mm, rightMargin=15 * mm,
         topMargin=15 * mm, bottomMargin=15 * mm, title="Management-review pack",
-        author="CAPAflow", subject=f"{period['since']} to {period['until']}")
+        author="CAPAflow", subject=period_text(period))
     story: list[Any] = [
         Paragraph("Management-review pack (ISO 9001 9.3)", _STYLES["Title"]),
-        Paragraph(plain(f"Period {period['since']} to {period['until']}; previous period "
-                        f"{pack['previous_period']['since']} to "
-                        f"{pack['previous_period']['until']}; as of {pack['as_of']}"),
+        Paragraph(plain(f"Period {period_text(period)} (both days included); previous "
+                        f"period {period_text(pack['previous_period'])}; "
+                        f"as of {str(pack['as_of'])[:16].replace('T', ' ')} UTC"),
                   _STYLES["BodyText"]),
         Paragraph(plain(f"SHA-256 of the pack's JSON: {pack.get('sha256', '')}"),
                   _STYLES["BodyText"]),
@@ -101,7 +104,7 @@ def pack_pdf(pack: Mapping[str, Any]) -> bytes:
             story.append(Paragraph("None.", _CELL))
             continue
         story.append(_table([header for header, _ in columns],
-                            [[plain(item.get(field)) for _, field in columns]
+                            [[plain(shown(field, item)) for _, field in columns]
                              for item in items]))
     document.build(story)
     return out.getvalue()

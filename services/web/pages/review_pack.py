@@ -3,12 +3,16 @@ figures beside the previous period's, download it as CSV or PDF, and record the
 meeting that used it with its decisions (each may open a CAPA or add an action).
 
 The downloads go through this app, which asks the CAPA service with the person's
-key; the meeting form carries the period and SHA-256 of the pack it shows, so the
-record names the numbers that were seen.
+key for the period the page shows (its links carry the page's inclusive dates,
+converted to the API's ``[since, until)`` once, here). The meeting form carries
+the period and SHA-256 of the pack the page shows, so the record names the
+numbers that were seen; a download is the pack as of its own request, so its
+SHA-256 differs from the page's whenever anything (if only the "as of" time)
+has changed in between.
 """
 
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,6 +21,7 @@ from fastapi.responses import Response
 
 from ..client import ApiError, UserApi
 from ..deps import Api, CsrfUser, CurrentUser, redirect, render
+from .audit_wording import plural
 from .forms import FormState, posted, refused, text
 
 router = APIRouter()
@@ -27,6 +32,8 @@ SEVERITIES = [("critical", "Critical"), ("major", "Major"), ("minor", "Minor"),
 FOLLOW_UPS = [("", "Nothing to start now"), ("capa", "Open a CAPA"),
               ("action", "Add an action to an open CAPA")]
 DEFAULT_DAYS = 91
+# Comparison figures that are shares (0-1), shown in percent as on the dashboard.
+RATE_FIGURES = frozenset({"effectiveness_rate", "reopen_rate"})
 
 
 def _period(since: str, until: str) -> tuple[dict[str, str], dict[str, str]]:
@@ -48,17 +55,19 @@ def _period(since: str, until: str) -> tuple[dict[str, str], dict[str, str]]:
 
 def _days(since: str, until: str) -> tuple[str, str, dict[str, str], dict[str, str]]:
     """The form's inclusive dates (default: the quarter up to today), the API's
-    ``[since, until)`` and the field errors (then the API's default period is shown)."""
+    ``[since, until)`` and the field errors (then the default quarter is shown, and
+    the downloads are of that quarter too)."""
     since, until = since.strip()[:10], until.strip()[:10]
     params, errors = _period(since, until)
     if errors:
-        return since, until, {}, errors
+        return since, until, _days("", "")[2], errors
     end = date.fromisoformat(params["until"]) if "until" in params \
         else date.today() + timedelta(days=1)
     start = date.fromisoformat(params["since"]) if "since" in params \
         else end - timedelta(days=DEFAULT_DAYS)
     if start >= end:
-        return since, until, {}, {"since": "The start must be on or before the end."}
+        return since, until, _days("", "")[2], {
+            "since": "The start must be on or before the end."}
     return (start.isoformat(), (end - timedelta(days=1)).isoformat(),
             {"since": start.isoformat(), "until": end.isoformat()}, {})
 
@@ -80,11 +89,18 @@ async def _page(request: Request, api: UserApi, since: str, until: str,
         if exc.status == 401:
             raise
         meetings = []
+    # The downloads' links carry the inclusive dates of the pack shown (not the
+    # API's exclusive end): ``_download`` converts them once, as this page did.
+    first = params["since"]
+    last = (date.fromisoformat(params["until"]) - timedelta(days=1)).isoformat()
     state = state or FormState(name="meeting")
     status = state.status if state.message or state.errors else (422 if errors else 200)
     return render(request, "review_pack.html", status_code=status, title="Review pack",
                   form={"since": shown_since, "until": shown_until}, errors=errors,
-                  pack=pack, pack_error=pack_error, query=urlencode(params),
+                  pack=pack, pack_error=pack_error,
+                  query=urlencode({"since": first, "until": last}),
+                  comparison=[shown_row(r) for r in (pack or {}).get("comparison", [])],
+                  last_day=last_day, plural=plural,
                   meetings=meetings, state=state,
                   capa_choices=[(c["id"], f"{c['number']} {c['title'][:60]}")
                                 for c in (pack or {}).get("open_capas", {}).get("items", [])],
@@ -98,10 +114,40 @@ async def review_pack(request: Request, _user: CurrentUser, api: Api, since: str
     return await _page(request, api, since, until)
 
 
+def last_day(until: str) -> str:
+    """The last day a ``[since, until)`` period covers, as people read a period
+    ("1 to 30 November"): the day before a midnight end, else the end's own day."""
+    end = until.replace("Z", "+00:00")
+    if len(end) <= 10:
+        return (date.fromisoformat(end) - timedelta(days=1)).isoformat()
+    moment = datetime.fromisoformat(end)
+    return (moment - timedelta(microseconds=1)).date().isoformat()
+
+
+def _rate(value: Any, change: bool = False) -> Any:
+    """As the CSV and PDF show it (capa's domain.review_labels.percent)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return value
+    if not change:
+        return f"{value * 100:.1f} %"
+    points = round(value * 100, 1)
+    return f"{abs(points):.1f} points {'up' if points > 0 else 'down'}" if points \
+        else "no change"
+
+
+def shown_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A comparison row as people read it: shares in percent (the dashboard's way)."""
+    if row.get("figure") not in RATE_FIGURES:
+        return row
+    return row | {"current": _rate(row.get("current")), "previous": _rate(row.get("previous")),
+                  "change": _rate(row.get("change"), change=True)}
+
+
 async def _download(api: UserApi, kind: str, since: str, until: str) -> Response:
-    _, _, params, _ = _days(since, until)
-    answer = await api.download("capa", f"/v1/management-review/pack.{kind}?"
-                                f"{urlencode(params)}")
+    _, _, params, errors = _days(since, until)
+    if errors:
+        raise ApiError(422, next(iter(errors.values())))
+    answer = await api.download("capa", f"/v1/management-review/pack.{kind}", **params)
     headers = {k: v for k, v in answer.headers.items()
                if k.lower() in ("content-disposition", "x-pack-sha256")}
     return Response(answer.body, media_type=answer.headers.get("content-type"),
@@ -164,7 +210,7 @@ async def record_meeting(request: Request, user: CsrfUser, api: Api) -> Response
         state = refused("meeting", exc, values, aliases=aliases)
         return await _page(request, api, values.get("since", ""), values.get("until", ""),
                            state)
-    user.flash(f"Review meeting of {body['held_on']} recorded with {len(decisions)} "
-               f"decision(s).", "ok")
+    user.flash(f"Review meeting of {body['held_on']} recorded with "
+               f"{plural(len(decisions), 'decision')}.", "ok")
     return redirect("/review-pack?" + urlencode({"since": values.get("since", ""),
                                                  "until": values.get("until", "")}))

@@ -170,6 +170,10 @@ async def test_the_pack_compares_periods_and_exports_csv_and_a_readable_pdf(
     lesson_row = next(r for r in table if r and r[0].startswith("CAPA-")
                       and len(r) > 4 and r[4].startswith("'="))
     assert lesson_row[4] == "'" + HOSTILE  # the formula stays text
+    # People read the CSV: labels, not the JSON's machine values.
+    objective_row = next(r for r in table if r and r[0] == "Close CAPAs within 45 days")
+    assert objective_row[1:3] == ["Median days to close", "at most"]
+    assert "median_days_to_close" not in exported.text and "True" not in exported.text
 
     document = await review.client.get("/v1/management-review/pack.pdf", params=params,
                                        headers=review.as_("reporter"))
@@ -183,6 +187,8 @@ async def test_the_pack_compares_periods_and_exports_csv_and_a_readable_pdf(
     assert "CAPAs closed" in text and late["number"] in text
     assert "<b>bold</b>" in text  # shown as written, not parsed as markup
     assert "\u202e" not in text
+    assert "Median days to close" in text and "median_days_to_close" not in text
+    assert "at_most" not in text and "True" not in text
 
 
 async def test_a_meeting_records_its_pack_and_decisions_that_open_the_follow_up(
@@ -223,6 +229,8 @@ async def test_a_meeting_records_its_pack_and_decisions_that_open_the_follow_up(
     opened, added, plain = meeting["decisions"]
     assert opened["capa_id"] and opened["action_id"] is None
     assert (added["capa_id"], plain["capa_id"]) == (capa["id"], None)
+    assert (added["capa_number"], plain["capa_number"]) == (capa["number"], None)
+    assert opened["capa_number"].startswith("CAPA-")
 
     new_capa = (await review.client.get(f"/v1/capas/{opened['capa_id']}",
                                         headers=review.as_("reporter"))).json()

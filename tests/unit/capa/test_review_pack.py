@@ -3,6 +3,9 @@
 import csv
 import io
 from datetime import UTC, datetime
+from typing import Any
+
+import pypdfium2 as pdfium
 
 from services.capa.domain.review_pack import (
     canonical_json,
@@ -12,6 +15,7 @@ from services.capa.domain.review_pack import (
     pack_digest,
     previous_period,
 )
+from services.capa.service.review_pdf import pack_pdf
 
 
 def test_the_previous_period_has_the_same_length_and_ends_where_this_one_starts() -> None:
@@ -45,7 +49,8 @@ def test_cells_that_a_spreadsheet_would_run_stay_text() -> None:
 
 
 def test_the_csv_has_a_block_per_section_after_the_period_and_digest() -> None:
-    pack = {"period": {"since": "2026-10-01", "until": "2027-01-01"}, "as_of": "now",
+    pack = {"period": {"since": "2026-10-01T00:00:00Z", "until": "2027-01-01T00:00:00Z"},
+            "as_of": "now",
             "sha256": "ab" * 32, "comparison": comparison({"closed_in_period": 2},
                                                           {"closed_in_period": 1}),
             "objectives": [{"title": "Fast", "metric": "median_days_to_close",
@@ -55,10 +60,75 @@ def test_the_csv_has_a_block_per_section_after_the_period_and_digest() -> None:
                                    "what_to_do_differently": "+1 check"}]},
             "supplier_scorecards": {"available": False, "note": "later", "items": []}}
     rows = list(csv.reader(io.StringIO(pack_csv(pack))))
-    assert rows[1] == ["since", "2026-10-01", "until", "2027-01-01"]
+    assert rows[1] == ["from", "2026-10-01", "to (inclusive)", "2026-12-31"]
     assert rows[2][3] == "ab" * 32
     assert ["CAPAs closed", "2", "1", "1"] in rows
-    assert ["Fast", "median_days_to_close", "", "", "", "12.0", "off_track", "slow"] in rows
+    assert ["Fast", "Median days to close", "", "", "", "12.0", "Off track", "slow"] in rows
     lesson = next(r for r in rows if r and r[0] == "CAPA-2026-00001")
     assert lesson[4] == "'+1 check"
     assert ["later"] in rows
+
+
+def _people_pack() -> dict[str, Any]:
+    """A pack with every machine value the CSV and PDF must show by its label."""
+    return {
+        "period": {"since": "2026-11-01T00:00:00Z", "until": "2026-12-01T00:00:00Z"},
+        "previous_period": {"since": "2026-10-02T00:00:00Z",
+                            "until": "2026-11-01T00:00:00Z"},
+        "as_of": "2026-12-01T09:00:00Z", "sha256": "ab" * 32,
+        "comparison": comparison({"effectiveness_rate": 1.0, "reopen_rate": 0.0},
+                                 {"effectiveness_rate": 0.5, "reopen_rate": None}),
+        "objectives": [{"title": "Fewer new CAPAs", "metric": "capas_opened_per_week",
+                        "unit": "per_week", "direction": "at_most", "target": 2,
+                        "deadline": "2027-03-31",
+                        "progress": {"current": 1.5, "state": "on_track", "reason": None}}],
+        "open_capas": {"items": [{"number": "CAPA-2026-00007", "title": "Seals",
+                                  "status": "implementing", "severity": "major",
+                                  "owner": "ops", "due_date": "2026-11-20",
+                                  "overdue": True}], "total": 1, "truncated": False},
+        "open_actions": {"items": [{"capa_number": "CAPA-2026-00007", "kind": "correction",
+                                    "description": "Swap", "owner": "ops",
+                                    "due_date": "2026-12-20", "overdue": False}],
+                         "total": 1, "truncated": False},
+        "lessons": {"items": [{"capa_number": "CAPA-2026-00003", "title": "Worn die",
+                               "root_cause": "wear", "cause_category": "equipment_technology",
+                               "what_to_do_differently": "inspect", "tags": [],
+                               "published_at": "2026-11-10T00:00:00Z"}],
+                    "total": 1, "truncated": False},
+        "supplier_scorecards": {"available": False, "note": "later", "items": []},
+    }
+
+
+RAW = ("capas_opened_per_week", "capas_opened_per_wee", "at_most", "on_track",
+       "implementing", "major", "correction", "equipment_technology", "True", "False",
+       "2026-12-01T00:00:00Z")
+LABELS = ("CAPAs opened per week", "at most", "On track", "Implementing", "Major",
+          "Correction (immediate fix)", "Equipment and technology", "yes", "no",
+          "100.0 %", "50.0 points up", "0.0 %", "2026-11-01 to 2026-11-30")
+
+
+def test_the_csv_shows_labels_not_machine_values() -> None:
+    text = pack_csv(_people_pack())
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[1] == ["from", "2026-11-01", "to (inclusive)", "2026-11-30"]
+    assert ["Effectiveness rate", "100.0 %", "50.0 %", "50.0 points up"] in rows
+    assert ["Fewer new CAPAs", "CAPAs opened per week", "at most", "2", "2027-03-31", "1.5",
+            "On track", ""] in rows
+    for raw in RAW:
+        assert raw not in text, raw
+    for label in LABELS[:-1]:
+        assert label in text, label
+
+
+def test_the_pdf_shows_labels_not_machine_values_and_keeps_words_whole() -> None:
+    document = pdfium.PdfDocument(pack_pdf(_people_pack()))
+    try:
+        text = "\n".join(document[i].get_textpage().get_text_range()
+                         for i in range(len(document)))
+    finally:
+        document.close()
+    words = " ".join(text.split())  # lines broken in a cell join with a space
+    for raw in RAW:
+        assert raw not in words, raw
+    for label in LABELS:
+        assert label in words, label

@@ -2,6 +2,7 @@
 API: what they show, what they send, how a refusal comes back on the form."""
 
 import json
+import re
 from typing import Any
 
 import httpx
@@ -34,7 +35,11 @@ PACK = {
     "previous_period": {"since": "2026-06-02T00:00:00Z", "until": "2026-09-01T00:00:00Z"},
     "as_of": "2026-12-01T09:00:00Z", "sha256": "ab" * 32,
     "comparison": [{"figure": "closed_in_period", "label": "CAPAs closed", "current": 4,
-                    "previous": 1, "change": 3}],
+                    "previous": 1, "change": 3},
+                   {"figure": "effectiveness_rate", "label": "Effectiveness rate",
+                    "current": 1.0, "previous": 0.75, "change": 0.25},
+                   {"figure": "reopen_rate", "label": "Repeat (reopen) rate", "current": 0.0,
+                    "previous": None, "change": None}],
     "figures": {}, "previous_figures": {}, "objectives": [objective()],
     "open_capas": {"items": [{"id": CAPA_ID, "number": "CAPA-2026-00001",
                               "title": HOSTILE, "overdue": True}],
@@ -83,10 +88,12 @@ def test_the_pack_page_asks_for_the_period_and_offers_the_downloads(
     assert page.status_code == 200, page.text
     asked = sent(fake_api, "GET", "/v1/management-review/pack")[-1]
     assert dict(asked.url.params) == {"since": "2026-09-01", "until": "2026-12-01"}
-    assert 'href="/review-pack.pdf?since=2026-09-01&amp;until=2026-12-01"' in page.text
+    assert 'href="/review-pack.pdf?since=2026-09-01&amp;until=2026-11-30"' in page.text
     assert 'data-figure="closed_in_period"' in page.text and "ab" * 32 in page.text
     assert HOSTILE not in page.text
     pdf = ui.get("/review-pack.pdf", params={"since": "2026-09-01", "until": "2026-11-30"})
+    assert dict(sent(fake_api, "GET", "/v1/management-review/pack.pdf")[-1].url.params) == \
+        {"since": "2026-09-01", "until": "2026-12-01"}
     assert pdf.content == b"%PDF-1.4 fake"
     assert pdf.headers["x-pack-sha256"] == "cd" * 32
     assert pdf.headers["content-disposition"].startswith("attachment")
@@ -139,3 +146,58 @@ def test_a_refused_meeting_comes_back_with_the_message_at_the_field(
     assert answer.status_code == 422
     assert 'id="e-d1-owner_1"' in answer.text
     assert 'value="bad\u200bname"' in answer.text  # the person's input is kept
+
+
+def _links(page: str) -> dict[str, str]:
+    found = dict(re.findall(r'href="/review-pack\.(csv|pdf)\?([^"]*)"', page))
+    return {kind: query.replace("&amp;", "&") for kind, query in found.items()}
+
+
+def test_the_downloads_cover_exactly_the_period_the_page_shows(
+        ui: TestClient, fake_api: FakeApi) -> None:
+    fake_api.on("GET", "/v1/management-review/pack", httpx.Response(200, json=PACK))
+    fake_api.on("GET", "/v1/management-reviews", httpx.Response(200, json={
+        "items": [], "next_cursor": None}))
+    for kind in ("csv", "pdf"):
+        fake_api.on("GET", f"/v1/management-review/pack.{kind}", httpx.Response(
+            200, content=b"file", headers={"content-type": "application/octet-stream"}))
+    sign_in(ui, "manager")
+    page = ui.get("/review-pack", params={"since": "2026-11-01", "until": "2026-11-30"})
+    shown = dict(sent(fake_api, "GET", "/v1/management-review/pack")[-1].url.params)
+    assert shown == {"since": "2026-11-01", "until": "2026-12-01"}
+    links = _links(page.text)
+    assert set(links) == {"csv", "pdf"}
+    for kind, query in links.items():
+        assert ui.get(f"/review-pack.{kind}?{query}").status_code == 200
+        asked = sent(fake_api, "GET", f"/v1/management-review/pack.{kind}")[-1]
+        assert dict(asked.url.params) == shown, kind  # not the API's default, not a day more
+
+
+def test_the_pack_page_shows_percentages_inclusive_days_and_counted_words(
+        ui: TestClient, fake_api: FakeApi) -> None:
+    fake_api.on("GET", "/v1/management-review/pack", httpx.Response(200, json=PACK | {
+        "objectives": [objective(), objective()]}))
+    decisions = [{"id": "d1", "sequence": 1, "text": "Open one", "owner": "ops",
+                  "due_date": "2026-12-31", "capa_id": CAPA_ID,
+                  "capa_number": "CAPA-2026-00042", "action_id": None},
+                 {"id": "d2", "sequence": 2, "text": "Add one", "owner": "qa",
+                  "due_date": "2026-12-31", "capa_id": CAPA_ID,
+                  "capa_number": "CAPA-2026-00001", "action_id": "a1"}]
+    fake_api.on("GET", "/v1/management-reviews", httpx.Response(200, json={"items": [{
+        "id": "r1", "held_on": "2026-12-02", "attendees": ["qa"], "notes": None,
+        "pack": {"since": "2026-09-01T00:00:00Z", "until": "2026-12-01T00:00:00Z",
+                 "sha256": "ab" * 32},
+        "recorded_by": "qa", "recorded_at": "2026-12-02T10:00:00Z",
+        "decisions": decisions}], "next_cursor": None}))
+    sign_in(ui, "manager")
+    page = ui.get("/review-pack", params={"since": "2026-09-01", "until": "2026-11-30"}).text
+    assert "Pack 2026-09-01 to 2026-11-30" in page and "end exclusive" not in page
+    assert "2026-06-02 to 2026-08-31" in page  # the previous period's caption
+    assert "2026-09-01 to 2026-11-30<br>" in page  # the recorded meeting's pack
+    rate = re.search(r'data-figure="effectiveness_rate">(.*?)</tr>', page)
+    assert rate and "<td>100.0 %</td><td>75.0 %</td><td>25.0 points up</td>" in rate.group(1)
+    assert "<td>0.0 %</td>" in page and ">1.0<" not in page
+    assert "2 quality objectives," in page and "1 open CAPA," in page
+    assert "0 open actions;" in page and "0 lessons learned" in page and "(s)" not in page
+    assert "CAPA-2026-00042 opened</a>" in page
+    assert "action on CAPA-2026-00001</a>" in page

@@ -1,0 +1,92 @@
+"""How the review pack's CSV and PDF show a value to people.
+
+The JSON pack keeps the machine values (``at_most``, ``implementing``, ``0.25``)
+that its digest covers and that programs read; the CSV and PDF are read in the
+meeting, so each value gets the label the web shows for it. The web's labels
+(services/web/pages/choices.py) cannot be imported here (no service imports
+another), so the few the pack needs are repeated; a value without a label is
+shown as it is rather than dropped.
+"""
+
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from shared.vocabulary import ActionKind, CapaStatus, CauseCategory, Severity
+
+from .objectives import Direction, TrackState
+
+# Figures of the comparison that are shares (0-1): shown as percentages.
+RATE_FIGURES = frozenset({"effectiveness_rate", "reopen_rate"})
+
+_LABELS: dict[str, dict[str, str]] = {
+    "metric": {
+        "median_days_to_close": "Median days to close",
+        "overdue_capas": "Overdue CAPAs",
+        "open_capas": "Open CAPAs",
+        "reopen_rate": "Repeat (reopen) rate",
+        "effectiveness_rate": "Effectiveness rate",
+        "capas_opened_per_week": "CAPAs opened per week",
+    },
+    "direction": {Direction.at_most: "at most", Direction.at_least: "at least"},
+    "state": {TrackState.on_track: "On track", TrackState.off_track: "Off track",
+              TrackState.no_data: "No data yet"},
+    "status": {
+        CapaStatus.open: "Open", CapaStatus.investigating: "Investigating (root cause)",
+        CapaStatus.action_planned: "Actions planned", CapaStatus.implementing: "Implementing",
+        CapaStatus.verifying: "Verifying effectiveness", CapaStatus.closed: "Closed",
+        CapaStatus.cancelled: "Cancelled"},
+    "severity": {Severity.critical: "Critical", Severity.major: "Major",
+                 Severity.minor: "Minor", Severity.observation: "Observation"},
+    "kind": {ActionKind.corrective: "Corrective action",
+             ActionKind.preventive: "Preventive action",
+             ActionKind.correction: "Correction (immediate fix)"},
+    "cause_category": {
+        CauseCategory.people: "People", CauseCategory.process: "Process",
+        CauseCategory.equipment_technology: "Equipment and technology",
+        CauseCategory.materials_supplier: "Materials and suppliers",
+        CauseCategory.measurement: "Measurement", CauseCategory.environment: "Environment"},
+}
+
+
+def percent(value: Any, *, change: bool = False) -> Any:
+    """A share as the dashboard shows it (``100.0 %``); a change in percentage
+    points, in words: a leading "+" or "-" would make a spreadsheet read a formula."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return value
+    if change:
+        points = round(value * 100, 1)
+        if points == 0:
+            return "no change"
+        return f"{abs(points):.1f} points {'up' if points > 0 else 'down'}"
+    return f"{value * 100:.1f} %"
+
+
+def _is_rate(item: Mapping[str, Any]) -> bool:
+    return item.get("figure") in RATE_FIGURES or item.get("unit") == "ratio"
+
+
+def shown(field: str, item: Mapping[str, Any]) -> Any:
+    """``item[field]`` as a person reads it in the CSV or PDF."""
+    value = item.get(field)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if field in ("current", "previous", "target") and _is_rate(item):
+        return percent(value)
+    if field == "change" and _is_rate(item):
+        return percent(value, change=True)
+    if isinstance(value, str) and field in _LABELS:
+        return _LABELS[field].get(value, value)
+    return value
+
+
+def last_day(until: str) -> date:
+    """The last day a ``[since, until)`` period covers: the day before a midnight
+    end, else the end's own day (the API's default period ends "now")."""
+    end = datetime.fromisoformat(until.replace("Z", "+00:00"))
+    return (end - timedelta(microseconds=1)).date()
+
+
+def period_text(period: Mapping[str, Any]) -> str:
+    """``2026-11-01 to 2026-11-30`` (both days included), as the web page shows it."""
+    return f"{str(period['since'])[:10]} to {last_day(str(period['until'])).isoformat()}"
