@@ -148,7 +148,7 @@ def test_one_capa_through_its_stages_shows_only_the_allowed_forms(
         assert forms(manager) == set()
 
         # The trail says what changed, with the plural right.
-        trail = manager.get_by_role("region", name="Audit trail")
+        trail = manager.get_by_role("region", name="Audit trail", exact=True)
         expect(trail).to_contain_text("Status: Verifying effectiveness → Closed")
         expect(trail).to_contain_text("entries)")
         for page in people.values():
