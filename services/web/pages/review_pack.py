@@ -19,6 +19,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from shared.inputs import EARLIEST_DAY, LATEST_DAY
+
 from ..client import ApiError, UserApi
 from ..deps import Api, CsrfUser, CurrentUser, redirect, render
 from .audit_wording import plural
@@ -48,6 +50,12 @@ def _period(since: str, until: str) -> tuple[dict[str, str], dict[str, str]]:
             day = date.fromisoformat(value)
         except ValueError:
             errors[name] = "Give a date as YYYY-MM-DD, e.g. 2026-01-31."
+            continue
+        # The services' range, with room for the day after "to" and a default
+        # quarter before it (year 1 or 9999 would overflow the date arithmetic).
+        if not EARLIEST_DAY + timedelta(days=DEFAULT_DAYS) <= day < LATEST_DAY:
+            errors[name] = (f"Give a date from {EARLIEST_DAY + timedelta(days=DEFAULT_DAYS)} "
+                            f"to {LATEST_DAY - timedelta(days=1)}.")
             continue
         params[name] = (day + timedelta(days=1) if name == "until" else day).isoformat()
     return params, errors

@@ -201,3 +201,19 @@ def test_the_pack_page_shows_percentages_inclusive_days_and_counted_words(
     assert "0 open actions;" in page and "0 lessons learned" in page and "(s)" not in page
     assert "CAPA-2026-00042 opened</a>" in page
     assert "action on CAPA-2026-00001</a>" in page
+
+
+def test_dates_at_the_edge_are_field_errors_never_a_500(
+        ui: TestClient, fake_api: FakeApi) -> None:
+    # Year 9999's "day after" and year 1's quarter before overflowed Python's dates.
+    fake_api.on("GET", "/v1/management-review/pack", httpx.Response(200, json=PACK))
+    fake_api.on("GET", "/v1/management-reviews", httpx.Response(200, json={
+        "items": [], "next_cursor": None}))
+    sign_in(ui, "manager")
+    for params in ({"until": "9999-12-31"}, {"since": "9999-12-30", "until": "9999-12-31"},
+                   {"until": "0001-01-01"}, {"since": "0001-01-02"}):
+        page = ui.get("/review-pack", params=params)
+        assert page.status_code == 422, (params, page.status_code)
+        assert "Give a date from" in page.text
+        for suffix in (".csv", ".pdf"):
+            assert ui.get(f"/review-pack{suffix}", params=params).status_code == 422, params
