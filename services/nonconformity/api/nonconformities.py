@@ -12,7 +12,7 @@ from shared.inputs import NO_NUL, QueryTime
 from shared.text import SOME_VISIBLE
 from shared.versions import etag
 
-from ..domain import NonconformityStatus, Source
+from ..domain import CapaLink, NonconformityStatus, Source
 from ..schemas import (
     CloseRequest,
     CorrectionRequest,
@@ -81,6 +81,9 @@ async def list_nonconformities(
         external_ref: Annotated[str | None, Query(
             max_length=200, pattern=SOME_VISIBLE,
             description="The ticket reference exactly, e.g. ZD-9999")] = None,
+        capa: Annotated[CapaLink | None, Query(
+            description="Where it stands with its CAPA: none (not escalated), requested, "
+                        "open or closed")] = None,
         sort: Annotated[InboxSort, Query(
             description="Order of the list; '-' first is descending")] = InboxSort.newest,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
@@ -89,7 +92,8 @@ async def list_nonconformities(
                                         category=category, tag=tag, since=since,
                                         until=until, text=text, owner=owner,
                                         assigned=assigned, mine=mine,
-                                        mine_of=principal.subject, external_ref=external_ref)
+                                        mine_of=principal.subject, external_ref=external_ref,
+                                        capa=capa)
     return await queries.list_nonconformities(sessions=sessions, where=where, limit=limit,
                                               cursor=cursor, sort=sort)
 

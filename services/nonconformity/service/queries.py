@@ -44,6 +44,8 @@ class NonconformityFilter:
     mine_of: str | None = None
     mine: bool | None = None
     external_ref: str | None = None
+    # Where it stands with its CAPA: ``none`` is an NC nobody escalated yet.
+    capa: str | None = None
 
 
 async def get_nonconformity(*, sessions: SessionFactory, nc_id: UUID) -> NonconformityPublic:
@@ -89,6 +91,8 @@ def filtered(where: NonconformityFilter) -> SelectOfScalar[Nonconformity]:
         value = getattr(where, name)
         if value is not None:
             query = query.where(getattr(Nonconformity, name) == value)
+    if where.capa is not None:
+        query = query.where(col(Nonconformity.capa_link) == where.capa)
     if where.category is not None:
         # As the escalation policy compares them: without regard to case.
         query = query.where(func.lower(Nonconformity.category) == where.category.lower())

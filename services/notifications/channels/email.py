@@ -21,8 +21,8 @@ _TEXT = """\
 Open: {{ link }}
 {% endif %}
 --
+CAPAflow notifications
 {% for line in hint %}{{ line }}
-{% else %}CAPAflow notifications. Manage your subscriptions at /v1/subscriptions.
 {% endfor %}"""
 
 _HTML = """\

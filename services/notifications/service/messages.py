@@ -4,12 +4,22 @@ Works on the CloudEvent envelope of a delivery (an event, a digest or a
 test), so it needs nothing but the envelope and the public base URLs.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..domain.bulletin import BULLETIN_TYPE
 from ..domain.owner_notices import OWNER_NOTICES
 from ..domain.watches import Record, Watch
+from ..domain.wording import (
+    CAPA_STATUS,
+    DECISION,
+    RESULT,
+    SCAR_STATUS,
+    SEVERITY,
+    SOURCE,
+    words,
+)
 
 DIGEST_TYPE = "capaflow.notification.digest.v1"
 TEST_TYPE = "capaflow.notification.test.v1"
@@ -95,11 +105,18 @@ def _headline(data: dict[str, Any]) -> str:
     return " ".join(str(p) for p in (number, title and f"— {title}" if number else title) if p)
 
 
+def footer(links: Links) -> list[str]:
+    """Where a reader manages what they hear of: the UI's page, or no path at all
+    (an API path is no use to a person reading an e-mail)."""
+    settings = links.settings_page()
+    return [f"Manage your notifications: {settings}"] if settings else []
+
+
 def describe(envelope: dict[str, Any], links: Links, *,
              watching: str | None = None) -> Message:
     """The message of a delivery; ``watching``: its subscription's watch key, if any."""
     message = _describe(envelope, links)
-    message.hint = watch_hint(watching, links)
+    message.hint = watch_hint(watching, links) or footer(links)
     return message
 
 
@@ -114,19 +131,38 @@ def _describe(envelope: dict[str, Any], links: Links) -> Message:
     if event_type == BULLETIN_TYPE:
         return _bulletin(data, links)
     title = f"{_label(event_type)}: {_headline(data)}".rstrip(": ")
-    lines = []
-    for key in ("severity", "source", "category", "owner", "reason", "decision",
-                "effectiveness_result", "closed_by", "what_to_do_differently"):
+    lines = [line for line in (_change(data),) if line]
+    for key, label, table in _FIELDS:
         if data.get(key):
-            lines.append(f"{key.replace('_', ' ').capitalize()}: {data[key]}")
+            value = words(data[key], table) if table else data[key]
+            lines.append(f"{label}: {value}")
     if data.get("tags"):
         lines.append("Tags: " + ", ".join(str(t) for t in data["tags"]))
     if event_type in OWNER_NOTICES:
-        lines += _notice_lines(data)
+        lines += _notice_lines(data, SCAR_STATUS if ".scar." in event_type else CAPA_STATUS)
     return Message(title, lines, links.for_data(data))
 
 
-def _notice_lines(data: dict[str, Any]) -> list[str]:
+# The fields a message shows, in this order: (key, label, the words of its
+# values, or None for text shown as it is).
+_FIELDS: tuple[tuple[str, str, Mapping[str, str] | None], ...] = (
+    ("severity", "Severity", SEVERITY), ("source", "Source", SOURCE),
+    ("category", "Category", None), ("owner", "Owner", None), ("reason", "Reason", None),
+    ("decision", "Decision", DECISION),
+    ("effectiveness_result", "Effectiveness result", RESULT),
+    ("result", "Effectiveness result", RESULT), ("closed_by", "Closed by", None),
+    ("what_to_do_differently", "What to do differently", None))
+
+
+def _change(data: dict[str, Any]) -> str | None:
+    """What a status change did, in words: "Status: Implementing → Verifying effectiveness"."""
+    before, after = data.get("from_status"), data.get("to_status")
+    if not (before and after):
+        return None
+    return f"Status: {words(before, CAPA_STATUS)} → {words(after, CAPA_STATUS)}"
+
+
+def _notice_lines(data: dict[str, Any], statuses: Mapping[str, str]) -> list[str]:
     """What a reminder or overdue notice asks of its owner: what, by when."""
     lines = []
     if data.get("scar_number"):
@@ -146,14 +182,15 @@ def _notice_lines(data: dict[str, Any]) -> list[str]:
     if data.get("criteria"):
         lines.append(f"Criteria: {data['criteria']}")
     if data.get("status"):
-        lines.append(f"Status: {data['status']}")
+        lines.append(f"Status: {words(data['status'], statuses)}")
     return lines
 
 
 def _digest(data: dict[str, Any], links: Links) -> Message:
     def items(rows: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
         return [{"text": (f"{_label(r['type'])}: " if kind == "event" else "")
-                 + (_headline(r.get("data", r)) or str(r.get("subject", ""))),
+                 + (_headline(r.get("data", r)) or str(r.get("subject", "")))
+                 + (f" ({change})" if (change := _change(r.get("data", r))) else ""),
                  "link": links.for_data(r.get("data", r))} for r in rows]
 
     return Message(

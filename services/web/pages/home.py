@@ -17,7 +17,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from shared.vocabulary import CapaStatus, NonconformityStatus
+from shared.vocabulary import CapaLink, CapaStatus, NonconformityStatus
 
 from ..client import ApiError, ServiceName, UserApi
 from ..deps import Api, CurrentUser, render
@@ -49,16 +49,21 @@ class Filled:
 
 
 _UNTRIAGED = NonconformityStatus.reported.value
+# Untriaged work is an NC nobody escalated: one whose CAPA is requested or open is
+# being worked as that CAPA (its owner is the CAPA's), though the NC stays reported.
+_NO_CAPA = CapaLink.none.value
 _OPEN = list(CAPA_OPEN_STATES)
 
 ENGINEER = (
     Section("ncs_mine", "Untriaged nonconformities you own", "nc",
-            {"status": _UNTRIAGED, "mine": "true", "sort": "-severity"},
-            f"/nonconformities?status={_UNTRIAGED}&who=mine&sort=-severity",
+            {"status": _UNTRIAGED, "mine": "true", "capa": _NO_CAPA, "sort": "-severity"},
+            f"/nonconformities?status={_UNTRIAGED}&who=mine&capa={_NO_CAPA}&sort=-severity",
             "None: nothing untriaged is yours."),
     Section("ncs_unowned", "Untriaged nonconformities nobody owns", "nc",
-            {"status": _UNTRIAGED, "assigned": "false", "sort": "-severity"},
-            f"/nonconformities?status={_UNTRIAGED}&who=unassigned&sort=-severity",
+            {"status": _UNTRIAGED, "assigned": "false", "capa": _NO_CAPA,
+             "sort": "-severity"},
+            f"/nonconformities?status={_UNTRIAGED}&who=unassigned&capa={_NO_CAPA}"
+            "&sort=-severity",
             "None: every untriaged nonconformity has an owner."),
     Section("capas_mine", "Your open CAPAs", "capa", {"status": _OPEN, "mine": "true"},
             "/capas?who=mine", "You own no open CAPA."),

@@ -18,6 +18,7 @@ from ..deps import Api, CsrfUser, CurrentUser, redirect, render
 from ..session import UserSession
 from . import nc_refs
 from .choices import (
+    CAPA_LINK_LABELS,
     NC_OPEN_STATUSES,
     NC_STATUS_OPTIONS,
     NC_STATUSES,
@@ -87,6 +88,8 @@ def inbox_filters(q: Any) -> dict[str, str | None]:
             "text": (q.get("text") or "").strip()[:200] or None,
             "who": allowed(q.get("who"), tuple(WHO)),
             "owner": (q.get("owner") or "").strip()[:255] or None,
+            # Where it stands with its CAPA ("My work" leaves out the escalated ones).
+            "capa": allowed(q.get("capa"), tuple(CAPA_LINK_LABELS)),
             # Reported from / to, whole UTC days, the end inclusive (the dashboard's links).
             "since": day_filter(q.get("since")),
             "until": day_filter(q.get("until")),
@@ -116,7 +119,8 @@ async def inbox(request: Request, user: CurrentUser, api: Api) -> Response:
     return render(request, "nc_list.html", title="Nonconformities", items=page["items"],
                   total=page.get("total"), filters=filters, next_query=next_query,
                   paged=bool(cursor), statuses=NC_STATUS_OPTIONS, severities=SEVERITY_OPTIONS,
-                  sources=SOURCE_OPTIONS, who_options=WHO_LABELS, sort_links=_sort_links(filters),
+                  sources=SOURCE_OPTIONS, who_options=WHO_LABELS,
+                  capa_options=tuple(CAPA_LINK_LABELS.items()), sort_links=_sort_links(filters),
                   may_bulk=user.holds_any(*EDITORS), bulk_limit=BULK_LIMIT,
                   back=request.url.path + (f"?{request.url.query}" if request.url.query
                                            else ""))

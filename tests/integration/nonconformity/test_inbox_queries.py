@@ -70,6 +70,24 @@ async def test_owner_mine_unassigned_filters_and_totals(nc: NcService) -> None:
     assert (len(page["items"]), page["total"]) == (1, 3) and page["next_cursor"]
 
 
+async def test_the_capa_filter_leaves_out_ncs_already_escalated(nc: NcService) -> None:
+    # A critical NC escalates on report: its CAPA is requested, it is no untriaged work.
+    escalated = await _report(nc, "Outage", severity="critical")
+    waiting = await _report(nc, "Typo")
+    assert escalated["capa_link"] == "requested" and waiting["capa_link"] == "none"
+
+    async def ids(**params: Any) -> set[str]:
+        page = await _list(nc, **params)
+        assert page["total"] == len(page["items"])
+        return {item["id"] for item in page["items"]}
+
+    assert await ids(capa="none") == {waiting["id"]}
+    assert await ids(capa="requested") == {escalated["id"]}
+    assert await ids(capa="open") == set()
+    # "My work": untriaged, nobody owns it, no CAPA asked for.
+    assert await ids(status="reported", assigned="false", capa="none") == {waiting["id"]}
+
+
 async def test_search_finds_the_ticket_reference_and_the_number(nc: NcService) -> None:
     ticket = await _report(nc, "Refund not sent", external_ref="ZD-9999")
     other = await _report(nc, "Other", external_ref="ZD-1234")
@@ -126,6 +144,7 @@ async def test_a_cursor_of_another_order_is_a_position_not_an_error(nc: NcServic
     {"sort": "title"}, {"sort": "created_at; DROP TABLE x"}, {"sort": ""},
     {"mine": "perhaps"}, {"assigned": "2"}, {"owner": "   "}, {"owner": "x" * 256},
     {"external_ref": "a\x00b"}, {"text": "x" * 201}, {"cursor": "1.2.3.4"},
+    {"capa": "maybe"}, {"capa": "NONE"},
 ])
 async def test_bad_list_parameters_are_422(nc: NcService, params: dict[str, str]) -> None:
     answer = await nc.client.get("/v1/nonconformities", params=params,

@@ -100,9 +100,14 @@ def test_a_watch_email_says_why_and_how_to_stop() -> None:
     assert f"open https://qms.example/nonconformities/{NC} and choose Unwatch" in nc_body
 
 
-def test_an_ordinary_subscription_email_keeps_its_footer() -> None:
+def test_an_ordinary_subscription_email_points_to_my_notifications_or_to_no_path() -> None:
     body = _mail(UI, None)
-    assert "Unwatch" not in body and "Manage your subscriptions at /v1/subscriptions" in body
+    assert "Unwatch" not in body
+    assert "Manage your notifications: https://qms.example/my/notifications" in body
+    # Without a UI, no path at all: an API path is no use to a person reading an e-mail.
+    bare = _mail(LINKS, None)
+    assert "CAPAflow notifications" in bare
+    assert "/v1/subscriptions" not in bare and "Manage your" not in bare
 
 
 def test_an_unverified_email_claim_is_no_address() -> None:

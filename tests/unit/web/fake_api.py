@@ -360,6 +360,8 @@ def _nc_list(items: list[dict[str, Any]], params: httpx.QueryParams,
     for name in ("status", "severity", "source", "owner", "external_ref"):
         if params.get(name):
             items = [nc for nc in items if nc[name] == params[name]]
+    if params.get("capa"):
+        items = [nc for nc in items if nc["capa_link"] == params["capa"]]
     if params.get("mine") in ("true", "false"):
         items = [nc for nc in items if (nc["owner"] == me) == (params["mine"] == "true")]
     if params.get("assigned") in ("true", "false"):

@@ -5,6 +5,7 @@ import re
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 
@@ -36,7 +37,14 @@ async def test_the_engineers_work_theirs_first_with_counts_and_links(tmp_path: P
     for nc in (nonconformity(number="NC-2026-00001", owner="test-engineer", severity="major"),
                nonconformity(number="NC-2026-00002"), nonconformity(number="NC-2026-00003"),
                nonconformity(number="NC-2026-00004", owner="someone-else"),
-               nonconformity(number="NC-2026-00005", status="accepted")):
+               nonconformity(number="NC-2026-00005", status="accepted"),
+               # Escalated: worked as its CAPA (whose owner the owner policy set), though
+               # the NC itself stays reported and nobody's. Not untriaged work.
+               nonconformity(number="NC-2026-00019", capa_link="open",
+                             capa_id=str(uuid.uuid4()), capa_number="CAPA-2026-00009"),
+               nonconformity(number="NC-2026-00020", capa_link="requested"),
+               nonconformity(number="NC-2026-00021", owner="test-engineer",
+                             capa_link="requested")):
         fake.ncs[nc["id"]] = nc
     own = capa(number="CAPA-2026-00007", owner="test-engineer", status="implementing")
     fake.capas[own["id"]] = own
@@ -50,10 +58,18 @@ async def test_the_engineers_work_theirs_first_with_counts_and_links(tmp_path: P
     assert 'data-total="1"' in mine and "NC-2026-00001" in mine
     assert 'data-total="2"' in unowned and "NC-2026-00002" in unowned
     assert "NC-2026-00004" not in page and "NC-2026-00005" not in page
+    for escalated in ("NC-2026-00019", "NC-2026-00020", "NC-2026-00021"):
+        assert escalated not in page
     # Theirs first: the section of their own comes before nobody's.
     assert page.index('id="ncs_mine"') < page.index('id="ncs_unowned"')
-    assert 'href="/nonconformities?status=reported&amp;who=unassigned&amp;sort=-severity"' \
-        in unowned
+    link = "/nonconformities?status=reported&who=unassigned&capa=none&sort=-severity"
+    assert f'href="{link.replace("&", "&amp;")}"' in unowned
+    # "All N" leads to a list of the same N.
+    async with ui_as("engineer", fake, tmp_path) as ui:
+        path, query = link.split("?")
+        listed = (await ui.get(path, **dict(parse_qsl(query)))).text
+    assert 'data-total="2"' in listed and "NC-2026-00020" not in listed
+    assert '<option value="none" selected>' in listed
     capas = _section(page, "capas_mine")
     assert "CAPA-2026-00007" in capas and 'href="/capas?who=mine"' in capas
     actions = _section(page, "actions_mine")
