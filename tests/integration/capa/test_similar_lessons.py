@@ -34,8 +34,9 @@ async def app(request: pytest.FixtureRequest, new_sqlite_database: DatabaseFacto
         yield capas
 
 
-async def _similar(capas: Capas, status: int = 200, **params: Any) -> dict[str, Any]:
-    answer = await capas.client.get(SIMILAR, params=params, headers=capas.as_("reporter"))
+async def _similar(capas: Capas, status: int = 200, role: str = "reporter",
+                   **params: Any) -> dict[str, Any]:
+    answer = await capas.client.get(SIMILAR, params=params, headers=capas.as_(role))
     assert answer.status_code == status, answer.text
     return dict(answer.json())
 
@@ -123,6 +124,20 @@ async def test_odd_unicode_is_searched_or_finds_nothing(app: Capas, odd: str) ->
     await _past(app)
     found = await _similar(app, text=odd)
     assert isinstance(found["items"], list)
+
+
+@pytest.mark.parametrize("text, word", [
+    ("हिन्दी लेबल गलत छपा", "हिन्दी"),  # vowel signs and virama are marks
+    ("Kartonlar İstanbul deposunda yanlış etiketlendi", "İstanbul"),
+])
+async def test_words_with_combining_marks_find_the_lesson(app: Capas, text: str,
+                                                          word: str) -> None:
+    await _past(app)
+    lesson = await seed_lesson(
+        sessions_of(app), title=f"Carton labels ({word})", problem=text,
+        root_cause="The label template was copied by hand", lesson="Print from the template")
+    found = await _similar(app, text=word)
+    assert [i["capa_number"] for i in found["items"]] == [lesson["number"]], found
 
 
 async def test_empty_long_nul_and_stop_word_texts(app: Capas) -> None:
