@@ -194,13 +194,24 @@ async def test_linking_a_lesson_is_idempotent_listed_and_checked(app: Capas) -> 
         == 409
 
 
+async def _review(capas: Capas) -> dict[str, Any]:
+    review = await capas.client.get("/v1/management-review", headers=capas.as_("manager"))
+    assert review.status_code == 200, review.text
+    return dict(review.json()["lesson_suggestions"])
+
+
 async def test_the_review_counts_suggestions_offered_and_linked(app: Capas) -> None:
     past = await _past(app)
     capa = await app.open(title="Payment gateway timeouts at checkout again")
-    offered = await _similar(app, capa_id=capa["id"])
+    # Reads that offer nothing to someone who could link: not counted.
+    await _similar(app, capa_id=capa["id"], record="true")  # a reporter's
+    await _similar(app, capa_id=capa["id"], record="true", role="verifier")
+    await _similar(app, capa_id=capa["id"], role="engineer")  # not asked to record
+    assert (await _review(app))["offered"] == 0
+    offered = await _similar(app, capa_id=capa["id"], record="true", role="engineer")
     lessons = [i for i in offered["items"] if i["kind"] == "lesson"]
     assert len(lessons) == 2  # the gateway and DNS lessons
-    await _similar(app, capa_id=capa["id"])  # offered again: counted once
+    await _similar(app, capa_id=capa["id"], record="true", role="manager")  # counted once
     await _similar(app, text="gateway timeout")  # no CAPA: nothing to count
     linked = await app.client.post(f"/v1/capas/{capa['id']}/lesson-links",
                                    json={"lesson_id": past["gateway"]["lesson_id"]},
