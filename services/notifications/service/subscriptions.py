@@ -155,18 +155,7 @@ async def update_subscription(sessions: SessionFactory, *, principal: Principal,
         current = await load_visible(session, subscription_id, principal)
     _keep_watch(current, request)
     if request.target is not None:
-        channel = Channel(current.channel)
-        if not fits(channel, request.target) and any(
-                fits(other, request.target) for other in Channel if other is not channel):
-            # Well-formed, for another channel: the schema cannot see this one's.
-            raise Conflict(f"This is a {channel.value} subscription; the target has the "
-                           "shape of another channel's, and the channel does not change "
-                           "(create a new subscription for it).",
-                           title="Target does not fit the channel", field="target",
-                           channel=channel.value)
-        await check_subscription_target(channel, request.target, settings)
-        if channel is Channel.email:
-            check_email_target(principal, request.target, settings)
+        await _check_new_target(Channel(current.channel), request.target, principal, settings)
     async with transaction(sessions) as session:
         sub = await load_visible(session, subscription_id, principal)
         changes = request.model_dump(exclude_unset=True)
@@ -185,6 +174,21 @@ async def update_subscription(sessions: SessionFactory, *, principal: Principal,
         session.add(sub)
         await subscriptions_changed(session)
         return public(sub)
+
+
+async def _check_new_target(channel: Channel, target: str, principal: Principal,
+                            settings: NotificationsSettings) -> None:
+    if not fits(channel, target) and any(
+            fits(other, target) for other in Channel if other is not channel):
+        # Well-formed, for another channel: the schema cannot see this one's.
+        raise Conflict(f"This is a {channel.value} subscription; the target has the "
+                       "shape of another channel's, and the channel does not change "
+                       "(create a new subscription for it).",
+                       title="Target does not fit the channel", field="target",
+                       channel=channel.value)
+    await check_subscription_target(channel, target, settings)
+    if channel is Channel.email:
+        check_email_target(principal, target, settings)
 
 
 def _keep_watch(sub: Subscription, request: SubscriptionUpdate) -> None:
