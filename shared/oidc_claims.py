@@ -55,6 +55,10 @@ class OidcConfig:
     # Claim value -> role. Empty: a claim value that is a role's name is that role.
     role_map: Mapping[str, str] = field(default_factory=dict)
     subject_claim: str = "preferred_username"
+    # The provider vouches for every e-mail claim it sends (a directory where
+    # people cannot edit their address). Off: only an email_verified of JSON
+    # true makes the claim count (docs/sign-in.md, the Entra ID note).
+    email_trusted: bool = False
     leeway_seconds: int = 30
     # Unknown kids re-read the JWKS at most this often; a failed read is retried
     # after failure_backoff (the provider may be back soon).
@@ -110,9 +114,12 @@ def principal_from(claims: Mapping[str, Any], config: OidcConfig) -> Principal:
     auth_time = claims.get("auth_time")
     name = claims.get("name")
     email = claims.get("email")
-    # An address the provider says it has not verified is not the person's to use
-    # (watches e-mail it): anyone could type a stranger's into their profile.
-    if claims.get("email_verified") is False:
+    # Watches and one's own e-mail subscriptions go to this address, so it must be
+    # the person's: only a provider's explicit JSON true counts. Absent, "false",
+    # 0 or null is not a yes — Entra ID sends no email_verified and lets people
+    # edit the claim (the "nOAuth" takeover) — unless the deployment says this
+    # provider's addresses are all trusted.
+    if not config.email_trusted and claims.get("email_verified") is not True:
         email = None
     return Principal(subject=subject, roles=roles_from(claims, config),
                      name=name if isinstance(name, str) else None,

@@ -32,6 +32,9 @@ class OidcSettings(BaseSettings):
     oidc_role_map: str = ""
     # The claim naming the person in the audit trail and ownership.
     oidc_subject_claim: str = "preferred_username"
+    # True only for a provider whose e-mail claims are all verified yet that sends
+    # no email_verified; off, an address counts only with email_verified true.
+    oidc_email_trusted: bool = False
     oidc_leeway_seconds: int = Field(default=30, ge=0, le=300)
 
     @field_validator("oidc_role_map")
@@ -52,6 +55,7 @@ class OidcSettings(BaseSettings):
                           roles_claim=self.oidc_roles_claim,
                           role_map=parse_role_map(self.oidc_role_map),
                           subject_claim=self.oidc_subject_claim,
+                          email_trusted=self.oidc_email_trusted,
                           leeway_seconds=self.oidc_leeway_seconds)
 
 

@@ -70,7 +70,7 @@ def claims(**overrides: Any) -> dict[str, Any]:
     now = int(time.time())
     return {"iss": ISSUER, "aud": ["capaflow-api", "account"], "exp": now + 300, "iat": now,
             "sub": "f81d4fae", "preferred_username": "Erin", "name": "Erin Engel",
-            "email": "erin@example.test", "auth_time": now - 5,
+            "email": "erin@example.test", "email_verified": True, "auth_time": now - 5,
             "realm_access": {"roles": ["engineer", "offline_access"]}} | overrides
 
 
@@ -231,6 +231,35 @@ def test_the_subject_claim_is_configurable_and_canonical() -> None:
         principal_from({"preferred_username": "mona"}, by_email)
     with pytest.raises(InvalidToken, match="invisible"):
         principal_from({"preferred_username": "mona\u200b"}, OidcConfig(issuer=ISSUER))
+
+
+@pytest.mark.parametrize("verified", [
+    "absent", False, None, "false", "true", 0, 1, "True", [True], {"value": True}])
+def test_an_email_claim_counts_only_when_the_provider_says_verified_true(
+        verified: Any) -> None:
+    # Watches e-mail this address: an editable, unverified claim (Entra ID sends
+    # no email_verified at all) must not make a stranger's mailbox the person's.
+    token = {"preferred_username": "ann", "email": "boss@corp.example"}
+    if verified != "absent":
+        token["email_verified"] = verified
+    assert principal_from(token, OidcConfig(issuer=ISSUER)).email is None
+    trusted = OidcConfig(issuer=ISSUER, email_trusted=True)
+    assert principal_from(token, trusted).email == "boss@corp.example"
+
+
+def test_a_verified_email_claim_is_the_persons_address() -> None:
+    token = {"preferred_username": "ann", "email": "boss@corp.example", "email_verified": True}
+    assert principal_from(token, OidcConfig(issuer=ISSUER)).email == "boss@corp.example"
+    assert principal_from(token | {"email": 7}, OidcConfig(issuer=ISSUER)).email is None
+
+
+def test_oidc_email_trusted_is_off_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OIDC_ISSUER", ISSUER)
+    config = ServiceSettings().oidc_config()
+    assert config is not None and config.email_trusted is False
+    monkeypatch.setenv("OIDC_EMAIL_TRUSTED", "true")
+    config = ServiceSettings().oidc_config()
+    assert config is not None and config.email_trusted is True
 
 
 def test_settings_are_off_without_an_issuer_and_check_the_map(

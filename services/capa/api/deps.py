@@ -48,7 +48,9 @@ clock = _now
 # key, reads nothing); writes name their roles.
 PEOPLE = ("reporter", "engineer", "verifier", "manager")
 Reader = Annotated[Principal, Depends(require_roles(*PEOPLE))]
-Engineer = Annotated[Principal, Depends(require_roles("engineer", "manager"))]
+# Who may link a past lesson to a CAPA (and so whose offers the review counts).
+LINKERS = ("engineer", "manager")
+Engineer = Annotated[Principal, Depends(require_roles(*LINKERS))]
 WorkflowActor = Annotated[Principal, Depends(require_roles("engineer", "verifier",
                                                            "manager"))]
 Planner = Annotated[Principal, Depends(require_roles("engineer", "verifier", "manager"))]

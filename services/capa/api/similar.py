@@ -10,7 +10,7 @@ from shared.inputs import NO_NUL
 from ..service.lesson_links import lesson_links, link_lesson
 from ..service.similar import similar_lessons
 from ..similar_schemas import LessonLinkInput, LessonLinkPublic, SimilarPage
-from .deps import Engineer, NowDep, Reader, SessionsDep
+from .deps import LINKERS, Engineer, NowDep, Reader, SessionsDep
 
 router = APIRouter(tags=["lessons"])
 
@@ -26,16 +26,25 @@ MAX_TEXT = 4000
                         "statement, whys, root cause and title) ranked with PostgreSQL "
                         "ts_rank or SQLite FTS5 bm25 (English stemming). Query syntax in the "
                         "text is searched as words. Nothing to compare with answers an empty "
-                        "list. With capa_id the lessons answered are noted as offered to that "
-                        "CAPA, once each: the management review counts how many were linked.")
-async def similar(sessions: SessionsDep, _: Reader, now: NowDep,
+                        "list. With capa_id and record=true, asked by an engineer or manager, the "
+                        "lessons answered are noted as offered to that CAPA, once each: the "
+                        "management review counts how many were linked.")
+async def similar(sessions: SessionsDep, principal: Reader, now: NowDep,
                   text: Annotated[str | None, Query(max_length=MAX_TEXT, pattern=NO_NUL,
                                                     description="The problem in words")] = None,
                   capa_id: Annotated[UUID | None, Query(
                       description="Compare with this CAPA's problem statement, whys, root "
                                   "cause and title; the CAPA itself is never offered")] = None,
-                  limit: Annotated[int, Query(ge=1, le=20)] = 5) -> SimilarPage:
-    return await similar_lessons(sessions, text=text, capa_id=capa_id, limit=limit, now=now)
+                  limit: Annotated[int, Query(ge=1, le=20)] = 5,
+                  record: Annotated[bool, Query(
+                      description="Note the lessons answered as offered to the CAPA (the UI "
+                                  "showing its panel); only for engineers and managers")] = False,
+                  ) -> SimilarPage:
+    # The take-up figure counts offers made to those who could take them up: a
+    # reporter's (or a script's) reads would only dilute it, and so could anyone's.
+    offered = record and capa_id is not None and bool(principal.roles & set(LINKERS))
+    return await similar_lessons(sessions, text=text, capa_id=capa_id, limit=limit, now=now,
+                                 record_offers=offered)
 
 
 @router.post("/v1/capas/{capa_id}/lesson-links", response_model=LessonLinkPublic,

@@ -6,16 +6,16 @@ they share (weighted by the database: ``ts_rank`` or ``bm25``). So the query ORs
 the words: a long problem statement ANDed would match nothing.
 
 The text comes from people and tools, so it is never put into a query as typed:
-it is cut into words (letters and digits only, after NFKC), and each word is
+it is cut into words (letters, digits and their combining marks, after NFKC), and each word is
 quoted in the FTS5 query. FTS5's own syntax (``NEAR(``, ``*``, ``"``, ``OR``,
 column filters) therefore never reaches the database. PostgreSQL's
 ``websearch_to_tsquery`` never raises a syntax error, and gets only words joined
 by ``or``, its OR operator.
 """
 
-import re
 import unicodedata
 from collections.abc import Iterable
+from itertools import groupby
 
 # The search configuration, fixed in the migration that built the indexes: the
 # PostgreSQL text-search configuration ("english": Snowball stemming, its stop
@@ -44,9 +44,20 @@ very was we were what when where which while who whom why will with would you yo
 yours yourself yourselves
 """.split())
 
-# A word: letters and digits of any script (after NFKC). Underscores and marks
-# separate words, as they do for both databases' tokenizers.
-_WORD = re.compile(r"[^\W_]+")
+# A word: letters and digits of any script (after NFKC), with the combining marks
+# (Unicode Mn, Mc) inside it. Indic scripts write vowel signs and the virama as
+# marks (हिन्दी is ह ि न ् द ी): cut at the marks, such words fall apart into
+# fragments no lesson holds (and İstanbul lost its first letter). Underscores and
+# everything else separate words. (Python's re has no \p{M}, hence the scan.)
+_MARKS = frozenset(("Mn", "Mc"))
+
+
+def _is_word_char(char: str) -> bool:
+    return char.isalnum() or unicodedata.category(char) in _MARKS
+
+
+def _words(text: str) -> list[str]:
+    return ["".join(chars) for inside, chars in groupby(text, _is_word_char) if inside]
 
 
 def search_terms(text: str | Iterable[str]) -> list[str]:
@@ -55,8 +66,10 @@ def search_terms(text: str | Iterable[str]) -> list[str]:
     terms: list[str] = []
     seen: set[str] = set()
     for part in parts:
-        normal = unicodedata.normalize("NFKC", part).casefold()
-        for word in _WORD.findall(normal):
+        # Casefolding İ gives i + U+0307; both databases index İstanbul as
+        # "istanbul" (PostgreSQL's lower(), FTS5's diacritic removal), so the dot goes.
+        normal = unicodedata.normalize("NFKC", part).casefold().replace("i\u0307", "i")
+        for word in _words(normal):
             if (len(word) < MIN_TERM_LENGTH or len(word) > MAX_TERM_LENGTH
                     or word in STOP_WORDS or word in seen):
                 continue

@@ -8,8 +8,9 @@ rarest, on SQLite) words ranks first.
 
 A lesson stands for its whole CAPA (it carries the root cause too), so a CAPA's
 root cause is offered only while it has no lesson; a CAPA is never offered to
-itself. With a CAPA the lessons offered are noted once per (CAPA, lesson): with
-the links they give the management review's take-up figure.
+itself. With a CAPA and ``record_offers`` (the caller may link, and the UI shows
+the panel) the lessons offered are noted once per (CAPA, lesson): with the links
+they give the management review's take-up figure.
 """
 
 from datetime import datetime
@@ -82,7 +83,8 @@ async def _own_text(session: AsyncSession, capa_id: UUID) -> list[str]:
 
 
 async def similar_lessons(sessions: SessionFactory, *, text: str | None,
-                          capa_id: UUID | None, limit: int, now: datetime) -> SimilarPage:
+                          capa_id: UUID | None, limit: int, now: datetime,
+                          record_offers: bool = False) -> SimilarPage:
     """The ``limit`` most similar past lessons and root causes to ``text`` and/or the
     CAPA's own problem statement, whys, root cause and title."""
     # Nothing to compare with (no text, no CAPA) finds nothing, like a text of only
@@ -107,7 +109,7 @@ async def similar_lessons(sessions: SessionFactory, *, text: str | None,
             # Only lessons not offered before: a page shown again writes nothing.
             new_offers = [i.lesson_id for i in items
                           if i.lesson_id is not None and i.lesson_id not in offered]
-    if capa_id is not None:
+    if capa_id is not None and record_offers:
         await _note_offers(sessions, capa_id, new_offers, now)
     return SimilarPage(items=items, terms=terms)
 

@@ -1,7 +1,9 @@
 """Subscription use cases: create, change, delete, rotate the signing secret.
 
 Who may see a subscription is decided here (:func:`load_visible`): its owner,
-or a manager. Refusals are shared.errors; the HTTP edge maps them.
+or a manager. Who may point e-mail at an address too (:func:`check_email_target`):
+anyone at their own, only a manager or admin at another. Refusals are
+shared.errors; the HTTP edge maps them.
 """
 
 import base64
@@ -22,7 +24,7 @@ from shared.idempotency import Claim, complete
 from ..channels.guard import TargetRefused, check_target
 from ..domain import Channel, DeliveryMode, parse_networks
 from ..domain.targets import TARGET_NOT_ALLOWED, fits
-from ..domain.watches import Watch
+from ..domain.watches import Watch, watch_address
 from ..models import Delivery, Subscription
 from ..schemas import (
     SecretRotated,
@@ -39,6 +41,24 @@ from .matching import subscriptions_changed
 
 def may_act_for_others(principal: Principal) -> bool:
     return principal.holds_any(["manager"])
+
+
+def check_email_target(principal: Principal, target: str,
+                       settings: NotificationsSettings) -> None:
+    """Only a manager or admin may have the service e-mail an address that is not the
+    caller's own (the one their watches use, from their verified sign-in): anyone
+    else could make CAPAflow mail a stranger CAPA details. A webhook or Slack URL
+    names no person, so it is not checked here (the SSRF guard is its check)."""
+    if may_act_for_others(principal):
+        return
+    own = watch_address(principal.email, principal.subject, settings.owner_email_domain)
+    if own is not None and target.strip().casefold() == own.casefold():
+        return
+    yours = (f"your own address ({own})" if own is not None else
+             "your own address, which your sign-in does not name")
+    raise NotPermitted(f"An e-mail subscription may go only to {yours}; a manager or admin "
+                       "can subscribe other addresses (a team list, a colleague).",
+                       title="Not your e-mail address", field="target")
 
 
 def public(sub: Subscription) -> SubscriptionPublic:
@@ -89,6 +109,8 @@ async def create_subscription(sessions: SessionFactory, *, principal: Principal,
     if owner != principal.subject and not may_act_for_others(principal):
         raise NotPermitted("Only a manager may create subscriptions for someone else.")
     await check_subscription_target(request.channel, request.target, settings)
+    if request.channel is Channel.email:
+        check_email_target(principal, request.target, settings)
     now = utcnow()
     sub = Subscription(owner=owner, channel=request.channel.value, target=request.target,
                        mode=request.mode.value, active=request.active,
@@ -133,16 +155,7 @@ async def update_subscription(sessions: SessionFactory, *, principal: Principal,
         current = await load_visible(session, subscription_id, principal)
     _keep_watch(current, request)
     if request.target is not None:
-        channel = Channel(current.channel)
-        if not fits(channel, request.target) and any(
-                fits(other, request.target) for other in Channel if other is not channel):
-            # Well-formed, for another channel: the schema cannot see this one's.
-            raise Conflict(f"This is a {channel.value} subscription; the target has the "
-                           "shape of another channel's, and the channel does not change "
-                           "(create a new subscription for it).",
-                           title="Target does not fit the channel", field="target",
-                           channel=channel.value)
-        await check_subscription_target(channel, request.target, settings)
+        await _check_new_target(Channel(current.channel), request.target, principal, settings)
     async with transaction(sessions) as session:
         sub = await load_visible(session, subscription_id, principal)
         changes = request.model_dump(exclude_unset=True)
@@ -161,6 +174,21 @@ async def update_subscription(sessions: SessionFactory, *, principal: Principal,
         session.add(sub)
         await subscriptions_changed(session)
         return public(sub)
+
+
+async def _check_new_target(channel: Channel, target: str, principal: Principal,
+                            settings: NotificationsSettings) -> None:
+    if not fits(channel, target) and any(
+            fits(other, target) for other in Channel if other is not channel):
+        # Well-formed, for another channel: the schema cannot see this one's.
+        raise Conflict(f"This is a {channel.value} subscription; the target has the "
+                       "shape of another channel's, and the channel does not change "
+                       "(create a new subscription for it).",
+                       title="Target does not fit the channel", field="target",
+                       channel=channel.value)
+    await check_subscription_target(channel, target, settings)
+    if channel is Channel.email:
+        check_email_target(principal, target, settings)
 
 
 def _keep_watch(sub: Subscription, request: SubscriptionUpdate) -> None:

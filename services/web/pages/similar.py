@@ -66,7 +66,7 @@ async def capa_panel(api: UserApi, capa_id: str, *, suggest: bool,
         panel["links"], panel["error"] = [], UNAVAILABLE
     if suggest:
         text = draft_text(draft) if draft is not None else ""
-        panel |= await _ask(api, capa_id=capa_id, **({"text": text} if text else {}))
+        panel |= await _ask(api, capa_id=capa_id, record="true", **({"text": text} if text else {}))
     return panel
 
 

@@ -34,8 +34,9 @@ async def app(request: pytest.FixtureRequest, new_sqlite_database: DatabaseFacto
         yield capas
 
 
-async def _similar(capas: Capas, status: int = 200, **params: Any) -> dict[str, Any]:
-    answer = await capas.client.get(SIMILAR, params=params, headers=capas.as_("reporter"))
+async def _similar(capas: Capas, status: int = 200, role: str = "reporter",
+                   **params: Any) -> dict[str, Any]:
+    answer = await capas.client.get(SIMILAR, params=params, headers=capas.as_(role))
     assert answer.status_code == status, answer.text
     return dict(answer.json())
 
@@ -125,6 +126,20 @@ async def test_odd_unicode_is_searched_or_finds_nothing(app: Capas, odd: str) ->
     assert isinstance(found["items"], list)
 
 
+@pytest.mark.parametrize("text, word", [
+    ("हिन्दी लेबल गलत छपा", "हिन्दी"),  # vowel signs and virama are marks
+    ("Kartonlar İstanbul deposunda etiketlendi", "İstanbul"),
+])
+async def test_words_with_combining_marks_find_the_lesson(app: Capas, text: str,
+                                                          word: str) -> None:
+    await _past(app)
+    lesson = await seed_lesson(
+        sessions_of(app), title=f"Carton labels ({word})", problem=text,
+        root_cause="The label template was copied by hand", lesson="Print from the template")
+    found = await _similar(app, text=word)
+    assert [i["capa_number"] for i in found["items"]] == [lesson["number"]], found
+
+
 async def test_empty_long_nul_and_stop_word_texts(app: Capas) -> None:
     await _past(app)
     # Nothing to compare with finds nothing (no schema can tie the two parameters).
@@ -179,13 +194,24 @@ async def test_linking_a_lesson_is_idempotent_listed_and_checked(app: Capas) -> 
         == 409
 
 
+async def _review(capas: Capas) -> dict[str, Any]:
+    review = await capas.client.get("/v1/management-review", headers=capas.as_("manager"))
+    assert review.status_code == 200, review.text
+    return dict(review.json()["lesson_suggestions"])
+
+
 async def test_the_review_counts_suggestions_offered_and_linked(app: Capas) -> None:
     past = await _past(app)
     capa = await app.open(title="Payment gateway timeouts at checkout again")
-    offered = await _similar(app, capa_id=capa["id"])
+    # Reads that offer nothing to someone who could link: not counted.
+    await _similar(app, capa_id=capa["id"], record="true")  # a reporter's
+    await _similar(app, capa_id=capa["id"], record="true", role="verifier")
+    await _similar(app, capa_id=capa["id"], role="engineer")  # not asked to record
+    assert (await _review(app))["offered"] == 0
+    offered = await _similar(app, capa_id=capa["id"], record="true", role="engineer")
     lessons = [i for i in offered["items"] if i["kind"] == "lesson"]
     assert len(lessons) == 2  # the gateway and DNS lessons
-    await _similar(app, capa_id=capa["id"])  # offered again: counted once
+    await _similar(app, capa_id=capa["id"], record="true", role="manager")  # counted once
     await _similar(app, text="gateway timeout")  # no CAPA: nothing to count
     linked = await app.client.post(f"/v1/capas/{capa['id']}/lesson-links",
                                    json={"lesson_id": past["gateway"]["lesson_id"]},

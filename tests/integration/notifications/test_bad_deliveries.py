@@ -102,7 +102,7 @@ async def test_an_email_that_cannot_be_built_counts_its_attempts_then_dead_lette
 async def test_a_title_with_line_breaks_is_mailed_with_a_one_line_subject(
         make_harness: MakeHarness, smtp_server: Smtp) -> None:
     async with make_harness(smtp_port=smtp_server.port) as h:
-        await h.subscribe(channel="email", target="qa@example.com")
+        await h.subscribe("manager", channel="email", target="qa@example.com")
         await h.publish(capa_opened(title="Leak\r\nBcc: spy@example.com"), CAPA_TOPIC)
 
         async def mailed() -> bool:

@@ -44,13 +44,13 @@ async def test_the_month_s_lessons_go_out_once_by_mail_and_into_the_feeds(
     await migrate(BUS_MIGRATIONS, bus_url)
     async with harness(url, bus_url, *api_keys, smtp_port=smtp_server.port,
                        bulletin_check_interval=3600) as h:
-        await h.subscribe(channel="email", target="quality.team@example.com",
+        await h.subscribe("manager", channel="email", target="quality.team@example.com",
                           filter={"event_types": ["lessons.bulletin"]})
-        await h.subscribe(channel="email", target="seal.team@example.com",
+        await h.subscribe("manager", channel="email", target="seal.team@example.com",
                           filter={"event_types": ["capaflow.lessons.*"], "tags": ["seals"]})
-        await h.subscribe(channel="email", target="gauges@example.com",
+        await h.subscribe("manager", channel="email", target="gauges@example.com",
                           filter={"event_types": ["lessons.bulletin"], "tags": ["gauges"]})
-        await h.subscribe(channel="email", target="everything@example.com")
+        await h.subscribe("manager", channel="email", target="everything@example.com")
         for title in ("Torque seals to spec", "Label <b>drift</b> & \u202eflip"):
             await h.publish(lesson_published(title), CAPA_TOPIC)
 

@@ -170,7 +170,7 @@ async def test_email_is_sent_with_text_and_html_parts(
     await migrate(NOTIFICATIONS_MIGRATIONS, url)
     await migrate(BUS_MIGRATIONS, bus_url)
     async with harness(url, bus_url, *api_keys, smtp_port=smtp_server.port) as h:
-        await h.subscribe(channel="email", target="quality.manager@example.com",
+        await h.subscribe("manager", channel="email", target="quality.manager@example.com",
                           filter={"event_types": ["capaflow.capa.opened.*"]})
         capa_id = uuid.uuid4()
         await h.publish(capa_opened(capa_id, title="Burr on <housing>"), CAPA_TOPIC)
@@ -189,7 +189,7 @@ async def test_email_is_sent_with_text_and_html_parts(
         assert f"/v1/capas/{capa_id}" in parts["text/html"]
 
         # Daily digest, with a fixed "now": tomorrow just after midnight.
-        await h.subscribe(channel="email", target="digest@example.com", mode="daily",
+        await h.subscribe("manager", channel="email", target="digest@example.com", mode="daily",
                           filter={"min_severity": "major"})
         await h.publish(nc_reported(severity=Severity.critical), NONCONFORMITY_TOPIC)
         await h.publish(lesson_published("Check the drawings"), CAPA_TOPIC)

@@ -12,7 +12,9 @@ async def test_a_target_of_another_channels_shape_is_a_conflict(notifications: H
                                                                  receiver: Receiver) -> None:
     c, auth = notifications.client, notifications.auth("reporter")
     hook = await notifications.subscribe(target=receiver.url())
-    mail = await notifications.subscribe(channel="email", target="qa@example.com")
+    # A team address: a manager subscribes it (for the reporter, who may change it).
+    mail = await notifications.subscribe("manager", channel="email", target="qa@example.com",
+                                         owner="test-reporter")
     for sub, target in ((hook, "qa@example.com"), (mail, receiver.url())):
         response = await c.patch(f"/v1/subscriptions/{sub['id']}", json={"target": target},
                                  headers=auth)

@@ -33,6 +33,12 @@ def test_unicode_is_normalised_and_split_like_the_tokenizers() -> None:
     assert search_terms("Straße ÉTIQUETTE") == ["strasse", "étiquette"]  # case-folded
     assert search_terms("timeout\u200bgateway \u202eleak") == ["timeout", "gateway", "leak"]
     assert search_terms("超时 网关 🙂") == ["超时", "网关"]
+    # Combining marks stay inside the word: Devanagari vowel signs and virama (Mn,
+    # Mc); İ casefolds to i + U+0307, spelt "i" as both databases index it.
+    assert search_terms("हिन्दी लेबल") == ["हिन्दी", "लेबल"]
+    assert search_terms("İstanbul") == ["istanbul"]
+    assert search_terms("ka\u0301rto\u0308n") == ["kártön"]  # other marks kept
+    assert search_terms("e\u0301tiquette a_b") == ["étiquette"]  # NFKC composes; _ splits
     assert search_terms("x" * (MAX_TERM_LENGTH + 1) + " ok") == ["ok"]
 
 

@@ -115,6 +115,6 @@ def test_an_unverified_email_claim_is_no_address() -> None:
 
     config = OidcConfig(issuer="https://id.example/realms/x")
     claims = {"preferred_username": "ann", "email": "boss@corp.example"}
-    assert principal_from(claims, config).email == "boss@corp.example"
+    assert principal_from(claims, config).email is None  # absent is not verified
     assert principal_from(claims | {"email_verified": True}, config).email == "boss@corp.example"
     assert principal_from(claims | {"email_verified": False}, config).email is None

@@ -46,6 +46,8 @@ async def test_the_panel_offers_lessons_beside_the_5_whys_with_a_link_button(
         page = await ui.get(f"/capas/{item['id']}")
     assert page.status_code == 200
     assert _similar_requests(fake)[-1]["capa_id"] == item["id"]
+    # The panel shown is what the review's take-up figure counts as offered.
+    assert _similar_requests(fake)[-1]["record"] == "true"
     panel = _panel(page.text)
     assert "Similar past lessons" in panel and HOSTILE not in page.text
     assert panel.index("CAPA-2025-00007") < panel.index("CAPA-2026-00003")  # API's order
