@@ -59,7 +59,12 @@ document.addEventListener("click", (event) => {
 // Watch/Unwatch). Headings and the flashes carry tabindex="-1" in the markup so they
 // can take the focus without entering the Tab order.
 document.addEventListener("DOMContentLoaded", () => {
-  if (document.querySelector("[autofocus]")) return;
+  // A page opened at a fragment (a refused form's "...#triage") ignores autofocus.
+  const auto = document.querySelector("[autofocus]");
+  if (auto) {
+    if (document.activeElement !== auto) auto.focus();
+    return;
+  }
   const named = location.hash.length > 1 ? document.getElementById(decodeURIComponent(location.hash.slice(1))) : null;
   const invalid = (named || document).querySelector("[aria-invalid='true']");
   let target = invalid;
