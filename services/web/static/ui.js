@@ -58,7 +58,9 @@ document.addEventListener("click", (event) => {
 // "Revise" or "Link to this CAPA"), on its heading; else the flash message (after
 // Watch/Unwatch). Headings and the flashes carry tabindex="-1" in the markup so they
 // can take the focus without entering the Tab order.
-document.addEventListener("DOMContentLoaded", () => {
+// On "load", not earlier: opening a page at a fragment moves the focus to the
+// fragment's target (or the page) once the document is parsed, which would undo it.
+window.addEventListener("load", () => {
   // A page opened at a fragment (a refused form's "...#triage") ignores autofocus.
   const auto = document.querySelector("[autofocus]");
   if (auto) {
