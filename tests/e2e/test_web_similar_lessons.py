@@ -124,6 +124,8 @@ def test_similar_lessons_beside_the_5_whys_and_on_a_new_nc(ui: Ui) -> None:
                     f"^Link to this CAPA: the lesson of {gateway['number']}")).click()
                 expect(page.get_by_role("status").first).to_contain_text(
                     f"The lesson of {gateway['number']} is linked to this CAPA.")
+                # The focus is back at the lessons (#similar-lessons), not the page body.
+                expect(panel.locator("h2, h3").first).to_be_focused()
                 # The draft is kept as typed, and the lesson shows as linked.
                 expect(page.get_by_label("Because 1", exact=True)).to_have_value(
                     "The gateway client retries without a budget")

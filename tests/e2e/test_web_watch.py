@@ -142,6 +142,7 @@ def test_screenshots_of_the_watch_button_and_my_notifications(ui: Ui) -> None:
             page.get_by_role("button", name="Sign in").click()
             page.get_by_role("button", name="Watch", exact=True).click()
             expect(page.get_by_role("button", name="Unwatch", exact=True)).to_be_visible()
+            expect(page.locator(".flashes")).to_be_focused()  # the answer, not the body
             # The top of the page (where the button is), not the whole CAPA page.
             top = shots.folder / f"{len(shots.taken) + 1:02d}-watch-capa-{suffix}.png"
             page.evaluate("window.scrollTo(0, 0)")

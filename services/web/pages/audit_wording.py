@@ -9,7 +9,7 @@ values. Pure: no web framework.
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .choices import CAPA_STATE_LABELS, CAUSE_LABELS
+from .choices import ACTION_STATUS_LABELS, CAPA_STATE_LABELS, CAUSE_LABELS
 
 # The labels the CAPA page gives these fields; any other field is shown by its
 # name in words ("root_cause" -> "Root cause").
@@ -23,6 +23,12 @@ FIELD_LABELS: dict[str, str] = {
     "short_chain_justification": "Why fewer levels", "criteria": "Criteria",
     "check_date": "Check date", "completion_evidence": "Completion evidence",
 }
+# "status" is the CAPA's, except in these entries: the analysis's (draft, submitted)
+# or the action's (planned, in progress, ...), each named and worded as its own.
+ANALYSIS_ENTRIES = ("root_cause_saved", "root_cause_submitted")
+ANALYSIS_STATUS_LABELS = {"draft": "Draft", "submitted": "Submitted"}
+STATUS_OF = {**{action: ("Analysis", ANALYSIS_STATUS_LABELS) for action in ANALYSIS_ENTRIES},
+             "action_updated": ("Action status", ACTION_STATUS_LABELS)}
 # Long texts are cut in the table; the full text is on the page's own sections.
 MAX_VALUE = 80
 NOTHING = "\u2013"  # an en dash, as the facts show an empty field
@@ -64,8 +70,18 @@ def value_text(name: str, value: Any) -> str:
 def change_lines(entry: Mapping[str, Any]) -> list[str]:
     """``["Owner: \u2013 → erin", "Due date: 2027-01-10 → 2027-01-20"]``."""
     changes: Sequence[Mapping[str, Any]] = entry.get("changes") or []
-    return [f"{label(c['field'])}: {value_text(c['field'], c.get('old'))} → "
-            f"{value_text(c['field'], c.get('new'))}" for c in changes]
+    own_status = STATUS_OF.get(str(entry.get("action")))
+    lines = []
+    for c in changes:
+        if c["field"] == "status" and own_status:
+            name, words = own_status
+            old, new = (words.get(str(v), value_text("", v)) if v is not None else NOTHING
+                        for v in (c.get("old"), c.get("new")))
+            lines.append(f"{name}: {old} → {new}")
+        else:
+            lines.append(f"{label(c['field'])}: {value_text(c['field'], c.get('old'))} → "
+                         f"{value_text(c['field'], c.get('new'))}")
+    return lines
 
 
 def change_summary(entry: Mapping[str, Any]) -> str:

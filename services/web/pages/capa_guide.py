@@ -110,6 +110,11 @@ def allowed(person: Principal, capa: Record, options: Sequence[Record], analysis
                        "verifier or manager must verify its effectiveness.")
         elif not plan:
             refused = "Plan the effectiveness check (criteria and date) before verifying."
+        elif not_due and not person.holds_any(("manager",)):
+            # The capa API refuses it before the check date without a manager's reason.
+            refused = (f"The effectiveness check is planned for {not_due}; the verification "
+                       "can be recorded from then (a manager may record it earlier with a "
+                       "reason).")
         else:
             verify = True
     is_open = status in OPEN_STATES

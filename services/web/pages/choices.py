@@ -83,6 +83,10 @@ DELIVERY_STATUS_LABELS: dict[str, str] = {
     DeliveryStatus.dead_lettered: "Dead-lettered (gave up)"}
 # An effectiveness verification's result (the capa service's, not in shared.vocabulary).
 RESULT_LABELS: dict[str, str] = {"effective": "Effective", "not_effective": "Not effective"}
+# An audit finding's grade (the nonconformity service's FindingType, not in shared.vocabulary).
+FINDING_LABELS: dict[str, str] = {
+    "major_nc": "Major nonconformity", "minor_nc": "Minor nonconformity",
+    "observation": "Observation", "ofi": "Opportunity for improvement"}
 
 # Every vocabulary with its labels, the one wording of each value on every page
 # and in every menu: a value added to a service's vocabulary without a label here
@@ -114,7 +118,7 @@ def label(value: object, vocabulary: type[StrEnum] | str) -> str:
     if value is None or value == "":
         return NOTHING
     if isinstance(vocabulary, str):
-        table = RESULT_LABELS if vocabulary == "result" else {}
+        table = {"result": RESULT_LABELS, "finding": FINDING_LABELS}.get(vocabulary, {})
     else:
         table = LABELLED.get(vocabulary, {})
     text = str(value)

@@ -45,9 +45,9 @@ async def triage(request: Request, nc_id: str, user: CsrfUser, api: Api) -> Resp
         try:  # a number or words, as people name an NC; the API wants its id
             duplicate_of = await nc_refs.resolve_nc(api, values["duplicate_of"])
         except nc_refs.UnknownReference as exc:
+            # One message for one error: at the field (which takes the focus), none above.
             state = FormState(name="triage", values=values, status=422,
-                              errors={"duplicate_of": str(exc)},
-                              message="The nonconformity this one duplicates was not found.")
+                              errors={"duplicate_of": str(exc)})
             return await render_nc(request, api, user, nc_id, state)
     body = {"decision": decision, "reason": values.get("reason", ""),
             "owner": text(values.get("owner")), "duplicate_of": duplicate_of}

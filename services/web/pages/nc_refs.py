@@ -8,6 +8,11 @@ list search the inbox uses (``text`` matches the number); the API stays as it
 is. A CAPA is named by its whole number (``resolve_capa``; the capa list's
 ``number`` filter finds it). What cannot be resolved is a form error at the
 field, never a 500.
+
+Only the whole number as shown (``NC-2026-00001``, the ``NC-`` optional) may name
+any NC; a shorter spelling or words resolve among the open ones only (reported,
+accepted: those the suggestions offer), so "2026-1" never lands silently on a
+closed NC nobody meant.
 """
 
 import re
@@ -18,8 +23,10 @@ from typing import Any
 from shared.vocabulary import NonconformityStatus
 
 from ..client import ApiError, UserApi
+from .choices import NC_OPEN_STATUSES, label
 
 # NC-<year>-<sequence>, the sequence zero-padded to 5 (nonconformity domain).
+WHOLE = re.compile(r"^\s*(?:nc-)?\d{4}-\d{5,9}\s*$", re.IGNORECASE)
 NUMBER = re.compile(r"^\s*(?:nc[\s-]*)?(?:(\d{4})\s*-\s*)?0*(\d{1,9})\s*$", re.IGNORECASE)
 MAX_TEXT = 200  # the list API's limit for ``text``
 SUGGESTIONS = 50
@@ -69,17 +76,31 @@ async def resolve_nc(api: UserApi, text: str) -> str:
         hits = [nc for nc in await _search(api, number) if nc["number"] == number]
         if not hits:
             raise UnknownReference(f"There is no nonconformity {number}. {HINT}")
+        if not WHOLE.match(text):
+            _open_only(hits)
         return str(hits[0]["id"])
     if found:
         return await _by_sequence(api, text, int(found.group(2)))
     return await _by_words(api, text)
 
 
+def _open_only(hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The open NCs among ``hits``; when there are none, the first other one is
+    refused by name (a finished NC is named only by its whole number)."""
+    still_open = [nc for nc in hits if nc.get("status") in NC_OPEN_STATUSES]
+    if hits and not still_open:
+        nc = hits[0]
+        state = label(nc.get("status"), NonconformityStatus).lower()
+        raise UnknownReference(f"{nc['number']} is not open ({state}). To mean it, give "
+                               f"its whole number, {nc['number']}.")
+    return still_open
+
+
 async def _by_sequence(api: UserApi, text: str, sequence: int) -> str:
     """A sequence without its year: unique across the years, or ask for the year."""
     tail = f"-{sequence:05d}"
-    hits = [nc for nc in await _search(api, tail, limit=50)
-            if str(nc["number"]).endswith(tail)]
+    hits = _open_only([nc for nc in await _search(api, tail, limit=50)
+                       if str(nc["number"]).endswith(tail)])
     if len(hits) == 1:
         return str(hits[0]["id"])
     if not hits:
@@ -90,7 +111,7 @@ async def _by_sequence(api: UserApi, text: str, sequence: int) -> str:
 
 
 async def _by_words(api: UserApi, text: str) -> str:
-    hits = await _search(api, text, limit=6)
+    hits = _open_only(await _search(api, text, limit=20))
     if len(hits) == 1:
         return str(hits[0]["id"])
     if not hits:

@@ -38,6 +38,7 @@ from .forms import (
     valid_uuid,
     words,
 )
+from .nc_history import history_entries
 from .review_period import day_after, day_filter
 from .similar import nc_panel
 from .watches import watch_state
@@ -197,7 +198,8 @@ async def render_nc(request: Request, api: UserApi, user: UserSession, nc_id: st
     suggestions = await nc_refs.open_suggestions(api, exclude=nc_id) if can["triage"] else []
     return render(request, "nc_detail.html", status_code=state.status,
                   title=f"{nc['number']} {nc['title']}", nc=nc, etag=got.etag or "",
-                  history=history, state=state, can=can, orphan=orphan,
+                  history=await history_entries(api, nc, history), state=state, can=can,
+                  orphan=orphan,
                   severities=SEVERITY_OPTIONS, capa_key=new_idempotency_key(),
                   nc_suggestions=suggestions,
                   duplicate_number=await nc_refs.number_of(api, nc.get("duplicate_of")),

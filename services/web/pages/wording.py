@@ -21,8 +21,18 @@ GENERIC_PLAIN = "Some fields need another look; see the messages at them."
 LABELS = {
     "short_chain_justification": "“If fewer than 3 levels: why they reach the root cause”",
     "duplicate_of": "“Duplicate of (NC number)”",
+    "override_reason": "“Reason to verify before the check date”",
 }
-_LABELLED = re.compile(r"\b(" + "|".join(map(re.escape, LABELS)) + r")\b")
+# With the article before it, if any: "an override_reason" becomes "a “Reason ...”".
+_LABELLED = re.compile(r"(?:\b(an?) )?\b(" + "|".join(map(re.escape, LABELS)) + r")\b")
+
+
+def _label(match: re.Match[str]) -> str:
+    words = LABELS[match.group(2)]
+    if not match.group(1):
+        return words
+    article = "an" if words.lstrip("“")[:1].lower() in "aeiou" else "a"
+    return f"{article} {words}"
 
 
 def _at_least(match: re.Match[str]) -> str:
@@ -81,4 +91,4 @@ def plain(message: str) -> str:
         if match:
             message = words if isinstance(words, str) else words(match)
             break
-    return _LABELLED.sub(lambda m: LABELS[m.group(1)], message)
+    return _LABELLED.sub(_label, message)

@@ -51,3 +51,32 @@ document.addEventListener("click", (event) => {
     : document.querySelector("[data-why-add]");
   if (target) target.focus();
 });
+
+// After a round trip the focus would start at the top of the page body. Put it where
+// the answer is: an autofocus field wins (the browser's own); else the first field a
+// refused form marks invalid; else the section the address names (#root-cause, after
+// "Revise" or "Link to this CAPA"), on its heading; else the flash message (after
+// Watch/Unwatch). Headings and the flashes carry tabindex="-1" in the markup so they
+// can take the focus without entering the Tab order.
+// On "load", not earlier: opening a page at a fragment moves the focus to the
+// fragment's target (or the page) once the document is parsed, which would undo it.
+window.addEventListener("load", () => {
+  // A page opened at a fragment (a refused form's "...#triage") ignores autofocus.
+  const auto = document.querySelector("[autofocus]");
+  if (auto) {
+    if (document.activeElement !== auto) auto.focus();
+    return;
+  }
+  const named = location.hash.length > 1 ? document.getElementById(decodeURIComponent(location.hash.slice(1))) : null;
+  const invalid = (named || document).querySelector("[aria-invalid='true']");
+  let target = invalid;
+  if (!target && named) {
+    target = named.matches("h1, h2, h3, [tabindex]") ? named : named.querySelector("h2, h3");
+  }
+  if (!target) target = document.querySelector(".flashes");
+  if (!target) return;
+  if (!target.matches("input, select, textarea, button, a[href], [tabindex]")) {
+    target.setAttribute("tabindex", "-1");
+  }
+  target.focus();
+});

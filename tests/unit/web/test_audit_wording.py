@@ -32,3 +32,17 @@ def test_statuses_categories_whys_and_long_text_in_words() -> None:
     assert len(lines[3]) < 120
     assert lines[4] == "Contributing factors: \u2013 → heat; new supplier"
     assert change_lines({"action": "opened"}) == []
+
+
+def test_the_analysis_status_is_not_the_capa_status() -> None:
+    """A root-cause save changes the analysis's status (draft, submitted), an action
+    update the action's: each named as its own, not "Status" like a CAPA move."""
+    saved = {"action": "root_cause_saved",
+             "changes": [{"field": "status", "old": None, "new": "draft"}]}
+    submitted = {"action": "root_cause_submitted",
+                 "changes": [{"field": "status", "old": "draft", "new": "submitted"}]}
+    action = {"action": "action_updated",
+              "changes": [{"field": "status", "old": "planned", "new": "in_progress"}]}
+    assert change_lines(saved) == ["Analysis: \u2013 → Draft"]
+    assert change_lines(submitted) == ["Analysis: Draft → Submitted"]
+    assert change_lines(action) == ["Action status: Planned → In progress"]

@@ -45,6 +45,9 @@ async def test_board_groups_cards_by_state_and_marks_overdue(tmp_path: Path) -> 
     assert "2026-02-01" in column and "CAPA-2026-00002" not in column
     assert "CAPA-2026-00003" not in board.text
     assert "CAPA-2026-00003" in with_finished.text.split('id="col-closed"')[1]
+    # The count agrees with its noun: "1 CAPA matches", "3 CAPAs match".
+    assert "3 CAPAs match these filters." in with_finished.text
+    assert "1 CAPA matches these filters." in board.text
 
 
 @pytest.mark.requirement("part11-11.10g", "part11-11.10f")
@@ -320,8 +323,10 @@ async def test_verifying_before_the_check_date_says_so_and_lets_a_manager_give_a
     async with ui_as("verifier", fake, tmp_path) as ui:
         page = await ui.get(path)
         assert f'<time datetime="{later}">' in page.text
-        assert "a manager may record it early with a reason" in page.text
+        assert ("the verification can be recorded from then (a manager may record it "
+                "earlier with a reason)") in page.text
         assert 'name="override_reason"' not in page.text
+        assert 'aria-label="Record effectiveness verification"' not in page.text
     async with ui_as("manager", fake, tmp_path) as ui:
         page = await ui.get(path)
         assert 'name="override_reason"' in page.text

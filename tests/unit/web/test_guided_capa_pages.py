@@ -93,7 +93,7 @@ async def test_no_revise_once_actions_are_planned(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("role", "form", "reason_field"), [
-    ("verifier", True, False), ("manager", True, True), ("engineer", False, False)])
+    ("verifier", False, False), ("manager", True, True), ("engineer", False, False)])
 async def test_verifying_before_the_check_date_warns_and_only_managers_get_a_reason(
         tmp_path: Path, role: str, form: bool, reason_field: bool) -> None:
     fake = FakeApi()
@@ -110,6 +110,9 @@ async def test_verifying_before_the_check_date_warns_and_only_managers_get_a_rea
     assert ('id="f-verify-override_reason"' in page) is reason_field
     if form:
         assert "The check is planned for" in page and "2999-01-15" in page
+    if role == "verifier":  # no form the API would refuse; when it can be recorded instead
+        assert ("The effectiveness check is planned for 2999-01-15; the verification can be "
+                "recorded from then (a manager may record it earlier with a reason).") in page
     assert "Waiting for the effectiveness check on 2999-01-15." in page
 
 
@@ -212,3 +215,43 @@ async def test_several_matches_ask_for_the_whole_number(tmp_path: Path) -> None:
     assert answer.status_code == 422
     assert "NC-2025-00042, NC-2026-00042. Give the whole number." in answer.text
 
+
+
+async def test_an_unknown_duplicate_is_one_message_at_the_field_which_takes_the_focus(
+        tmp_path: Path) -> None:
+    fake = FakeApi()
+    nc = nonconformity(number="NC-2026-00007")
+    fake.ncs[nc["id"]] = nc
+    async with ui_as("engineer", fake, tmp_path) as ui:
+        answer = await ui.post(f"/nonconformities/{nc['id']}/triage", {
+            "etag": '"1"', "decision": "duplicate", "reason": "same", "duplicate_of": "99"})
+    assert answer.status_code == 422
+    assert answer.text.count("There is no nonconformity numbered 99") == 1
+    assert 'class="form-error"' not in answer.text  # no second message above the form
+    field = answer.text.split('id="f-triage-duplicate_of"')[1].split(">")[0]
+    assert "autofocus" in field and 'aria-invalid="true"' in field
+
+
+@pytest.mark.parametrize("typed", ["2026-1", "1", "nc-2026-1", "Checkout"])
+async def test_a_closed_nc_is_named_only_by_its_whole_number(tmp_path: Path,
+                                                             typed: str) -> None:
+    """A short spelling resolves among the open NCs (those suggested) only: "2026-1" must
+    not land silently on the closed NC-2026-00001."""
+    fake = FakeApi()
+    nc = nonconformity(number="NC-2026-00007", title="Seal leak")
+    closed = nonconformity(number="NC-2026-00001", status="closed")
+    fake.ncs |= {nc["id"]: nc, closed["id"]: closed}
+    path = f"/nonconformities/{nc['id']}/triage"
+    async with ui_as("engineer", fake, tmp_path) as ui:
+        answer = await ui.post(path, {"etag": '"1"', "decision": "duplicate",
+                                      "reason": "same", "duplicate_of": typed})
+        assert answer.status_code == 422
+        error = answer.text.split('id="e-triage-duplicate_of">')[1].split("</p>")[0]
+        assert "NC-2026-00001 is not open (closed)" in error and "whole number" in error
+        assert not [w for w in fake.writes() if w[1].endswith("/triage")]
+        for whole in ("NC-2026-00001", "2026-00001"):
+            nc["status"], nc["version"] = "reported", 1
+            done = await ui.post(path, {"etag": '"1"', "decision": "duplicate",
+                                        "reason": "same", "duplicate_of": whole})
+            assert done.status_code == 303, (whole, done.text[:500])
+            assert fake.writes()[-1][2]["duplicate_of"] == closed["id"]

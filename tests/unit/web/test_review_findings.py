@@ -40,6 +40,13 @@ def _root_form(rows: list[tuple[str, str]], op: str = "draft") -> list[tuple[str
      "Ask 'why?' at least 3 times (2 given), or explain in “If fewer than 3 levels: why they "
      "reach the root cause” why fewer levels reach the root cause."),
     ("State the root cause before submitting.", "State the root cause before submitting."),
+    # The refusal before the check date names the form's field, with its article.
+    ("The effectiveness check is planned for 2027-01-06; today is 2026-12-07 (UTC). Record "
+     "the result on or after the planned date, or a manager may record it early with an "
+     "override_reason.",
+     "The effectiveness check is planned for 2027-01-06; today is 2026-12-07 (UTC). Record "
+     "the result on or after the planned date, or a manager may record it early with a "
+     "“Reason to verify before the check date”."),
 ])
 def test_pydantic_wording_becomes_plain_words(raw: str, shown: str) -> None:
     assert plain(raw) == shown
@@ -168,7 +175,7 @@ async def test_the_root_cause_status_line_keeps_its_spaces(tmp_path: Path) -> No
     async with ui_as("engineer", fake, tmp_path) as ui:
         page = await ui.get(f"/capas/{item['id']}")
     line = re.sub(r"\s+", " ", page.text.split("data-root-cause-status>")[1].split("</p>")[0])
-    assert "on 2026-01-05 11:16 · submitted 1 time(s)" in line
+    assert "on 2026-01-05 11:16 · submitted once" in line
 
 
 async def test_an_unknown_lesson_category_is_a_field_error_not_everything(

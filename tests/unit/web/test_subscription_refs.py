@@ -19,6 +19,7 @@ def _lists(fake_api: FakeApi) -> None:
         text = request.url.params.get("text", "")
         hit = text and text.upper() in "NC-2026-00042"
         return httpx.Response(200, json={"items": [{"id": NC_ID, "number": "NC-2026-00042",
+                                                    "status": "accepted",
                                                     "title": "Seal leak"}] if hit else [],
                                          "total": int(bool(hit)), "next_cursor": None})
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from services.web.pages.choices import CAUSE_LABELS, LABELLED, RESULT_LABELS
+from services.web.pages.choices import CAUSE_LABELS, FINDING_LABELS, LABELLED, RESULT_LABELS
 from shared.vocabulary import (
     ActionKind,
     ActionStatus,
@@ -30,7 +30,9 @@ from shared.vocabulary import (
 from tests.unit.web.conftest import FakeApi, sign_in
 from tests.unit.web.test_manager_pages import REVIEW, WEEKLY
 
-RAW = {m.value for vocabulary in LABELLED for m in vocabulary} | set(RESULT_LABELS)
+RAW = {m.value for vocabulary in LABELLED for m in vocabulary} | set(RESULT_LABELS) | set(
+    FINDING_LABELS)
+UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 CAUSE = CauseCategory.equipment_technology
 CAUSE_LABEL = CAUSE_LABELS[CAUSE]
 WHEN = "2026-11-20T09:00:00Z"
@@ -108,6 +110,12 @@ def _page(items: list[dict[str, Any]]) -> httpx.Response:
 def everything(fake_api: FakeApi) -> dict[str, str]:
     """Every page's API answers, holding every value of every vocabulary; the paths."""
     ncs = [_nc(n) for n in range(len(Source))]
+    # The NC page shown: an audit finding, with the history entries that refer to a CAPA
+    # and to another NC by id.
+    ncs[0] |= {"audit_ref": "IA-2026-11", "clause": "8.5.1", "finding_type": "major_nc",
+               "auditor": "Ann", "evidence": "Seen", "triage_reason": "Same leak",
+               "duplicate_of": ncs[1]["id"]}
+    capa_id = str(uuid.UUID(int=100))
     capas = [_capa(n, status) for n, status in enumerate(CapaStatus)]
     shown = capas[list(CapaStatus).index(CapaStatus.verifying)]
     shown["allowed_transitions"] = [CapaStatus.closed, CapaStatus.investigating]
@@ -121,7 +129,16 @@ def everything(fake_api: FakeApi) -> dict[str, str]:
            httpx.Response(200, json=nc, headers={"etag": '"1"'}))
         on("GET", f"/v1/nonconformities/{nc['id']}/history", httpx.Response(200, json=[
             {"at": WHEN, "actor": "rep", "action": "reported", "reason": None,
-             "changes": {"severity": {"before": "minor", "after": "major"}}}]))
+             "changes": {"severity": {"before": "minor", "after": "major"}}},
+            {"at": WHEN, "actor": "eng", "action": "triaged", "reason": "Same leak",
+             "changes": {"status": {"before": "reported", "after": "duplicate"},
+                         "owner": "eng", "duplicate_of": ncs[1]["id"]}},
+            {"at": WHEN, "actor": "nc-service", "action": "escalated", "reason": None,
+             "changes": {"reason": "audit_finding", "occurrences_in_window": 1}},
+            {"at": WHEN, "actor": "capa-service", "action": "capa_opened", "reason": None,
+             "changes": {"capa_id": capa_id, "capa_number": "CAPA-2026-00010"}},
+            {"at": WHEN, "actor": "eng", "action": "evidence_attached", "reason": None,
+             "changes": {"attachment_id": capa_id, "filename": "photo.png"}}]))
     on("GET", "/v1/capas", _page(capas))
     base = f"/v1/capas/{shown['id']}"
     on("GET", base, httpx.Response(200, json=shown, headers={"etag": '"2"'}))
@@ -279,3 +296,23 @@ def test_the_sign_page_shows_labels_too(move: str) -> None:
     text = " ".join(visible_texts(page))
     assert (CAUSE_LABEL in text) == (move == "root_cause_approval")
     assert ("Not effective" in text) == (move == "effectiveness_verification")
+
+
+def test_nc_history_names_records_by_number_and_values_by_label(
+        ui: TestClient, everything: dict[str, str]) -> None:
+    """No UUID and no raw value in an NC's history or facts: the CAPA opened and the NC
+    it duplicates by their numbers (links), the audit finding's grade by its label."""
+    sign_in(ui, "engineer")
+    page = ui.get(everything["nc detail"]).text
+    texts = visible_texts(page)
+    assert not [t for t in texts if UUID_TEXT.search(t)]
+    assert raw_values_in(page) == []
+    history = page.split('id="h-history"')[1]
+    assert f'<td>CAPA opened</td>\n        <td>CAPA: <a href="/capas/{uuid.UUID(int=100)}">' \
+        "CAPA-2026-00010</a></td>" in history
+    assert f'Duplicate of: <a href="/nonconformities/{uuid.UUID(int=2)}">NC-2026-00001</a>' \
+        in history
+    assert "Status: Reported (not triaged) → Duplicate" in history
+    assert "Reason: Audit finding" in history and "Filename: photo.png" in history
+    assert "Capa" not in " ".join(texts)
+    assert "IA-2026-11, clause 8.5.1 (Major nonconformity)" in page
