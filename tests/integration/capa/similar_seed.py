@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
+from sqlalchemy import insert, inspect
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.capa.app import create_app
 from services.capa.domain import CapaStatus
@@ -24,6 +26,17 @@ from tests.integration.capa.conftest import TEST_AUDIT_KEY, Capas
 _numbers = iter(range(100, 100_000))
 
 
+async def _add_capa(session: AsyncSession, capa: Capa) -> None:
+    """The CAPA row with the columns the database has now: the migration test
+    writes while downgraded, before later migrations added columns to ``capas``."""
+    connection = await session.connection()
+    present = await connection.run_sync(
+        lambda sync: {column["name"] for column in inspect(sync).get_columns("capas")})
+    await session.exec(insert(Capa.__table__).values({  # type: ignore[call-overload]
+        column.name: getattr(capa, column.name) for column in Capa.__table__.columns
+        if column.name in present}))
+
+
 def _capa(title: str, status: CapaStatus) -> Capa:
     now = utcnow()
     return Capa(number=f"CAPA-2025-{next(_numbers):05d}", title=title,
@@ -37,7 +50,7 @@ async def seed_lesson(sessions: SessionFactory, *, title: str, problem: str, roo
     """A closed CAPA and the lesson it published."""
     async with transaction(sessions) as session:
         capa = _capa(title, CapaStatus.closed)
-        session.add(capa)
+        await _add_capa(session, capa)
         row = Lesson(capa_id=capa.id, capa_number=capa.number, title=title, problem=problem,
                      root_cause=root_cause, cause_category="process",
                      actions=["Update the runbook"], what_to_do_differently=lesson,
@@ -56,7 +69,7 @@ async def seed_root_cause(sessions: SessionFactory, *, title: str, problem: str,
     """A CAPA with an analysis (submitted, unless ``status`` says draft) and no lesson."""
     async with transaction(sessions) as session:
         capa = _capa(title, capa_status)
-        session.add(capa)
+        await _add_capa(session, capa)
         session.add(RootCauseAnalysis(
             capa_id=capa.id, status=AnalysisStatus(status), problem_statement=problem,
             whys=[{"why": w, "because": b} for w, b in whys], root_cause=root_cause,

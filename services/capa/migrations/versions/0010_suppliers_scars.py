@@ -82,8 +82,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_capas_supplier_code", "capas")
-    with op.batch_alter_table("capas") as batch:
-        batch.drop_column("supplier_code")
+    # A plain DROP COLUMN (SQLite has it since 3.35; Python 3.11 ships newer): a batch
+    # rebuild of ``capas`` would reflect the table, which fails inside the async env.
+    op.drop_column("capas", "supplier_code")
     op.drop_index("ix_supplier_nonconformities_supplier_code", "supplier_nonconformities")
     op.drop_table("supplier_nonconformities")
     op.drop_table("scar_counters")

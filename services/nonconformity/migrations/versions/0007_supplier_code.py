@@ -18,5 +18,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("nonconformities") as batch:
-        batch.drop_column("supplier_code")
+    # A plain DROP COLUMN (SQLite has it since 3.35): a batch rebuild reflects the
+    # table, which fails inside the async migration env.
+    op.drop_column("nonconformities", "supplier_code")

@@ -21,5 +21,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("uq_subscriptions_owner_watching", "subscriptions")
-    with op.batch_alter_table("subscriptions") as batch:
-        batch.drop_column("watching")
+    # A plain DROP COLUMN (SQLite has it since 3.35): a batch rebuild reflects the
+    # table, which fails inside the async migration env.
+    op.drop_column("subscriptions", "watching")
