@@ -12,12 +12,14 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from shared.vocabulary import ActionKind, CapaStatus, CauseCategory, Severity
+from shared.vocabulary import ActionKind, CapaStatus, CauseCategory, Severity, SupplierCriticality
 
 from .objectives import Direction, TrackState
 
 # Figures of the comparison that are shares (0-1): shown as percentages.
 RATE_FIGURES = frozenset({"effectiveness_rate", "reopen_rate"})
+# A supplier scorecard's shares (supplier_schemas.ScorecardPublic).
+RATE_FIELDS = frozenset({"repeat_rate", "on_time_closure"})
 
 _LABELS: dict[str, dict[str, str]] = {
     "metric": {
@@ -41,6 +43,8 @@ _LABELS: dict[str, dict[str, str]] = {
     "kind": {ActionKind.corrective: "Corrective action",
              ActionKind.preventive: "Preventive action",
              ActionKind.correction: "Correction (immediate fix)"},
+    "criticality": {SupplierCriticality.critical: "Critical", SupplierCriticality.high: "High",
+                    SupplierCriticality.medium: "Medium", SupplierCriticality.low: "Low"},
     "cause_category": {
         CauseCategory.people: "People", CauseCategory.process: "Process",
         CauseCategory.equipment_technology: "Equipment and technology",
@@ -75,6 +79,8 @@ def shown(field: str, item: Mapping[str, Any]) -> Any:
         return percent(value)
     if field == "change" and _is_rate(item):
         return percent(value, change=True)
+    if field in RATE_FIELDS:
+        return percent(value)
     if isinstance(value, str) and field in _LABELS:
         return _LABELS[field].get(value, value)
     return value

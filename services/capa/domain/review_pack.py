@@ -29,15 +29,6 @@ COMPARED: Sequence[tuple[str, str]] = (
     ("overdue_at_end", "Overdue CAPAs at the period's end"),
 )
 
-# Where the supplier scorecards (ISO 9001 8.4) will go once the supplier register
-# exists; until then the pack says so instead of leaving the section out silently.
-SUPPLIER_SCORECARDS_HOOK: dict[str, Any] = {
-    "available": False,
-    "note": "Supplier scorecards are not part of CAPAflow yet.",
-    "items": [],
-}
-
-
 def previous_period(since: datetime, until: datetime) -> tuple[datetime, datetime]:
     """The period of the same length just before ``[since, until)``; empty for an
     empty period, and starting at the calendar's beginning when it would run past it."""
@@ -117,16 +108,17 @@ SECTIONS: Sequence[tuple[str, str, Sequence[tuple[str, str]]]] = (
      (("CAPA", "capa_number"), ("title", "title"), ("root cause", "root_cause"),
       ("category", "cause_category"), ("do differently", "what_to_do_differently"),
       ("tags", "tags"), ("published", "published_at"))),
-    ("supplier_scorecards", "Supplier scorecards", (("note", "note"),)),
+    ("supplier_scorecards", "Supplier scorecards (ISO 9001 8.4), most in need of attention first",
+     (("rank", "rank"), ("code", "supplier_code"), ("supplier", "name"),
+      ("criticality", "criticality"), ("NCs", "nonconformities"), ("repeat rate", "repeat_rate"),
+      ("SCARs sent", "scars_sent"), ("median response days", "median_response_days"),
+      ("on-time closure", "on_time_closure"), ("open items", "open_items"))),
 )
 
 
 def section_items(pack: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
     """The rows of one section (objectives flattened with their progress)."""
     value = pack.get(key)
-    if key == "supplier_scorecards" and isinstance(value, Mapping) \
-            and not value.get("available"):
-        return [{"note": value.get("note")}]
     if isinstance(value, Mapping):
         value = value.get("items", [])
     items = list(value or [])

@@ -19,7 +19,6 @@ from shared.db import SessionFactory
 
 from ..domain.objectives import METRICS, Period, measure
 from ..domain.review_pack import (
-    SUPPLIER_SCORECARDS_HOOK,
     comparison,
     pack_csv,
     pack_digest,
@@ -31,6 +30,7 @@ from .objectives import measured_objectives, objective_view, review_data
 from .queries import management_review
 from .reminders import UNFINISHED
 from .review_pdf import pack_pdf
+from .scorecards import supplier_scorecards
 
 LIST_LIMIT = 200
 
@@ -108,8 +108,10 @@ async def review_pack(sessions: SessionFactory, *, since: datetime, until: datet
             "open_capas": await _open_capas(session, today),
             "open_actions": await _open_actions(session, today),
             "lessons": await _lessons(session, since, until),
-            "supplier_scorecards": SUPPLIER_SCORECARDS_HOOK,
         }
+    # The same ranking as GET /v1/suppliers/scorecards for the pack's period.
+    cards = await supplier_scorecards(sessions, since=since, until=until)
+    pack["supplier_scorecards"] = {"items": [card.model_dump() for card in cards.items]}
     jsonable: dict[str, Any] = to_jsonable_python(pack)
     jsonable["sha256"] = pack_digest(jsonable)
     return jsonable

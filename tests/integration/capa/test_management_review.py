@@ -132,6 +132,9 @@ async def test_objectives_are_written_by_managers_and_read_with_progress(
 async def test_the_pack_compares_periods_and_exports_csv_and_a_readable_pdf(
         review: Capas) -> None:
     await _closed_with_lesson(review, HOSTILE)
+    registered = await review.client.post("/v1/suppliers", headers=review.as_("manager"), json={
+        "code": "ACME Seals", "name": "Acme Seals Ltd", "criticality": "high"})
+    assert registered.status_code == 201, registered.text
     late = await review.open(title="Label printer drift",
                              due_date=(utcnow().date() - timedelta(days=1)).isoformat())
     await review.add_action(late["id"], due_date=(utcnow().date() - timedelta(days=2))
@@ -159,7 +162,10 @@ async def test_the_pack_compares_periods_and_exports_csv_and_a_readable_pdf(
     assert pack["open_actions"]["total"] == 1 and pack["open_actions"]["items"][0]["overdue"]
     assert pack["lessons"]["items"][0]["what_to_do_differently"] == HOSTILE
     assert pack["objectives"][0]["metric"] == "median_days_to_close"
-    assert pack["supplier_scorecards"]["available"] is False
+    # The register's suppliers, ranked as GET /v1/suppliers/scorecards ranks them.
+    cards = pack["supplier_scorecards"]["items"]
+    assert [(c["supplier_code"], c["name"], c["rank"]) for c in cards] == [
+        ("acme-seals", "Acme Seals Ltd", 1)]
 
     exported = await review.client.get("/v1/management-review/pack.csv", params=params,
                                        headers=review.as_("reporter"))
@@ -167,6 +173,7 @@ async def test_the_pack_compares_periods_and_exports_csv_and_a_readable_pdf(
     assert exported.headers["content-type"].startswith("text/csv")
     table = list(csv.reader(io.StringIO(exported.text)))
     assert ["CAPAs closed", "1", "0", "1"] in table
+    assert ["1", "acme-seals", "Acme Seals Ltd", "High", "0", "", "0", "", "", "0"] in table
     lesson_row = next(r for r in table if r and r[0].startswith("CAPA-")
                       and len(r) > 4 and r[4].startswith("'="))
     assert lesson_row[4] == "'" + HOSTILE  # the formula stays text

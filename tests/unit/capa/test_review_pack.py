@@ -58,7 +58,10 @@ def test_the_csv_has_a_block_per_section_after_the_period_and_digest() -> None:
                                          "reason": "slow"}}],
             "lessons": {"items": [{"capa_number": "CAPA-2026-00001",
                                    "what_to_do_differently": "+1 check"}]},
-            "supplier_scorecards": {"available": False, "note": "later", "items": []}}
+            "supplier_scorecards": {"items": [{
+                "rank": 1, "supplier_code": "acme-seals", "name": "Acme", "criticality": "high",
+                "nonconformities": 3, "repeat_rate": 0.5, "scars_sent": 1,
+                "median_response_days": 4.0, "on_time_closure": 1.0, "open_items": 2}]}}
     rows = list(csv.reader(io.StringIO(pack_csv(pack))))
     assert rows[1] == ["from", "2026-10-01", "to (inclusive)", "2026-12-31"]
     assert rows[2][3] == "ab" * 32
@@ -66,7 +69,7 @@ def test_the_csv_has_a_block_per_section_after_the_period_and_digest() -> None:
     assert ["Fast", "Median days to close", "", "", "", "12.0", "Off track", "slow"] in rows
     lesson = next(r for r in rows if r and r[0] == "CAPA-2026-00001")
     assert lesson[4] == "'+1 check"
-    assert ["later"] in rows
+    assert ["1", "acme-seals", "Acme", "High", "3", "50.0 %", "1", "4.0", "100.0 %", "2"] in rows
 
 
 def _people_pack() -> dict[str, Any]:
@@ -95,7 +98,7 @@ def _people_pack() -> dict[str, Any]:
                                "what_to_do_differently": "inspect", "tags": [],
                                "published_at": "2026-11-10T00:00:00Z"}],
                     "total": 1, "truncated": False},
-        "supplier_scorecards": {"available": False, "note": "later", "items": []},
+        "supplier_scorecards": {"items": []},
     }
 
 
