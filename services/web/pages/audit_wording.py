@@ -15,6 +15,7 @@ from .choices import ACTION_STATUS_LABELS, CAPA_STATE_LABELS, CAUSE_LABELS
 # name in words ("root_cause" -> "Root cause").
 FIELD_LABELS: dict[str, str] = {
     "owner": "Owner", "due_date": "Due date", "likelihood": "Likelihood",
+    "supplier_code": "Supplier",
     "risk_score": "Risk", "title": "Title", "description": "Description",
     "status": "Status", "reopen_count": "Times reopened",
     "root_cause_status": "Root-cause analysis",

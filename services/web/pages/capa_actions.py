@@ -87,11 +87,13 @@ async def verify(request: Request, capa_id: str, user: CsrfUser, api: Api) -> Re
 
 @router.post("/capas/{capa_id}/edit", include_in_schema=False)
 async def edit_planning(request: Request, capa_id: str, user: CsrfUser, api: Api) -> Response:
-    """Owner, due date, likelihood: If-Match with the CAPA's ETag the page was read with."""
+    """Owner, due date, likelihood, supplier: If-Match with the CAPA's ETag the page
+    was read with."""
     capa_id = valid_uuid(capa_id, "CAPA")
     values = await posted(request)
     body: dict[str, Any] = {"owner": text(values.get("owner")),
                             "due_date": text(values.get("due_date")),
+                            "supplier_code": text(values.get("supplier_code")),
                             "reason": text(values.get("reason"))}
     if values.get("likelihood", "").isdigit():
         body["likelihood"] = int(values["likelihood"])

@@ -152,6 +152,7 @@ async def report(request: Request, user: CsrfUser, api: Api) -> Response:
         "category": text(values.get("category")),
         "affected_item": text(values.get("affected_item")),
         "external_ref": text(values.get("external_ref")),
+        "supplier_code": text(values.get("supplier_code")),
         "reporter": text(values.get("reporter")),
         # <input type="datetime-local"> has no zone; the label says the time is UTC.
         "occurred_at": f"{occurred}Z" if occurred and len(occurred) <= 19 else occurred,

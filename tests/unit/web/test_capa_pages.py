@@ -267,11 +267,13 @@ async def test_opening_a_preventive_capa_and_editing_its_planning(tmp_path: Path
             "etag": '"1"', "owner": "bob", "due_date": "2026-05-01", "likelihood": "4",
             "reason": ""})
         assert stale.status_code == 412 and "Someone else changed this first" in stale.text
+        assert 'name="supplier_code"' in page.text
         done = await ui.post(f"/capas/{item['id']}/edit", {
             "etag": '"5"', "owner": "bob", "due_date": "2026-05-01", "likelihood": "4",
-            "reason": "re-planned"})
+            "supplier_code": "acme-seals", "reason": "re-planned"})
     assert done.status_code == 303
     assert (item["owner"], item["due_date"], item["likelihood"]) == ("bob", "2026-05-01", 4)
+    assert fake.writes()[-1][2]["supplier_code"] == "acme-seals"
 
 
 async def test_evidence_saved_earlier_is_in_the_form_that_marks_the_action_done(

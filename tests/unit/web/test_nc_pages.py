@@ -1,6 +1,7 @@
 """Nonconformity pages against a fake API: inbox filters and paging, reporting,
 the NC page's forms per role, CSRF, and how API refusals are shown."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -173,3 +174,20 @@ async def test_a_requested_capa_is_said_on_the_page_and_in_the_inbox(tmp_path: P
     assert 'aria-label="Open a CAPA"' not in page.text
     row = inbox.text.split(f'>{nc["number"]}</a>')[1].split("</tr>")[0]
     assert ">Requested<" in row
+
+
+async def test_a_report_can_name_its_supplier_and_the_nc_page_shows_it(tmp_path: Path) -> None:
+    fake = FakeApi()
+    async with ui_as("reporter", fake, tmp_path) as ui:
+        form = await ui.get("/nonconformities/new")
+        assert 'name="supplier_code"' in form.text
+        await ui.post("/nonconformities", {"title": "Seal leaks at 80 C", "severity": "major",
+                                           "supplier_code": "ACME Seals"})
+    sent = [r for r in fake.requests if r.method == "POST"
+            and r.url.path == "/v1/nonconformities"]
+    assert json.loads(sent[-1].content)["supplier_code"] == "ACME Seals"  # the API canonicalises
+    nc = nonconformity(supplier_code="acme-seals")
+    fake.ncs[nc["id"]] = nc
+    async with ui_as("engineer", fake, tmp_path) as ui:
+        page = await ui.get(f"/nonconformities/{nc['id']}")
+    assert '<a href="/suppliers/acme-seals">acme-seals</a>' in page.text
