@@ -71,6 +71,7 @@ def create_app(settings: WebSettings | None = None,
                transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     settings = settings or WebSettings()
     logging.basicConfig(level=settings.log_level)
+    supplier_response.keep_link_tokens_out_of_logs()
     tracing.configure_exporter(service="web", exporter=settings.otel_exporter,
                                endpoint=settings.otel_endpoint)
 

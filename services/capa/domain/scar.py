@@ -44,10 +44,10 @@ LINK_OPENS = frozenset({ScarStatus.sent, ScarStatus.responded, ScarStatus.reject
 
 
 class ScarMoveNotAllowed(Conflict):
-    def __init__(self, current: ScarStatus, move: ScarMove) -> None:
+    def __init__(self, current: ScarStatus | str, move: ScarMove) -> None:
         allowed = sorted(m.value for m, (sources, _) in MOVES.items() if current in sources)
         super().__init__(f"A SCAR that is {current} cannot be {_PAST[move]}.",
-                         title="SCAR move not allowed", status_now=current.value,
+                         title="SCAR move not allowed", status_now=str(current),
                          allowed=allowed)
 
 

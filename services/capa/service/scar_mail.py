@@ -8,6 +8,7 @@ the audit trail, not in a log line (a failure logs the SCAR's number only).
 """
 
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from html import escape
@@ -60,7 +61,10 @@ async def send_link(smtp: SmtpSettings | None, mail: LinkMail) -> tuple[str, str
     """("sent" | "failed" | "not_configured", why it failed)."""
     if smtp is None:
         return "not_configured", "No mail server is configured (CAPA_SMTP_HOST)."
-    error = await send_mail(smtp, compose(mail), message_id=f"scar-{mail.scar_id}")
+    # One Message-ID per message: "send the link again" is a new message, and mail
+    # stores drop a second one with an ID they already hold (the new link lost).
+    error = await send_mail(smtp, compose(mail),
+                            message_id=f"scar-{mail.scar_id}-{uuid.uuid4().hex[:16]}")
     if error is not None:
         log.warning("the response link of %s was not sent: %s", mail.number, error)
         return "failed", error

@@ -68,6 +68,18 @@ async def _open(session: AsyncSession, token: str, now: datetime, *,
     return scar
 
 
+async def link_is_live(sessions: SessionFactory, token: str, now: datetime) -> bool:
+    """Whether ``token`` opens a SCAR now: a caller over its limit for dead links is
+    still let in with a live one (a shared limit would let anyone lock every
+    supplier out)."""
+    async with sessions() as session:
+        try:
+            await _open(session, token, now)
+        except NotFound:
+            return False
+    return True
+
+
 def _require_editable(scar: Scar) -> None:
     if scar.status not in AWAITING_SUPPLIER:
         raise Conflict(f"{scar.number} is {scar.status}: the response can no longer be "

@@ -12,6 +12,8 @@ token (``Authorization: SCAR``); the service decides everything, including the
 one 404 for an unknown, expired or revoked link.
 """
 
+import logging
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -28,10 +30,30 @@ router = APIRouter()
 
 COOKIE = "capaflow_scar_link"
 PATH = "/supplier-response"
-# The cookie lives as long as a browser session, at most a day: the link in the
-# e-mail opens the form again whenever it is needed.
-COOKIE_SECONDS = 24 * 3600
+# The link token's shape (the capa service's domain.scar.TOKEN_SHAPE): anything
+# else — a link a mail client mangled with a non-breaking space — opens nothing and
+# never reaches an HTTP header (which takes ASCII only).
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
 MAX_WHYS, MAX_ACTIONS = 10, 20
+_IN_PATH = re.compile(re.escape(PATH) + r"/[^ ?\"]*")
+
+
+class LinkTokensOutOfLogs(logging.Filter):
+    """uvicorn's access log writes every request's path; a SCAR link's path is the
+    supplier's credential, so it is logged as ``/supplier-response/…`` — however
+    the server is started (the image's uvicorn keeps its access log on)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_IN_PATH.sub(PATH + "/…", a) if isinstance(a, str) else a
+                                for a in record.args)
+        return True
+
+
+def keep_link_tokens_out_of_logs() -> None:
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, LinkTokensOutOfLogs) for f in access.filters):
+        access.addFilter(LinkTokensOutOfLogs())
 NOTES = {"saved": "Your draft is saved. Submit it when it is complete.",
          "submitted": "Thank you: your response was submitted to the quality engineer.",
          "attached": "The file is attached to your response."}
@@ -39,7 +61,7 @@ NOTES = {"saved": "Your draft is saved. Submit it when it is complete.",
 
 def _link(request: Request) -> LinkApi | None:
     token = request.cookies.get(COOKIE, "")
-    return request.app.state.api.as_link(token) if token else None
+    return request.app.state.api.as_link(token) if TOKEN_SHAPE.fullmatch(token) else None
 
 
 def _gone(request: Request, status: int = 404) -> Response:
@@ -57,8 +79,12 @@ def _gone(request: Request, status: int = 404) -> Response:
 @router.get(PATH + "/{token}", include_in_schema=False)
 async def open_link(request: Request, token: str) -> Response:
     # Only the shape is checked here; whether it opens anything the service says.
+    if not TOKEN_SHAPE.fullmatch(token):
+        return _gone(request)
     response = redirect(PATH)
-    response.set_cookie(COOKIE, token[:64], max_age=COOKIE_SECONDS, httponly=True,
+    # A session cookie (no Max-Age): gone when the browser closes, so a shared
+    # computer does not keep the form open; the e-mail's link opens it again.
+    response.set_cookie(COOKIE, token, httponly=True,
                         samesite="lax", secure=request.app.state.settings.cookie_secure,
                         path=PATH)
     response.headers["Referrer-Policy"] = "no-referrer"

@@ -100,6 +100,13 @@ async def test_draft_submit_reject_resubmit_accept(desk: ScarDesk) -> None:
 
     opened = await desk.client.get("/v1/supplier-response", headers=desk.link(token))
     assert opened.status_code == 200 and opened.json()["editable"] is True
+    # Deciding before any response is a move the SCAR does not allow: a 409 naming the
+    # moves it does (the stored status is plain text, not the enum).
+    early_decision = await desk.client.post(f"/v1/scars/{scar['id']}/decision",
+                                            json={"decision": "accept"},
+                                            headers=desk.as_("engineer"))
+    assert early_decision.status_code == 409, early_decision.text
+    assert early_decision.json()["status_now"] == "sent"
     assert "Seal leak" not in opened.text  # the CAPA's own title is not the supplier's
 
     partial = {"containment": "Lot 4711 quarantined"}
@@ -228,6 +235,10 @@ async def test_revoked_expired_and_unknown_links_are_one_404(desk: ScarDesk) -> 
     assert again.status_code == 200 and again.json()["email_status"] == "sent"
     token_new = desk.box.token_in(desk.box.messages[-1])
     assert token_new != token_old
+    # A new message, not a copy of the first: mail stores drop a known Message-ID.
+    ids = [m["Message-ID"] for m in desk.box.messages
+           if resent["number"] in m["Subject"]]
+    assert len(ids) == 2 and len(set(ids)) == 2, ids
     unknown = "A" * 43
     answers = [await desk.client.get("/v1/supplier-response", headers=desk.link(t))
                for t in (token_r, token_old, unknown, "short", "")]
@@ -318,6 +329,13 @@ async def test_the_link_is_rate_limited(new_sqlite_database: DatabaseFactory,
                                          headers=desk.link(f"{i:043d}")) for i in range(4)]
         assert [g.status_code for g in guesses] == [404, 404, 404, 429]
         assert int(guesses[-1].headers["retry-after"]) >= 1
+        # Dead links from the same address (all suppliers behind the web UI share
+        # one) do not lock out a supplier whose link opens a SCAR.
+        _, other = await desk.sent_scar()
+        assert (await desk.client.get("/v1/supplier-response",
+                                      headers=desk.link(other))).status_code == 200
+        assert (await desk.client.get("/v1/supplier-response", headers=desk.link(
+            f"{9:043d}"))).status_code == 429
 
 
 async def test_reminder_and_overdue(desk: ScarDesk) -> None:

@@ -3,9 +3,11 @@ link's token leaves the address at once, travels as ``Authorization: SCAR``,
 a dead link is one page), the register, and a SCAR's page."""
 
 import json
+import logging
 import re
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from fastapi.testclient import TestClient
@@ -52,6 +54,7 @@ def test_the_link_becomes_a_cookie_and_leaves_the_address(ui: TestClient,
     for part in ("httponly", "samesite=lax", "path=/supplier-response"):
         assert part in cookie, part
     assert opened.headers["referrer-policy"] == "no-referrer"
+    assert "max-age" not in cookie and "expires" not in cookie  # a browser-session cookie
     page = ui.get("/supplier-response")
     assert page.status_code == 200
     assert "SCAR-2026-0001" in page.text and TOKEN not in page.text
@@ -211,3 +214,30 @@ def test_scorecards_page(ui: TestClient, fake_api: FakeApi) -> None:
     assert "67 %" in page.text and "4.5" in page.text and "(not registered)" in page.text
     assert asked[-1].url.params["since"] == "2026-09-08T00:00:00Z"
     assert "until" not in asked[-1].url.params
+
+
+def test_a_mangled_link_or_cookie_is_the_not_valid_page_never_a_500(
+        ui: TestClient, fake_api: FakeApi) -> None:
+    seen = _supplier_api(fake_api, scar_for_supplier())
+    # A mail client's non-breaking space inside the link, a smart quote, a short one.
+    for bad in (TOKEN[:20] + "\u00a0" + TOKEN[20:], TOKEN[:42] + "\u2019", TOKEN[:10]):
+        opened = ui.get("/supplier-response/" + quote(bad), follow_redirects=False)
+        assert opened.status_code == 404 and "set-cookie" not in opened.headers, bad
+    for value in (("\u00e9" * 43).encode(), b"junk"):
+        for method in ("GET", "POST"):
+            page = ui.request(method, "/supplier-response",
+                              headers=[(b"cookie", b"capaflow_scar_link=" + value)])
+            assert page.status_code == 404, (method, value, page.status_code)
+    assert seen == []  # nothing of it reached the service
+
+
+def test_the_access_log_never_holds_a_link_token(ui: TestClient) -> None:
+    """uvicorn's access log record, as uvicorn makes it: the path is the credential."""
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1,
+                               '%s - "%s %s HTTP/%s" %d', (
+                                   "127.0.0.1:5000", "GET", f"/supplier-response/{TOKEN}?x=1",
+                                   "1.1", 303), None)
+    for log_filter in logging.getLogger("uvicorn.access").filters:  # installed by create_app
+        log_filter.filter(record)
+    line = record.getMessage()
+    assert TOKEN not in line and "/supplier-response/…?x=1" in line, line
