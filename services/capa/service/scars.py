@@ -223,21 +223,36 @@ async def revoke_scar(sessions: SessionFactory, *, scar_id: UUID, request: ScarR
                       principal: Principal, now: datetime) -> ScarPublic:
     async with transaction(sessions) as session:
         scar, capa = await _load_scar(session, scar_id)
-        before = scar.status
-        scar.status = next_status(scar.status, ScarMove.revoke)
-        scar.decided_by, scar.decided_at = principal.subject, now
-        scar.decision_reason = request.reason
-        scar.version += 1
-        scar.updated_at = now
-        await record_change(session, capa_id=capa.id, actor=principal.subject,
-                            action="scar_revoked", at=now,
-                            before={"scar_id": scar.id, "status": before},
-                            after={"scar_id": scar.id, "status": scar.status},
-                            reason=request.reason)
-        record_event(session, service=SERVICE, data=ScarRevoked(
-            **scar_fields(capa, scar), revoked_by=principal.subject, revoked_at=now,
-            reason=request.reason))
+        await _revoke(session, scar, capa, actor=principal.subject, reason=request.reason,
+                      now=now)
         return scar_view(scar, now.date(), await engineer_evidence(session, scar))
+
+
+async def revoke_open_scars(session: AsyncSession, capa: Capa, *, actor: str, reason: str,
+                            now: datetime) -> None:
+    """A CAPA that closes or is cancelled takes its open SCARs with it: their links
+    die, no reminder or overdue notice follows, and no supplier writes on a
+    finished record."""
+    open_states = [*(s.value for s in AWAITING_SUPPLIER), "responded"]
+    scars = (await session.exec(select(Scar).where(
+        col(Scar.capa_id) == capa.id, col(Scar.status).in_(open_states)))).all()
+    for scar in scars:
+        await _revoke(session, scar, capa, actor=actor, reason=reason, now=now)
+
+
+async def _revoke(session: AsyncSession, scar: Scar, capa: Capa, *, actor: str, reason: str,
+                  now: datetime) -> None:
+    before = scar.status
+    scar.status = next_status(scar.status, ScarMove.revoke)
+    scar.decided_by, scar.decided_at = actor, now
+    scar.decision_reason = reason
+    scar.version += 1
+    scar.updated_at = now
+    await record_change(session, capa_id=capa.id, actor=actor, action="scar_revoked", at=now,
+                        before={"scar_id": scar.id, "status": before},
+                        after={"scar_id": scar.id, "status": scar.status}, reason=reason)
+    record_event(session, service=SERVICE, data=ScarRevoked(
+        **scar_fields(capa, scar), revoked_by=actor, revoked_at=now, reason=reason))
 
 
 async def engineer_evidence(session: AsyncSession, scar: Scar) -> list[Any]:

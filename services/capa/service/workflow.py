@@ -50,6 +50,7 @@ from .common import (
     require_open,
     touch,
 )
+from .scars import revoke_open_scars
 from .signing import SigningPolicy, admit, reference, sign, signatures_of
 from .suppliers import require_supplier
 
@@ -165,6 +166,9 @@ async def transition_capa(sessions: SessionFactory, *, capa_id: UUID,
             signature = await sign(session, move=move, admitted=admitted, capa=capa,
                                    record_id=str(analysis.submissions), principal=principal,
                                    now=now)
+        if request.to in (CapaStatus.closed, CapaStatus.cancelled):
+            await revoke_open_scars(session, capa, actor=principal.subject,
+                                    reason=f"The CAPA was {request.to.value}.", now=now)
         await record_change(session, capa_id=capa.id, actor=principal.subject,
                             action="status_changed", at=now, before=before, after=after,
                             reason=request.reason)

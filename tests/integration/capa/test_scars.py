@@ -408,3 +408,22 @@ async def test_scorecards_count_ncs_scars_and_open_items(desk: ScarDesk) -> None
     taken = await desk.client.post("/v1/suppliers", json={
         "code": "Scorecards", "name": "x", "criticality": "low"}, headers=desk.as_("manager"))
     assert taken.status_code == 409
+
+
+async def test_a_cancelled_capa_takes_its_open_scars_with_it(desk: ScarDesk) -> None:
+    await desk.supplier()
+    capa = await desk.open()
+    scar, token = await desk.sent_scar(capa["id"])
+    assert (await desk.client.get("/v1/supplier-response",
+                                  headers=desk.link(token))).status_code == 200
+    cancelled = await desk.move(capa["id"], "cancelled", role="manager",
+                                reason="Raised twice; the other CAPA covers it")
+    assert cancelled.status_code == 200, cancelled.text
+    # The link is dead, the SCAR says why, and its revocation is an event and an entry.
+    assert (await desk.client.get("/v1/supplier-response",
+                                  headers=desk.link(token))).status_code == 404
+    seen = (await desk.client.get(f"/v1/scars/{scar['id']}",
+                                  headers=desk.as_("engineer"))).json()
+    assert (seen["status"], seen["decision_reason"]) == ("revoked", "The CAPA was cancelled.")
+    assert [e["scar_id"] for e in await desk.events("capaflow.scar.revoked.v1")] == [scar["id"]]
+    assert "scar_revoked" in [e.action for e in await desk.audit(capa["id"])]
