@@ -2,17 +2,17 @@
 
 The JSON pack keeps the machine values (``at_most``, ``implementing``, ``0.25``)
 that its digest covers and that programs read; the CSV and PDF are read in the
-meeting, so each value gets the label the web shows for it. The web's labels
-(services/web/pages/choices.py) cannot be imported here (no service imports
-another), so the few the pack needs are repeated; a value without a label is
-shown as it is rather than dropped.
+meeting, so each value gets the label the web shows for it: the contract's
+labels (shared.vocabulary_labels) for the published vocabulary, this module's
+own for the review's figures. A value without a label is shown as it is
+rather than dropped.
 """
 
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from shared.vocabulary import ActionKind, CapaStatus, CauseCategory, Severity, SupplierCriticality
+from shared import vocabulary_labels as labels
 
 from .objectives import Direction, TrackState
 
@@ -21,7 +21,7 @@ RATE_FIGURES = frozenset({"effectiveness_rate", "reopen_rate"})
 # A supplier scorecard's shares (supplier_schemas.ScorecardPublic).
 RATE_FIELDS = frozenset({"repeat_rate", "on_time_closure"})
 
-_LABELS: dict[str, dict[str, str]] = {
+_LABELS: dict[str, Mapping[str, str]] = {
     "metric": {
         "median_days_to_close": "Median days to close",
         "overdue_capas": "Overdue CAPAs",
@@ -33,23 +33,11 @@ _LABELS: dict[str, dict[str, str]] = {
     "direction": {Direction.at_most: "at most", Direction.at_least: "at least"},
     "state": {TrackState.on_track: "On track", TrackState.off_track: "Off track",
               TrackState.no_data: "No data yet"},
-    "status": {
-        CapaStatus.open: "Open", CapaStatus.investigating: "Investigating (root cause)",
-        CapaStatus.action_planned: "Actions planned", CapaStatus.implementing: "Implementing",
-        CapaStatus.verifying: "Verifying effectiveness", CapaStatus.closed: "Closed",
-        CapaStatus.cancelled: "Cancelled"},
-    "severity": {Severity.critical: "Critical", Severity.major: "Major",
-                 Severity.minor: "Minor", Severity.observation: "Observation"},
-    "kind": {ActionKind.corrective: "Corrective action",
-             ActionKind.preventive: "Preventive action",
-             ActionKind.correction: "Correction (immediate fix)"},
-    "criticality": {SupplierCriticality.critical: "Critical", SupplierCriticality.high: "High",
-                    SupplierCriticality.medium: "Medium", SupplierCriticality.low: "Low"},
-    "cause_category": {
-        CauseCategory.people: "People", CauseCategory.process: "Process",
-        CauseCategory.equipment_technology: "Equipment and technology",
-        CauseCategory.materials_supplier: "Materials and suppliers",
-        CauseCategory.measurement: "Measurement", CauseCategory.environment: "Environment"},
+    "status": labels.CAPA_STATUS,
+    "severity": labels.SEVERITY,
+    "kind": labels.ACTION_KIND,
+    "criticality": labels.SUPPLIER_CRITICALITY,
+    "cause_category": labels.CAUSE,
 }
 
 

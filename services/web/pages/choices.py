@@ -1,8 +1,11 @@
 """What the forms and filters offer: the services' published vocabulary
-(shared.vocabulary), each value with the one label every page shows for it."""
+(shared.vocabulary), each value with the one label every page shows for it
+(shared.vocabulary_labels, the wording e-mails and the review pack use too)."""
 
+from collections.abc import Mapping
 from enum import StrEnum
 
+from shared import vocabulary_labels as labels
 from shared.vocabulary import (
     ActionKind,
     ActionStatus,
@@ -23,64 +26,34 @@ def values(vocabulary: type[StrEnum]) -> tuple[str, ...]:
     return tuple(member.value for member in vocabulary)
 
 
-def labelled(labels: dict[str, str]) -> tuple[tuple[str, str], ...]:
-    return tuple(labels.items())
+def labelled(table: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(table.items())
 
 
 SEVERITIES = values(Severity)
 SOURCES = values(Source)
 NC_STATUSES = values(NonconformityStatus)
-SEVERITY_LABELS: dict[str, str] = {
-    Severity.critical: "Critical", Severity.major: "Major", Severity.minor: "Minor",
-    Severity.observation: "Observation"}
-SOURCE_LABELS: dict[str, str] = {
-    Source.support: "Support ticket", Source.monitoring: "Monitoring alert",
-    Source.audit: "Audit finding", Source.customer: "Customer complaint",
-    Source.supplier: "Supplier", Source.internal: "Internal"}
-NC_STATUS_LABELS: dict[str, str] = {
-    NonconformityStatus.reported: "Reported (not triaged)",
-    NonconformityStatus.accepted: "Accepted", NonconformityStatus.rejected: "Rejected",
-    NonconformityStatus.duplicate: "Duplicate", NonconformityStatus.closed: "Closed"}
-# Shown beside or under "CAPA" ("CAPA: Requested"), so without the word again.
-CAPA_LINK_LABELS: dict[str, str] = {
-    CapaLink.none: "None", CapaLink.requested: "Requested", CapaLink.open: "Open",
-    CapaLink.closed: "Closed"}
+SEVERITY_LABELS = labels.SEVERITY
+SOURCE_LABELS = labels.SOURCE
+NC_STATUS_LABELS = labels.NC_STATUS
+CAPA_LINK_LABELS = labels.CAPA_LINK
 NC_OPEN_STATUSES = (NonconformityStatus.reported.value, NonconformityStatus.accepted.value)
 
 CAPA_FINISHED_STATES = (CapaStatus.closed.value, CapaStatus.cancelled.value)
 CAPA_OPEN_STATES = tuple(s for s in values(CapaStatus) if s not in CAPA_FINISHED_STATES)
-CAPA_STATE_LABELS: dict[str, str] = {
-    CapaStatus.open: "Open", CapaStatus.investigating: "Investigating (root cause)",
-    CapaStatus.action_planned: "Actions planned", CapaStatus.implementing: "Implementing",
-    CapaStatus.verifying: "Verifying effectiveness", CapaStatus.closed: "Closed",
-    CapaStatus.cancelled: "Cancelled"}
+CAPA_STATE_LABELS = labels.CAPA_STATUS
 CAPA_KINDS = values(CapaKind)
-CAPA_KIND_LABELS: dict[str, str] = {
-    CapaKind.corrective: "Corrective", CapaKind.preventive: "Preventive"}
-CAUSE_LABELS: dict[str, str] = {
-    CauseCategory.people: "People", CauseCategory.process: "Process",
-    CauseCategory.equipment_technology: "Equipment and technology",
-    CauseCategory.materials_supplier: "Materials and suppliers",
-    CauseCategory.measurement: "Measurement", CauseCategory.environment: "Environment"}
-ACTION_KIND_LABELS: dict[str, str] = {
-    ActionKind.corrective: "Corrective action", ActionKind.preventive: "Preventive action",
-    ActionKind.correction: "Correction (immediate fix)"}
+CAPA_KIND_LABELS = labels.CAPA_KIND
+CAUSE_LABELS = labels.CAUSE
+ACTION_KIND_LABELS = labels.ACTION_KIND
 ACTION_STATUSES = values(ActionStatus)
-ACTION_STATUS_LABELS: dict[str, str] = {
-    ActionStatus.planned: "Planned", ActionStatus.in_progress: "In progress",
-    ActionStatus.done: "Done", ActionStatus.cancelled: "Cancelled"}
+ACTION_STATUS_LABELS = labels.ACTION_STATUS
 ACTION_FINISHED_STATES = (ActionStatus.done.value, ActionStatus.cancelled.value)
 
-CHANNEL_LABELS: dict[str, str] = {
-    Channel.webhook: "Webhook (signed HTTP POST)", Channel.email: "E-mail",
-    Channel.slack: "Slack incoming webhook"}
-MODE_LABELS: dict[str, str] = {
-    DeliveryMode.immediate: "Immediately, one message per event",
-    DeliveryMode.daily: "Daily digest", DeliveryMode.weekly: "Weekly digest"}
+CHANNEL_LABELS = labels.CHANNEL
+MODE_LABELS = labels.DELIVERY_MODE
 DELIVERY_STATUSES = values(DeliveryStatus)
-DELIVERY_STATUS_LABELS: dict[str, str] = {
-    DeliveryStatus.pending: "Pending", DeliveryStatus.delivered: "Delivered",
-    DeliveryStatus.dead_lettered: "Dead-lettered (gave up)"}
+DELIVERY_STATUS_LABELS = labels.DELIVERY_STATUS
 # An effectiveness verification's result (the capa service's, not in shared.vocabulary).
 RESULT_LABELS: dict[str, str] = {"effective": "Effective", "not_effective": "Not effective"}
 # An audit finding's grade (the nonconformity service's FindingType, not in shared.vocabulary).
@@ -88,11 +61,11 @@ FINDING_LABELS: dict[str, str] = {
     "major_nc": "Major nonconformity", "minor_nc": "Minor nonconformity",
     "observation": "Observation", "ofi": "Opportunity for improvement"}
 
-# Every vocabulary with its labels, the one wording of each value on every page
-# and in every menu: a value added to a service's vocabulary without a label here
-# fails tests/unit/web/test_choices.py; a page showing a raw value fails
-# tests/unit/web/test_wording_pages.py.
-LABELLED: dict[type[StrEnum], dict[str, str]] = {
+# Every vocabulary the pages show, with its labels, the one wording of each value
+# on every page and in every menu: a value added to a service's vocabulary without
+# a label fails tests/unit/web/test_choices.py and tests/unit/test_vocabulary_labels.py;
+# a page showing a raw value fails tests/unit/web/test_wording_pages.py.
+LABELLED: dict[type[StrEnum], Mapping[str, str]] = {
     Severity: SEVERITY_LABELS, Source: SOURCE_LABELS, NonconformityStatus: NC_STATUS_LABELS,
     CapaLink: CAPA_LINK_LABELS, CapaStatus: CAPA_STATE_LABELS, CapaKind: CAPA_KIND_LABELS,
     CauseCategory: CAUSE_LABELS, ActionKind: ACTION_KIND_LABELS,
@@ -117,6 +90,7 @@ def label(value: object, vocabulary: type[StrEnum] | str) -> str:
     service) is shown in words, never as ``in_progress``; no value is NOTHING."""
     if value is None or value == "":
         return NOTHING
+    table: Mapping[str, str]
     if isinstance(vocabulary, str):
         table = {"result": RESULT_LABELS, "finding": FINDING_LABELS}.get(vocabulary, {})
     else:
