@@ -17,6 +17,7 @@ from shared.vocabulary import CauseCategory
 
 from .domain import ActionKind, ActionStatus, CapaKind, CapaStatus, EffectivenessResult
 from .domain.root_cause import AnalysisStatus
+from .models_lessons import Lesson, LessonLink, LessonSuggestion
 from .models_review import ManagementReviewMeeting, QualityObjective, ReviewDecision
 from .supplier_models import Scar, ScarCounter, Supplier, SupplierNonconformity
 
@@ -207,52 +208,6 @@ class Reminder(SQLModel, table=True):
     due_date: date
     capa_id: UUID = Field(index=True)
     sent_at: datetime = Field(sa_type=UTCDateTime)
-
-
-class Lesson(SQLModel, table=True):
-    __tablename__ = "capa_lessons"
-
-    id: UUID = Field(default_factory=uuid4, primary_key=True)
-    capa_id: UUID = Field(unique=True)
-    capa_number: str = Field(max_length=32)
-    title: str = Field(max_length=300)
-    problem: str = Field(sa_column=Column(Text, nullable=False))
-    root_cause: str = Field(sa_column=Column(Text, nullable=False))
-    cause_category: str = Field(max_length=32)
-    actions: list[str] = _json([])
-    what_to_do_differently: str = Field(sa_column=Column(Text, nullable=False))
-    tags: list[str] = _json([])
-    # "|tag1|tag2|" and a lower-cased text, so both filters are portable LIKEs.
-    tag_index: str = Field(sa_column=Column(Text, nullable=False))
-    search_text: str = Field(sa_column=Column(Text, nullable=False))
-    published_at: datetime = Field(sa_type=UTCDateTime)
-
-
-class LessonLink(SQLModel, table=True):
-    """A past lesson someone linked to a CAPA as relevant (one per pair)."""
-
-    __tablename__ = "capa_lesson_links"
-    __table_args__ = (UniqueConstraint("capa_id", "lesson_id", name="uq_capa_lesson_links"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    capa_id: UUID = Field(index=True)
-    lesson_id: UUID
-    linked_by: str = Field(max_length=255)
-    linked_at: datetime = Field(sa_type=UTCDateTime)
-
-
-class LessonSuggestion(SQLModel, table=True):
-    """A lesson first offered to a CAPA as similar (one per pair): with the links,
-    how often suggestions were taken up (the management review's figure)."""
-
-    __tablename__ = "capa_lesson_suggestions"
-    __table_args__ = (UniqueConstraint("capa_id", "lesson_id",
-                                       name="uq_capa_lesson_suggestions"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    capa_id: UUID
-    lesson_id: UUID
-    offered_at: datetime = Field(sa_type=UTCDateTime, index=True)
 
 
 class AuditEntry(SQLModel, table=True):

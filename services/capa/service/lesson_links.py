@@ -16,7 +16,7 @@ from shared.events.capa import CapaLessonLinked
 from shared.outbox import record_event
 
 from ..domain.similarity import link_rate
-from ..models import Lesson, LessonLink, LessonSuggestion
+from ..models_lessons import Lesson, LessonLink, LessonSuggestion
 from ..similar_schemas import LessonLinkPublic
 from .common import event_fields, load_capa, record_change, require_open
 

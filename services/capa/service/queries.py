@@ -17,7 +17,8 @@ from ..domain.audit_chain import ChainedEntry, ChainReport, verify_chain
 from ..domain.audit_changes import field_changes
 from ..domain.review import CapaSnapshot, Verification, summarize
 from ..domain.workflow import OPEN_STATES
-from ..models import AuditEntry, Capa, CapaNonconformity, EffectivenessVerification, Lesson
+from ..models import AuditEntry, Capa, CapaNonconformity, EffectivenessVerification
+from ..models_lessons import Lesson
 from ..schemas import (
     AuditEntryPublic,
     AuditPage,

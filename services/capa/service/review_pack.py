@@ -25,7 +25,8 @@ from ..domain.review_pack import (
     previous_period,
 )
 from ..domain.workflow import OPEN_STATES
-from ..models import ActionRow, Capa, Lesson
+from ..models import ActionRow, Capa
+from ..models_lessons import Lesson
 from .objectives import measured_objectives, objective_view, review_data
 from .queries import management_review
 from .reminders import UNFINISHED

@@ -38,7 +38,8 @@ from ..domain.signatures import (
     signature_hash,
     timestamp,
 )
-from ..models import Capa, EffectivenessVerification, Lesson, RootCauseSubmission, SignatureRow
+from ..models import Capa, EffectivenessVerification, RootCauseSubmission, SignatureRow
+from ..models_lessons import Lesson
 from ..signature_schemas import (
     BrokenSignature,
     SignatureInput,

@@ -31,7 +31,8 @@ from ..domain.similarity import (
     search_terms,
     websearch_query,
 )
-from ..models import Capa, Lesson, LessonLink, LessonSuggestion, RootCauseAnalysis
+from ..models import Capa, RootCauseAnalysis
+from ..models_lessons import Lesson, LessonLink, LessonSuggestion
 from ..similar_schemas import SimilarItem, SimilarPage
 from .common import load_capa
 

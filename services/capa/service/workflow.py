@@ -30,10 +30,10 @@ from ..models import (
     ActionRow,
     Capa,
     EffectivenessVerification,
-    Lesson,
     RootCauseAnalysis,
     SignatureRow,
 )
+from ..models_lessons import Lesson
 from ..schemas import (
     CapaPublic,
     CapaUpdate,

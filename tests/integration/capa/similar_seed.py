@@ -15,7 +15,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.capa.app import create_app
 from services.capa.domain import CapaStatus
 from services.capa.domain.root_cause import AnalysisStatus
-from services.capa.models import Capa, Lesson, RootCauseAnalysis
+from services.capa.models import Capa, RootCauseAnalysis
+from services.capa.models_lessons import Lesson
 from services.capa.settings import CapaSettings
 from shared.db import SessionFactory, transaction, utcnow
 from shared.events.base import Severity
