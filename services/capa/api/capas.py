@@ -16,9 +16,9 @@ from shared.text import IDENTITY_MAX_CHARS, IDENTITY_PATTERN
 from shared.vocabulary import CauseCategory
 
 from ..domain import CapaKind, CapaStatus
+from ..list_schemas import CapaPage
 from ..schemas import (
     CapaCreate,
-    CapaPage,
     CapaPublic,
     CapaUpdate,
     TransitionOption,

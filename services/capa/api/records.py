@@ -10,7 +10,7 @@ from shared.http.pagination import MAX_PAGE_SIZE, SequenceCursor, TimeCursor
 from shared.inputs import NO_NUL, QueryTime
 from shared.vocabulary import CauseCategory
 
-from ..schemas import AuditPage, AuditVerification, LessonPage
+from ..list_schemas import AuditPage, AuditVerification, LessonPage
 from ..service.queries import audit_trail, list_lessons, management_review, verify_audit_trail
 from .capas import as_utc
 from .deps import NowDep, Reader, SessionsDep

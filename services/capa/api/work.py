@@ -8,7 +8,7 @@ from shared.http.pagination import MAX_PAGE_SIZE, TimeCursor
 from shared.inputs import IsoDate
 from shared.text import IDENTITY_MAX_CHARS, IDENTITY_PATTERN
 
-from ..schemas import ActionPage
+from ..list_schemas import ActionPage
 from ..service.work import ActionFilter, Ownership, list_actions_due
 from .deps import NowDep, Reader, SessionsDep
 

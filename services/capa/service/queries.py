@@ -17,17 +17,17 @@ from ..domain.audit_chain import ChainedEntry, ChainReport, verify_chain
 from ..domain.audit_changes import field_changes
 from ..domain.review import CapaSnapshot, Verification, summarize
 from ..domain.workflow import OPEN_STATES
-from ..models import AuditEntry, Capa, CapaNonconformity, EffectivenessVerification
-from ..models_lessons import Lesson
-from ..schemas import (
+from ..list_schemas import (
     AuditEntryPublic,
     AuditPage,
     CapaPage,
-    CapaPublic,
     FieldChangePublic,
     LessonPage,
     LessonPublic,
 )
+from ..models import AuditEntry, Capa, CapaNonconformity, EffectivenessVerification
+from ..models_lessons import Lesson
+from ..schemas import CapaPublic
 from .common import (
     AuditKey,
     audit_content,

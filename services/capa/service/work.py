@@ -23,8 +23,8 @@ from shared.identity import InvalidIdentity, canonical_identity
 from shared.pagination import decode_time_cursor, encode_time_cursor
 
 from ..domain.workflow import FINISHED_ACTION, OPEN_STATES
+from ..list_schemas import ActionPage, ActionQueueItem
 from ..models import ActionRow, Capa
-from ..schemas import ActionPage, ActionQueueItem
 from .common import action_view
 
 R = TypeVar("R")
