@@ -1,4 +1,8 @@
-"""Events the CAPA service publishes on ``capa.events``."""
+"""Events the CAPA service publishes on ``capa.events`` about a CAPA's own record.
+
+The lessons learned are in shared.events.lessons, the management review in
+shared.events.review, suppliers and SCARs in shared.events.suppliers.
+"""
 
 from datetime import date, datetime
 from typing import ClassVar
@@ -68,25 +72,6 @@ class CapaClosed(EventData):
     reopen_count: int | None = None
     # The closer's electronic signature, when the closure was signed.
     signature: SignatureReference | None = None
-
-
-class LessonPublished(EventData):
-    event_type: ClassVar[str] = "capaflow.lesson.published.v1"
-    topic: ClassVar[str] = CAPA_TOPIC
-    # Keyed by the CAPA so the lesson follows its capa.closed in order.
-    subject_field: ClassVar[str] = "capa_id"
-
-    lesson_id: UUID
-    capa_id: UUID
-    title: str
-    problem: str
-    root_cause: str
-    cause_category: str
-    actions: list[str] = []
-    what_to_do_differently: str
-    tags: list[str] = []
-    published_at: datetime
-    capa_number: str | None = None
 
 
 class CapaEvent(EventData):
@@ -268,20 +253,6 @@ class CapaEvidenceAttached(EvidenceAttached, CapaEvent):
     event_type: ClassVar[str] = "capaflow.capa.evidence_attached.v1"
 
 
-class CapaLessonLinked(CapaEvent):
-    """A past lesson was linked to this CAPA as relevant (offered as similar, or
-    chosen by hand); linking the same lesson again publishes nothing."""
-
-    event_type: ClassVar[str] = "capaflow.capa.lesson_linked.v1"
-
-    lesson_id: UUID
-    # The CAPA the lesson was learned on.
-    lesson_capa_id: UUID
-    lesson_capa_number: str
-    linked_by: str
-    linked_at: datetime
-
-
 EVENTS: tuple[type[EventData], ...] = (
     CapaOpened,
     CapaStatusChanged,
@@ -298,7 +269,5 @@ EVENTS: tuple[type[EventData], ...] = (
     CapaReopened,
     CapaCancelled,
     CapaClosed,
-    LessonPublished,
     CapaEvidenceAttached,
-    CapaLessonLinked,
 )

@@ -7,7 +7,7 @@ version; any other change is a new ``.vN`` type emitted beside the old one.
 Each producing service's types live in their own module beside this one.
 """
 
-from shared.events import capa, nonconformity, notifications, review, suppliers
+from shared.events import capa, lessons, nonconformity, notifications, review, suppliers
 from shared.events.base import (
     CAPA_TOPIC,
     NONCONFORMITY_TOPIC,
@@ -15,7 +15,8 @@ from shared.events.base import (
     EventData,
     Severity,
 )
-from shared.events.capa import CapaClosed, CapaOpened, LessonPublished
+from shared.events.capa import CapaClosed, CapaOpened
+from shared.events.lessons import LessonPublished
 from shared.events.nonconformity import NonconformityEscalated, NonconformityReported
 
 __all__ = [
@@ -34,6 +35,6 @@ __all__ = [
 
 CATALOG: dict[str, type[EventData]] = {
     model.event_type: model
-    for model in (*nonconformity.EVENTS, *capa.EVENTS, *review.EVENTS, *suppliers.EVENTS,
-                  *notifications.EVENTS)
+    for model in (*nonconformity.EVENTS, *capa.EVENTS, *lessons.EVENTS, *review.EVENTS,
+                  *suppliers.EVENTS, *notifications.EVENTS)
 }

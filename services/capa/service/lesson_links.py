@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.auth import Principal
 from shared.db import SessionFactory, transaction
 from shared.errors import Invalid, NotFound
-from shared.events.capa import CapaLessonLinked
+from shared.events.lessons import CapaLessonLinked
 from shared.outbox import record_event
 
 from ..domain.similarity import link_rate

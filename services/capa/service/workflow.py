@@ -17,8 +17,8 @@ from shared.events.capa import (
     CapaClosed,
     CapaReopened,
     CapaStatusChanged,
-    LessonPublished,
 )
+from shared.events.lessons import LessonPublished
 from shared.outbox import record_event
 from shared.versions import check_if_match
 
