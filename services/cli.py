@@ -24,12 +24,10 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsError
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 PROG = "capaflow"
@@ -159,9 +157,13 @@ def _run(args: argparse.Namespace) -> int:
         return _migrate(args)
     if args.command == "credentials":
         return _credentials(args)
+    # Imported here: the checks load the capa service, which migrate and credentials
+    # do not need.
+    from services.cli_checks import verify_audit, verify_signatures
+
     if args.command == "signatures":
-        return asyncio.run(_verify_signatures(args.capas))
-    return asyncio.run(_verify_audit(args.capas))
+        return asyncio.run(verify_signatures(args.capas))
+    return asyncio.run(verify_audit(args.capas))
 
 
 def _credentials(args: argparse.Namespace) -> int:
@@ -187,7 +189,7 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _settings(cls: type[T]) -> T:
+def read_settings(cls: type[T]) -> T:
     """The settings the service would read; a bad value names its variable."""
     try:
         return cls()
@@ -204,7 +206,7 @@ def _settings(cls: type[T]) -> T:
 def _bus_if_sql() -> list[str]:
     from services.nonconformity.settings import NonconformitySettings
 
-    return ["bus"] if _settings(NonconformitySettings).bus == "sql" else []
+    return ["bus"] if read_settings(NonconformitySettings).bus == "sql" else []
 
 
 def _migrate_one(target: str, args: argparse.Namespace) -> None:
@@ -213,12 +215,12 @@ def _migrate_one(target: str, args: argparse.Namespace) -> None:
         from services.capa.migrate import migrate
         from services.capa.settings import CapaSettings
 
-        asyncio.run(migrate(_settings(CapaSettings), key_legacy_chains=args.key_legacy_chains))
+        asyncio.run(migrate(read_settings(CapaSettings), key_legacy_chains=args.key_legacy_chains))
     elif target == "bus":
         from services.nonconformity.settings import NonconformitySettings
         from shared.bus.migrate import migrate as migrate_bus
 
-        migrate_bus(args.bus_url or _settings(NonconformitySettings).bus_database_url)
+        migrate_bus(args.bus_url or read_settings(NonconformitySettings).bus_database_url)
     else:
         # Every other history: its module's migrate(settings), as python -m runs it.
         import importlib
@@ -226,80 +228,16 @@ def _migrate_one(target: str, args: argparse.Namespace) -> None:
         module = importlib.import_module(f"services.{target}.migrate")
         settings_module = importlib.import_module(f"services.{target}.settings")
         settings_class = getattr(settings_module, _SETTINGS_CLASS[target])
-        module.migrate(_settings(settings_class))
+        module.migrate(read_settings(settings_class))
 
 
 _SETTINGS_CLASS = {"nonconformity": "NonconformitySettings",
                    "notifications": "NotificationsSettings", "web": "WebSettings"}
 
 
-async def _verify_audit(refs: list[str]) -> int:
-    from services.capa.service.audit_check import verify_audit_trails
-    from services.capa.service.common import AuditKey
-    from services.capa.settings import CapaSettings
-    from shared.db import create_engine, session_factory
-
-    settings = _settings(CapaSettings)
-    _require_existing_sqlite(settings.database_url, "CAPA_DATABASE_URL")
-    AuditKey.use(settings.audit_key.get_secret_value() if settings.audit_key else None)
-    engine = create_engine(settings.database_url, pool_size=1)
-    try:
-        verdicts, unknown = await verify_audit_trails(session_factory(engine), refs=refs)
-    finally:
-        await engine.dispose()
-    print("capa\tid\tverdict\tentries\tproblem")
-    for verdict in verdicts:
-        report = verdict.report
-        state = "intact" if report.valid else f"BROKEN at {report.first_broken_sequence or '-'}"
-        print(f"{verdict.number}\t{verdict.capa_id}\t{state}\t{report.entries}\t"
-              f"{report.problem or ''}")
-    broken = [v.number for v in verdicts if not v.report.valid]
-    if unknown:
-        print("no such CAPA:", *unknown, file=sys.stderr)
-    print(f"{len(verdicts)} audit trail(s) checked, {len(broken)} broken"
-          + ("" if settings.audit_key else " (CAPA_AUDIT_KEY is not set: keyed entries "
-             "cannot be checked)"), file=sys.stderr)
-    return 1 if broken or unknown else 0
-
-
-async def _verify_signatures(refs: list[str]) -> int:
-    from services.capa.service.audit_check import verify_all_signatures
-    from services.capa.settings import CapaSettings
-    from shared.db import create_engine, session_factory
-
-    settings = _settings(CapaSettings)
-    _require_existing_sqlite(settings.database_url, "CAPA_DATABASE_URL")
-    engine = create_engine(settings.database_url, pool_size=1)
-    try:
-        verdicts, unknown = await verify_all_signatures(session_factory(engine), refs=refs)
-    finally:
-        await engine.dispose()
-    print("capa\tsignature\tverdict\tsigner\tmeaning\tproblem")
-    broken = 0
-    for verdict in verdicts:
-        for bad in verdict.report.broken:
-            broken += 1
-            print(f"{verdict.number}\t{bad.id}\tBROKEN\t{bad.signer}\t{bad.meaning}\t"
-                  f"{bad.problem}")
-        if verdict.report.signatures and verdict.report.valid:
-            print(f"{verdict.number}\t-\tintact\t-\t-\t"
-                  f"{verdict.report.signatures} signature(s)")
-    if unknown:
-        print("no such CAPA:", *unknown, file=sys.stderr)
-    total = sum(v.report.signatures for v in verdicts)
-    print(f"{total} signature(s) of {len(verdicts)} CAPA(s) checked, {broken} broken",
-          file=sys.stderr)
-    return 1 if broken or unknown else 0
-
-
-def _require_existing_sqlite(url: str, setting: str) -> None:
-    """Reading must not create an empty SQLite database where none was."""
-    parsed = make_url(url)
-    path = parsed.database
-    if parsed.get_backend_name() == "sqlite" and path and path != ":memory:" \
-            and not Path(path).exists():
-        raise CommandError(f"no database at {path}: set {setting} to the service's database")
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main, not this __main__ copy: services.cli_checks
+    # raises services.cli.CommandError, which a second copy of the class would not catch.
+    from services.cli import main as imported_main
+
+    sys.exit(imported_main())
