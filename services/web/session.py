@@ -9,17 +9,15 @@ person, and signing out on one ends the session on all of them (docs/ui.md).
 
 The table is no second key store: a row is found by SHA-256 of the session id,
 never the id itself, and the API key (like a shown-once signing secret) is sealed
-with AES-GCM under a key derived from the id (HKDF-SHA256). The id exists only in
-the person's cookie, so a copy of the database opens nothing, and a row cannot
-be used without the cookie that made it.
+with AES-GCM under a key derived from the id (HKDF-SHA256; session_seal.py). The
+id exists only in the person's cookie, so a copy of the database opens nothing,
+and a row cannot be used without the cookie that made it.
 
 Every state-changing form carries the session's CSRF token (synchroniser token
 pattern); the sign-in form, which has no session yet, uses a double-submit cookie.
 """
 
-import hashlib
 import json
-import os
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,9 +26,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -38,6 +33,7 @@ from shared.auth import Principal
 from shared.db import WRITES, utcnow
 
 from .models import web_sessions, web_shown_once, web_sign_ins
+from .session_seal import Sealer, id_hash
 
 SESSION_COOKIE = "capaflow_session"
 LOGIN_CSRF_COOKIE = "capaflow_login_csrf"
@@ -48,30 +44,6 @@ SECRET_TTL = timedelta(minutes=10)
 SIGN_IN_TTL = timedelta(minutes=10)
 # Longer than any id open() makes: such a cookie is no session, without a lookup.
 MAX_SID_LENGTH = 100
-_KDF_INFO = b"capaflow web session v1"
-
-
-def id_hash(sid: str) -> str:
-    """The lookup key of a session: SHA-256 of its id, hex."""
-    return hashlib.sha256(sid.encode()).hexdigest()
-
-
-class _Sealer:
-    """AES-GCM under a key derived from the session id. The associated data names
-    what is sealed (and for which subscription), so a sealed value cannot be moved
-    to another column or row and still open."""
-
-    def __init__(self, sid: str) -> None:
-        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                   info=_KDF_INFO).derive(sid.encode())
-        self._aead = AESGCM(key)
-
-    def seal(self, text: str, what: str) -> bytes:
-        nonce = os.urandom(12)
-        return nonce + self._aead.encrypt(nonce, text.encode(), what.encode())
-
-    def open(self, sealed: bytes, what: str) -> str:
-        return self._aead.decrypt(sealed[:12], sealed[12:], what.encode()).decode()
 
 
 @dataclass(eq=False)
@@ -146,7 +118,7 @@ class SessionStore:
                               csrf_token=secrets.token_urlsafe(32),
                               flashes=[flash] if flash else [],
                               refresh_token=refresh_token, expires_at=expires_at)
-        sealer = _Sealer(sid)
+        sealer = Sealer(sid)
         now = utcnow()
         async with self._writing() as conn:
             await conn.execute(delete(web_sessions).where(
@@ -178,7 +150,7 @@ class SessionStore:
         if now - row.last_seen > self._idle:
             await self.close(sid)
             return None
-        sealer = _Sealer(sid)
+        sealer = Sealer(sid)
         try:
             key = sealer.open(row.api_key, "api_key")
             refresh = sealer.open(row.refresh_token, "refresh_token") \
@@ -197,7 +169,7 @@ class SessionStore:
     async def renew_tokens(self, session: UserSession, key: str, refresh_token: str | None,
                            expires_at: datetime) -> None:
         """The provider's new tokens after a refresh (the old refresh token may be spent)."""
-        sealer = _Sealer(session.sid)
+        sealer = Sealer(session.sid)
         values = {"api_key": sealer.seal(key, "api_key"), "token_expires_at": expires_at}
         if refresh_token:
             values["refresh_token"] = sealer.seal(refresh_token, "refresh_token")
@@ -215,7 +187,7 @@ class SessionStore:
         sealed with the secrets and applied by the callback."""
         flow, state = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(48)
-        sealed = _Sealer(flow).seal(json.dumps([nonce, verifier, signing]), "sign_in")
+        sealed = Sealer(flow).seal(json.dumps([nonce, verifier, signing]), "sign_in")
         async with self._writing() as conn:
             await conn.execute(insert(web_sign_ins).values(
                 flow_hash=id_hash(flow), state=state, secrets=sealed, next_path=next_path,
@@ -241,7 +213,7 @@ class SessionStore:
         if row is None or utcnow() - row.created_at >= SIGN_IN_TTL:
             return None
         try:
-            nonce, verifier, *signing = json.loads(_Sealer(flow).open(row.secrets, "sign_in"))
+            nonce, verifier, *signing = json.loads(Sealer(flow).open(row.secrets, "sign_in"))
         except InvalidTag:
             return None
         return SignInFlow(row.state, nonce, verifier, row.next_path,
@@ -272,7 +244,7 @@ class SessionStore:
                           secret: str) -> None:
         """Holds a signing secret for its one showing on the subscription's page."""
         hashed = id_hash(session.sid)
-        sealed = _Sealer(session.sid).seal(secret, f"secret:{subscription_id}")
+        sealed = Sealer(session.sid).seal(secret, f"secret:{subscription_id}")
         async with self._writing() as conn:
             # A rotation before the first secret was shown: the newer one wins.
             await conn.execute(delete(web_shown_once).where(
@@ -293,7 +265,7 @@ class SessionStore:
         if row is None or utcnow() - row.created_at >= SECRET_TTL:
             return None
         try:
-            return _Sealer(session.sid).open(row.secret, f"secret:{subscription_id}")
+            return Sealer(session.sid).open(row.secret, f"secret:{subscription_id}")
         except InvalidTag:
             return None
 
