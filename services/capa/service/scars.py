@@ -32,6 +32,7 @@ from ..domain.scar import (
     link_expiry,
     next_status,
 )
+from ..domain.supplier import same_address
 from ..models import Capa
 from ..supplier_models import Scar, ScarCounter
 from ..supplier_schemas import (
@@ -120,8 +121,8 @@ async def send_scar(sessions: SessionFactory, *, capa_id: UUID, request: ScarCre
         capa = await load_capa(session, capa_id, for_update=True)
         require_open(capa, "sending a SCAR")
         supplier = await require_supplier(session, request.supplier_code)
-        contact = next((c for c in supplier.contacts if c["email"] == request.contact_email),
-                       None)
+        contact = next((c for c in supplier.contacts
+                        if same_address(c["email"], request.contact_email)), None)
         if contact is None:
             # The register's state, not the request's form: a 409 like an unknown supplier.
             raise Conflict(f"{request.contact_email} is not a contact of {supplier.code}; "
