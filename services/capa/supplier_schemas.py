@@ -200,6 +200,14 @@ class ScarPublic(BaseModel):
     email_error: str | None = None
 
 
+class ScarFile(EvidencePublic):
+    """A file of the supplier's response, as the supplier sees it."""
+
+    submitted: bool = Field(description="Part of a submitted response: the engineer sees "
+                                        "it and it stays; a file not yet submitted is the "
+                                        "supplier's draft, which they may remove")
+
+
 class ScarForSupplier(BaseModel):
     """What the response link shows: the request, the state, the supplier's own
     response (draft or submitted) and files. Nothing internal of the CAPA."""
@@ -217,7 +225,7 @@ class ScarForSupplier(BaseModel):
     responded_at: datetime | None
     decision_reason: str | None = Field(description="Why the last response was rejected "
                                                     "(or a note with the acceptance)")
-    evidence: list[EvidencePublic]
+    evidence: list[ScarFile]
     link_expires_at: datetime
 
 

@@ -44,7 +44,7 @@ from ..supplier_schemas import (
 )
 from .common import event_fields, load_capa, record_change, require_open
 from .scar_mail import LinkMail, response_link, send_link
-from .scar_views import engineer_evidence_view
+from .scar_views import engineer_evidence_view, submitted_only
 from .suppliers import require_supplier
 
 SERVICE = "capa"
@@ -257,8 +257,8 @@ async def _revoke(session: AsyncSession, scar: Scar, capa: Capa, *, actor: str, 
 
 
 async def engineer_evidence(session: AsyncSession, scar: Scar) -> list[Any]:
-    return [engineer_evidence_view(row) for row in await attachments_of(
-        session, parent_id=scar.id)]
+    return [engineer_evidence_view(row) for row in submitted_only(
+        scar, await attachments_of(session, parent_id=scar.id))]
 
 
 async def get_scar(sessions: SessionFactory, *, scar_id: UUID, now: datetime) -> ScarPublic:
