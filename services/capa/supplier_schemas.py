@@ -214,6 +214,8 @@ class ScarForSupplier(BaseModel):
 
     number: str
     supplier_code: str
+    supplier_name: str = Field(description="The supplier's name in the register (shown "
+                                           "when the link is opened)")
     request: str
     due_date: date
     status: ScarStatus

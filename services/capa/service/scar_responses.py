@@ -48,6 +48,7 @@ from ..supplier_schemas import (
 from .common import load_capa, record_change
 from .scar_views import SCAR_RESPONSE, submitted_only, supplier_evidence_view
 from .scars import scar_fields
+from .suppliers import find_supplier
 
 SERVICE = "capa"
 # One answer for every link that opens nothing.
@@ -100,9 +101,12 @@ async def _files(session: AsyncSession, scar: Scar) -> list[EvidenceAttachment]:
     return list(await attachments_of(session, parent_id=scar.id))
 
 
-def _for_supplier(scar: Scar, files: list[EvidenceAttachment], now: datetime) -> ScarForSupplier:
+async def _for_supplier(session: AsyncSession, scar: Scar, files: list[EvidenceAttachment],
+                        now: datetime) -> ScarForSupplier:
+    supplier = await find_supplier(session, scar.supplier_code)
     return ScarForSupplier(
-        number=scar.number, supplier_code=scar.supplier_code, request=scar.request,
+        number=scar.number, supplier_code=scar.supplier_code,
+        supplier_name=supplier.name if supplier else scar.supplier_code, request=scar.request,
         due_date=scar.due_date, status=scar.status,
         overdue=scar.status in AWAITING_SUPPLIER and scar.due_date < now.date(),
         editable=scar.status in AWAITING_SUPPLIER,
@@ -141,7 +145,7 @@ async def read_response(sessions: SessionFactory, *, token: str,
                         now: datetime) -> ScarForSupplier:
     async with sessions() as session:
         scar = await _open(session, token, now)
-        return _for_supplier(scar, await _files(session, scar), now)
+        return await _for_supplier(session, scar, await _files(session, scar), now)
 
 
 async def save_draft(sessions: SessionFactory, *, token: str, request: ScarResponseInput,
@@ -160,7 +164,7 @@ async def save_draft(sessions: SessionFactory, *, token: str, request: ScarRespo
         scar.draft_saved_at = now
         scar.version += 1
         scar.updated_at = now
-        return _for_supplier(scar, await _files(session, scar), now)
+        return await _for_supplier(session, scar, await _files(session, scar), now)
 
 
 async def submit_response(sessions: SessionFactory, *, token: str,
@@ -193,7 +197,7 @@ async def submit_response(sessions: SessionFactory, *, token: str,
             corrective_actions=len(scar.response.get("corrective_actions", [])),
             evidence_files=len(files), responded_at=now, due_date=scar.due_date,
             on_time=now.date() <= scar.due_date))
-        return _for_supplier(scar, files, now)
+        return await _for_supplier(session, scar, files, now)
 
 
 async def attach_response_evidence(*, sessions: SessionFactory, store: EvidenceStore,
