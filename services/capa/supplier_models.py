@@ -64,6 +64,11 @@ class Scar(SQLModel, table=True):
     # What the engineer judges: a copy of ``response`` at the last submission.
     submitted_response: dict[str, Any] | None = Field(default=None,
                                                       sa_column=Column(JSON, nullable=True))
+    # The evidence files (attachment ids) the last submission held: engineers see
+    # these only; a file attached since is the supplier's draft, which they may still
+    # remove. Submitted files stay, so each submission's list holds the one before.
+    submitted_evidence: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
     draft_saved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     submissions: int = 0
     first_responded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -3,6 +3,7 @@
 Requests forbid unknown fields. Supplier codes are taken in any spelling the
 pattern admits and stored canonical (domain.supplier)."""
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -11,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from pydantic.json_schema import SkipJsonSchema
 
 from shared.evidence.attach import EvidencePublic
+from shared.identity import canonical_identity
 from shared.inputs import IsoDate
 from shared.text import SOME_VISIBLE
 from shared.vocabulary import ScarStatus
@@ -29,10 +31,25 @@ SupplierCode = Annotated[str, StringConstraints(min_length=2, max_length=CODE_MA
 # An address a mail server takes: ASCII, one @, a dotted domain. Deliberately
 # plain (no quoted local parts, no IP literals): it is typed from a supplier's
 # letterhead, and anything odd is more likely a mistake than an address.
-EMAIL_PATTERN = (r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
-                 r"[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
+_LOCAL, _DOMAIN = "A-Za-z0-9.!#$%&'*+/=?^_`{|}~-", "A-Za-z0-9"
+
+
+def _typed(ascii_class: str) -> str:
+    """A character class of ASCII characters plus their full-width forms (an East
+    Asian keyboard's), which NFKC folds back: one address however it was typed."""
+    chars = [chr(c) for c in range(0x21, 0x7F) if re.fullmatch(f"[{ascii_class}]", chr(c))]
+    chars += [chr(ord(c) + 0xFEE0) for c in chars]
+    return "[" + "".join("\\" + c if c in "\\[]^-" else c for c in chars) + "]"
+
+
+# The schema admits the address with spaces around it and in full-width letters;
+# the server keeps one canonical form (shared.identity: NFKC, case-folded, trimmed),
+# so " Jana@ACME.example " and "jana@acme.example" are one contact.
+EMAIL_PATTERN = (rf"^ *{_typed(_LOCAL)}+{_typed('@')}(?:{_typed(_DOMAIN)}(?:"
+                 rf"{_typed(_DOMAIN + '-')}{{0,61}}{_typed(_DOMAIN)})?{_typed('.')})+"
+                 rf"{_typed('A-Za-z')}{{2,63}} *$")
 Email = Annotated[str, StringConstraints(min_length=6, max_length=254, pattern=EMAIL_PATTERN),
-                  AfterValidator(str.lower)]
+                  AfterValidator(canonical_identity)]
 ContactName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                                max_length=200, pattern=SOME_VISIBLE)]
 # A supplier's or engineer's text in a SCAR: shorter than a CAPA's long texts,
@@ -183,12 +200,22 @@ class ScarPublic(BaseModel):
     email_error: str | None = None
 
 
+class ScarFile(EvidencePublic):
+    """A file of the supplier's response, as the supplier sees it."""
+
+    submitted: bool = Field(description="Part of a submitted response: the engineer sees "
+                                        "it and it stays; a file not yet submitted is the "
+                                        "supplier's draft, which they may remove")
+
+
 class ScarForSupplier(BaseModel):
     """What the response link shows: the request, the state, the supplier's own
     response (draft or submitted) and files. Nothing internal of the CAPA."""
 
     number: str
     supplier_code: str
+    supplier_name: str = Field(description="The supplier's name in the register (shown "
+                                           "when the link is opened)")
     request: str
     due_date: date
     status: ScarStatus
@@ -200,7 +227,7 @@ class ScarForSupplier(BaseModel):
     responded_at: datetime | None
     decision_reason: str | None = Field(description="Why the last response was rejected "
                                                     "(or a note with the acceptance)")
-    evidence: list[EvidencePublic]
+    evidence: list[ScarFile]
     link_expires_at: datetime
 
 

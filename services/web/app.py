@@ -49,6 +49,7 @@ from .pages import (
     scars,
     similar,
     subscriptions,
+    supplier_link,
     supplier_response,
     suppliers,
     watches,
@@ -142,4 +143,5 @@ def _page_modules() -> list[ModuleType]:
     # composition root shows the whole UI at a glance.
     return [auth, oidc_sign_in, home, nonconformities, nc_actions, nc_bulk, capas,
             capa_forms, capa_actions, assign, evidence, dashboard, subscriptions, lessons,
-            watches, action_list, similar, review_pack, suppliers, scars, supplier_response]
+            watches, action_list, similar, review_pack, suppliers, scars, supplier_response,
+            supplier_link]

@@ -19,7 +19,10 @@ schema-valid data is dropped, every other one still fails the run.
 Likewise a SCAR's due date in the past (or more than a year ahead): the schema
 states the calendar's range, but what "today" is belongs to the clock. The CAPA
 service answers it with a 422 of its own documented problem type
-(services/capa/domain/scar.DATE_OUTSIDE_WINDOW); only that one is dropped.
+(services/capa/domain/scar.DATE_OUTSIDE_WINDOW); only that one is dropped. So is
+a supplier's contact listed twice (services/capa/domain/supplier.DUPLICATE_CONTACT):
+each address is valid, but two spellings of one address are one contact, which a
+list's schema cannot state.
 
 Likewise an evidence upload: the schema says "a file", but whether its bytes
 are a PDF or an image (and what the part's Content-Type claims) is the
@@ -35,6 +38,7 @@ from typing import Any
 import schemathesis
 
 from services.capa.domain.scar import DATE_OUTSIDE_WINDOW
+from services.capa.domain.supplier import DUPLICATE_CONTACT
 from services.notifications.domain.targets import TARGET_NOT_ALLOWED
 from shared.evidence.rules import TYPE_REFUSED
 
@@ -56,7 +60,7 @@ def filter_failure(ctx: Any, failure: Any, case: Any, response: Any) -> bool:
     """Keep every failure but a guard's refusal of where a valid target points, the
     evidence rules' refusal of what a valid file holds, and a SCAR date outside the
     window today sets."""
-    expected = {422: {TARGET_NOT_ALLOWED, DATE_OUTSIDE_WINDOW},
+    expected = {422: {TARGET_NOT_ALLOWED, DATE_OUTSIDE_WINDOW, DUPLICATE_CONTACT},
                 415: {TYPE_REFUSED}}.get(response.status_code)
     if failure.code != _REJECTED_POSITIVE_DATA or expected is None:
         return True

@@ -1,8 +1,10 @@
 """A SCAR end to end on the real parts: the CAPA service and the web UI as
 processes on Kafka + PostgreSQL, a real SMTP server. The e-mail arrives with the
-link; following it opens the supplier's form in the UI; the supplier answers in
-Chromium (desktop and a 390 px phone, screenshots kept); the engineer sees the
-response; and the ``scar.*`` events on Kafka carry no token."""
+link; following it asks to confirm, and confirming opens the supplier's form in
+the UI (a POST without the confirm page's nonce opens nothing); the supplier
+answers in Chromium (desktop and a 390 px phone, screenshots kept), attaching and
+removing a draft file; the engineer sees the response; and the ``scar.*`` events
+on Kafka carry no token."""
 
 import asyncio
 import re
@@ -20,6 +22,7 @@ from aiokafka import AIOKafkaConsumer
 from aiosmtpd.controller import Controller
 from playwright.sync_api import expect
 
+from tests import evidence_samples as samples
 from tests.conftest import ROOT, require_kafka
 from tests.e2e.browser import Screenshots, chromium
 from tests.e2e.loop import poll
@@ -30,6 +33,7 @@ from tests.integration.capa.scar_harness import MailBox
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 SHOTS = ROOT / "var" / "test-artifacts" / "supplier-response"
 DOCS_SHOTS = ROOT / "docs" / "screenshots"
+NONCE = re.compile(r'name="nonce" value="([^"]+)"')
 LINK = re.compile(r"(http://127\.0\.0\.1:\d+)/supplier-response/([A-Za-z0-9_-]{43})")
 
 
@@ -129,7 +133,17 @@ def test_the_link_arrives_opens_the_form_and_stays_off_the_bus(desk: Desk) -> No
     base, token = desk.link_of(before + 1)
     assert base == f"http://127.0.0.1:{desk.web.port}"
     with httpx.Client(base_url=base, timeout=30) as browser:
-        opened = browser.get(f"/supplier-response/{token}")
+        confirm = browser.get(f"/supplier-response/{token}")
+        assert confirm.status_code == 200 and scar["number"] in confirm.text
+        assert confirm.headers["referrer-policy"] == "no-referrer"
+        nonce = NONCE.search(confirm.text)
+        assert nonce
+        assert browser.get("/supplier-response").status_code == 404  # nothing open yet
+        forged = browser.post("/supplier-response/open", data={"token": token,
+                                                               "nonce": "forged"})
+        assert forged.status_code == 403
+        opened = browser.post("/supplier-response/open",
+                              data={"token": token, "nonce": nonce.group(1)})
         assert opened.status_code == 303 and token not in opened.headers["location"]
         form = browser.get("/supplier-response")
         assert form.status_code == 200 and scar["number"] in form.text
@@ -151,8 +165,23 @@ def test_the_supplier_answers_in_the_browser(desk: Desk) -> None:
         context.set_default_timeout(15_000)
         page = context.new_page()
         page.goto(f"/supplier-response/{token}")
+        expect(page.get_by_role("heading", level=1)).to_have_text(
+            f"Open the response to {scar['number']} for Acme Seals {scar['supplier_code']}")
+        expect(page.get_by_role("button", name="Open")).to_be_focused()
+        page.keyboard.press("Enter")
         expect(page).to_have_url(re.compile(r"/supplier-response$"))
         expect(page.get_by_role("heading", level=1)).to_contain_text(scar["number"])
+        # A file attached by mistake is the supplier's draft: they remove it, and the
+        # focus comes back at the files.
+        page.get_by_label("Attach a file").set_input_files(
+            files=[{"name": "wrong lot.pdf", "mimeType": "application/pdf",
+                    "buffer": samples.pdf()}])
+        page.get_by_role("button", name="Attach", exact=True).click()
+        expect(page.get_by_role("link", name="wrong lot.pdf")).to_be_visible()
+        page.get_by_role("button", name="Remove wrong lot.pdf").click()
+        expect(page.get_by_role("status").first).to_contain_text("removed")
+        expect(page.get_by_role("heading", name="Evidence files")).to_be_focused()
+        expect(page.get_by_role("link", name="wrong lot.pdf")).to_have_count(0)
         page.get_by_label("How did you contain").fill(
             "Lot 4711 quarantined at our plant and yours; 1 200 gaskets sorted.")
         page.get_by_role("button", name="Save draft").click()

@@ -11,7 +11,6 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from shared.evidence.attach import EvidencePublic
 from shared.http.app import EvidenceDep
 from shared.http.errors import PROBLEM_CONTENT
 from shared.http.uploads import (
@@ -23,7 +22,7 @@ from shared.http.uploads import (
 )
 
 from ..service import scar_responses
-from ..supplier_schemas import ScarForSupplier, ScarResponseInput
+from ..supplier_schemas import ScarFile, ScarForSupplier, ScarResponseInput
 from .deps import NowDep, SessionsDep
 from .supplier_link import LinkToken
 
@@ -54,7 +53,7 @@ async def submit(token: LinkToken, sessions: SessionsDep, now: NowDep) -> ScarFo
     return await scar_responses.submit_response(sessions, token=token, now=now)
 
 
-@router.post("/evidence", status_code=201, response_model=EvidencePublic,
+@router.post("/evidence", status_code=201, response_model=ScarFile,
              openapi_extra=UPLOAD_OPENAPI, responses=UPLOAD_RESPONSES | _LINK,
              summary="Attach an evidence file to the response (multipart/form-data)")
 async def attach(request: Request, token: LinkToken, sessions: SessionsDep,
@@ -63,6 +62,18 @@ async def attach(request: Request, token: LinkToken, sessions: SessionsDep,
     reference = await scar_responses.attach_response_evidence(
         sessions=sessions, store=setup.store, token=token, upload=upload, now=now)
     return JSONResponse(reference.model_dump(mode="json"), status_code=201)
+
+
+@router.delete("/evidence/{attachment_id}", status_code=204, response_class=Response,
+               responses=_LINK | {409: {"description": "The file was part of a submitted "
+                                                   "response; it stays",
+                                        "content": PROBLEM_CONTENT}},
+               summary="Remove a file of the draft (one no submitted response held)")
+async def remove(attachment_id: UUID, token: LinkToken, sessions: SessionsDep,
+                 now: NowDep) -> Response:
+    await scar_responses.remove_response_evidence(sessions=sessions, token=token,
+                                                  attachment_id=attachment_id, now=now)
+    return Response(status_code=204)
 
 
 @router.get("/evidence/{attachment_id}", response_class=Response,

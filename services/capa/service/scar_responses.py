@@ -1,22 +1,27 @@
 """A SCAR from the supplier's side, opened by its response link's token: read
-it, keep a draft, attach evidence, submit.
+it, keep a draft, attach evidence (and remove a draft file), submit.
 
 Every use case starts with :func:`_open`: the token's hash finds the SCAR, and
 an unknown, expired or revoked link is the same NotFound (one message), so a
 caller learns nothing about which. The token opens exactly its own SCAR; no
 id from the caller is used to pick a record.
+
+Files, like texts, are the supplier's draft until submitted: a submission
+records which files it held (``Scar.submitted_evidence``), engineers see only
+those, and only a file no submission held can be removed.
 """
 
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import SessionFactory, transaction
 from shared.errors import Conflict, Invalid, NotFound
-from shared.events.suppliers import ScarResponded
-from shared.evidence.attach import EvidenceFile, EvidencePublic, UploadedFile, attach, check_upload
+from shared.events.suppliers import ScarEvidenceAttached, ScarEvidenceRemoved, ScarResponded
+from shared.evidence.attach import EvidenceFile, UploadedFile, attach, check_upload
 from shared.evidence.store import EvidenceAttachment, EvidenceStore, attachments_of
 from shared.outbox import record_event
 
@@ -34,10 +39,16 @@ from ..domain.scar import (
     well_formed,
 )
 from ..supplier_models import Scar
-from ..supplier_schemas import ScarForSupplier, ScarResponseContent, ScarResponseInput
+from ..supplier_schemas import (
+    ScarFile,
+    ScarForSupplier,
+    ScarResponseContent,
+    ScarResponseInput,
+)
 from .common import load_capa, record_change
-from .scar_views import SCAR_RESPONSE, supplier_evidence_view
+from .scar_views import SCAR_RESPONSE, submitted_only, supplier_evidence_view
 from .scars import scar_fields
+from .suppliers import find_supplier
 
 SERVICE = "capa"
 # One answer for every link that opens nothing.
@@ -90,16 +101,20 @@ async def _files(session: AsyncSession, scar: Scar) -> list[EvidenceAttachment]:
     return list(await attachments_of(session, parent_id=scar.id))
 
 
-def _for_supplier(scar: Scar, files: list[EvidenceAttachment], now: datetime) -> ScarForSupplier:
+async def _for_supplier(session: AsyncSession, scar: Scar, files: list[EvidenceAttachment],
+                        now: datetime) -> ScarForSupplier:
+    supplier = await find_supplier(session, scar.supplier_code)
     return ScarForSupplier(
-        number=scar.number, supplier_code=scar.supplier_code, request=scar.request,
+        number=scar.number, supplier_code=scar.supplier_code,
+        supplier_name=supplier.name if supplier else scar.supplier_code, request=scar.request,
         due_date=scar.due_date, status=scar.status,
         overdue=scar.status in AWAITING_SUPPLIER and scar.due_date < now.date(),
         editable=scar.status in AWAITING_SUPPLIER,
         response=ScarResponseContent(**scar.response), draft_saved_at=scar.draft_saved_at,
         submissions=scar.submissions, responded_at=scar.responded_at,
         decision_reason=scar.decision_reason if scar.status != "sent" else None,
-        evidence=[supplier_evidence_view(f) for f in files],
+        evidence=[supplier_evidence_view(f, submitted=str(f.id) in scar.submitted_evidence)
+                  for f in files],
         link_expires_at=scar.link_expires_at)
 
 
@@ -130,7 +145,7 @@ async def read_response(sessions: SessionFactory, *, token: str,
                         now: datetime) -> ScarForSupplier:
     async with sessions() as session:
         scar = await _open(session, token, now)
-        return _for_supplier(scar, await _files(session, scar), now)
+        return await _for_supplier(session, scar, await _files(session, scar), now)
 
 
 async def save_draft(sessions: SessionFactory, *, token: str, request: ScarResponseInput,
@@ -149,7 +164,7 @@ async def save_draft(sessions: SessionFactory, *, token: str, request: ScarRespo
         scar.draft_saved_at = now
         scar.version += 1
         scar.updated_at = now
-        return _for_supplier(scar, await _files(session, scar), now)
+        return await _for_supplier(session, scar, await _files(session, scar), now)
 
 
 async def submit_response(sessions: SessionFactory, *, token: str,
@@ -163,11 +178,14 @@ async def submit_response(sessions: SessionFactory, *, token: str,
         scar.status = next_status(scar.status, ScarMove.submit)
         scar.submissions += 1
         scar.submitted_response = dict(scar.response)
+        files = await _files(session, scar)
+        # Every file attached so far: the earlier submissions' (which cannot be
+        # removed) and the draft's.
+        scar.submitted_evidence = [str(f.id) for f in files]
         scar.responded_at = now
         scar.first_responded_at = scar.first_responded_at or now
         scar.version += 1
         scar.updated_at = now
-        files = await _files(session, scar)
         capa = await load_capa(session, scar.capa_id)
         await record_change(session, capa_id=scar.capa_id, actor=supplier_actor(scar),
                             action="scar_responded", at=now,
@@ -179,12 +197,12 @@ async def submit_response(sessions: SessionFactory, *, token: str,
             corrective_actions=len(scar.response.get("corrective_actions", [])),
             evidence_files=len(files), responded_at=now, due_date=scar.due_date,
             on_time=now.date() <= scar.due_date))
-        return _for_supplier(scar, files, now)
+        return await _for_supplier(session, scar, files, now)
 
 
 async def attach_response_evidence(*, sessions: SessionFactory, store: EvidenceStore,
                                    token: str, upload: UploadedFile,
-                                   now: datetime) -> EvidencePublic:
+                                   now: datetime) -> ScarFile:
     filename, content_type = check_upload(upload)
     async with transaction(sessions) as session:
         scar = await _open(session, token, now, for_update=True)
@@ -200,26 +218,71 @@ async def attach_response_evidence(*, sessions: SessionFactory, store: EvidenceS
                             after={"scar_id": scar.id, "attachment_id": row.id,
                                    "filename": row.filename, "sha256": row.sha256,
                                    "content_type": row.content_type, "size": row.size})
-        return supplier_evidence_view(row)
+        capa = await load_capa(session, scar.capa_id)
+        record_event(session, service=SERVICE, data=ScarEvidenceAttached(
+            **scar_fields(capa, scar), **_file_reference(row), attached_by=row.attached_by,
+            attached_at=now))
+        return supplier_evidence_view(row, submitted=False)
+
+
+def _file_reference(row: EvidenceAttachment) -> dict[str, Any]:
+    """What events say of a file: no name (the supplier's text), no bytes."""
+    return {"attachment_id": row.id, "sha256": row.sha256, "content_type": row.content_type,
+            "size": row.size}
+
+
+async def remove_response_evidence(*, sessions: SessionFactory, token: str,
+                                   attachment_id: UUID, now: datetime) -> None:
+    """Remove a file of the draft. Only the link row goes: the bytes stay in the
+    content-addressed store, where another record may share them."""
+    async with transaction(sessions) as session:
+        scar = await _open(session, token, now, for_update=True)
+        _require_editable(scar)
+        row = await _file(session, scar, attachment_id)
+        if str(row.id) in scar.submitted_evidence:
+            raise Conflict(f"{row.filename} was part of a submitted response, so it stays "
+                           "with it; attach a corrected file beside it instead.",
+                           title="File already submitted")
+        await session.delete(row)
+        actor = supplier_actor(scar)
+        await record_change(session, capa_id=scar.capa_id, actor=actor,
+                            action="scar_evidence_removed", at=now,
+                            before={"scar_id": scar.id, "attachment_id": row.id,
+                                    "filename": row.filename, "sha256": row.sha256},
+                            after={"scar_id": scar.id, "attachment_id": row.id})
+        capa = await load_capa(session, scar.capa_id)
+        record_event(session, service=SERVICE, data=ScarEvidenceRemoved(
+            **scar_fields(capa, scar), **_file_reference(row), removed_by=actor,
+            removed_at=now))
+
+
+async def _file(session: AsyncSession, scar: Scar, attachment_id: Any) -> EvidenceAttachment:
+    """One file of this SCAR's response (a file of another record is unknown here)."""
+    row = (await session.exec(select(EvidenceAttachment).where(
+        col(EvidenceAttachment.id) == attachment_id,
+        col(EvidenceAttachment.parent_id) == scar.id))).first()
+    if row is None:
+        raise NotFound(f"The response has no evidence file {attachment_id}.")
+    return row
 
 
 async def response_evidence_file(*, sessions: SessionFactory, store: EvidenceStore,
                                  token: str | None, scar_id: Any | None, attachment_id: Any,
                                  now: datetime) -> EvidenceFile:
-    """A file of the response, by the supplier's token or (engineers) the SCAR's id."""
+    """A file of the response, by the supplier's token or (engineers) the SCAR's id:
+    engineers get only a file a submission held (a draft's file is as unknown to
+    them as a draft's text)."""
     async with sessions() as session:
         if token is not None:
-            parent = (await _open(session, token, now)).id
+            scar = await _open(session, token, now)
+            row = await _file(session, scar, attachment_id)
         else:
-            scar = await session.get(Scar, scar_id)
-            if scar is None:
+            found = await session.get(Scar, scar_id)
+            if found is None:
                 raise NotFound(f"There is no SCAR with id {scar_id}.")
-            parent = scar.id
-        row = (await session.exec(select(EvidenceAttachment).where(
-            col(EvidenceAttachment.id) == attachment_id,
-            col(EvidenceAttachment.parent_id) == parent))).first()
-        if row is None:
-            raise NotFound(f"The response has no evidence file {attachment_id}.")
+            row = await _file(session, found, attachment_id)
+            if not submitted_only(found, [row]):
+                raise NotFound(f"The response has no evidence file {attachment_id}.")
         content = await store.get(session, sha256=row.sha256)
     if content is None:
         raise NotFound(f"The content of evidence file {attachment_id} is missing.")

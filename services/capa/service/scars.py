@@ -32,6 +32,7 @@ from ..domain.scar import (
     link_expiry,
     next_status,
 )
+from ..domain.supplier import same_address
 from ..models import Capa
 from ..supplier_models import Scar, ScarCounter
 from ..supplier_schemas import (
@@ -43,7 +44,7 @@ from ..supplier_schemas import (
 )
 from .common import event_fields, load_capa, record_change, require_open
 from .scar_mail import LinkMail, response_link, send_link
-from .scar_views import engineer_evidence_view
+from .scar_views import engineer_evidence_view, submitted_only
 from .suppliers import require_supplier
 
 SERVICE = "capa"
@@ -120,8 +121,8 @@ async def send_scar(sessions: SessionFactory, *, capa_id: UUID, request: ScarCre
         capa = await load_capa(session, capa_id, for_update=True)
         require_open(capa, "sending a SCAR")
         supplier = await require_supplier(session, request.supplier_code)
-        contact = next((c for c in supplier.contacts if c["email"] == request.contact_email),
-                       None)
+        contact = next((c for c in supplier.contacts
+                        if same_address(c["email"], request.contact_email)), None)
         if contact is None:
             # The register's state, not the request's form: a 409 like an unknown supplier.
             raise Conflict(f"{request.contact_email} is not a contact of {supplier.code}; "
@@ -256,8 +257,8 @@ async def _revoke(session: AsyncSession, scar: Scar, capa: Capa, *, actor: str, 
 
 
 async def engineer_evidence(session: AsyncSession, scar: Scar) -> list[Any]:
-    return [engineer_evidence_view(row) for row in await attachments_of(
-        session, parent_id=scar.id)]
+    return [engineer_evidence_view(row) for row in submitted_only(
+        scar, await attachments_of(session, parent_id=scar.id))]
 
 
 async def get_scar(sessions: SessionFactory, *, scar_id: UUID, now: datetime) -> ScarPublic:

@@ -15,7 +15,7 @@ from shared.events.suppliers import SupplierRegistered, SupplierUpdated
 from shared.outbox import record_event
 from shared.versions import check_if_match
 
-from ..domain.supplier import SupplierCriticality
+from ..domain.supplier import SupplierCriticality, check_unique_contacts
 from ..supplier_models import Supplier
 from ..supplier_schemas import (
     Contact,
@@ -72,6 +72,7 @@ async def register_supplier(sessions: SessionFactory, *, request: SupplierCreate
     if request.code in RESERVED_CODES:
         raise Conflict(f"'{request.code}' names a page of the register; choose another "
                        "code.", title="Supplier code taken", supplier_code=request.code)
+    check_unique_contacts(c.email for c in request.contacts)
     row = Supplier(code=request.code, name=request.name, supplies=request.supplies,
                    search_text=_search_text(request.name, request.code),
                    criticality=request.criticality,
@@ -99,6 +100,8 @@ def _taken(code: str) -> Conflict:
 async def update_supplier(sessions: SessionFactory, *, code: str, request: SupplierUpdate,
                           if_match: str | None, principal: Principal,
                           now: datetime) -> SupplierPublic:
+    if request.contacts is not None:
+        check_unique_contacts(c.email for c in request.contacts)
     async with transaction(sessions) as session:
         row = await get_supplier_row(session, code, for_update=True)
         check_if_match(if_match, row.version)

@@ -1,15 +1,16 @@
 """The supplier's response form: public, no account. The SCAR's e-mail links to
 ``/supplier-response/<token>``; the token is the only credential.
 
-That address is visited once: it puts the token into a cookie (HttpOnly,
-SameSite=Lax, only sent to /supplier-response) and redirects to the form at
-``/supplier-response``, so the token leaves the address bar, the browser's
-history and any Referer at once. Lax, not Strict: the first visit comes from a
-mail client (another site), and the redirect's request must carry the cookie;
-a cross-site POST still does not, so another site cannot post a form in the
-supplier's name. The form calls the CAPA service's supplier endpoints with the
-token (``Authorization: SCAR``); the service decides everything, including the
-one 404 for an unknown, expired or revoked link.
+That address shows a confirmation (pages/supplier_link.py); confirming puts the
+token into a cookie (HttpOnly, SameSite=Lax, only sent to /supplier-response)
+and redirects to the form at ``/supplier-response``, so the token leaves the
+address bar, the browser's history and any Referer at once. Lax, not Strict:
+the form is reached from the link a mail client opened (another site), and
+must carry the cookie; a cross-site POST still does not, so another site
+cannot post a form (save, submit, attach, remove) in the supplier's name. The
+form calls the CAPA service's supplier endpoints with the token
+(``Authorization: SCAR``); the service decides everything, including the one
+404 for an unknown, expired or revoked link.
 """
 
 import logging
@@ -56,7 +57,8 @@ def keep_link_tokens_out_of_logs() -> None:
         access.addFilter(LinkTokensOutOfLogs())
 NOTES = {"saved": "Your draft is saved. Submit it when it is complete.",
          "submitted": "Thank you: your response was submitted to the quality engineer.",
-         "attached": "The file is attached to your response."}
+         "attached": "The file is attached to your response.",
+         "removed": "The file is removed from your response."}
 
 
 def _link(request: Request) -> LinkApi | None:
@@ -64,7 +66,7 @@ def _link(request: Request) -> LinkApi | None:
     return request.app.state.api.as_link(token) if TOKEN_SHAPE.fullmatch(token) else None
 
 
-def _gone(request: Request, status: int = 404) -> Response:
+def gone(request: Request, status: int = 404) -> Response:
     message = ("This link does not open a supplier corrective action request: it may have "
                "expired or been withdrawn. Ask your contact at the customer for a new one."
                if status == 404 else
@@ -76,31 +78,16 @@ def _gone(request: Request, status: int = 404) -> Response:
     return response
 
 
-@router.get(PATH + "/{token}", include_in_schema=False)
-async def open_link(request: Request, token: str) -> Response:
-    # Only the shape is checked here; whether it opens anything the service says.
-    if not TOKEN_SHAPE.fullmatch(token):
-        return _gone(request)
-    response = redirect(PATH)
-    # A session cookie (no Max-Age): gone when the browser closes, so a shared
-    # computer does not keep the form open; the e-mail's link opens it again.
-    response.set_cookie(COOKIE, token, httponly=True,
-                        samesite="lax", secure=request.app.state.settings.cookie_secure,
-                        path=PATH)
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
-
-
 @router.get(PATH, include_in_schema=False)
 async def form(request: Request, note: str = "") -> Response:
     link = _link(request)
     if link is None:
-        return _gone(request)
+        return gone(request)
     try:
         scar = (await link.send("GET", "/v1/supplier-response")).body
     except ApiError as exc:
         if exc.status in (404, 429):
-            return _gone(request, exc.status)
+            return gone(request, exc.status)
         raise
     return _page(request, scar, values=scar["response"], note=NOTES.get(note, ""))
 
@@ -161,7 +148,7 @@ def _field_errors(exc: ApiError) -> dict[str, str]:
 async def save(request: Request) -> Response:
     link = _link(request)
     if link is None:
-        return _gone(request)
+        return gone(request)
     form = await request.form()
     body = response_from(form)
     submit = form.get("intent") == "submit"
@@ -171,7 +158,7 @@ async def save(request: Request) -> Response:
             await link.send("POST", "/v1/supplier-response/submission")
     except ApiError as exc:
         if exc.status in (404, 429):
-            return _gone(request, exc.status)
+            return gone(request, exc.status)
         if exc.status not in (409, 422):
             raise
         scar = (await link.send("GET", "/v1/supplier-response")).body
@@ -186,7 +173,7 @@ async def save(request: Request) -> Response:
 async def attach(request: Request) -> Response:
     link = _link(request)
     if link is None:
-        return _gone(request)
+        return gone(request)
     upload = (await request.form()).get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
         return redirect(PATH)
@@ -195,7 +182,7 @@ async def attach(request: Request) -> Response:
                           content=await upload.read(), content_type=upload.content_type)
     except ApiError as exc:
         if exc.status in (404, 429):
-            return _gone(request, exc.status)
+            return gone(request, exc.status)
         if exc.status not in (409, 413, 415, 422):
             raise
         scar = (await link.send("GET", "/v1/supplier-response")).body
@@ -205,16 +192,35 @@ async def attach(request: Request) -> Response:
     return redirect(f"{PATH}?note=attached")
 
 
+@router.post(PATH + "/evidence/{attachment_id}/removal", include_in_schema=False)
+async def remove(request: Request, attachment_id: str) -> Response:
+    """A draft's file removed; the page comes back at its files (the focus there)."""
+    link = _link(request)
+    if link is None:
+        return gone(request)
+    try:
+        await link.send("DELETE", f"/v1/supplier-response/evidence/{attachment_id[:64]}")
+    except ApiError as exc:
+        if exc.status in (404, 422, 429):
+            return gone(request, 429 if exc.status == 429 else 404)
+        if exc.status != 409:
+            raise
+        scar = (await link.send("GET", "/v1/supplier-response")).body
+        return _page(request, scar, values=scar["response"], status=409,
+                     message=f"The file was not removed: {plain(str(exc))}")
+    return redirect(f"{PATH}?note=removed#files")
+
+
 @router.get(PATH + "/evidence/{attachment_id}", include_in_schema=False)
 async def download(request: Request, attachment_id: str) -> Response:
     link = _link(request)
     if link is None:
-        return _gone(request)
+        return gone(request)
     try:
         got = await link.download(f"/v1/supplier-response/evidence/{attachment_id[:64]}")
     except ApiError as exc:
         if exc.status in (404, 422, 429):
-            return _gone(request, 429 if exc.status == 429 else 404)
+            return gone(request, 429 if exc.status == 429 else 404)
         raise
     headers = {name: got.headers[name] for name in (
         "content-type", "content-disposition", "etag", "x-content-type-options",

@@ -21,6 +21,7 @@ CAPA_ID = str(uuid.uuid4())
 
 def scar_for_supplier(**overrides: Any) -> dict[str, Any]:
     return {"number": "SCAR-2026-0001", "supplier_code": "acme-seals",
+            "supplier_name": "Acme Seals GmbH",
             "request": "Gaskets of lot 4711 <b>harden</b>", "due_date": "2026-12-21",
             "status": "sent", "overdue": False, "editable": True,
             "response": {"containment": "Quarantined", "problem_statement": None, "whys": [],
@@ -30,7 +31,20 @@ def scar_for_supplier(**overrides: Any) -> dict[str, Any]:
             "link_expires_at": "2027-02-05T09:00:00Z"} | overrides
 
 
-def _supplier_api(fake_api: FakeApi, scar: dict[str, Any]) -> list[httpx.Request]:
+NONCE = re.compile(r'name="nonce" value="([^"]+)"')
+
+
+def open_link(ui: TestClient, token: str = TOKEN) -> httpx.Response:
+    """Follows the e-mail's link and confirms, as the supplier does."""
+    page = ui.get(f"/supplier-response/{token}")
+    if page.status_code != 200:
+        return page
+    nonce = NONCE.search(page.text)
+    assert nonce, page.text
+    return ui.post("/supplier-response/open", data={"token": token, "nonce": nonce.group(1)})
+
+
+def supplier_api(fake_api: FakeApi, scar: dict[str, Any]) -> list[httpx.Request]:
     seen: list[httpx.Request] = []
 
     def answer(request: httpx.Request) -> httpx.Response:
@@ -45,40 +59,28 @@ def _supplier_api(fake_api: FakeApi, scar: dict[str, Any]) -> list[httpx.Request
     return seen
 
 
-def test_the_link_becomes_a_cookie_and_leaves_the_address(ui: TestClient,
-                                                          fake_api: FakeApi) -> None:
-    seen = _supplier_api(fake_api, scar_for_supplier())
-    opened = ui.get(f"/supplier-response/{TOKEN}")
-    assert opened.status_code == 303 and opened.headers["location"] == "/supplier-response"
-    cookie = opened.headers["set-cookie"].lower()
-    for part in ("httponly", "samesite=lax", "path=/supplier-response"):
-        assert part in cookie, part
-    assert opened.headers["referrer-policy"] == "no-referrer"
-    assert "max-age" not in cookie and "expires" not in cookie  # a browser-session cookie
-    page = ui.get("/supplier-response")
-    assert page.status_code == 200
-    assert "SCAR-2026-0001" in page.text and TOKEN not in page.text
-    assert "&lt;b&gt;harden&lt;/b&gt;" in page.text  # the request text is escaped
-    assert seen[-1].headers["authorization"] == f"SCAR {TOKEN}"
-    assert "Sign out" not in page.text  # no account, no navigation of the staff UI
-
-
 def test_a_dead_link_is_one_page(ui: TestClient, fake_api: FakeApi) -> None:
-    _supplier_api(fake_api, scar_for_supplier())
+    supplier_api(fake_api, scar_for_supplier())
     assert ui.get("/supplier-response").status_code == 404  # no cookie at all
-    ui.get("/supplier-response/" + "X" * 43)
+    # A dead link: the one page at once (no confirmation, no cookie), as a dead cookie.
+    dead = ui.get("/supplier-response/" + "X" * 43)
+    assert dead.status_code == 404 and "Link not valid" in dead.text
+    assert "set-cookie" not in dead.headers
+    open_link(ui)
+    fake_api.on("GET", "/v1/supplier-response", httpx.Response(404, json={"detail": "gone"}))
     gone = ui.get("/supplier-response")
     assert gone.status_code == 404 and "Link not valid" in gone.text
     fake_api.on("GET", "/v1/supplier-response",
                 httpx.Response(429, json={"detail": "Too many"}, headers={"retry-after": "9"}))
-    ui.get(f"/supplier-response/{TOKEN}")
     slow = ui.get("/supplier-response")
     assert slow.status_code == 429 and slow.headers["retry-after"] == "60"
+    slow_link = ui.get(f"/supplier-response/{'Y' * 43}")
+    assert slow_link.status_code == 429 and slow_link.headers["retry-after"] == "60"
 
 
 def test_save_and_submit_send_the_response(ui: TestClient, fake_api: FakeApi) -> None:
-    seen = _supplier_api(fake_api, scar_for_supplier())
-    ui.get(f"/supplier-response/{TOKEN}")
+    seen = supplier_api(fake_api, scar_for_supplier())
+    open_link(ui)
     form = {"containment": " Quarantined ", "why_0": "Why hard?", "because_0": "Wrong grade",
             "why_1": "", "because_1": "", "root_cause": "No grade on drawing",
             "action_0": "Add grade", "action_due_0": "2027-01-10", "intent": "submit"}
@@ -96,12 +98,12 @@ def test_save_and_submit_send_the_response(ui: TestClient, fake_api: FakeApi) ->
 
 
 def test_refusals_come_back_on_the_fields(ui: TestClient, fake_api: FakeApi) -> None:
-    _supplier_api(fake_api, scar_for_supplier())
+    supplier_api(fake_api, scar_for_supplier())
     fake_api.on("PUT", "/v1/supplier-response", httpx.Response(422, json={
         "detail": "The response holds markup or a script link.",
         "errors": [{"field": "whys.0.because", "message": "Links to scripts are not accepted"},
                    {"field": "body.corrective_actions.0.due_date", "message": "out of range"}]}))
-    ui.get(f"/supplier-response/{TOKEN}")
+    open_link(ui)
     page = ui.post("/supplier-response", data={"why_0": "w", "because_0": "<script>",
                                                 "action_0": "a", "action_due_0": "1990-01-01",
                                                 "intent": "save"})
@@ -113,12 +115,12 @@ def test_refusals_come_back_on_the_fields(ui: TestClient, fake_api: FakeApi) -> 
 
 def test_a_returned_response_says_why_and_an_accepted_one_is_read_only(
         ui: TestClient, fake_api: FakeApi) -> None:
-    _supplier_api(fake_api, scar_for_supplier(status="rejected",
+    supplier_api(fake_api, scar_for_supplier(status="rejected",
                                               decision_reason="Transit stock missing"))
-    ui.get(f"/supplier-response/{TOKEN}")
+    open_link(ui)
     returned = ui.get("/supplier-response").text
     assert "Transit stock missing" in returned and "Submit response" in returned
-    _supplier_api(fake_api, scar_for_supplier(status="accepted", editable=False))
+    supplier_api(fake_api, scar_for_supplier(status="accepted", editable=False))
     done = ui.get("/supplier-response").text
     assert "was accepted" in done and "Submit response" not in done and "readonly" in done
 
@@ -218,7 +220,7 @@ def test_scorecards_page(ui: TestClient, fake_api: FakeApi) -> None:
 
 def test_a_mangled_link_or_cookie_is_the_not_valid_page_never_a_500(
         ui: TestClient, fake_api: FakeApi) -> None:
-    seen = _supplier_api(fake_api, scar_for_supplier())
+    seen = supplier_api(fake_api, scar_for_supplier())
     # A mail client's non-breaking space inside the link, a smart quote, a short one.
     for bad in (TOKEN[:20] + "\u00a0" + TOKEN[20:], TOKEN[:42] + "\u2019", TOKEN[:10]):
         opened = ui.get("/supplier-response/" + quote(bad), follow_redirects=False)

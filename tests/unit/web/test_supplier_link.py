@@ -1,0 +1,141 @@
+"""Opening a SCAR's link (issue 15): the e-mail's address shows what it opens and
+asks to confirm; only the confirming POST, with the nonce its page set, puts the
+token into the form's cookie, so no other site (and no page that loads a link)
+can swap the request a supplier has open for its own."""
+
+import re
+
+import httpx
+from fastapi.testclient import TestClient
+
+from tests.unit.web.conftest import FakeApi
+from tests.unit.web.test_supplier_pages import (
+    NONCE,
+    TOKEN,
+    open_link,
+    scar_for_supplier,
+    supplier_api,
+)
+
+OTHER = "O" * 43
+
+
+def _two_scars(fake_api: FakeApi) -> list[httpx.Request]:
+    seen: list[httpx.Request] = []
+    by_token = {TOKEN: scar_for_supplier(),
+                OTHER: scar_for_supplier(number="SCAR-2026-0099", supplier_name="Evil Ltd")}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        scar = by_token.get(request.headers.get("authorization", "").removeprefix("SCAR "))
+        return httpx.Response(200, json=scar) if scar else httpx.Response(404, json={})
+
+    fake_api.on("GET", "/v1/supplier-response", answer)
+    return seen
+
+
+def test_the_link_asks_before_it_opens_the_form(ui: TestClient, fake_api: FakeApi) -> None:
+    seen = supplier_api(fake_api, scar_for_supplier(
+        request="Gaskets of lot 4711 <b>harden</b>\nContain the lot."))
+    page = ui.get(f"/supplier-response/{TOKEN}")
+    assert page.status_code == 200 and "set-cookie" in page.headers
+    assert "capaflow_scar_link" not in page.headers["set-cookie"]  # nothing opened yet
+    nonce_cookie = page.headers["set-cookie"].lower()
+    for part in ("httponly", "samesite=strict", "path=/supplier-response", "max-age=600"):
+        assert part in nonce_cookie, part
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["cache-control"] == "no-store"
+    text = page.text
+    assert "Open the response to SCAR-2026-0001 for Acme Seals GmbH" in text
+    assert "2026-12-21" in text and "&lt;b&gt;harden&lt;/b&gt;" in text
+    assert "Contain the lot" not in text  # the request's first line only, as its title
+    assert "replaces" not in text
+    assert not re.search(r'(src|href)="(https?:)?//', text)  # nothing from elsewhere
+    assert ui.get("/supplier-response").status_code == 404  # still no form open
+    assert seen[-1].headers["authorization"] == f"SCAR {TOKEN}"
+
+    nonce = NONCE.search(text)
+    assert nonce
+    opened = ui.post("/supplier-response/open", data={"token": TOKEN, "nonce": nonce.group(1)})
+    assert opened.status_code == 303 and opened.headers["location"] == "/supplier-response"
+    assert opened.headers["referrer-policy"] == "no-referrer"
+    cookie = next(c for c in opened.headers.get_list("set-cookie")
+                  if c.startswith("capaflow_scar_link=")).lower()
+    for part in ("httponly", "samesite=lax", "path=/supplier-response"):
+        assert part in cookie, part
+    assert "max-age" not in cookie and "expires" not in cookie  # a browser-session cookie
+    form = ui.get("/supplier-response")
+    assert form.status_code == 200 and "SCAR-2026-0001" in form.text and TOKEN not in form.text
+    assert "Sign out" not in form.text  # no account, no navigation of the staff UI
+    # The link of the request already open goes straight to the form.
+    again = ui.get(f"/supplier-response/{TOKEN}")
+    assert again.status_code == 303 and again.headers["location"] == "/supplier-response"
+
+
+def test_a_post_without_its_pages_nonce_opens_nothing(ui: TestClient,
+                                                      fake_api: FakeApi) -> None:
+    _two_scars(fake_api)
+    open_link(ui)
+    # Another site posts its own link (with a nonce of its own making, or the one
+    # its own visit got): the supplier's browser holds another nonce, or none.
+    for nonce in ("", "forged", "x" * 43):
+        forged = ui.post("/supplier-response/open", data={"token": OTHER, "nonce": nonce})
+        assert forged.status_code == 403, nonce
+        assert "capaflow_scar_link" not in forged.headers.get("set-cookie", "")
+    assert "SCAR-2026-0001" in ui.get("/supplier-response").text  # still the supplier's own
+    mangled = ui.get(f"/supplier-response/{OTHER}")
+    nonce = NONCE.search(mangled.text)
+    assert nonce
+    bad = ui.post("/supplier-response/open", data={"token": "short", "nonce": nonce.group(1)})
+    assert bad.status_code == 404 and "Link not valid" in bad.text
+
+
+def test_replacing_an_open_request_says_so(ui: TestClient, fake_api: FakeApi) -> None:
+    _two_scars(fake_api)
+    assert open_link(ui).status_code == 303
+    page = ui.get(f"/supplier-response/{OTHER}")
+    assert "for Evil Ltd" in page.text
+    assert "This replaces the request you had open (SCAR-2026-0001)" in page.text
+    assert "SCAR-2026-0001" in ui.get("/supplier-response").text  # not replaced by a GET
+    nonce = NONCE.search(page.text)
+    assert nonce
+    ui.post("/supplier-response/open", data={"token": OTHER, "nonce": nonce.group(1)})
+    assert "SCAR-2026-0099" in ui.get("/supplier-response").text
+
+
+def _file(file_id: str, name: str, *, submitted: bool) -> dict[str, object]:
+    return {"id": file_id, "record_type": "scar_response", "record_id": file_id,
+            "sha256": "0" * 64, "filename": name, "content_type": "application/pdf",
+            "size": 10, "attached_by": "supplier:acme-seals",
+            "attached_at": "2026-12-01T00:00:00Z",
+            "download": f"/v1/supplier-response/evidence/{file_id}", "submitted": submitted}
+
+
+def test_a_draft_file_has_a_remove_button(ui: TestClient, fake_api: FakeApi) -> None:
+    draft_id, sent_id = "d" * 8, "s" * 8
+    supplier_api(fake_api, scar_for_supplier(status="rejected", evidence=[
+        _file(sent_id, "8D.pdf", submitted=True), _file(draft_id, "lab.pdf", submitted=False)]))
+    deleted: list[str] = []
+
+    def delete(request: httpx.Request) -> httpx.Response:
+        deleted.append(request.url.path)
+        return httpx.Response(204)
+
+    fake_api.on("DELETE", f"/v1/supplier-response/evidence/{draft_id}", delete)
+    fake_api.on("DELETE", f"/v1/supplier-response/evidence/{sent_id}", httpx.Response(
+        409, json={"detail": "8D.pdf was part of a submitted response, so it stays with it."}))
+    open_link(ui)
+    page = ui.get("/supplier-response").text
+    assert f'action="/supplier-response/evidence/{draft_id}/removal"' in page
+    assert 'aria-label="Remove lab.pdf"' in page
+    assert f"/evidence/{sent_id}/removal" not in page  # submitted: it stays
+    removed = ui.post(f"/supplier-response/evidence/{draft_id}/removal")
+    assert removed.status_code == 303
+    assert removed.headers["location"] == "/supplier-response?note=removed#files"
+    assert deleted == [f"/v1/supplier-response/evidence/{draft_id}"]
+    refused = ui.post(f"/supplier-response/evidence/{sent_id}/removal")
+    assert refused.status_code == 409 and "stays with it" in refused.text
+    # Without the link's cookie (another site's form), nothing is removed.
+    ui.cookies.clear()
+    assert ui.post(f"/supplier-response/evidence/{draft_id}/removal").status_code == 404
+    assert len(deleted) == 1
