@@ -123,6 +123,23 @@ class ObjectiveList(BaseModel):
     items: list[ObjectivePublic]
 
 
+class MetricPublic(BaseModel):
+    """One metric an objective may name, as the definition form offers it."""
+
+    name: str
+    label: str
+    unit: str
+    direction: Direction
+    # A ratio's target lies in [0, upper_bound]; None: any number from 0.
+    upper_bound: float | None
+    # Whether an objective on it may be narrowed to one source of nonconformities.
+    takes_source: bool
+
+
+class MetricList(BaseModel):
+    items: list[MetricPublic]
+
+
 class OpensCapa(Request):
     """A decision that opens a CAPA (the usual opening: number, audit trail, events)."""
 

@@ -10,7 +10,15 @@ from shared.auth import Principal
 from shared.http.auth import require_roles
 from shared.http.concurrency import IfMatch
 
-from ..schemas_review import ObjectiveCreate, ObjectiveList, ObjectivePublic, ObjectiveUpdate
+from ..domain.objectives import METRICS
+from ..schemas_review import (
+    MetricList,
+    MetricPublic,
+    ObjectiveCreate,
+    ObjectiveList,
+    ObjectivePublic,
+    ObjectiveUpdate,
+)
 from ..service.objectives import (
     create_objective,
     delete_objective,
@@ -36,6 +44,17 @@ async def create(body: ObjectiveCreate, sessions: SessionsDep, principal: Manage
             summary="Every objective with its progress (current value, trend, on/off track)")
 async def search(sessions: SessionsDep, _: Reader, now: NowDep) -> ObjectiveList:
     return ObjectiveList(items=await list_objectives(sessions, now=now))
+
+
+@router.get("/metrics", response_model=MetricList,
+            summary="The metrics an objective may name, with their labels and units")
+async def metrics(_: Reader) -> MetricList:
+    """Before /{objective_id}: the definition form reads the allow-list here rather
+    than keeping its own copy."""
+    return MetricList(items=[MetricPublic(name=m.name, label=m.label, unit=m.unit,
+                                          direction=m.direction, upper_bound=m.upper_bound,
+                                          takes_source=m.takes_source)
+                             for m in METRICS.values()])
 
 
 @router.get("/{objective_id}", response_model=ObjectivePublic)

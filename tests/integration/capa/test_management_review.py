@@ -15,6 +15,7 @@ import pytest
 from sqlmodel import col, select
 
 from services.capa.app import create_app
+from services.capa.domain.objectives import METRICS
 from services.capa.domain.review_pack import canonical_json
 from services.capa.models import OutboxMessage
 from shared.db import SessionFactory, utcnow
@@ -127,6 +128,18 @@ async def test_objectives_are_written_by_managers_and_read_with_progress(
     assert (await review.client.delete(url, headers=review.as_(
         "manager", **{"If-Match": '"2"'}))).status_code == 204
     assert (await review.client.get(url, headers=review.as_("reporter"))).status_code == 404
+
+
+async def test_the_metrics_an_objective_may_name_are_listed_from_the_domain(
+        review: Capas) -> None:
+    answer = await review.client.get("/v1/objectives/metrics", headers=review.as_("reporter"))
+    assert answer.status_code == 200, answer.text
+    items = {m["name"]: m for m in answer.json()["items"]}
+    assert set(items) == set(METRICS)
+    assert items["effectiveness_rate"]["upper_bound"] == 1
+    assert items["effectiveness_rate"]["direction"] == "at_least"
+    assert items["capas_opened_per_week"]["takes_source"] is True
+    assert items["open_capas"]["label"] == METRICS["open_capas"].label
 
 
 async def test_the_pack_compares_periods_and_exports_csv_and_a_readable_pdf(
