@@ -44,6 +44,7 @@ from .pages import (
     nc_actions,
     nc_bulk,
     nonconformities,
+    objectives,
     oidc_sign_in,
     review_pack,
     scars,
@@ -143,5 +144,6 @@ def _page_modules() -> list[ModuleType]:
     # composition root shows the whole UI at a glance.
     return [auth, oidc_sign_in, home, nonconformities, nc_actions, nc_bulk, capas,
             capa_forms, capa_actions, assign, evidence, dashboard, subscriptions, lessons,
-            watches, action_list, similar, review_pack, suppliers, scars, supplier_response,
+            watches, action_list, similar, review_pack, objectives, suppliers, scars,
+            supplier_response,
             supplier_link]

@@ -89,6 +89,7 @@ PAGES = [
     PageVisit("actions (overdue)", "manager", "/actions?overdue=true"),
     PageVisit("my notifications", "engineer", "/my/notifications"),
     PageVisit("review pack", "manager", "/review-pack"),
+    PageVisit("objectives", "manager", "/objectives"),
     PageVisit("subscriptions", "manager", "/subscriptions"),
     PageVisit("subscription new", "manager", "/subscriptions/new"),
     PageVisit("subscription detail", "manager", lambda s: f"/subscriptions/{s.subscription}"),
@@ -187,6 +188,11 @@ def seeded(ui: Ui) -> Seeded:
     poll(lambda: api.call("GET", "capa", "/v1/lessons", role="engineer").json()["items"],
          message="the lesson published")
 
+    # An objective for the dashboard panel and /objectives (their cards at 390 px).
+    api.call("POST", "capa", "/v1/objectives", role="manager", json={
+        "title": f"No CAPA overdue by the end of the quarter {marker}",
+        "metric": "overdue_capas", "target": 0,
+        "deadline": (date.today() + timedelta(days=90)).isoformat()})
     sub = api.call("POST", "notifications", "/v1/subscriptions", role="manager", json={
         "channel": "email", "target": "quality@example.com", "description": "CAPA updates",
         "filter": {"event_types": ["capaflow.capa.*"]}}).json()
@@ -251,6 +257,13 @@ def test_every_page_passes_axe_and_fits_390px(ui: Ui, seeded: Seeded, browser: B
                 scroll_width = page.evaluate("document.documentElement.scrollWidth")
                 if scroll_width > width:
                     too_wide.append(f"{visit.name} [{size}]: {scroll_width} px wide")
+                # Inside a scrolling wrapper a page can be narrow and still hide columns
+                # (the objectives' trend and status did): their cards keep every cell on screen.
+                off = page.evaluate("""(w) => [...document.querySelectorAll(
+                    '.objective-table td, .objective-table th')].filter(
+                    c => c.getBoundingClientRect().right > w).length""", width)
+                if off:
+                    too_wide.append(f"{visit.name} [{size}]: {off} objective cells off-screen")
                 shots.take(page, f"{visit.name}-{size}")
                 if visit.name == "capa root cause (draft)":
                     # The form alone, for docs/ui.md ("Phones and keyboards").
