@@ -8,7 +8,7 @@ with all its follow-ups is recorded or nothing is. The CAPA's audit trail gets
 an entry naming the review and the decision, linking the loop back.
 """
 
-from datetime import datetime
+from datetime import date, datetime
 from uuid import UUID
 
 from sqlmodel import col, select
@@ -58,17 +58,29 @@ def review_view(row: ManagementReviewMeeting, decisions: list[ReviewDecision],
                    for d in sorted(decisions, key=lambda d: d.sequence)])
 
 
+def opened_description(decision: str, held_on: date, description: str | None) -> str:
+    """The description of a CAPA a decision opens: the decision itself, naming the
+    meeting, so whoever works the CAPA reads why it exists (then the decision's own
+    description, if any)."""
+    decided = f"Decided at the management review of {held_on.isoformat()}: {decision}"
+    return decided if description is None else f"{decided}\n\n{description}"
+
+
 async def _follow_up(session: AsyncSession, decision: ReviewDecision, request: DecisionCreate,
-                     *, policy: OpeningPolicy, principal: Principal, now: datetime) -> None:
+                     *, held_on: date, policy: OpeningPolicy, principal: Principal,
+                     now: datetime) -> None:
     """Open the decision's CAPA or add its action, and link it to the decision."""
+    # held_on lets the trail name the meeting without looking it up (entries before it
+    # lack it; the UI then reads the meeting).
     link = {"review_id": decision.review_id, "decision_id": decision.id,
-            "decision": decision.text}
+            "decision": decision.text, "held_on": held_on.isoformat()}
     wanted = request.follow_up
     if isinstance(wanted, OpensCapa):
         capa = await create_capa(
             session, policy=policy, title=wanted.title, severity=wanted.severity, now=now,
             created_by=principal.subject, kind=CapaKind.corrective,
-            description=wanted.description, owner=wanted.owner or decision.owner,
+            description=opened_description(decision.text, held_on, wanted.description),
+            owner=wanted.owner or decision.owner,
             source=REVIEW_SOURCE, due_date=wanted.due_date or decision.due_date)
         decision.capa_id = capa.id
         await record_change(session, capa_id=capa.id, actor=principal.subject,
@@ -100,8 +112,8 @@ async def record_review(sessions: SessionFactory, *, request: ReviewCreate,
             decision = ReviewDecision(review_id=meeting.id, sequence=sequence,
                                       text=wanted.text, owner=wanted.owner,
                                       due_date=wanted.due_date)
-            await _follow_up(session, decision, wanted, policy=policy, principal=principal,
-                             now=now)
+            await _follow_up(session, decision, wanted, held_on=meeting.held_on,
+                             policy=policy, principal=principal, now=now)
             session.add(decision)
             decisions.append(decision)
         record_event(session, service=SERVICE, data=ManagementReviewRecorded(

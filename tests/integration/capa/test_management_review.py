@@ -256,10 +256,15 @@ async def test_a_meeting_records_its_pack_and_decisions_that_open_the_follow_up(
                                         headers=review.as_("reporter"))).json()
     assert (new_capa["source"], new_capa["owner"], new_capa["due_date"]) == \
         ("management_review", "ops-lead", due)
+    # Whoever works the CAPA reads the decision that opened it and where it was taken.
+    assert new_capa["description"] == (f"Decided at the management review of "
+                                       f"{body['held_on']}: Open a CAPA on line 3 repeat "
+                                       "seal leaks")
     trail = (await review.client.get(f"/v1/capas/{opened['capa_id']}/audit-trail",
                                      headers=review.as_("reporter"))).json()["items"]
     assert [e["action"] for e in trail] == ["opened", "review_decision_linked"]
     assert trail[1]["after"]["review_id"] == meeting["id"]
+    assert trail[1]["after"]["held_on"] == body["held_on"]
     actions = (await review.client.get(f"/v1/capas/{capa['id']}/actions",
                                        headers=review.as_("reporter"))).json()
     assert [(a["id"], a["owner"], a["kind"]) for a in actions] == \
