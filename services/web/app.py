@@ -46,6 +46,7 @@ from .pages import (
     nonconformities,
     objectives,
     oidc_sign_in,
+    review_meetings,
     review_pack,
     scars,
     similar,
@@ -144,6 +145,5 @@ def _page_modules() -> list[ModuleType]:
     # composition root shows the whole UI at a glance.
     return [auth, oidc_sign_in, home, nonconformities, nc_actions, nc_bulk, capas,
             capa_forms, capa_actions, assign, evidence, dashboard, subscriptions, lessons,
-            watches, action_list, similar, review_pack, objectives, suppliers, scars,
-            supplier_response,
-            supplier_link]
+            watches, action_list, similar, review_pack, review_meetings, objectives,
+            suppliers, scars, supplier_response, supplier_link]

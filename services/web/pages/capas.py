@@ -46,6 +46,7 @@ from .forms import (
     words,
 )
 from .nonconformities import WHO, WHO_LABELS
+from .review_meetings import decision_links
 from .review_period import board_periods, period_params
 from .similar import capa_panel
 from .watches import watch_state
@@ -182,6 +183,7 @@ async def render_capa(request: Request, api: UserApi, user: UserSession, capa_id
     state = state or FormState()
     today = datetime.now(UTC).date()  # the service judges dates in UTC days
     entries = trail["items"]
+    decided = await decision_links(api, entries)  # review decisions behind it
     can = guide.allowed(user.principal, capa, options, saved, verifications, today=today,
                         revising=revising or root_form is not None,
                         former_owners=guide.owners_since_implementing(entries))
@@ -212,7 +214,7 @@ async def render_capa(request: Request, api: UserApi, user: UserSession, capa_id
                   can=can, orphan=orphan, lessons=lessons, labels=STATE_LABELS,
                   causes=CAUSE_CATEGORIES, updatable=updatable,
                   action_kinds=ACTION_KINDS, action_statuses=ACTION_STATUS_OPTIONS,
-                  move_labels=MOVE_LABELS,
+                  move_labels=MOVE_LABELS, decided=decided,
                   move_forms={to: _move_form(capa["status"], to) for to in can.moves},
                   new_key=new_idempotency_key(), seals=seals, signed_moves=SIGNED_MOVES,
                   sign_options=SIGN_OPTIONS,

@@ -7,14 +7,13 @@ metric added to the domain shows in the form at once.
 """
 
 from typing import Any
-from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from ..client import ApiError, UserApi
 from ..deps import Api, CsrfUser, CurrentUser, redirect, render
-from .forms import FormState, posted, refused, text
+from .forms import FormState, posted, refused, text, valid_uuid
 from .objectives_panel import objectives_panel, shown, sparkline
 
 router = APIRouter()
@@ -97,8 +96,9 @@ async def define(request: Request, user: CsrfUser, api: Api) -> Response:
     return redirect("/objectives")
 
 
-async def _edit_page(request: Request, user: Any, api: UserApi, objective_id: UUID,
+async def _edit_page(request: Request, user: Any, api: UserApi, objective_id: str,
                      state: FormState) -> Response:
+    objective_id = valid_uuid(objective_id, "quality objective")
     got = await api.get_with_etag("capa", f"/v1/objectives/{objective_id}")
     objective = got.body
     objective["line"] = sparkline([p.get("value") for p in objective["progress"]["trend"]],
@@ -111,14 +111,15 @@ async def _edit_page(request: Request, user: Any, api: UserApi, objective_id: UU
 
 
 @router.get("/objectives/{objective_id}", include_in_schema=False)
-async def objective_page(request: Request, objective_id: UUID, user: CurrentUser,
+async def objective_page(request: Request, objective_id: str, user: CurrentUser,
                          api: Api) -> Response:
     return await _edit_page(request, user, api, objective_id, FormState())
 
 
 @router.post("/objectives/{objective_id}", include_in_schema=False)
-async def edit(request: Request, objective_id: UUID, user: CsrfUser, api: Api) -> Response:
+async def edit(request: Request, objective_id: str, user: CsrfUser, api: Api) -> Response:
     values = await posted(request)
+    objective_id = valid_uuid(objective_id, "quality objective")
     try:
         saved = (await api.send("capa", "PATCH", f"/v1/objectives/{objective_id}",
                                 json=_body(values, EDIT_FIELDS, editing=True),
@@ -131,8 +132,9 @@ async def edit(request: Request, objective_id: UUID, user: CsrfUser, api: Api) -
 
 
 @router.post("/objectives/{objective_id}/delete", include_in_schema=False)
-async def remove(request: Request, objective_id: UUID, user: CsrfUser, api: Api) -> Response:
+async def remove(request: Request, objective_id: str, user: CsrfUser, api: Api) -> Response:
     values = await posted(request)
+    objective_id = valid_uuid(objective_id, "quality objective")
     try:
         await api.send("capa", "DELETE", f"/v1/objectives/{objective_id}",
                        if_match=values.get("etag") or None)

@@ -90,6 +90,8 @@ class FakeApi:
     # ids linked per CAPA.
     similar: list[dict[str, Any]] = field(default_factory=list)
     lesson_links: dict[str, list[str]] = field(default_factory=dict)
+    # Recorded management reviews by id (GET /v1/management-reviews/{id}).
+    reviews: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def writes(self) -> list[tuple[str, str, Any]]:
         return [(r.method, r.url.path, json.loads(r.content) if r.content else None)
@@ -157,6 +159,9 @@ class FakeApi:
             return self._actions_due(request.url.params, f"test-{role}")
         if request.url.path == "/v1/lessons/similar":
             return self._similar(request.url.params)
+        if request.url.path.startswith("/v1/management-reviews/"):
+            found = self.reviews.get(request.url.path.rsplit("/", 1)[1])
+            return httpx.Response(200, json=found) if found else problem(404, "No review.")
         parts = request.url.path.strip("/").split("/")[2:]
         if not parts:
             if request.method == "POST":

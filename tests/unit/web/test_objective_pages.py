@@ -122,6 +122,7 @@ def test_others_read_the_objectives_without_any_form(
     detail = ui.get(f"/objectives/{OBJECTIVE_ID}")
     assert detail.status_code == 200 and "Remove objective" not in detail.text
     assert 'name="etag"' not in detail.text
+    assert ui.get("/objectives/not-an-id").status_code == 404
 
 
 def test_the_dashboard_panel_links_to_the_objectives_page_as_stacked_cards(
