@@ -40,6 +40,8 @@ class Seeded:
     nc: str
     capas: dict[str, str]  # stage -> CAPA id
     subscription: str
+    objective: str = ""
+    meeting: str = ""  # a recorded management review whose decision opened a CAPA
 
 
 @dataclass(frozen=True)
@@ -84,12 +86,15 @@ PAGES = [
     PageVisit("capa actions", "engineer", _capa("implementing")),
     PageVisit("capa verifying", "verifier", _capa("verifying")),
     PageVisit("capa closed with lesson", "manager", _capa("closed")),
+    PageVisit("capa opened by a review decision", "engineer", _capa("from review")),
     PageVisit("lessons", "engineer", "/lessons"),
     PageVisit("dashboard", "manager", "/dashboard"),
     PageVisit("actions (overdue)", "manager", "/actions?overdue=true"),
     PageVisit("my notifications", "engineer", "/my/notifications"),
     PageVisit("review pack", "manager", "/review-pack"),
     PageVisit("objectives", "manager", "/objectives"),
+    PageVisit("objective edit", "manager", lambda s: f"/objectives/{s.objective}"),
+    PageVisit("review meeting", "engineer", lambda s: f"/review-meetings/{s.meeting}"),
     PageVisit("subscriptions", "manager", "/subscriptions"),
     PageVisit("subscription new", "manager", "/subscriptions/new"),
     PageVisit("subscription detail", "manager", lambda s: f"/subscriptions/{s.subscription}"),
@@ -189,14 +194,25 @@ def seeded(ui: Ui) -> Seeded:
          message="the lesson published")
 
     # An objective for the dashboard panel and /objectives (their cards at 390 px).
-    api.call("POST", "capa", "/v1/objectives", role="manager", json={
+    objective = api.call("POST", "capa", "/v1/objectives", role="manager", json={
         "title": f"No CAPA overdue by the end of the quarter {marker}",
         "metric": "overdue_capas", "target": 0,
-        "deadline": (date.today() + timedelta(days=90)).isoformat()})
+        "deadline": (date.today() + timedelta(days=90)).isoformat()}).json()
+    pack = api.call("GET", "capa", "/v1/management-review/pack", role="manager").json()
+    meeting = api.call("POST", "capa", "/v1/management-reviews", role="manager", json={
+        "held_on": date.today().isoformat(), "attendees": ["quality-manager"],
+        "pack": {"since": pack["period"]["since"], "until": pack["period"]["until"],
+                 "sha256": pack["sha256"]},
+        "decisions": [{"text": f"Open a CAPA on repeat seal leaks {marker}",
+                       "owner": "dev-engineer", "due_date": due, "follow_up": {
+                           "opens": "capa", "severity": "major",
+                           "title": f"Repeat seal leaks {marker}"}}]}).json()
     sub = api.call("POST", "notifications", "/v1/subscriptions", role="manager", json={
         "channel": "email", "target": "quality@example.com", "description": "CAPA updates",
         "filter": {"event_types": ["capaflow.capa.*"]}}).json()
-    return Seeded(nc=ncs[0]["id"], capas=capas, subscription=sub["id"])
+    capas["from review"] = meeting["decisions"][0]["capa_id"]
+    return Seeded(nc=ncs[0]["id"], capas=capas, subscription=sub["id"],
+                  objective=objective["id"], meeting=meeting["id"])
 
 
 @pytest.fixture(scope="module")

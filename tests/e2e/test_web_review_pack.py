@@ -111,6 +111,31 @@ def test_a_manager_downloads_the_pack_and_records_the_meeting(ui: Ui) -> None:
             recorded.get_by_role("link", name=re.compile(r"^CAPA-\d{4}-\d+ opened$")).click()
             opened = re.compile(f"Label drift on line 3 {marker}")
             expect(page.get_by_role("heading", name=opened)).to_be_visible()
+            # The CAPA names the decision and the meeting; the meeting has its page.
+            banner = page.locator("[data-opened-by-review]")
+            expect(banner).to_contain_text(
+                f"Opened by a decision of the management review of {today.isoformat()}")
+            expect(banner).to_contain_text(f"Stop label drift on line 3 {marker}")
+            expect(page.locator("#facts")).to_contain_text(
+                f"Decided at the management review of {today.isoformat()}")
+            banner.get_by_role("link").click()
+            expect(page.get_by_role("heading", level=1)).to_have_text(
+                f"Management review of {today.isoformat()}")
+            expect(page.locator("[data-pack-sha256]")).to_have_text(sha)
+            page.get_by_role("link", name=re.compile(r"^CAPA-\d{4}-\d+$")).nth(1).click()
+            expect(page.locator("tr[data-action] [data-added-by-review]")).to_contain_text(
+                "Calibrate the printer weekly")
+
+            # Define an objective in the UI with a metric the service offers.
+            page.goto("/objectives")
+            page.get_by_label("Title").fill(f"Few repeats {marker}")
+            page.get_by_label("Metric").select_option("reopen_rate")
+            page.get_by_label("Target").fill("0.1")
+            page.get_by_label("Deadline").fill((today + timedelta(days=60)).isoformat())
+            page.get_by_role("button", name="Define objective").click()
+            expect(page.get_by_role("status")).to_contain_text(f"Few repeats {marker}")
+            expect(page.locator("table.objective-table")).to_contain_text(
+                f"Few repeats {marker}")
             context.close()
     reviews = ui.api.call("GET", "capa", "/v1/management-reviews").json()["items"]
     [meeting] = reviews
