@@ -13,6 +13,7 @@ from shared.http.concurrency import IdempotencyKey
 from shared.http.pagination import MAX_PAGE_SIZE, TimeCursor
 from shared.idempotency import Claim, run_once
 from shared.inputs import QueryTime
+from shared.periods import forward_period
 
 from ..schemas_review import ReviewCreate, ReviewPage, ReviewPublic
 from ..service.review_meetings import get_review, list_reviews, record_review
@@ -29,8 +30,11 @@ DEFAULT_DAYS = 91
 async def _pack(sessions: SessionsDep, _: Reader, now: NowDep,
                 since: QueryTime | None = None,
                 until: QueryTime | None = None) -> dict[str, Any]:
-    end = as_utc(until) or now
-    start = as_utc(since) or end - timedelta(days=DEFAULT_DAYS)
+    # A backwards or empty period is refused (shared.periods): its pack would be
+    # all zeros under a title naming real dates, and a meeting could cite it.
+    start, end = forward_period(as_utc(since), as_utc(until), now=now,
+                                default_length=timedelta(days=DEFAULT_DAYS),
+                                field="query.since")
     return await review_pack(sessions, since=start, until=end, now=now)
 
 

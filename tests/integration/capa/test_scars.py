@@ -398,8 +398,9 @@ async def test_scorecards_count_ncs_scars_and_open_items(desk: ScarDesk) -> None
     inverted = await desk.client.get("/v1/suppliers/scorecards", headers=desk.as_("reporter"),
                                      params={"since": "2026-12-01T00:00:00Z",
                                              "until": "2026-11-01T00:00:00Z"})
-    assert inverted.status_code == 200  # an empty period, as the review figures take it
-    assert {c["nonconformities"] for c in inverted.json()["items"]} == {0}
+    # A backwards period is refused, as the review figures refuse it (shared.periods).
+    assert inverted.status_code == 422, inverted.text
+    assert inverted.json()["type"] == "urn:capaflow:problem:period-not-forward"
     for bad in ({"since": "1899-12-31T00:00:00Z"}, {"until": "9999-01-01T00:00:00Z"},
                 {"since": "yesterday"}):
         refused = await desk.client.get("/v1/suppliers/scorecards", params=bad,
