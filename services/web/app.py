@@ -49,6 +49,7 @@ from .pages import (
     scars,
     similar,
     subscriptions,
+    supplier_detail,
     supplier_link,
     supplier_response,
     suppliers,
@@ -144,4 +145,4 @@ def _page_modules() -> list[ModuleType]:
     return [auth, oidc_sign_in, home, nonconformities, nc_actions, nc_bulk, capas,
             capa_forms, capa_actions, assign, evidence, dashboard, subscriptions, lessons,
             watches, action_list, similar, review_pack, suppliers, scars, supplier_response,
-            supplier_link]
+            supplier_link, supplier_detail]  # supplier_detail's /suppliers/{code} last

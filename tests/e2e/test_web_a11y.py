@@ -92,6 +92,11 @@ PAGES = [
     PageVisit("subscriptions", "manager", "/subscriptions"),
     PageVisit("subscription new", "manager", "/subscriptions/new"),
     PageVisit("subscription detail", "manager", lambda s: f"/subscriptions/{s.subscription}"),
+    PageVisit("supplier register", "reporter", "/suppliers"),
+    PageVisit("supplier detail (reporter)", "reporter", "/suppliers/acme-seals"),
+    PageVisit("supplier detail (manager)", "manager", "/suppliers/acme-seals"),
+    PageVisit("supplier edit", "manager", "/suppliers/acme-seals/edit"),
+    PageVisit("supplier new (needs the manager role)", "reporter", "/suppliers/new"),
     PageVisit("error page", "engineer", f"/nonconformities/{uuid.UUID(int=7)}"),
 ]
 
@@ -190,6 +195,12 @@ def seeded(ui: Ui) -> Seeded:
     sub = api.call("POST", "notifications", "/v1/subscriptions", role="manager", json={
         "channel": "email", "target": "quality@example.com", "description": "CAPA updates",
         "filter": {"event_types": ["capaflow.capa.*"]}}).json()
+    # A registered supplier with an NC naming it (its page lists it).
+    api.call("POST", "capa", "/v1/suppliers", role="manager", json={
+        "code": "acme-seals", "name": "Acme Seals GmbH", "criticality": "high",
+        "supplies": "Gaskets and O-rings",
+        "contacts": [{"name": "Jana Novak", "email": "jana@acme.example"}]})
+    _report(api, f"Gasket hardens at 80 C {marker}", supplier_code="acme-seals")
     return Seeded(nc=ncs[0]["id"], capas=capas, subscription=sub["id"])
 
 
@@ -243,6 +254,8 @@ def test_every_page_passes_axe_and_fits_390px(ui: Ui, seeded: Seeded, browser: B
                 assert answer is not None
                 if visit.name == "error page":
                     assert answer.status == 404
+                elif "needs the manager role" in visit.name:
+                    assert answer.status == 403  # the page says so, with no form
                 else:
                     assert answer.ok, (visit.name, answer.status)
                 if visit.then:

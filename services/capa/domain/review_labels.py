@@ -20,6 +20,8 @@ from .objectives import Direction, TrackState
 RATE_FIGURES = frozenset({"effectiveness_rate", "reopen_rate"})
 # A supplier scorecard's shares (supplier_schemas.ScorecardPublic).
 RATE_FIELDS = frozenset({"repeat_rate", "on_time_closure"})
+# A scorecard's supplier name when the register lacks its code (the web says the same).
+NOT_REGISTERED = "not in the register"
 
 _LABELS: dict[str, Mapping[str, str]] = {
     "metric": {
@@ -63,6 +65,8 @@ def shown(field: str, item: Mapping[str, Any]) -> Any:
     value = item.get(field)
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if field == "name" and value is None and "supplier_code" in item:
+        return NOT_REGISTERED  # a code NCs name but the register lacks: said, not blank
     if field in ("current", "previous", "target") and _is_rate(item):
         return percent(value)
     if field == "change" and _is_rate(item):
