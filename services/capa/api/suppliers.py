@@ -77,7 +77,7 @@ async def scorecards(sessions: SessionsDep, _: Reader, now: NowDep,
                      until: QueryTime | None = None) -> ScorecardReport:
     until = until or now
     return await supplier_scorecards(sessions, since=since or until - timedelta(days=90),
-                                     until=until)
+                                     until=until, now=now)
 
 
 @router.get("/{code:supplier_code}", response_model=SupplierPublic)

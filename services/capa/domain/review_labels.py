@@ -29,6 +29,7 @@ _LABELS: dict[str, Mapping[str, str]] = {
         "reopen_rate": "Repeat (reopen) rate",
         "effectiveness_rate": "Effectiveness rate",
         "capas_opened_per_week": "CAPAs opened per week",
+        "supplier_response_days": "Supplier response time (median days)",
     },
     "direction": {Direction.at_most: "at most", Direction.at_least: "at least"},
     "state": {TrackState.on_track: "On track", TrackState.off_track: "Off track",
