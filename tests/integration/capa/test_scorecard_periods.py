@@ -1,0 +1,54 @@
+"""Scorecards over a chosen period through the API, on SQLite and PostgreSQL: a
+SCAR not yet due is never counted as missed, and a past period counts the items
+open at its end, not those open now."""
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared.db import utcnow
+from tests.conftest import DatabaseFactory
+from tests.integration.capa.scar_harness import MailBox, ScarDesk, mailbox, scar_desk
+
+__all__ = ["mailbox"]  # the fixture, imported so pytest finds it here
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def desk(request: pytest.FixtureRequest, new_sqlite_database: DatabaseFactory,
+               new_postgres_database: DatabaseFactory, api_keys: tuple[Path, dict[str, str]],
+               mailbox: tuple[MailBox, int]) -> AsyncIterator[ScarDesk]:
+    keys_path, keys = api_keys
+    url = await (new_postgres_database if request.param == "postgres"
+                 else new_sqlite_database)()
+    box, port = mailbox
+    async with scar_desk(url, await new_sqlite_database(), keys_path, keys, port, box) as desk:
+        yield desk
+
+
+async def _acme(desk: ScarDesk, since: Any, until: Any) -> dict[str, Any]:
+    cards = await desk.client.get("/v1/suppliers/scorecards", headers=desk.as_("reporter"),
+                                  params={"since": since.isoformat(),
+                                          "until": until.isoformat()})
+    assert cards.status_code == 200, cards.text
+    return next(c for c in cards.json()["items"] if c["supplier_code"] == "acme-seals")
+
+
+async def test_a_scar_not_yet_due_is_not_missed_and_a_past_period_counts_its_own_open_items(
+        desk: ScarDesk) -> None:
+    await desk.supplier()
+    capa = await desk.open(title="Gaskets harden")
+    named = await desk.client.patch(f"/v1/capas/{capa['id']}", json={"supplier_code": "acme-seals"},
+                                    headers=desk.as_("engineer", **{"If-Match": '"1"'}))
+    assert named.status_code == 200, named.text
+    await desk.sent_scar(capa["id"])
+    now = utcnow()
+    # A period that runs past the SCAR's due date (14 days ahead): it is not late yet.
+    ahead = await _acme(desk, now - timedelta(days=5), now + timedelta(days=20))
+    assert ahead["scars_sent"] == 1 and ahead["on_time_closure"] is None
+    assert ahead["open_items"] == 2  # the SCAR and its CAPA, open at that end
+    # A period that ended yesterday: neither existed yet, whatever is open now.
+    before = await _acme(desk, now - timedelta(days=30), now - timedelta(days=1))
+    assert before["scars_sent"] == 0 and before["open_items"] == 0
