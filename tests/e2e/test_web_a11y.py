@@ -89,6 +89,7 @@ PAGES = [
     PageVisit("actions (overdue)", "manager", "/actions?overdue=true"),
     PageVisit("my notifications", "engineer", "/my/notifications"),
     PageVisit("review pack", "manager", "/review-pack"),
+    PageVisit("supplier scorecards", "manager", "/suppliers/scorecards"),
     PageVisit("subscriptions", "manager", "/subscriptions"),
     PageVisit("subscription new", "manager", "/subscriptions/new"),
     PageVisit("subscription detail", "manager", lambda s: f"/subscriptions/{s.subscription}"),
