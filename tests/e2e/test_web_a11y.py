@@ -64,6 +64,16 @@ def _bulk(page: Page) -> None:
     expect(page.locator("[data-outcome]").first).to_be_visible()
 
 
+def _scorecards(page: Page) -> None:
+    """Every figure of a scorecard on screen: the table never scrolls inside its
+    wrapper (at 390 px it is one card per supplier) and its caption is whole."""
+    expect(page.locator("table.cards caption")).to_contain_text("both days included")
+    hidden = page.evaluate("""() => [...document.querySelectorAll(
+        '.table-scroll, table.cards caption')].filter(e => e.scrollWidth > e.clientWidth + 1)
+        .map(e => e.tagName + ' ' + e.scrollWidth + '>' + e.clientWidth)""")
+    assert hidden == [], hidden
+
+
 def _capa(stage: str) -> Callable[[Seeded], str]:
     return lambda s: f"/capas/{s.capas[stage]}"
 
@@ -89,6 +99,7 @@ PAGES = [
     PageVisit("actions (overdue)", "manager", "/actions?overdue=true"),
     PageVisit("my notifications", "engineer", "/my/notifications"),
     PageVisit("review pack", "manager", "/review-pack"),
+    PageVisit("supplier scorecards", "manager", "/suppliers/scorecards", then=_scorecards),
     PageVisit("subscriptions", "manager", "/subscriptions"),
     PageVisit("subscription new", "manager", "/subscriptions/new"),
     PageVisit("subscription detail", "manager", lambda s: f"/subscriptions/{s.subscription}"),
@@ -192,6 +203,10 @@ def seeded(ui: Ui) -> Seeded:
     poll(lambda: api.call("GET", "capa", "/v1/lessons", role="engineer").json()["items"],
          message="the lesson published")
 
+    # A registered supplier, so the scorecards page shows its table (cards at 390 px).
+    api.call("POST", "capa", "/v1/suppliers", role="manager", json={
+        "code": f"acme-{marker}", "name": "Acme Seals and Gaskets Manufacturing GmbH",
+        "criticality": "high"})
     sub = api.call("POST", "notifications", "/v1/subscriptions", role="manager", json={
         "channel": "email", "target": "quality@example.com", "description": "CAPA updates",
         "filter": {"event_types": ["capaflow.capa.*"]}}).json()

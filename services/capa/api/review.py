@@ -15,6 +15,7 @@ from shared.idempotency import Claim, run_once
 from shared.inputs import QueryTime
 from shared.periods import forward_period
 
+from ..domain.review_labels import period_text
 from ..schemas_review import ReviewCreate, ReviewPage, ReviewPublic
 from ..service.review_meetings import get_review, list_reviews, record_review
 from ..service.review_pack import pack_as_csv, pack_as_pdf, review_pack
@@ -42,8 +43,10 @@ Pack = Annotated[dict[str, Any], Depends(_pack)]
 
 
 def _download(name: str, pack: dict[str, Any]) -> dict[str, str]:
-    day = str(pack["period"]["until"])[:10]
-    return {"Content-Disposition": f'attachment; filename="management-review-{day}.{name}"',
+    # The period's first and last included day, as the page and the file show it
+    # (not the exclusive end: a pack to 2026-12-07 is no "...-2026-12-08" file).
+    days = period_text(pack["period"]).replace(" to ", "_")
+    return {"Content-Disposition": f'attachment; filename="management-review-{days}.{name}"',
             "X-Pack-SHA256": pack["sha256"]}
 
 

@@ -79,7 +79,7 @@ async def scorecards(sessions: SessionsDep, _: Reader, now: NowDep,
     # A backwards or empty period is refused (shared.periods), as the review pack's.
     start, end = forward_period(since, until, now=now, default_length=timedelta(days=90),
                                 field="query.since")
-    return await supplier_scorecards(sessions, since=start, until=end)
+    return await supplier_scorecards(sessions, since=start, until=end, now=now)
 
 
 @router.get("/{code:supplier_code}", response_model=SupplierPublic)

@@ -2,7 +2,6 @@
 quality managers (the service checks the role; the UI shows others no form).
 A supplier's own page is supplier_detail.py."""
 
-import re
 from typing import Any
 from urllib.parse import quote
 
@@ -12,6 +11,7 @@ from fastapi.responses import Response
 from ..client import ApiError
 from ..deps import Api, CsrfUser, CurrentUser, redirect, render
 from .forms import FormState, posted, refused, text
+from .periods import NOT_FORWARD_MESSAGE, PERIOD_NOT_FORWARD, inclusive_period, last_day
 from .wording import plain
 
 router = APIRouter()
@@ -99,26 +99,24 @@ async def register(request: Request, user: CsrfUser, api: Api) -> Response:
 async def scorecards(request: Request, _user: CurrentUser, api: Api, since: str = "",
                      until: str = "") -> Response:
     """Before /suppliers/{code}: "scorecards" is a page, not a code (the register
-    refuses it as one)."""
-    since, until = _day(since), _day(until)
-    try:
-        report = await api.get("capa", "/v1/suppliers/scorecards",
-                               since=f"{since}T00:00:00Z" if since else None,
-                               until=f"{until}T00:00:00Z" if until else None)
-        message = ""
-    except ApiError as exc:
-        if exc.status != 422:
-            raise
-        report, message = {"items": [], "since": "", "until": ""}, plain(str(exc))
+    refuses it as one). The form's dates are inclusive (pages.periods)."""
+    period = inclusive_period(since, until)
+    report: dict[str, Any] = {"items": [], "since": "", "until": ""}
+    message = ""
+    if period.errors:
+        message = "Check the period's dates."
+    else:
+        try:
+            report = await api.get("capa", "/v1/suppliers/scorecards", **period.params)
+        except ApiError as exc:
+            if exc.status != 422:
+                raise
+            message = (NOT_FORWARD_MESSAGE if exc.type == PERIOD_NOT_FORWARD
+                       else plain(str(exc)))
     return render(request, "supplier_scorecards.html", status_code=422 if message else 200,
-                  title="Supplier scorecards", report=report, since=since, until=until,
-                  message=message)
-
-
-def _day(value: str) -> str:
-    """A date from the period form (YYYY-MM-DD) or nothing."""
-    value = value.strip()[:10]
-    return value if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) else ""
+                  title="Supplier scorecards", report=report, since=period.since,
+                  until=period.until, errors=period.errors, message=message,
+                  last_day=last_day(str(report.get("until") or "")))
 
 
 @router.post("/suppliers/{code}", include_in_schema=False)

@@ -171,6 +171,11 @@ async def test_the_pack_compares_periods_and_exports_csv_and_a_readable_pdf(
                                        headers=review.as_("reporter"))
     assert exported.status_code == 200
     assert exported.headers["content-type"].startswith("text/csv")
+    # A BOM so Excel reads UTF-8; the file named by the period's first and last day.
+    assert exported.content.startswith(b"\xef\xbb\xbf")
+    days = f"{(until - timedelta(days=30)).date()}_{until.date()}"
+    assert exported.headers["content-disposition"] == (
+        f'attachment; filename="management-review-{days}.csv"')
     table = list(csv.reader(io.StringIO(exported.text)))
     assert ["CAPAs closed", "1", "0", "1"] in table
     assert ["1", "acme-seals", "Acme Seals Ltd", "High", "0", "", "0", "", "", "0"] in table
