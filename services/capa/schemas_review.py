@@ -26,7 +26,7 @@ from .request_rules import LongText, Person, ShortText, not_null
 
 # The allow-list of domain.objectives, spelt out so the OpenAPI lists it.
 MetricName = Literal["median_days_to_close", "overdue_capas", "open_capas", "reopen_rate",
-                     "effectiveness_rate", "capas_opened_per_week"]
+                     "effectiveness_rate", "capas_opened_per_week", "supplier_response_days"]
 assert set(get_args(MetricName)) == set(METRICS), "MetricName must list domain METRICS"
 # JSON numbers only (true or "3" are no targets; 7.0 is a JSON integer), as the schema says.
 PeriodDays = Annotated[int, Field(ge=7, le=366), BeforeValidator(json_integer)]

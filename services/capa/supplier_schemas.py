@@ -243,9 +243,11 @@ class ScorecardPublic(BaseModel):
     scars_sent: int
     median_response_days: float | None = Field(description="Sending to first response, over "
                                                            "the period's SCARs")
-    on_time_closure: float | None = Field(description="Share of the period's due or decided "
-                                                      "SCARs accepted by their due date")
-    open_items: int = Field(description="Open SCARs and open CAPAs naming the supplier, now")
+    on_time_closure: float | None = Field(description=(
+        "Share accepted by their due date of the period's SCARs that can be judged: "
+        "accepted on time, or due within the period and past due"))
+    open_items: int = Field(description="SCARs and CAPAs naming the supplier that were open "
+                                        "at the period's end")
 
 
 class ScorecardReport(BaseModel):

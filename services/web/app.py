@@ -51,6 +51,7 @@ from .pages import (
     scars,
     similar,
     subscriptions,
+    supplier_detail,
     supplier_link,
     supplier_response,
     suppliers,
@@ -146,4 +147,5 @@ def _page_modules() -> list[ModuleType]:
     return [auth, oidc_sign_in, home, nonconformities, nc_actions, nc_bulk, capas,
             capa_forms, capa_actions, assign, evidence, dashboard, subscriptions, lessons,
             watches, action_list, similar, review_pack, review_meetings, objectives,
-            suppliers, scars, supplier_response, supplier_link]
+            suppliers, scars, supplier_response, supplier_link,
+            supplier_detail]  # supplier_detail's /suppliers/{code} last

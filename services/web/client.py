@@ -27,6 +27,9 @@ class ApiError(Exception):
     detail: str
     errors: list[dict[str, Any]] = field(default_factory=list)
     title: str = ""
+    # The problem's type URI, for refusals a page words itself (e.g. a period
+    # that does not run forward); "" when the service sent none.
+    type: str = ""
 
     def __str__(self) -> str:
         return self.detail or self.title or f"HTTP {self.status}"
@@ -106,7 +109,7 @@ class ApiClient:
             problem = body if isinstance(body, dict) else {}
             detail = problem.get("detail") or problem.get("title") or response.reason_phrase
             raise ApiError(response.status_code, str(detail), list(problem.get("errors") or []),
-                           str(problem.get("title") or ""))
+                           str(problem.get("title") or ""), str(problem.get("type") or ""))
         return ApiResponse(response.status_code, body, response.headers)
 
 

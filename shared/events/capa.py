@@ -98,6 +98,9 @@ class CapaStatusChanged(CapaEvent):
     changed_at: datetime
     # Set on a signed move (root-cause approval, closure).
     signature: SignatureReference | None = None
+    # The CAPA's title when it moved, so an e-mail names the record, not just its
+    # number. Optional (older events lack it), which keeps the version (DESIGN §2).
+    title: str | None = None
 
 
 class CapaNonconformityLinked(CapaEvent):

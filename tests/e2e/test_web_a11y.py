@@ -66,6 +66,16 @@ def _bulk(page: Page) -> None:
     expect(page.locator("[data-outcome]").first).to_be_visible()
 
 
+def _scorecards(page: Page) -> None:
+    """Every figure of a scorecard on screen: the table never scrolls inside its
+    wrapper (at 390 px it is one card per supplier) and its caption is whole."""
+    expect(page.locator("table.cards caption")).to_contain_text("both days included")
+    hidden = page.evaluate("""() => [...document.querySelectorAll(
+        '.table-scroll, table.cards caption')].filter(e => e.scrollWidth > e.clientWidth + 1)
+        .map(e => e.tagName + ' ' + e.scrollWidth + '>' + e.clientWidth)""")
+    assert hidden == [], hidden
+
+
 def _capa(stage: str) -> Callable[[Seeded], str]:
     return lambda s: f"/capas/{s.capas[stage]}"
 
@@ -95,9 +105,15 @@ PAGES = [
     PageVisit("objectives", "manager", "/objectives"),
     PageVisit("objective edit", "manager", lambda s: f"/objectives/{s.objective}"),
     PageVisit("review meeting", "engineer", lambda s: f"/review-meetings/{s.meeting}"),
+    PageVisit("supplier scorecards", "manager", "/suppliers/scorecards", then=_scorecards),
     PageVisit("subscriptions", "manager", "/subscriptions"),
     PageVisit("subscription new", "manager", "/subscriptions/new"),
     PageVisit("subscription detail", "manager", lambda s: f"/subscriptions/{s.subscription}"),
+    PageVisit("supplier register", "reporter", "/suppliers"),
+    PageVisit("supplier detail (reporter)", "reporter", "/suppliers/acme-seals"),
+    PageVisit("supplier detail (manager)", "manager", "/suppliers/acme-seals"),
+    PageVisit("supplier edit", "manager", "/suppliers/acme-seals/edit"),
+    PageVisit("supplier new (needs the manager role)", "reporter", "/suppliers/new"),
     PageVisit("error page", "engineer", f"/nonconformities/{uuid.UUID(int=7)}"),
 ]
 
@@ -207,10 +223,20 @@ def seeded(ui: Ui) -> Seeded:
                        "owner": "dev-engineer", "due_date": due, "follow_up": {
                            "opens": "capa", "severity": "major",
                            "title": f"Repeat seal leaks {marker}"}}]}).json()
+    capas["from review"] = meeting["decisions"][0]["capa_id"]
+    # A registered supplier, so the scorecards page shows its table (cards at 390 px).
+    api.call("POST", "capa", "/v1/suppliers", role="manager", json={
+        "code": f"acme-{marker}", "name": "Acme Seals and Gaskets Manufacturing GmbH",
+        "criticality": "high"})
     sub = api.call("POST", "notifications", "/v1/subscriptions", role="manager", json={
         "channel": "email", "target": "quality@example.com", "description": "CAPA updates",
         "filter": {"event_types": ["capaflow.capa.*"]}}).json()
-    capas["from review"] = meeting["decisions"][0]["capa_id"]
+    # A registered supplier with an NC naming it (its page lists it).
+    api.call("POST", "capa", "/v1/suppliers", role="manager", json={
+        "code": "acme-seals", "name": "Acme Seals GmbH", "criticality": "high",
+        "supplies": "Gaskets and O-rings",
+        "contacts": [{"name": "Jana Novak", "email": "jana@acme.example"}]})
+    _report(api, f"Gasket hardens at 80 C {marker}", supplier_code="acme-seals")
     return Seeded(nc=ncs[0]["id"], capas=capas, subscription=sub["id"],
                   objective=objective["id"], meeting=meeting["id"])
 
@@ -265,6 +291,8 @@ def test_every_page_passes_axe_and_fits_390px(ui: Ui, seeded: Seeded, browser: B
                 assert answer is not None
                 if visit.name == "error page":
                     assert answer.status == 404
+                elif "needs the manager role" in visit.name:
+                    assert answer.status == 403  # the page says so, with no form
                 else:
                     assert answer.ok, (visit.name, answer.status)
                 if visit.then:

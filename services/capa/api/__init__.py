@@ -11,6 +11,7 @@ from . import (
     scars,
     signatures,
     similar,
+    supplier_records,
     supplier_response,
     suppliers,
     work,
@@ -18,6 +19,7 @@ from . import (
 
 ROUTERS = [capas.router, analysis.router, actions.router, records.router, evidence.router,
            signatures.router, work.router, similar.router, objectives.router, review.router,
-           suppliers.router, scars.router, supplier_response.router]
+           suppliers.router, scars.router, supplier_response.router,
+           supplier_records.router]
 
 __all__ = ["ROUTERS"]

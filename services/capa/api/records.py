@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from shared.http.pagination import MAX_PAGE_SIZE, SequenceCursor, TimeCursor
 from shared.inputs import NO_NUL, QueryTime
+from shared.periods import forward_period
 from shared.vocabulary import CauseCategory
 
 from ..list_schemas import AuditPage, AuditVerification, LessonPage
@@ -54,11 +55,11 @@ async def lessons(sessions: SessionsDep, _: Reader,
 async def _review(sessions: SessionsDep, _: Reader, now: NowDep,
                   since: QueryTime | None = None,
                   until: QueryTime | None = None) -> dict[str, Any]:
-    # The period is [since, until). One that ends before it starts is empty: its
-    # flows are zero (rates null), as the echoed since/until show. No schema can
-    # compare two parameters, so refusing it would be a rule clients cannot see.
-    end = as_utc(until) or now
-    start = as_utc(since) or end - timedelta(days=365)
+    # The period is [since, until) and must run forward: a backwards one would read
+    # as zero flows. No schema can compare two parameters, so the refusal has its
+    # own problem type (shared.periods), documented in docs/management-review.md.
+    start, end = forward_period(as_utc(since), as_utc(until), now=now,
+                                default_length=timedelta(days=365), field="query.since")
     return await management_review(sessions, since=start, until=end, now=now)
 
 

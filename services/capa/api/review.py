@@ -13,7 +13,9 @@ from shared.http.concurrency import IdempotencyKey
 from shared.http.pagination import MAX_PAGE_SIZE, TimeCursor
 from shared.idempotency import Claim, run_once
 from shared.inputs import QueryTime
+from shared.periods import forward_period
 
+from ..domain.review_labels import period_text
 from ..schemas_review import ReviewCreate, ReviewPage, ReviewPublic
 from ..service.review_meetings import get_review, list_reviews, record_review
 from ..service.review_pack import pack_as_csv, pack_as_pdf, review_pack
@@ -29,8 +31,11 @@ DEFAULT_DAYS = 91
 async def _pack(sessions: SessionsDep, _: Reader, now: NowDep,
                 since: QueryTime | None = None,
                 until: QueryTime | None = None) -> dict[str, Any]:
-    end = as_utc(until) or now
-    start = as_utc(since) or end - timedelta(days=DEFAULT_DAYS)
+    # A backwards or empty period is refused (shared.periods): its pack would be
+    # all zeros under a title naming real dates, and a meeting could cite it.
+    start, end = forward_period(as_utc(since), as_utc(until), now=now,
+                                default_length=timedelta(days=DEFAULT_DAYS),
+                                field="query.since")
     return await review_pack(sessions, since=start, until=end, now=now)
 
 
@@ -38,8 +43,10 @@ Pack = Annotated[dict[str, Any], Depends(_pack)]
 
 
 def _download(name: str, pack: dict[str, Any]) -> dict[str, str]:
-    day = str(pack["period"]["until"])[:10]
-    return {"Content-Disposition": f'attachment; filename="management-review-{day}.{name}"',
+    # The period's first and last included day, as the page and the file show it
+    # (not the exclusive end: a pack to 2026-12-07 is no "...-2026-12-08" file).
+    days = period_text(pack["period"]).replace(" to ", "_")
+    return {"Content-Disposition": f'attachment; filename="management-review-{days}.{name}"',
             "X-Pack-SHA256": pack["sha256"]}
 
 

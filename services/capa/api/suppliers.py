@@ -12,6 +12,7 @@ from shared.errors import NotFound
 from shared.http.auth import require_roles
 from shared.http.concurrency import IfMatch
 from shared.inputs import NO_NUL, QueryTime
+from shared.periods import forward_period
 
 from ..domain.supplier import (
     CODE_INPUT_PATTERN,
@@ -75,9 +76,10 @@ async def register(body: SupplierCreate, sessions: SessionsDep, principal: Quali
 async def scorecards(sessions: SessionsDep, _: Reader, now: NowDep,
                      since: QueryTime | None = None,
                      until: QueryTime | None = None) -> ScorecardReport:
-    until = until or now
-    return await supplier_scorecards(sessions, since=since or until - timedelta(days=90),
-                                     until=until)
+    # A backwards or empty period is refused (shared.periods), as the review pack's.
+    start, end = forward_period(since, until, now=now, default_length=timedelta(days=90),
+                                field="query.since")
+    return await supplier_scorecards(sessions, since=start, until=end, now=now)
 
 
 @router.get("/{code:supplier_code}", response_model=SupplierPublic)

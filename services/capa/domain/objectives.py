@@ -27,6 +27,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from .review import CapaSnapshot, Verification, summarize
+from .scorecard import ScarFacts, median_response_days
 from .workflow import TERMINAL
 
 TREND_PERIODS = 6
@@ -71,6 +72,9 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("capas_opened_per_week", Direction.at_most, "per_week",
            "CAPAs opened per week from escalated nonconformities and risks, optionally of "
            "one source (monitoring, audit, support, ...)", takes_source=True),
+    Metric("supplier_response_days", Direction.at_most, "days",
+           "Supplier response time: median days from sending a SCAR to the supplier's "
+           "first response (SCARs sent in the period that have one)"),
 )}
 
 
@@ -133,8 +137,11 @@ def _open_at(capa: CapaSnapshot, moment: datetime) -> bool:
 
 def measure(metric: Metric, capas: Sequence[CapaSnapshot],
             verifications: Sequence[Verification], period: Period,
-            source: str | None = None) -> float | None:
+            source: str | None = None, scars: Sequence[ScarFacts] = ()) -> float | None:
     """The metric's value over one period (state counts at its end)."""
+    if metric.name == "supplier_response_days":
+        # The scorecards' own rule (domain.scorecard), over every supplier.
+        return median_response_days(scars, period.since, period.until)
     if metric.name == "overdue_capas":
         end_day = period.until.date()
         return float(sum(1 for c in capas if _open_at(c, period.until) and c.due_date < end_day))
@@ -192,8 +199,10 @@ def judge(metric: Metric, target: float, deadline: date, trend: Sequence[TrendPo
 
 def progress(metric: Metric, target: float, deadline: date, *, period_days: int,
              source: str | None, capas: Sequence[CapaSnapshot],
-             verifications: Sequence[Verification], now: datetime) -> Progress:
-    trend = [TrendPoint(p.since, p.until, measure(metric, capas, verifications, p, source))
+             verifications: Sequence[Verification], now: datetime,
+             scars: Sequence[ScarFacts] = ()) -> Progress:
+    trend = [TrendPoint(p.since, p.until,
+                        measure(metric, capas, verifications, p, source, scars))
              for p in periods(now, period_days)]
     return judge(metric, target, deadline, trend, now=now, period_days=period_days)
 

@@ -9,7 +9,7 @@ rather than dropped.
 """
 
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from shared import vocabulary_labels as labels
@@ -20,6 +20,10 @@ from .objectives import Direction, TrackState
 RATE_FIGURES = frozenset({"effectiveness_rate", "reopen_rate"})
 # A supplier scorecard's shares (supplier_schemas.ScorecardPublic).
 RATE_FIELDS = frozenset({"repeat_rate", "on_time_closure"})
+# A scorecard's supplier name when the register lacks its code (the web says the same).
+NOT_REGISTERED = "not in the register"
+# Moments (the JSON's ISO 8601 with microseconds), shown to the minute.
+TIME_FIELDS = frozenset({"published_at", "opened_at", "as_of"})
 
 _LABELS: dict[str, Mapping[str, str]] = {
     "metric": {
@@ -29,6 +33,7 @@ _LABELS: dict[str, Mapping[str, str]] = {
         "reopen_rate": "Repeat (reopen) rate",
         "effectiveness_rate": "Effectiveness rate",
         "capas_opened_per_week": "CAPAs opened per week",
+        "supplier_response_days": "Supplier response time (median days)",
     },
     "direction": {Direction.at_most: "at most", Direction.at_least: "at least"},
     "state": {TrackState.on_track: "On track", TrackState.off_track: "Off track",
@@ -54,6 +59,21 @@ def percent(value: Any, *, change: bool = False) -> Any:
     return f"{value * 100:.1f} %"
 
 
+def moment(value: Any) -> Any:
+    """A moment as people read it: ``2026-12-07 14:03 UTC`` (no seconds, no
+    microseconds, no "T" a PDF cell would break the line at). A value that is no
+    ISO time is shown as it is."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    if not isinstance(value, datetime):
+        return value
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return f"{aware.astimezone(UTC).isoformat(sep=' ', timespec='minutes')[:16]} UTC"
+
+
 def _is_rate(item: Mapping[str, Any]) -> bool:
     return item.get("figure") in RATE_FIGURES or item.get("unit") == "ratio"
 
@@ -63,12 +83,16 @@ def shown(field: str, item: Mapping[str, Any]) -> Any:
     value = item.get(field)
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if field == "name" and value is None and "supplier_code" in item:
+        return NOT_REGISTERED  # a code NCs name but the register lacks: said, not blank
     if field in ("current", "previous", "target") and _is_rate(item):
         return percent(value)
     if field == "change" and _is_rate(item):
         return percent(value, change=True)
     if field in RATE_FIELDS:
         return percent(value)
+    if field in TIME_FIELDS:
+        return moment(value)
     if isinstance(value, str) and field in _LABELS:
         return _LABELS[field].get(value, value)
     return value

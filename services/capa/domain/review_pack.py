@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from .review_labels import period_text, shown
+from .review_labels import moment, period_text, shown
 
 # The figures compared with the previous period, in the order the pack lists them.
 # Open and overdue CAPAs are counted at each period's end (domain.objectives.measure);
@@ -133,14 +133,20 @@ def pack_csv(pack: Mapping[str, Any]) -> str:
     """One CSV, a block per section (a title row, a header row, the rows), blank
     lines between; the first rows name the period (its first and last day, as the
     page shows it) and the pack's SHA-256. Values carry their labels
-    (domain.review_labels): the CSV is read by people, the JSON by programs."""
+    (domain.review_labels): the CSV is read by people, the JSON by programs.
+
+    It starts with a UTF-8 byte order mark: Excel reads a CSV without one in the
+    machine's legacy code page, which garbles every non-ASCII name ("Müller" as
+    "MÃ¼ller"); with it, Excel, LibreOffice and Python's ``utf-8-sig`` read UTF-8.
+    The mark is no cell content, so the formula guard (``cell``) is unaffected."""
     out = io.StringIO()
+    out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
     period = pack["period"]
     writer.writerow(["CAPAflow management-review pack"])
     first, last = period_text(period).split(" to ")
     writer.writerow(["from", first, "to (inclusive)", last])
-    writer.writerow(["as of", pack["as_of"], "sha256", pack.get("sha256", "")])
+    writer.writerow(["as of", moment(pack["as_of"]), "sha256", pack.get("sha256", "")])
     for key, title, columns in SECTIONS:
         writer.writerow([])
         writer.writerow([title])

@@ -9,15 +9,16 @@ The figures, per supplier:
 - ``scars_sent``: SCARs sent in the period.
 - ``median_response_days``: from sending to the first submitted response, over the
   period's SCARs that have one.
-- ``on_time_closure``: of the period's SCARs that are due by the period's end or
-  already decided, the share accepted by their due date.
-- ``open_items``: SCARs still open and CAPAs still open naming the supplier, now.
+- ``on_time_closure``: of the period's SCARs that can be judged, the share
+  accepted by their due date (``judged``: one accepted on time counts whenever
+  it was accepted; any other only once its due date lies in the period *and*
+  has passed, so a SCAR not yet late never counts as missed).
+- ``open_items``: SCARs and CAPAs naming the supplier that were open at the
+  period's end (for the default period, which ends now: open now).
 
 The ranking puts the suppliers that need attention first: most NCs, then most
-open items, then the slowest response. A period that ends before it starts is
-empty (its counts zero, its rates null), as the management-review figures
-treat it: no schema can compare two parameters, so refusing it would be a rule
-clients cannot see.
+open items, then the slowest response. The API refuses a period that does not
+run forward (shared.periods); here such a period is simply empty.
 """
 
 from collections.abc import Iterable, Sequence
@@ -36,7 +37,12 @@ class ScarFacts:
     due_date: date
     first_responded_at: datetime | None
     accepted_at: datetime | None
-    open: bool
+    # When it was accepted or withdrawn (None while it is open: sent, responded,
+    # or rejected and back with the supplier).
+    closed_at: datetime | None = None
+
+    def open_at(self, moment: datetime) -> bool:
+        return self.sent_at < moment and (self.closed_at is None or self.closed_at >= moment)
 
 
 @dataclass(frozen=True)
@@ -58,27 +64,53 @@ def repeats(reported: Sequence[datetime]) -> int:
                if after - before <= REPEAT_WINDOW)
 
 
+def last_day(until: datetime) -> date:
+    """The last day ``[since, until)`` covers: the day before a midnight end."""
+    return (until - timedelta(microseconds=1)).date()
+
+
+def judged(scar: ScarFacts, *, until: datetime, today: date) -> bool:
+    """Whether a SCAR counts in ``on_time_closure`` (see the module doc): accepted
+    by its due date, or due within the period and past due (due today is not late:
+    the supplier has the whole day)."""
+    if on_time(scar):
+        return True
+    return scar.due_date <= last_day(until) and scar.due_date < today
+
+
+def on_time(scar: ScarFacts) -> bool:
+    return scar.accepted_at is not None and scar.accepted_at.date() <= scar.due_date
+
+
+def median_response_days(scars: Iterable[ScarFacts], since: datetime,
+                         until: datetime) -> float | None:
+    """Median days from sending to the first response, over the SCARs sent in
+    ``[since, until)`` that have one (also the objective metric
+    ``supplier_response_days``: domain.objectives)."""
+    days = [(s.first_responded_at - s.sent_at).total_seconds() / 86400 for s in scars
+            if since <= s.sent_at < until and s.first_responded_at is not None]
+    return round(median(days), 1) if days else None
+
+
 def scorecard(code: str, *, nc_times: Sequence[datetime], earlier_nc: datetime | None,
               scars: Iterable[ScarFacts], open_capas: int, since: datetime,
-              until: datetime) -> Scorecard:
+              until: datetime, today: date) -> Scorecard:
     """One supplier's figures; ``nc_times`` are the period's NCs, ``earlier_nc`` the
-    last one before the period (a repeat may follow it)."""
+    last one before the period (a repeat may follow it), ``open_capas`` its CAPAs
+    open at the period's end, ``today`` the day SCARs are judged late on."""
     in_period = [t for t in nc_times if since <= t < until]
     chain = ([earlier_nc] if earlier_nc is not None else []) + in_period
     all_scars = list(scars)
     sent = [s for s in all_scars if since <= s.sent_at < until]
-    responses = [(s.first_responded_at - s.sent_at).total_seconds() / 86400
-                 for s in sent if s.first_responded_at is not None]
-    judged = [s for s in sent if s.accepted_at is not None or s.due_date <= until.date()]
-    on_time = [s for s in judged if s.accepted_at is not None
-               and s.accepted_at.date() <= s.due_date]
+    counted = [s for s in sent if judged(s, until=until, today=today)]
     return Scorecard(
         supplier_code=code, nonconformities=len(in_period),
         repeat_rate=round(repeats(chain) / len(in_period), 3) if in_period else None,
         scars_sent=len(sent),
-        median_response_days=round(median(responses), 1) if responses else None,
-        on_time_closure=round(len(on_time) / len(judged), 3) if judged else None,
-        open_items=sum(1 for s in all_scars if s.open) + open_capas)
+        median_response_days=median_response_days(sent, since, until),
+        on_time_closure=(round(sum(1 for s in counted if on_time(s)) / len(counted), 3)
+                         if counted else None),
+        open_items=sum(1 for s in all_scars if s.open_at(until)) + open_capas)
 
 
 def ranked(cards: Iterable[Scorecard]) -> list[Scorecard]:

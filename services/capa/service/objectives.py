@@ -4,7 +4,7 @@ Progress is computed on every read from the CAPAs themselves (domain.objectives)
 never stored: only the last on/off-track state is kept, for the watch job.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -27,6 +27,7 @@ from ..domain.objectives import (
     progress,
 )
 from ..domain.review import CapaSnapshot, Verification
+from ..domain.scorecard import ScarFacts
 from ..models import Capa, EffectivenessVerification
 from ..models_review import QualityObjective
 from ..schemas_review import (
@@ -36,28 +37,38 @@ from ..schemas_review import (
     ProgressPublic,
     TrendPointPublic,
 )
+from ..supplier_models import Scar
 
 
 @dataclass(frozen=True)
 class ReviewData:
-    """What objectives and the review pack measure: every CAPA, verifications since."""
+    """What objectives and the review pack measure: every CAPA, verifications and
+    SCARs (for the supplier response time) since."""
 
     capas: list[CapaSnapshot]
     verifications: list[Verification]
+    scars: list[ScarFacts] = field(default_factory=list)
 
 
 async def review_data(session: AsyncSession, *, since: datetime) -> ReviewData:
-    """Every CAPA (a few thousand a year at most) and the verifications from ``since``."""
+    """Every CAPA (a few thousand a year at most), the verifications and the SCARs
+    sent from ``since``."""
     capas = (await session.exec(select(Capa))).all()
     checks = (await session.exec(select(
         EffectivenessVerification.result, EffectivenessVerification.verified_at)
         .where(col(EffectivenessVerification.verified_at) >= since))).all()
+    scars = (await session.exec(select(
+        col(Scar.supplier_code), col(Scar.sent_at), col(Scar.due_date),
+        col(Scar.first_responded_at))
+        .where(col(Scar.sent_at) >= since))).all()
     return ReviewData(
         [CapaSnapshot(status=CapaStatus(c.status), opened_at=c.opened_at, closed_at=c.closed_at,
                       due_date=c.due_date, reopen_count=c.reopen_count, source=c.source,
                       cause_category=c.cause_category, cancelled_at=c.cancelled_at)
          for c in capas],
-        [Verification(result=EffectivenessResult(r), verified_at=v) for r, v in checks])
+        [Verification(result=EffectivenessResult(r), verified_at=v) for r, v in checks],
+        [ScarFacts(supplier_code=code, sent_at=sent, due_date=due, first_responded_at=first,
+                   accepted_at=None) for code, sent, due, first in scars])
 
 
 def trend_start(objectives: list[QualityObjective], now: datetime) -> datetime:
@@ -68,7 +79,7 @@ def trend_start(objectives: list[QualityObjective], now: datetime) -> datetime:
 def measure_objective(row: QualityObjective, data: ReviewData, now: datetime) -> Progress:
     return progress(METRICS[row.metric], row.target, row.deadline, period_days=row.period_days,
                     source=row.source, capas=data.capas, verifications=data.verifications,
-                    now=now)
+                    now=now, scars=data.scars)
 
 
 def objective_view(row: QualityObjective, measured: Progress) -> ObjectivePublic:

@@ -23,6 +23,7 @@ from shared.outbox import record_event
 from shared.pagination import TimeKeyset
 
 from ..domain import ActionStatus, CapaKind
+from ..domain.review_meeting import check_meeting
 from ..models import Capa
 from ..models_review import ManagementReviewMeeting, ReviewDecision
 from ..schemas import ActionCreate
@@ -100,6 +101,8 @@ async def _follow_up(session: AsyncSession, decision: ReviewDecision, request: D
 async def record_review(sessions: SessionFactory, *, request: ReviewCreate,
                         principal: Principal, policy: OpeningPolicy, now: datetime,
                         claim: Claim | None = None) -> ReviewPublic:
+    check_meeting(held_on=request.held_on, pack_since=request.pack.since,
+                  pack_until=request.pack.until, today=now.date())
     async with transaction(sessions) as session:
         meeting = ManagementReviewMeeting(
             held_on=request.held_on, attendees=list(request.attendees),

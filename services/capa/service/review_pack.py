@@ -111,7 +111,7 @@ async def review_pack(sessions: SessionFactory, *, since: datetime, until: datet
             "lessons": await _lessons(session, since, until),
         }
     # The same ranking as GET /v1/suppliers/scorecards for the pack's period.
-    cards = await supplier_scorecards(sessions, since=since, until=until)
+    cards = await supplier_scorecards(sessions, since=since, until=until, now=now)
     pack["supplier_scorecards"] = {"items": [card.model_dump() for card in cards.items]}
     jsonable: dict[str, Any] = to_jsonable_python(pack)
     jsonable["sha256"] = pack_digest(jsonable)

@@ -27,7 +27,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from ..domain.review_labels import period_text, shown
+from ..domain.review_labels import moment, period_text, shown
 from ..domain.review_pack import SECTIONS, section_items
 
 CELL_CHARS = 600
@@ -88,7 +88,7 @@ def pack_pdf(pack: Mapping[str, Any]) -> bytes:
         Paragraph("Management-review pack (ISO 9001 9.3)", _STYLES["Title"]),
         Paragraph(plain(f"Period {period_text(period)} (both days included); previous "
                         f"period {period_text(pack['previous_period'])}; "
-                        f"as of {str(pack['as_of'])[:16].replace('T', ' ')} UTC"),
+                        f"as of {moment(pack['as_of'])}"),
                   _STYLES["BodyText"]),
         Paragraph(plain(f"SHA-256 of the pack's JSON: {pack.get('sha256', '')}"),
                   _STYLES["BodyText"]),

@@ -1,5 +1,7 @@
 """Supplier scorecards for a period (domain.scorecard has the figures' rules):
-the rows they need, read in four bounded queries."""
+the rows they need, read in four bounded queries. Open items are counted at the
+period's end (a past period's ranking is the one it had then), from the SCARs'
+and CAPAs' times; whether a SCAR is late is judged on ``now``'s date."""
 
 from collections import defaultdict
 from datetime import datetime
@@ -9,7 +11,7 @@ from sqlmodel import col, select
 
 from shared.db import SessionFactory
 
-from ..domain.scar import AWAITING_SUPPLIER
+from ..domain.scar import AWAITING_SUPPLIER, FINISHED
 from ..domain.scorecard import REPEAT_WINDOW, ScarFacts, ranked, scorecard
 from ..domain.workflow import OPEN_STATES
 from ..models import Capa
@@ -20,7 +22,7 @@ OPEN_SCAR = [*(s.value for s in AWAITING_SUPPLIER), "responded"]
 
 
 async def supplier_scorecards(sessions: SessionFactory, *, since: datetime,
-                              until: datetime) -> ScorecardReport:
+                              until: datetime, now: datetime) -> ScorecardReport:
     async with sessions() as session:
         register = {s.code: s for s in (await session.exec(select(Supplier))).all()}
         ncs = (await session.exec(
@@ -28,13 +30,19 @@ async def supplier_scorecards(sessions: SessionFactory, *, since: datetime,
                    col(SupplierNonconformity.reported_at))
             .where(col(SupplierNonconformity.reported_at) >= since - REPEAT_WINDOW,
                    col(SupplierNonconformity.reported_at) < until))).all()
+        # The period's SCARs, and those open at its end: sent before it and not
+        # finished (accepted, withdrawn) before it.
         scars = (await session.exec(select(Scar).where(or_(
             col(Scar.sent_at).between(since, until),
-            col(Scar.status).in_(OPEN_SCAR))))).all()
+            (col(Scar.sent_at) < until) & or_(col(Scar.status).in_(OPEN_SCAR),
+                                              col(Scar.decided_at) >= until))))).all()
+        # CAPAs open at the period's end: opened before it, and open now or
+        # closed/cancelled since.
         capas = (await session.exec(
             select(col(Capa.supplier_code), func.count())
-            .where(col(Capa.supplier_code).is_not(None),
-                   col(Capa.status).in_(list(OPEN_STATES)))
+            .where(col(Capa.supplier_code).is_not(None), col(Capa.opened_at) < until,
+                   or_(col(Capa.status).in_(list(OPEN_STATES)),
+                       col(Capa.closed_at) >= until, col(Capa.cancelled_at) >= until))
             .group_by(col(Capa.supplier_code)))).all()
     times: dict[str, list[datetime]] = defaultdict(list)
     earlier: dict[str, datetime] = {}
@@ -49,12 +57,12 @@ async def supplier_scorecards(sessions: SessionFactory, *, since: datetime,
             supplier_code=s.supplier_code, sent_at=s.sent_at, due_date=s.due_date,
             first_responded_at=s.first_responded_at,
             accepted_at=s.decided_at if s.status == "accepted" else None,
-            open=s.status in OPEN_SCAR))
+            closed_at=s.decided_at if s.status in FINISHED else None))
     open_capas = {code: count for code, count in capas if code}
     codes = set(register) | set(times) | set(facts) | set(open_capas)
     cards = ranked(scorecard(code, nc_times=times.get(code, []), earlier_nc=earlier.get(code),
                              scars=facts.get(code, []), open_capas=open_capas.get(code, 0),
-                             since=since, until=until) for code in codes)
+                             since=since, until=until, today=now.date()) for code in codes)
     return ScorecardReport(since=since, until=until, items=[
         ScorecardPublic(**card.__dict__, name=register[card.supplier_code].name
                         if card.supplier_code in register else None,

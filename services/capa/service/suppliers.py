@@ -57,8 +57,10 @@ async def require_supplier(session: AsyncSession, code: str) -> Supplier:
     code is well-formed (the schema saw to that) but the register lacks it."""
     supplier = await find_supplier(session, code)
     if supplier is None:
-        raise Conflict(f"No supplier with the code '{code}' is registered; a quality manager "
-                       "registers it first (POST /v1/suppliers).", title="Unknown supplier",
+        # Read by people in the web's forms: where to register is the client's to say.
+        raise Conflict(f"No supplier with the code '{code}' is in the supplier register; "
+                       "choose a registered supplier, or ask a quality manager to register "
+                       "it first.", title="Unknown supplier",
                        supplier_code=code)
     return supplier
 

@@ -173,8 +173,9 @@ async def transition_capa(sessions: SessionFactory, *, capa_id: UUID,
                             action="status_changed", at=now, before=before, after=after,
                             reason=request.reason)
         record_event(session, service=SERVICE, data=CapaStatusChanged(
-            **fields, from_status=current, to_status=capa.status, reason=request.reason,
-            changed_by=principal.subject, changed_at=now, signature=reference(signature)))
+            **fields, title=capa.title, from_status=current, to_status=capa.status,
+            reason=request.reason, changed_by=principal.subject, changed_at=now,
+            signature=reference(signature)))
         view = capa_view(capa, ncs, now.date())
         view.signatures = await signatures_of(session, capa.id)
         return view

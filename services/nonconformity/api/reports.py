@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from shared.inputs import QueryTime
+from shared.periods import forward_period
 
 from ..schemas import NonconformitiesPerWeek, NonconformityReview
 from ..service import queries
@@ -33,9 +34,9 @@ async def nonconformities_per_week(
 async def management_review(_: Reader, sessions: SessionsDep,
                             since: QueryTime | None = None,
                             until: QueryTime | None = None) -> NonconformityReview:
-    # Defaults as the capa service's review: the year up to now. A period that ends
-    # before it starts is empty (zero counts), as the echoed since/until show.
+    # Defaults as the capa service's review: the year up to now. A backwards or
+    # empty period is refused as there (shared.periods): it would read as zero counts.
     now = datetime.now(UTC)
-    end = until or now
-    start = since or end - timedelta(days=365)
+    start, end = forward_period(since, until, now=now, default_length=timedelta(days=365),
+                                field="query.since")
     return await review_figures(sessions=sessions, since=start, until=end, now=now)

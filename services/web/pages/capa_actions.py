@@ -12,8 +12,9 @@ from ..client import ApiError, UserApi
 from ..deps import Api, CsrfUser, redirect
 from ..session import UserSession
 from .capas import render_capa
-from .forms import posted, refused, text, valid_uuid
+from .forms import FormState, posted, refused, text, valid_uuid
 from .signing import review
+from .supplier_choice import check_supplier
 
 router = APIRouter()
 
@@ -97,6 +98,14 @@ async def edit_planning(request: Request, capa_id: str, user: CsrfUser, api: Api
                             "reason": text(values.get("reason"))}
     if values.get("likelihood", "").isdigit():
         body["likelihood"] = int(values["likelihood"])
+    # "Acme Seals GmbH" or "ACME seals" picks the registered code; an unknown one
+    # is refused here in the page's words (the service would refuse it too).
+    supplier = await check_supplier(api, body["supplier_code"])
+    if supplier.error:
+        return await render_capa(request, api, user, capa_id, FormState(
+            name="edit", values=values, errors={"supplier_code": supplier.error},
+            message="Check the supplier.", status=422))
+    body["supplier_code"] = supplier.code
     body = {k: v for k, v in body.items() if v is not None}
     return await _send(request, api, user, capa_id, "edit", "PATCH", "", body, values,
                        "CAPA planning updated.", "facts", if_match=values.get("etag") or None)

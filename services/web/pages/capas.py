@@ -49,6 +49,8 @@ from .nonconformities import WHO, WHO_LABELS
 from .review_meetings import decision_links
 from .review_period import board_periods, period_params
 from .similar import capa_panel
+from .supplier_choice import registered_suppliers
+from .suppliers import KEEPERS
 from .watches import watch_state
 from .why_form import form_from_saved, why_rows
 
@@ -221,7 +223,9 @@ async def render_capa(request: Request, api: UserApi, user: UserSession, capa_id
                   may_sign=request.app.state.oidc_login is not None
                   and user.principal.method == "oidc",
                   today=today.isoformat(), similar=similar,
-                  watch=await watch_state(api, "capas", capa_id), scars=scars)
+                  watch=await watch_state(api, "capas", capa_id), scars=scars,
+                  suppliers=await registered_suppliers(api) if can.edit else [],
+                  manager=user.holds_any(*KEEPERS))
 
 
 async def scars_of(api: UserApi, capa_id: str) -> list[dict[str, Any]] | None:

@@ -41,6 +41,8 @@ from .forms import (
 from .nc_history import history_entries
 from .review_period import day_after, day_filter
 from .similar import nc_panel
+from .supplier_choice import check_supplier, registered_suppliers
+from .suppliers import KEEPERS
 from .watches import watch_state
 
 router = APIRouter()
@@ -128,17 +130,19 @@ async def inbox(request: Request, user: CurrentUser, api: Api) -> Response:
 
 
 @router.get("/nonconformities/new", include_in_schema=False)
-async def report_form(request: Request, _user: CurrentUser) -> Response:
-    return _report_page(request, FormState(name="report"))
+async def report_form(request: Request, user: CurrentUser, api: Api) -> Response:
+    return await _report_page(request, api, user, FormState(name="report"))
 
 
-def _report_page(request: Request, state: FormState) -> Response:
+async def _report_page(request: Request, api: UserApi, user: UserSession,
+                       state: FormState) -> Response:
     # A fresh key each time the form is shown: a corrected resend is another body, and
     # the API refuses a reused key with another body.
     state.values["idempotency_key"] = new_idempotency_key()
     return render(request, "nc_new.html", status_code=state.status,
                   title="Report a nonconformity", state=state, severities=SEVERITY_OPTIONS,
-                  sources=SOURCE_OPTIONS)
+                  sources=SOURCE_OPTIONS, suppliers=await registered_suppliers(api),
+                  manager=user.holds_any(*KEEPERS))
 
 
 @router.post("/nonconformities", include_in_schema=False)
@@ -159,6 +163,13 @@ async def report(request: Request, user: CsrfUser, api: Api) -> Response:
         "tags": words(values.get("tags")),
         "links": [{"url": url} for url in lines(values.get("links"))],
     }
+    # The NC service cannot see the register: the code is checked here (supplier_choice).
+    supplier = await check_supplier(api, body["supplier_code"])
+    if supplier.error:
+        return await _report_page(request, api, user, FormState(
+            name="report", values=values, errors={"supplier_code": supplier.error},
+            message="Check the supplier.", status=422))
+    body["supplier_code"] = supplier.code
     body = {k: v for k, v in body.items() if v is not None}
     try:
         created = await api.send("nonconformity", "POST", "/v1/nonconformities", body,
@@ -166,7 +177,7 @@ async def report(request: Request, user: CsrfUser, api: Api) -> Response:
     except ApiError as exc:
         # "links.0.url" is shown at the links field, "tags.1" at the tags field.
         state = refused("report", exc, values, aliases={"links": "links", "tags": "tags"})
-        return _report_page(request, state)
+        return await _report_page(request, api, user, state)
     nc = created.body
     if created.status == 200:
         user.flash(f"{nc['number']} was already reported with this source and reference; "

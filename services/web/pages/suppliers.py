@@ -1,7 +1,7 @@
 """The supplier register: list and search for everyone; register and edit for
-quality managers (the service checks the role; the UI hides the forms)."""
+quality managers (the service checks the role; the UI shows others no form).
+A supplier's own page is supplier_detail.py."""
 
-import re
 from typing import Any
 from urllib.parse import quote
 
@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from ..client import ApiError
 from ..deps import Api, CsrfUser, CurrentUser, redirect, render
 from .forms import FormState, posted, refused, text
+from .periods import NOT_FORWARD_MESSAGE, PERIOD_NOT_FORWARD, inclusive_period, last_day
 from .wording import plain
 
 router = APIRouter()
@@ -18,6 +19,16 @@ router = APIRouter()
 CRITICALITIES = (("critical", "critical"), ("high", "high"), ("medium", "medium"),
                  ("low", "low"))
 MAX_CONTACTS = 5
+# Who keeps the register (the service's rule: api/suppliers.py QualityManager; admin
+# holds every role).
+KEEPERS = ("manager",)
+
+
+def needs_manager(request: Request, doing: str) -> Response:
+    """The form's page without the form: the API would refuse it on submit, so say
+    so before anything is typed (as the review meeting and Open a CAPA do)."""
+    return render(request, "supplier_form.html", status_code=403, title=doing,
+                  allowed=False, doing=doing)
 
 
 @router.get("/suppliers", include_in_schema=False)
@@ -28,7 +39,7 @@ async def supplier_list(request: Request, user: CurrentUser, api: Api, q: str = 
                          cursor=cursor[:32], limit=50)
     return render(request, "supplier_list.html", title="Suppliers", items=page["items"],
                   q=q[:100], criticality=wanted, criticalities=CRITICALITIES,
-                  next_cursor=page.get("next_cursor"), manager=user.holds_any("manager"))
+                  next_cursor=page.get("next_cursor"), manager=user.holds_any(*KEEPERS))
 
 
 def contacts_from(values: dict[str, str]) -> list[dict[str, str]]:
@@ -43,13 +54,13 @@ def _contact_aliases() -> dict[str, str]:
             for part in ("name", "email")}
 
 
-def _form(request: Request, *, supplier: dict[str, Any] | None, state: FormState,
+def supplier_form(request: Request, *, supplier: dict[str, Any] | None, state: FormState,
           etag: str = "") -> Response:
     values = state.values or _values(supplier)
     return render(request, "supplier_form.html", status_code=state.status,
                   title=f"Edit {supplier['name']}" if supplier else "Register a supplier",
                   supplier=supplier, values=values, state=state, etag=etag,
-                  criticalities=CRITICALITIES, slots=range(MAX_CONTACTS))
+                  criticalities=CRITICALITIES, slots=range(MAX_CONTACTS), allowed=True)
 
 
 def _values(supplier: dict[str, Any] | None) -> dict[str, str]:
@@ -63,8 +74,10 @@ def _values(supplier: dict[str, Any] | None) -> dict[str, str]:
 
 
 @router.get("/suppliers/new", include_in_schema=False)
-async def new_form(request: Request, _user: CurrentUser) -> Response:
-    return _form(request, supplier=None, state=FormState())
+async def new_form(request: Request, user: CurrentUser) -> Response:
+    if not user.holds_any(*KEEPERS):
+        return needs_manager(request, "Registering a supplier")
+    return supplier_form(request, supplier=None, state=FormState())
 
 
 @router.post("/suppliers", include_in_schema=False)
@@ -76,7 +89,7 @@ async def register(request: Request, user: CsrfUser, api: Api) -> Response:
     try:
         made = (await api.send("capa", "POST", "/v1/suppliers", json=body)).body
     except ApiError as exc:
-        return _form(request, supplier=None,
+        return supplier_form(request, supplier=None,
                      state=refused("supplier", exc, values, aliases=_contact_aliases()))
     user.flash(f"Supplier {made['code']} registered.")
     return redirect(f"/suppliers/{quote(made['code'])}")
@@ -86,37 +99,24 @@ async def register(request: Request, user: CsrfUser, api: Api) -> Response:
 async def scorecards(request: Request, _user: CurrentUser, api: Api, since: str = "",
                      until: str = "") -> Response:
     """Before /suppliers/{code}: "scorecards" is a page, not a code (the register
-    refuses it as one)."""
-    since, until = _day(since), _day(until)
-    try:
-        report = await api.get("capa", "/v1/suppliers/scorecards",
-                               since=f"{since}T00:00:00Z" if since else None,
-                               until=f"{until}T00:00:00Z" if until else None)
-        message = ""
-    except ApiError as exc:
-        if exc.status != 422:
-            raise
-        report, message = {"items": [], "since": "", "until": ""}, plain(str(exc))
+    refuses it as one). The form's dates are inclusive (pages.periods)."""
+    period = inclusive_period(since, until)
+    report: dict[str, Any] = {"items": [], "since": "", "until": ""}
+    message = ""
+    if period.errors:
+        message = "Check the period's dates."
+    else:
+        try:
+            report = await api.get("capa", "/v1/suppliers/scorecards", **period.params)
+        except ApiError as exc:
+            if exc.status != 422:
+                raise
+            message = (NOT_FORWARD_MESSAGE if exc.type == PERIOD_NOT_FORWARD
+                       else plain(str(exc)))
     return render(request, "supplier_scorecards.html", status_code=422 if message else 200,
-                  title="Supplier scorecards", report=report, since=since, until=until,
-                  message=message)
-
-
-def _day(value: str) -> str:
-    """A date from the period form (YYYY-MM-DD) or nothing."""
-    value = value.strip()[:10]
-    return value if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) else ""
-
-
-@router.get("/suppliers/{code}", include_in_schema=False)
-async def supplier_page(request: Request, code: str, user: CurrentUser, api: Api) -> Response:
-    got = await api.get_with_etag("capa", f"/v1/suppliers/{quote(code[:40], safe='')}")
-    supplier = got.body
-    if user.holds_any("manager"):
-        return _form(request, supplier=supplier, state=FormState(), etag=got.etag or "")
-    return render(request, "supplier_form.html", title=supplier["name"], supplier=supplier,
-                  values=_values(supplier), state=FormState(), etag="", readonly=True,
-                  criticalities=CRITICALITIES, slots=range(MAX_CONTACTS))
+                  title="Supplier scorecards", report=report, since=period.since,
+                  until=period.until, errors=period.errors, message=message,
+                  last_day=last_day(str(report.get("until") or "")))
 
 
 @router.post("/suppliers/{code}", include_in_schema=False)
@@ -130,7 +130,7 @@ async def edit(request: Request, code: str, user: CsrfUser, api: Api) -> Respons
                                 if_match=values.get("etag") or None)).body
     except ApiError as exc:
         current = await api.get_with_etag("capa", path)
-        return _form(request, supplier=current.body, etag=current.etag or "",
+        return supplier_form(request, supplier=current.body, etag=current.etag or "",
                      state=refused("supplier", exc, values, aliases=_contact_aliases()))
     user.flash(f"Supplier {saved['code']} saved.")
     return redirect(f"/suppliers/{quote(saved['code'])}")

@@ -52,11 +52,11 @@ async def test_likelihood_is_a_json_integer(capas: Capas) -> None:
         assert response.status_code == 422, (bad, response.text)
 
 
-async def test_an_inverted_review_period_is_empty(capas: Capas) -> None:
+async def test_an_inverted_review_period_is_refused(capas: Capas) -> None:
+    """Its figures would read as zero flows under real dates (shared.periods)."""
     await capas.open()
     review = await capas.client.get("/v1/management-review", headers=capas.as_("reporter"),
                                     params={"since": "2026-12-01", "until": "2026-01-01"})
-    assert review.status_code == 200, review.text
-    figures = review.json()
-    assert figures["opened_in_period"] == 0 and figures["median_days_to_close"] is None
-    assert figures["open_total"] >= 1  # as of now, whatever the period
+    assert review.status_code == 422, review.text
+    assert review.json()["type"] == "urn:capaflow:problem:period-not-forward"
+    assert review.json()["errors"][0]["field"] == "query.since"

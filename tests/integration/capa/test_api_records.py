@@ -1,6 +1,7 @@
 """Overdue job, audit-trail tampering, lists, management review and NC events
 (SQLite + sql bus, app in-process)."""
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +14,7 @@ from services.capa.domain import CapaStatus, EffectivenessResult
 from services.capa.domain.root_cause import CauseCategory
 from services.capa.models import Capa, EffectivenessVerification, OutboxMessage
 from services.capa.service.actions import detect_overdue
+from services.notifications.service.messages import Links, describe
 from shared.db import SessionFactory, transaction, utcnow
 from shared.events.base import NONCONFORMITY_TOPIC, Severity
 from shared.events.envelope import new_event, to_record
@@ -246,3 +248,30 @@ async def test_a_closed_capa_emitted_its_events_through_the_outbox(capas: Capas)
         return not unsent
 
     await eventually(relayed, timeout=15, message="the outbox relayed")
+
+
+async def test_a_status_change_names_the_capas_title_where_it_is_e_mailed(
+        capas: Capas) -> None:
+    """capa.status_changed carries the title as it stood at the move, and the
+    notifications service's wording puts it in the e-mail's subject."""
+    capa = await capas.open(title="Seal leak on line 3")
+    assert (await capas.move(capa["id"], "investigating")).status_code == 200
+    current = await capas.client.get(f"/v1/capas/{capa['id']}", headers=capas.as_("engineer"))
+    renamed = await capas.client.patch(
+        f"/v1/capas/{capa['id']}", json={"title": "Seal leak on lines 3 and 4"},
+        headers=capas.as_("engineer", **{"If-Match": current.headers["etag"]}))
+    assert renamed.status_code == 200, renamed.text
+    assert (await capas.move(capa["id"], "cancelled", role="manager",
+                             reason="Raised twice")).status_code == 200
+    async with _sessions(capas)() as session:
+        values = (await session.exec(select(OutboxMessage.value).where(
+            col(OutboxMessage.event_type) == "capaflow.capa.status_changed.v1")
+            .order_by(col(OutboxMessage.id)))).all()
+    envelopes = [json.loads(v) for v in values]
+    assert [e["data"]["title"] for e in envelopes] == ["Seal leak on line 3",
+                                                      "Seal leak on lines 3 and 4"]
+    links = Links("https://capa.example", "https://nc.example")
+    message = describe(envelopes[-1], links)
+    assert message.title == (f"CAPA status changed: {capa['number']} — "
+                             "Seal leak on lines 3 and 4")
+    assert message.lines[0].endswith("→ Cancelled")

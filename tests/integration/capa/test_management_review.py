@@ -184,6 +184,11 @@ async def test_the_pack_compares_periods_and_exports_csv_and_a_readable_pdf(
                                        headers=review.as_("reporter"))
     assert exported.status_code == 200
     assert exported.headers["content-type"].startswith("text/csv")
+    # A BOM so Excel reads UTF-8; the file named by the period's first and last day.
+    assert exported.content.startswith(b"\xef\xbb\xbf")
+    days = f"{(until - timedelta(days=30)).date()}_{until.date()}"
+    assert exported.headers["content-disposition"] == (
+        f'attachment; filename="management-review-{days}.csv"')
     table = list(csv.reader(io.StringIO(exported.text)))
     assert ["CAPAs closed", "1", "0", "1"] in table
     assert ["1", "acme-seals", "Acme Seals Ltd", "High", "0", "", "0", "", "", "0"] in table
@@ -290,7 +295,8 @@ async def test_a_follow_up_that_cannot_start_records_nothing(review: Capas) -> N
                                     headers=review.as_("manager"))).json()
     due = (utcnow().date() + timedelta(days=30)).isoformat()
     answer = await review.client.post("/v1/management-reviews", headers=review.as_("manager"),
-                                      json={"held_on": due, "attendees": ["qa-lead"],
+                                      json={"held_on": utcnow().date().isoformat(),
+                                            "attendees": ["qa-lead"],
                                             "pack": {k: pack["period"][k] for k in
                                                      ("since", "until")}
                                             | {"sha256": pack["sha256"]},

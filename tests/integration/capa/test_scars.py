@@ -398,8 +398,9 @@ async def test_scorecards_count_ncs_scars_and_open_items(desk: ScarDesk) -> None
     inverted = await desk.client.get("/v1/suppliers/scorecards", headers=desk.as_("reporter"),
                                      params={"since": "2026-12-01T00:00:00Z",
                                              "until": "2026-11-01T00:00:00Z"})
-    assert inverted.status_code == 200  # an empty period, as the review figures take it
-    assert {c["nonconformities"] for c in inverted.json()["items"]} == {0}
+    # A backwards period is refused, as the review figures refuse it (shared.periods).
+    assert inverted.status_code == 422, inverted.text
+    assert inverted.json()["type"] == "urn:capaflow:problem:period-not-forward"
     for bad in ({"since": "1899-12-31T00:00:00Z"}, {"until": "9999-01-01T00:00:00Z"},
                 {"since": "yesterday"}):
         refused = await desk.client.get("/v1/suppliers/scorecards", params=bad,
@@ -427,3 +428,48 @@ async def test_a_cancelled_capa_takes_its_open_scars_with_it(desk: ScarDesk) -> 
     assert (seen["status"], seen["decision_reason"]) == ("revoked", "The CAPA was cancelled.")
     assert [e["scar_id"] for e in await desk.events("capaflow.scar.revoked.v1")] == [scar["id"]]
     assert "scar_revoked" in [e.action for e in await desk.audit(capa["id"])]
+
+
+async def test_a_suppliers_records_and_the_unknown_supplier_message(desk: ScarDesk) -> None:
+    """The supplier page's lists: its NCs (from the events), CAPAs and SCARs, also for
+    a code the register lacks; the refusal of an unknown code in plain words."""
+    capa = await desk.open()
+    unknown = await desk.client.patch(f"/v1/capas/{capa['id']}", json={"supplier_code": "nobody"},
+                                      headers=desk.as_("engineer", **{"If-Match": '"1"'}))
+    assert unknown.status_code == 409
+    assert "POST /v1" not in unknown.json()["detail"]
+    assert "is in the supplier register; choose a registered" in unknown.json()["detail"]
+    await desk.supplier()
+    named = await desk.client.patch(f"/v1/capas/{capa['id']}", json={"supplier_code": "acme-seals"},
+                                    headers=desk.as_("engineer", **{"If-Match": '"1"'}))
+    assert named.status_code == 200, named.text
+    scar, _ = await desk.sent_scar(capa["id"])
+    reported = [NonconformityReported(
+        nonconformity_id=uuid.uuid4(), number=f"NC-2026-0009{i}", title="Gaskets harden",
+        severity=Severity.major, source="supplier", supplier_code=code,
+        reported_at=utcnow() - timedelta(days=i))
+        for i, code in enumerate(["acme-seals", "Acme Seal"])]
+    await desk.app.state.runtime.bus.publish(
+        [to_record(new_event(service="nonconformity", data=e), NONCONFORMITY_TOPIC)
+         for e in reported])
+
+    async def attributed() -> bool:
+        async with desk.app.state.runtime.sessions() as session:
+            return len((await session.exec(select(SupplierNonconformity))).all()) == 2
+
+    await eventually(attributed, timeout=15, message="NCs attributed from the events")
+    got = await desk.client.get("/v1/suppliers/ACME-Seals/records",
+                                headers=desk.as_("reporter"))
+    assert got.status_code == 200, got.text
+    body = got.json()
+    assert body["code"] == "acme-seals" and body["supplier"]["name"] == "Acme Seals GmbH"
+    assert [n["number"] for n in body["nonconformities"]] == ["NC-2026-00090"]
+    assert [c["id"] for c in body["capas"]] == [capa["id"]]
+    assert [s["number"] for s in body["scars"]] == [scar["number"]]
+    phantom = (await desk.client.get("/v1/suppliers/acme-seal/records",
+                                     headers=desk.as_("reporter"))).json()
+    assert phantom["supplier"] is None
+    assert [n["number"] for n in phantom["nonconformities"]] == ["NC-2026-00091"]
+    assert (await desk.client.get("/v1/suppliers/x/records",
+                                  headers=desk.as_("reporter"))).status_code == 404
+    assert (await desk.client.get("/v1/suppliers/acme-seals/records")).status_code == 401

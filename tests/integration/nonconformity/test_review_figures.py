@@ -13,6 +13,7 @@ from sqlalchemy import update
 from sqlmodel import col
 
 from services.nonconformity.models import Nonconformity
+from shared.periods import PERIOD_NOT_FORWARD
 from tests.conftest import BUS_MIGRATIONS, DatabaseFactory, migrate
 from tests.integration.nonconformity.conftest import NcService, start_nc_service
 
@@ -104,13 +105,30 @@ async def test_previous_period_and_edges(nc: NcService) -> None:
     # 52 weeks and the 52 weeks before them.
     assert await reported(day + DAY - 52 * 7 * DAY, day + DAY) == 3
     assert await reported(day + DAY - 104 * 7 * DAY, day + DAY - 52 * 7 * DAY) == 0
-    # The first day the calendar allows, and an empty period (until before since).
+    # The first day the calendar allows.
     assert await reported(datetime(1900, 1, 1, tzinfo=UTC), day + DAY) == 3
-    assert await reported(day + DAY, day) == 0
     # No backlog: no oldest.
     backlog = (await _get(nc, PATH))["untriaged"]
     assert backlog == {"total": 0, "oldest_id": None, "oldest_number": None,
                        "oldest_reported_at": None, "oldest_age_days": None}
+
+
+async def test_a_period_that_does_not_run_forward_is_a_422_of_its_own_type(
+        nc: NcService) -> None:
+    # Backwards, empty, and a since after now with until left to default to now.
+    for period in ({"since": "2026-05-05T00:00:00Z", "until": "2026-05-04T00:00:00Z"},
+                   {"since": "2026-05-04T02:00:00+02:00", "until": "2026-05-04T00:00:00Z"},
+                   {"since": "9998-12-31T00:00:00Z"}):
+        answer = await nc.client.get(PATH, params=period, headers=nc.auth("manager"))
+        assert answer.status_code == 422, answer.text
+        problem = answer.json()
+        assert problem["type"] == PERIOD_NOT_FORWARD
+        assert [e["field"] for e in problem["errors"]] == ["query.since"]
+    # Offsets at the calendar's ends move the UTC moments past them: still answered.
+    for period in ({"since": "1900-01-01T00:00:00+14:00", "until": "9998-12-31T23:00:00-14:00"},
+                   {"until": "1900-01-01T00:00:00+14:00"}):
+        answer = await nc.client.get(PATH, params=period, headers=nc.auth("manager"))
+        assert answer.status_code == 200, answer.text
 
 
 async def test_a_period_outside_the_calendar_is_a_422(nc: NcService) -> None:

@@ -186,7 +186,8 @@ async def test_watchers_get_the_records_events_by_email_with_an_unwatch_hint(
     for target in (capa_id, other):
         await h.publish(new_event(service="capa", data=CapaStatusChanged(
             capa_id=target, number="CAPA-2026-00042", owner="carla", from_status="open",
-            to_status="investigating", changed_by="carla", changed_at=utcnow())), CAPA_TOPIC)
+            to_status="investigating", changed_by="carla", changed_at=utcnow(),
+            title="Seal leak on pump P-7")), CAPA_TOPIC)
     await h.publish(nc_reported(nc_id=nc_id), NONCONFORMITY_TOPIC)
     # A CAPA opened from the watched NC: its watcher hears of it (the payload names the NC).
     await h.publish(new_event(service="capa", data=CapaOpened(
@@ -201,7 +202,8 @@ async def test_watchers_get_the_records_events_by_email_with_an_unwatch_hint(
     await eventually(arrived, timeout=15, message="the watchers' e-mails")
     mail = to(f"test-engineer@{DOMAIN}")[0]
     body = _text(mail)
-    assert "CAPA status changed" in mail["Subject"]
+    # The event carries the CAPA's title: the watcher reads which CAPA moved.
+    assert mail["Subject"] == "CAPA status changed: CAPA-2026-00042 — Seal leak on pump P-7"
     assert f"Open: {UI}/capas/{capa_id}" in body
     assert f"open {UI}/capas/{capa_id} and choose Unwatch" in body
     assert f"{UI}/my/notifications" in body

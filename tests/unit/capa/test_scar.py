@@ -155,7 +155,7 @@ def _scar(sent: datetime, *, due_days: int = 14, responded: float | None = None,
                      due_date=(sent + timedelta(due_days)).date(),
                      first_responded_at=sent + timedelta(days=responded) if responded else None,
                      accepted_at=sent + timedelta(days=accepted) if accepted else None,
-                     open=open_)
+                     closed_at=None if open_ else sent + timedelta(days=accepted or 1))
 
 
 def test_a_scorecard_counts_the_period() -> None:
@@ -167,7 +167,7 @@ def test_a_scorecard_counts_the_period() -> None:
                _scar(since + timedelta(days=3), responded=6, accepted=20),  # late
                _scar(since + timedelta(days=80), open_=True),  # not due yet
                _scar(since - timedelta(days=30), responded=1, accepted=2)],  # before
-        open_capas=2, since=since, until=until)
+        open_capas=2, since=since, until=until, today=until.date())
     assert card.nonconformities == 2  # day 200 lies after the period
     assert card.repeat_rate == 1.0  # both within 90 days after the one before
     assert card.scars_sent == 3 and card.median_response_days == 4.5
@@ -177,15 +177,15 @@ def test_a_scorecard_counts_the_period() -> None:
 def test_empty_figures_are_null_and_the_ranking_puts_trouble_first() -> None:
     since, until = NOW - timedelta(days=30), NOW
     quiet = scorecard("quiet", nc_times=[], earlier_nc=None, scars=[], open_capas=0,
-                      since=since, until=until)
+                      since=since, until=until, today=until.date())
     assert (quiet.repeat_rate, quiet.median_response_days, quiet.on_time_closure) == (
         None, None, None)
     busy = scorecard("busy", nc_times=[since + timedelta(days=1)], earlier_nc=None, scars=[],
-                     open_capas=1, since=since, until=until)
+                     open_capas=1, since=since, until=until, today=until.date())
     assert busy.repeat_rate == 0.0
     assert [(c.supplier_code, c.rank) for c in ranked([quiet, busy])] == [("busy", 1),
                                                                           ("quiet", 2)]
     inverted = scorecard("busy", nc_times=[since + timedelta(days=1)], earlier_nc=None,
                          scars=[_scar(since + timedelta(days=1))], open_capas=0,
-                         since=until, until=since)
+                         since=until, until=since, today=until.date())
     assert (inverted.nonconformities, inverted.scars_sent, inverted.repeat_rate) == (0, 0, None)

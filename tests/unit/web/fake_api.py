@@ -92,6 +92,8 @@ class FakeApi:
     lesson_links: dict[str, list[str]] = field(default_factory=dict)
     # Recorded management reviews by id (GET /v1/management-reviews/{id}).
     reviews: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The supplier register (code -> supplier) the supplier fields offer and check.
+    suppliers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def writes(self) -> list[tuple[str, str, Any]]:
         return [(r.method, r.url.path, json.loads(r.content) if r.content else None)
@@ -162,6 +164,8 @@ class FakeApi:
         if request.url.path.startswith("/v1/management-reviews/"):
             found = self.reviews.get(request.url.path.rsplit("/", 1)[1])
             return httpx.Response(200, json=found) if found else problem(404, "No review.")
+        if request.url.path.startswith("/v1/suppliers"):
+            return self._supplier(request)
         parts = request.url.path.strip("/").split("/")[2:]
         if not parts:
             if request.method == "POST":
@@ -213,6 +217,17 @@ class FakeApi:
             item["version"] += 1
             return httpx.Response(200, json=item)
         return problem(404, f"Not faked: {request.method} {request.url.path}")
+
+    def _supplier(self, request: httpx.Request) -> httpx.Response:
+        """GET /v1/suppliers (q finds name or code) and /v1/suppliers/{code} (any case)."""
+        code = request.url.path.removeprefix("/v1/suppliers").strip("/")
+        if not code:
+            q = request.url.params.get("q", "").casefold()
+            items = [s for s in self.suppliers.values()
+                     if q in s["name"].casefold() or q in s["code"]]
+            return httpx.Response(200, json={"items": items, "next_cursor": None})
+        found = self.suppliers.get(code.lower().replace(" ", "-"))
+        return httpx.Response(200, json=found) if found else problem(404, "No such supplier.")
 
     def _actions_due(self, params: httpx.QueryParams, me: str) -> httpx.Response:
         """GET /v1/actions: every CAPA's actions, soonest due first, with its number."""

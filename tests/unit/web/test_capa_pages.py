@@ -268,9 +268,19 @@ async def test_opening_a_preventive_capa_and_editing_its_planning(tmp_path: Path
             "reason": ""})
         assert stale.status_code == 412 and "Someone else changed this first" in stale.text
         assert 'name="supplier_code"' in page.text
+        fake.suppliers["acme-seals"] = {"code": "acme-seals", "name": "Acme Seals GmbH"}
+        page = await ui.get(f"/capas/{item['id']}")
+        # The register is offered by name, the code as the value (issue 5).
+        assert '<option value="acme-seals">Acme Seals GmbH (acme-seals)</option>' in page.text
+        writes = len(fake.writes())
+        typo = await ui.post(f"/capas/{item['id']}/edit", {
+            "etag": '"5"', "owner": "bob", "supplier_code": "Acme Seal", "reason": "x"})
+        assert typo.status_code == 422 and "is not in the supplier register" in typo.text
+        assert 'href="/suppliers/new">Register the supplier' in typo.text  # a manager
+        assert len(fake.writes()) == writes  # refused before the service is asked
         done = await ui.post(f"/capas/{item['id']}/edit", {
             "etag": '"5"', "owner": "bob", "due_date": "2026-05-01", "likelihood": "4",
-            "supplier_code": "acme-seals", "reason": "re-planned"})
+            "supplier_code": "acme seals gmbh", "reason": "re-planned"})
     assert done.status_code == 303
     assert (item["owner"], item["due_date"], item["likelihood"]) == ("bob", "2026-05-01", 4)
     assert fake.writes()[-1][2]["supplier_code"] == "acme-seals"

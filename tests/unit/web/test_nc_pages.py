@@ -178,14 +178,27 @@ async def test_a_requested_capa_is_said_on_the_page_and_in_the_inbox(tmp_path: P
 
 async def test_a_report_can_name_its_supplier_and_the_nc_page_shows_it(tmp_path: Path) -> None:
     fake = FakeApi()
+    fake.suppliers["acme-seals"] = {"code": "acme-seals", "name": "Acme Seals GmbH"}
     async with ui_as("reporter", fake, tmp_path) as ui:
         form = await ui.get("/nonconformities/new")
         assert 'name="supplier_code"' in form.text
+        # The register's suppliers are offered by name (issue 5).
+        assert '<option value="acme-seals">Acme Seals GmbH (acme-seals)</option>' in form.text
+        # A typo makes no phantom supplier: refused, in plain words, nothing sent.
+        typo = await ui.post("/nonconformities", {"title": "Seal leaks at 80 C",
+                                                  "severity": "major",
+                                                  "supplier_code": "Acme Seal"})
+        assert typo.status_code == 422
+        assert "“Acme Seal” is not in the supplier register" in typo.text
+        assert 'value="Acme Seal"' in typo.text and "Register the supplier" not in typo.text
+        assert not [r for r in fake.requests if r.method == "POST"]
         await ui.post("/nonconformities", {"title": "Seal leaks at 80 C", "severity": "major",
                                            "supplier_code": "ACME Seals"})
-    sent = [r for r in fake.requests if r.method == "POST"
-            and r.url.path == "/v1/nonconformities"]
-    assert json.loads(sent[-1].content)["supplier_code"] == "ACME Seals"  # the API canonicalises
+        await ui.post("/nonconformities", {"title": "Seal leaks at 90 C", "severity": "major",
+                                           "supplier_code": "acme seals gmbh"})
+    sent = [json.loads(r.content)["supplier_code"] for r in fake.requests
+            if r.method == "POST" and r.url.path == "/v1/nonconformities"]
+    assert sent == ["acme-seals", "acme-seals"]  # by code in any case, or by its name
     nc = nonconformity(supplier_code="acme-seals")
     fake.ncs[nc["id"]] = nc
     async with ui_as("engineer", fake, tmp_path) as ui:
