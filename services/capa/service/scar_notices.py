@@ -16,6 +16,7 @@ e-mail (or a new one an engineer sends), so these name its expiry only.
 """
 
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from html import escape
@@ -104,11 +105,13 @@ async def send_notice(smtp: SmtpSettings | None, notice: ScarNotice) -> bool:
     by the SCAR's number: the message is the supplier's business)."""
     if smtp is None:
         return False
-    # Per (kind, SCAR, due date): a mail store keeps one message per Message-ID,
-    # and these are sent once per such key.
-    error = await send_mail(smtp, compose(notice), message_id=(
-        f"scar-{notice.scar_id}-{notice.kind}-{notice.due_date.isoformat()}"
-        + (f"-{notice.link_expires_at:%Y%m%d%H%M%S}" if notice.kind == "rejected" else "")))
+    # Per (kind, SCAR, due date), as each is sent once; a SCAR can be returned twice
+    # with one due date, and a mail store keeps one message per Message-ID, so each
+    # return is a message of its own.
+    key = f"scar-{notice.scar_id}-{notice.kind}-{notice.due_date.isoformat()}"
+    if notice.kind == "rejected":
+        key += f"-{uuid.uuid4().hex[:16]}"
+    error = await send_mail(smtp, compose(notice), message_id=key)
     if error is not None:
         log.warning("the %s notice of %s was not sent: %s", notice.kind, notice.number, error)
         return False
