@@ -78,9 +78,10 @@ DELIVERY_STATUS: Mapping[str, str] = {
     DeliveryStatus.pending: "Pending", DeliveryStatus.delivered: "Delivered",
     DeliveryStatus.dead_lettered: "Dead-lettered (gave up)"}
 SCAR_STATUS: Mapping[str, str] = {
-    ScarStatus.sent: "Sent, awaiting the supplier's response",
-    ScarStatus.responded: "Responded, awaiting review", ScarStatus.rejected: "Response rejected",
-    ScarStatus.accepted: "Accepted", ScarStatus.revoked: "Revoked"}
+    ScarStatus.sent: "Awaiting the supplier", ScarStatus.responded: "Response to review",
+    ScarStatus.rejected: "Returned to the supplier", ScarStatus.accepted: "Accepted",
+    # "Withdraw" is the button's word (the value stays "revoked": the contract's).
+    ScarStatus.revoked: "Withdrawn"}
 SUPPLIER_CRITICALITY: Mapping[str, str] = {
     SupplierCriticality.critical: "Critical", SupplierCriticality.high: "High",
     SupplierCriticality.medium: "Medium", SupplierCriticality.low: "Low"}

@@ -39,7 +39,8 @@ def test_label_reads_the_table_and_leaves_the_unknown_to_the_caller() -> None:
 def test_the_web_the_e_mails_and_the_review_pack_say_the_same() -> None:
     for kind, table in choices.LABELLED.items():
         assert table == vocabulary_labels.LABELS[kind], kind.__name__
-    assert wording.words(ScarStatus.rejected, wording.SCAR_STATUS) == "Response rejected"
+    assert wording.words(ScarStatus.rejected, wording.SCAR_STATUS) == "Returned to the supplier"
+    assert choices.label(ScarStatus.revoked, ScarStatus) == "Withdrawn"
     assert wording.words(CapaStatus.verifying, wording.CAPA_STATUS) == choices.label(
         CapaStatus.verifying, CapaStatus)
     assert shown("status", {"status": "action_planned"}) == "Actions planned"

@@ -62,18 +62,18 @@ async def new_link(scar_id: UUID, request: Request, sessions: SessionsDep,
 
 @router.post("/v1/scars/{scar_id}/decision", response_model=ScarPublic,
              summary="Accept the supplier's response, or reject it with a reason")
-async def decide(scar_id: UUID, body: ScarDecision, sessions: SessionsDep,
+async def decide(scar_id: UUID, body: ScarDecision, request: Request, sessions: SessionsDep,
                  principal: Engineer, now: NowDep) -> ScarPublic:
     return await decide_scar(sessions, scar_id=scar_id, request=body, principal=principal,
-                             now=now)
+                             now=now, smtp=_policy(request).smtp)
 
 
 @router.post("/v1/scars/{scar_id}/revocation", response_model=ScarPublic,
              summary="Withdraw the SCAR: its link stops working")
-async def revoke(scar_id: UUID, body: ScarRevocation, sessions: SessionsDep,
+async def revoke(scar_id: UUID, body: ScarRevocation, request: Request, sessions: SessionsDep,
                  principal: Engineer, now: NowDep) -> ScarPublic:
     return await revoke_scar(sessions, scar_id=scar_id, request=body, principal=principal,
-                             now=now)
+                             now=now, smtp=_policy(request).smtp)
 
 
 @router.get("/v1/scars/{scar_id}/evidence/{attachment_id}", response_class=Response,

@@ -62,6 +62,16 @@ def next_status(current: ScarStatus, move: ScarMove) -> ScarStatus:
     return target
 
 
+def check_scar_supplier(capa_supplier: str | None, scar_supplier: str) -> None:
+    """A SCAR goes to the CAPA's supplier: sent to another, its answer would count
+    on the wrong scorecard. A CAPA naming no supplier may send to any (the SCAR
+    then says whom; the CAPA is left as it is)."""
+    if capa_supplier is not None and capa_supplier != scar_supplier:
+        raise Conflict(f"This CAPA is about supplier {capa_supplier}; a SCAR goes to that "
+                       f"supplier's contacts, not to {scar_supplier}'s.",
+                       title="Not the CAPA's supplier", field="supplier_code")
+
+
 # -- the response link's token ---------------------------------------------------------
 
 # 32 random bytes (256 bits): far beyond guessing at any request rate; the
@@ -174,6 +184,18 @@ def submission_errors(draft: ResponseDraft) -> list[tuple[str, str]]:
         errors.append(("corrective_actions",
                        "Plan at least one corrective action (removing the root cause)."))
     return errors
+
+
+def check_revised(status: ScarStatus | str, *, response: Mapping[str, object],
+                  submitted: Mapping[str, object] | None, files: frozenset[str],
+                  submitted_files: frozenset[str]) -> None:
+    """A returned (rejected) response goes back to the engineer only changed: its
+    text or its evidence files differ from the submission that was rejected."""
+    if status == ScarStatus.rejected and dict(response) == dict(submitted or {}) \
+            and files == submitted_files:
+        raise Conflict("Revise the response before submitting it again: it is the one "
+                       "that was returned (change its text or its evidence files).",
+                       title="Response not revised")
 
 
 def check_action_dates(actions: tuple[PlannedAction, ...], *, sent_on: date,

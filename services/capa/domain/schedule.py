@@ -25,6 +25,8 @@ class ReminderKind(StrEnum):
     effectiveness_due = "effectiveness_due"
     # A SCAR the supplier has still to answer (service.scar_schedule).
     scar_due = "scar_due"
+    # A withdrawn SCAR's e-mail to its supplier (service.scar_notices): once per SCAR.
+    scar_withdrawn = "scar_withdrawn"
 
 
 def utc_day(now: datetime) -> date:

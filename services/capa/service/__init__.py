@@ -17,6 +17,7 @@ from shared.events.nonconformity import (
     NonconformityUpdated,
 )
 from shared.inbox import HandlerTable
+from shared.mail import SmtpSettings
 from shared.runtime import BackgroundJob, ServiceRuntime, Subscriptions, every
 
 from ..settings import CapaSettings
@@ -61,11 +62,11 @@ def jobs(settings: CapaSettings) -> list[BackgroundJob]:
     consumers."""
     async def overdue_checks(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
         await run_overdue_checks(runtime.sessions, interval=settings.overdue_check_interval,
-                                 stop=stop)
+                                 stop=stop, smtp=settings.smtp())
 
     async def reminders(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
         await run_reminders(runtime.sessions, interval=settings.reminder_check_interval,
-                            days=settings.reminder_days, stop=stop)
+                            days=settings.reminder_days, stop=stop, smtp=settings.smtp())
 
     async def objective_watch(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
         await run_objective_watch(runtime.sessions,
@@ -78,24 +79,26 @@ def jobs(settings: CapaSettings) -> list[BackgroundJob]:
 
 async def run_overdue_checks(sessions: SessionFactory, *, interval: float,
                              stop: asyncio.Event,
-                             clock: Callable[[], datetime] = utcnow) -> None:
-    """The periodic overdue job."""
+                             clock: Callable[[], datetime] = utcnow,
+                             smtp: SmtpSettings | None = None) -> None:
+    """The periodic overdue job (with it, the supplier's overdue and withdrawal e-mails)."""
     async def tick() -> None:
         now = clock()
         await detect_overdue(sessions, now=now)
-        await detect_overdue_scars(sessions, now=now)
+        await detect_overdue_scars(sessions, now=now, smtp=smtp)
 
     await every(interval, stop, tick, what="overdue check")
 
 
 async def run_reminders(sessions: SessionFactory, *, interval: float, days: int,
                         stop: asyncio.Event,
-                        clock: Callable[[], datetime] = utcnow) -> None:
-    """The periodic reminder job (``service.reminders``)."""
+                        clock: Callable[[], datetime] = utcnow,
+                        smtp: SmtpSettings | None = None) -> None:
+    """The periodic reminder job (``service.reminders``; SCAR reminders mailed too)."""
     async def tick() -> None:
         now = clock()
         await send_reminders(sessions, now=now, days=days)
-        await remind_scars(sessions, now=now, days=days)
+        await remind_scars(sessions, now=now, days=days, smtp=smtp)
 
     await every(interval, stop, tick, what="reminder check")
 

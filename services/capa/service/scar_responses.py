@@ -31,6 +31,7 @@ from ..domain.scar import (
     ResponseDraft,
     ScarMove,
     check_action_dates,
+    check_revised,
     hostile_markup,
     link_opens,
     next_status,
@@ -175,10 +176,13 @@ async def submit_response(sessions: SessionFactory, *, token: str,
         errors = submission_errors(_draft(scar.response))
         if errors:
             raise Invalid("The response is not complete yet; it was kept as a draft.", errors)
+        files = await _files(session, scar)
+        check_revised(scar.status, response=scar.response, submitted=scar.submitted_response,
+                      files=frozenset(str(f.id) for f in files),
+                      submitted_files=frozenset(scar.submitted_evidence))
         scar.status = next_status(scar.status, ScarMove.submit)
         scar.submissions += 1
         scar.submitted_response = dict(scar.response)
-        files = await _files(session, scar)
         # Every file attached so far: the earlier submissions' (which cannot be
         # removed) and the draft's.
         scar.submitted_evidence = [str(f.id) for f in files]

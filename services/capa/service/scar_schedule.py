@@ -4,7 +4,9 @@ and overdue jobs beside those of actions (service.reminders, service.actions).
 The same once-only rules: a reminder's key (``scar_due``, the SCAR, its due
 date) is inserted in the transaction that records its event; the overdue
 notice is stamped on the row by a conditional update. A rejected SCAR with a
-new due date is reminded and can fall overdue again.
+new due date is reminded and can fall overdue again. The replica that claimed a
+reminder or stamped a notice also e-mails the supplier's contact, after its
+commit (service.scar_notices); the others send nothing.
 """
 
 import logging
@@ -15,6 +17,7 @@ from sqlmodel import col, select
 
 from shared.db import SessionFactory, transaction
 from shared.events.suppliers import ScarDueSoon, ScarOverdue
+from shared.mail import SmtpSettings
 from shared.outbox import record_event
 
 from ..domain.scar import AWAITING_SUPPLIER
@@ -22,6 +25,7 @@ from ..domain.schedule import ReminderKind, due_soon, reminder_window, utc_day
 from ..supplier_models import Scar
 from .common import SYSTEM, load_capa, record_change
 from .reminders import _claim_key, _not_reminded
+from .scar_notices import ScarNotice, mail_withdrawals, send_notice
 from .scars import scar_fields
 
 log = logging.getLogger(__name__)
@@ -30,7 +34,7 @@ WAITING = [s.value for s in AWAITING_SUPPLIER]
 
 
 async def remind_scars(sessions: SessionFactory, *, now: datetime, days: int,
-                       batch_size: int = 500) -> int:
+                       batch_size: int = 500, smtp: SmtpSettings | None = None) -> int:
     today = utc_day(now)
     first, last = reminder_window(today, days)
     async with sessions() as session:
@@ -56,14 +60,16 @@ async def remind_scars(sessions: SessionFactory, *, now: datetime, days: int,
             record_event(session, service=SERVICE, data=ScarDueSoon(
                 **scar_fields(capa, scar), status=scar.status, due_date=due_date,
                 days_left=(due_date - today).days, reminded_at=now))
-            sent += 1
+            notice = ScarNotice.of("due_soon", scar)
+        sent += 1
+        await send_notice(smtp, notice)
     if sent:
         log.info("reminders: %d SCARs", sent)
     return sent
 
 
 async def detect_overdue_scars(sessions: SessionFactory, *, now: datetime,
-                               batch_size: int = 500) -> int:
+                               batch_size: int = 500, smtp: SmtpSettings | None = None) -> int:
     today = utc_day(now)
     async with sessions() as session:
         due = (await session.exec(
@@ -92,7 +98,11 @@ async def detect_overdue_scars(sessions: SessionFactory, *, now: datetime,
             record_event(session, service=SERVICE, data=ScarOverdue(
                 **scar_fields(capa, scar), status=scar.status, due_date=scar.due_date,
                 detected_at=now))
-            found += 1
+            notice = ScarNotice.of("overdue", scar)
+        found += 1
+        await send_notice(smtp, notice)
     if found:
         log.info("overdue: %d SCARs notified", found)
+    # SCARs withdrawn with their CAPA (closed or cancelled) are told here.
+    await mail_withdrawals(sessions, smtp, now=now)
     return found

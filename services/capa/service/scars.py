@@ -28,6 +28,7 @@ from ..domain.scar import (
     AWAITING_SUPPLIER,
     ScarMove,
     check_due_date,
+    check_scar_supplier,
     issue_token,
     link_expiry,
     next_status,
@@ -44,6 +45,7 @@ from ..supplier_schemas import (
 )
 from .common import event_fields, load_capa, record_change, require_open
 from .scar_mail import LinkMail, response_link, send_link
+from .scar_notices import ScarNotice, mail_withdrawals, send_notice
 from .scar_views import engineer_evidence_view, submitted_only
 from .suppliers import require_supplier
 
@@ -121,6 +123,7 @@ async def send_scar(sessions: SessionFactory, *, capa_id: UUID, request: ScarCre
         capa = await load_capa(session, capa_id, for_update=True)
         require_open(capa, "sending a SCAR")
         supplier = await require_supplier(session, request.supplier_code)
+        check_scar_supplier(capa.supplier_code, supplier.code)
         contact = next((c for c in supplier.contacts
                         if same_address(c["email"], request.contact_email)), None)
         if contact is None:
@@ -180,7 +183,8 @@ async def resend_link(sessions: SessionFactory, *, scar_id: UUID, principal: Pri
 
 
 async def decide_scar(sessions: SessionFactory, *, scar_id: UUID, request: ScarDecision,
-                      principal: Principal, now: datetime) -> ScarPublic:
+                      principal: Principal, now: datetime,
+                      smtp: SmtpSettings | None = None) -> ScarPublic:
     if request.decision == "reject" and not request.reason:
         raise Invalid("A rejection says why, so the supplier can do better.",
                       [("reason", "Say what the response lacks.")])
@@ -217,16 +221,24 @@ async def decide_scar(sessions: SessionFactory, *, scar_id: UUID, request: ScarD
             record_event(session, service=SERVICE, data=ScarRejected(
                 **fields, decided_by=principal.subject, decided_at=now,
                 reason=request.reason or "", due_date=scar.due_date))
-        return scar_view(scar, now.date(), await engineer_evidence(session, scar))
+        view = scar_view(scar, now.date(), await engineer_evidence(session, scar))
+    if view.status == "rejected":
+        # The supplier learns it, with the reason, after the commit (scar_notices).
+        await send_notice(smtp, ScarNotice.of("rejected", scar))
+    return view
 
 
 async def revoke_scar(sessions: SessionFactory, *, scar_id: UUID, request: ScarRevocation,
-                      principal: Principal, now: datetime) -> ScarPublic:
+                      principal: Principal, now: datetime,
+                      smtp: SmtpSettings | None = None) -> ScarPublic:
     async with transaction(sessions) as session:
         scar, capa = await _load_scar(session, scar_id)
         await _revoke(session, scar, capa, actor=principal.subject, reason=request.reason,
                       now=now)
-        return scar_view(scar, now.date(), await engineer_evidence(session, scar))
+        view = scar_view(scar, now.date(), await engineer_evidence(session, scar))
+    # Claimed like the overdue job's, which mails the withdrawals of closed CAPAs.
+    await mail_withdrawals(sessions, smtp, now=now, scar_id=scar_id)
+    return view
 
 
 async def revoke_open_scars(session: AsyncSession, capa: Capa, *, actor: str, reason: str,

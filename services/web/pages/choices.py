@@ -17,6 +17,7 @@ from shared.vocabulary import (
     DeliveryMode,
     DeliveryStatus,
     NonconformityStatus,
+    ScarStatus,
     Severity,
     Source,
 )
@@ -70,7 +71,7 @@ LABELLED: dict[type[StrEnum], Mapping[str, str]] = {
     CapaLink: CAPA_LINK_LABELS, CapaStatus: CAPA_STATE_LABELS, CapaKind: CAPA_KIND_LABELS,
     CauseCategory: CAUSE_LABELS, ActionKind: ACTION_KIND_LABELS,
     ActionStatus: ACTION_STATUS_LABELS, Channel: CHANNEL_LABELS, DeliveryMode: MODE_LABELS,
-    DeliveryStatus: DELIVERY_STATUS_LABELS}
+    DeliveryStatus: DELIVERY_STATUS_LABELS, ScarStatus: labels.SCAR_STATUS}
 
 # The menus: (value, label) pairs in the vocabulary's order.
 SEVERITY_OPTIONS = labelled(SEVERITY_LABELS)
@@ -108,4 +109,4 @@ TEMPLATE_VOCABULARY: dict[str, type[StrEnum]] = {
     vocabulary.__name__: vocabulary
     for vocabulary in (NonconformityStatus, CapaLink, CapaStatus, ActionStatus, DeliveryStatus,
                        Severity, Source, CapaKind, ActionKind, CauseCategory, Channel,
-                       DeliveryMode)}
+                       DeliveryMode, ScarStatus)}

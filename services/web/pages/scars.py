@@ -13,6 +13,7 @@ from shared.vocabulary import ScarStatus
 
 from ..client import ApiError, UserApi
 from ..deps import Api, CsrfUser, CurrentUser, redirect, render
+from .choices import label
 from .forms import FormState, posted, refused, text, valid_uuid
 
 router = APIRouter()
@@ -42,16 +43,30 @@ async def _suppliers(api: UserApi) -> list[dict[str, Any]]:
     return items
 
 
+def contact_groups(capa: dict[str, Any], suppliers: list[dict[str, Any]]
+                   ) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The contacts a SCAR of ``capa`` may go to, per supplier (by name): only the
+    CAPA's supplier's when it names one (the service refuses any other), else
+    every supplier's."""
+    named = capa.get("supplier_code")
+    chosen = [s for s in suppliers if not named or s["code"] == named]
+    return [(f"{s['name']} ({s['code']})",
+             [(f"{s['code']}|{c['email']}", f"{c['name']} <{c['email']}>")
+              for c in s["contacts"]])
+            for s in sorted(chosen, key=lambda s: (s["name"].casefold(), s["code"]))
+            if s["contacts"]]
+
+
 async def _send_page(request: Request, api: UserApi, capa_id: str,
                      state: FormState) -> Response:
     capa = await api.get("capa", f"/v1/capas/{capa_id}")
-    suppliers = await _suppliers(api)
-    contacts = [(f"{s['code']}|{c['email']}",
-                 f"{s['name']} ({s['code']}): {c['name']} <{c['email']}>")
-                for s in suppliers for c in s["contacts"]]
+    groups = contact_groups(capa, await _suppliers(api))
+    values = dict(state.values)
+    if not values.get("recipient") and capa.get("supplier_code") and groups:
+        values["recipient"] = groups[0][1][0][0]  # the CAPA's supplier's first contact
     return render(request, "scar_new.html", status_code=state.status,
-                  title=f"Send a SCAR for {capa['number']}", capa=capa, contacts=contacts,
-                  state=state, values=state.values)
+                  title=f"Send a SCAR for {capa['number']}", capa=capa, groups=groups,
+                  state=state, values=values)
 
 
 @router.get("/capas/{capa_id}/scars/new", include_in_schema=False)
@@ -82,12 +97,16 @@ async def _scar_page(request: Request, api: UserApi, scar_id: str,
     scar = await api.get("capa", f"/v1/scars/{scar_id}")
     capa = await api.get("capa", f"/v1/capas/{scar['capa_id']}")
     state = state or FormState()
+    try:  # the supplier by name; its code (the register's key) beside it
+        supplier_name = (await api.get("capa", f"/v1/suppliers/{scar['supplier_code']}"))["name"]
+    except ApiError:
+        supplier_name = None
     status = ScarStatus(scar["status"])
     may = {"decide": status is ScarStatus.responded, "resend": status in AWAITING_SUPPLIER,
            "revoke": status in AWAITING_SUPPLIER or status is ScarStatus.responded}
     return render(request, "scar_detail.html", status_code=state.status,
                   title=f"{scar['number']} · {capa['number']}", scar=scar, capa=capa,
-                  state=state, may=may)
+                  state=state, may=may, supplier_name=supplier_name)
 
 
 @router.get("/scars/{scar_id}", include_in_schema=False)
@@ -119,7 +138,7 @@ async def step(request: Request, scar_id: str, step: str, user: CsrfUser,
         user.flash(email_outcome(done), "info" if done.get("email_status") == "sent"
                    else "error")
     else:
-        user.flash(f"{done['number']} is {done['status']}.")
+        user.flash(f"{done['number']}: {label(done['status'], ScarStatus)}.")
     return redirect(f"/scars/{scar_id}")
 
 

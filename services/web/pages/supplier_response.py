@@ -144,8 +144,51 @@ def _field_errors(exc: ApiError) -> dict[str, str]:
     return out
 
 
+def _chosen(form: Any) -> UploadFile | None:
+    upload = form.get("file")
+    return upload if isinstance(upload, UploadFile) and upload.filename else None
+
+
+async def _refused(request: Request, link: LinkApi, exc: ApiError, body: dict[str, Any] | None,
+                   what: str = "") -> Response:
+    """The form again after the API refused a step: 404/429 the one dead-link page,
+    409/413/415/422 the page with the texts as posted and the reason."""
+    if exc.status in (404, 429):
+        return gone(request, exc.status)
+    if exc.status not in (409, 413, 415, 422):
+        raise exc
+    scar = (await link.send("GET", "/v1/supplier-response")).body
+    reason = plain(str(exc))
+    if what == "file":
+        return _page(request, scar, values=body or scar["response"], status=422,
+                     errors={"file": reason}, message=f"The file was not attached: {reason}")
+    if what == "removal":
+        return _page(request, scar, values=body or scar["response"], status=409,
+                     message=f"The file was not removed: {reason}")
+    message = "Please complete the marked fields." if exc.status == 422 else reason
+    return _page(request, scar, values=body or scar["response"],
+                 errors=_field_errors(exc), message=message, status=exc.status)
+
+
+async def _save_texts(link: LinkApi, form: Any) -> dict[str, Any] | None:
+    """The posted texts saved as the draft (ApiError when refused); None when the
+    post held no texts (a removal from a page of an older version)."""
+    if "containment" not in form:
+        return None
+    body = response_from(form)
+    await link.send("PUT", "/v1/supplier-response", json=body)
+    return body
+
+
+async def _attach(link: LinkApi, upload: UploadFile) -> None:
+    await link.upload("/v1/supplier-response/evidence", filename=upload.filename or "file",
+                      content=await upload.read(), content_type=upload.content_type)
+
+
 @router.post(PATH, include_in_schema=False)
 async def save(request: Request) -> Response:
+    """Save draft / Submit response: the texts, and a file chosen but not yet
+    attached (the supplier meant to send it), then the submission."""
     link = _link(request)
     if link is None:
         return gone(request)
@@ -154,60 +197,63 @@ async def save(request: Request) -> Response:
     submit = form.get("intent") == "submit"
     try:
         await link.send("PUT", "/v1/supplier-response", json=body)
+    except ApiError as exc:
+        return await _refused(request, link, exc, body)
+    upload = _chosen(form)
+    if upload is not None:
+        try:
+            await _attach(link, upload)
+        except ApiError as exc:
+            return await _refused(request, link, exc, body, "file")
+    try:
         if submit:
             await link.send("POST", "/v1/supplier-response/submission")
     except ApiError as exc:
-        if exc.status in (404, 429):
-            return gone(request, exc.status)
-        if exc.status not in (409, 422):
-            raise
-        scar = (await link.send("GET", "/v1/supplier-response")).body
-        message = ("Please complete the marked fields." if exc.status == 422
-                   else plain(str(exc)))
-        return _page(request, scar, values=body, errors=_field_errors(exc), message=message,
-                     status=exc.status)
+        return await _refused(request, link, exc, body)
     return redirect(f"{PATH}?note={'submitted' if submit else 'saved'}")
 
 
 @router.post(PATH + "/evidence", include_in_schema=False)
 async def attach(request: Request) -> Response:
+    """Attach: the texts are saved as the draft first, then the file is attached."""
     link = _link(request)
     if link is None:
         return gone(request)
-    upload = (await request.form()).get("file")
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        return redirect(PATH)
+    form = await request.form()
+    body: dict[str, Any] | None = None
     try:
-        await link.upload("/v1/supplier-response/evidence", filename=upload.filename,
-                          content=await upload.read(), content_type=upload.content_type)
+        body = await _save_texts(link, form)
     except ApiError as exc:
-        if exc.status in (404, 429):
-            return gone(request, exc.status)
-        if exc.status not in (409, 413, 415, 422):
-            raise
-        scar = (await link.send("GET", "/v1/supplier-response")).body
-        return _page(request, scar, values=scar["response"], status=422,
-                     errors={"file": plain(str(exc))},
-                     message=f"The file was not attached: {plain(str(exc))}")
-    return redirect(f"{PATH}?note=attached")
+        return await _refused(request, link, exc, response_from(form))
+    upload = _chosen(form)
+    if upload is None:
+        return redirect(f"{PATH}?note=saved" if body is not None else PATH)
+    try:
+        await _attach(link, upload)
+    except ApiError as exc:
+        return await _refused(request, link, exc, body, "file")
+    return redirect(f"{PATH}?note=attached#files")
 
 
 @router.post(PATH + "/evidence/{attachment_id}/removal", include_in_schema=False)
 async def remove(request: Request, attachment_id: str) -> Response:
-    """A draft's file removed; the page comes back at its files (the focus there)."""
+    """A draft's file removed, the texts saved first; the page comes back at its
+    files (the focus there)."""
     link = _link(request)
     if link is None:
         return gone(request)
+    form = await request.form()
+    body: dict[str, Any] | None = None
+    try:
+        body = await _save_texts(link, form)
+    except ApiError as exc:
+        return await _refused(request, link, exc, response_from(form))
     try:
         await link.send("DELETE", f"/v1/supplier-response/evidence/{attachment_id[:64]}")
     except ApiError as exc:
         if exc.status in (404, 422, 429):
             return gone(request, 429 if exc.status == 429 else 404)
-        if exc.status != 409:
-            raise
-        scar = (await link.send("GET", "/v1/supplier-response")).body
-        return _page(request, scar, values=scar["response"], status=409,
-                     message=f"The file was not removed: {plain(str(exc))}")
+        return await _refused(request, link, exc, body, "removal")
     return redirect(f"{PATH}?note=removed#files")
 
 

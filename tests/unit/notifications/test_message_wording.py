@@ -61,7 +61,7 @@ def test_results_decisions_and_notice_statuses_are_in_words() -> None:
     scar = describe({"type": "capaflow.scar.overdue.v1", "data": {
         "capa_id": str(CAPA), "number": "CAPA-2026-00006", "status": "sent",
         "due_date": "2026-12-01"}}, UI)
-    assert "Status: Sent, awaiting the supplier's response" in scar.lines
+    assert "Status: Awaiting the supplier" in scar.lines
     # A value a newer service sends that the table does not know: words, not snake_case.
     newer = describe(STATUS_CHANGED | {"data": STATUS_CHANGED["data"] | {
         "to_status": "on_hold"}}, UI)
