@@ -22,7 +22,7 @@ from ..domain.schedule import ReminderKind, due_soon, reminder_window, utc_day
 from ..supplier_models import Scar
 from .common import SYSTEM, load_capa, record_change
 from .reminders import _claim_key, _not_reminded
-from .scars import scar_fields
+from .scars import named_scar_fields
 
 log = logging.getLogger(__name__)
 SERVICE = "capa"
@@ -54,8 +54,8 @@ async def remind_scars(sessions: SessionFactory, *, now: datetime, days: int,
                                 at=now, after={"kind": ReminderKind.scar_due.value,
                                                "record_id": scar_id, "due_date": due_date})
             record_event(session, service=SERVICE, data=ScarDueSoon(
-                **scar_fields(capa, scar), status=scar.status, due_date=due_date,
-                days_left=(due_date - today).days, reminded_at=now))
+                **await named_scar_fields(session, capa, scar), status=scar.status,
+                due_date=due_date, days_left=(due_date - today).days, reminded_at=now))
             sent += 1
     if sent:
         log.info("reminders: %d SCARs", sent)
@@ -90,8 +90,8 @@ async def detect_overdue_scars(sessions: SessionFactory, *, now: datetime,
                                 at=now, after={"scar_id": scar_id, "due_date": scar.due_date,
                                                "status": scar.status})
             record_event(session, service=SERVICE, data=ScarOverdue(
-                **scar_fields(capa, scar), status=scar.status, due_date=scar.due_date,
-                detected_at=now))
+                **await named_scar_fields(session, capa, scar), status=scar.status,
+                due_date=scar.due_date, detected_at=now))
             found += 1
     if found:
         log.info("overdue: %d SCARs notified", found)

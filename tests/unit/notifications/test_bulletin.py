@@ -39,7 +39,8 @@ def test_only_subscriptions_that_ask_for_the_bulletin_get_it() -> None:
 def _bulletin() -> dict[str, object]:
     lessons = [{"lesson_id": "l1", "capa_id": "c1", "capa_number": "CAPA-2026-00001",
                 "title": "Torque <seals>", "what_to_do_differently": "Specify torque",
-                "tags": ["seals"]},
+                "problem": "Seals leaked at the press", "root_cause": "No torque spec",
+                "cause_category": "materials_supplier", "tags": ["seals"]},
                {"lesson_id": "l2", "capa_id": "c2", "capa_number": "CAPA-2026-00002",
                 "title": "Gauges", "what_to_do_differently": "Calibrate", "tags": ["gauges"]}]
     data = bulletin_data(lessons, start=datetime(2026, 11, 1, tzinfo=UTC),
@@ -56,7 +57,13 @@ def test_the_bulletin_reads_as_one_message_and_one_feed_entry() -> None:
     assert message.title == "CAPAflow lessons-learned bulletin 2026-11"
     [section] = message.sections
     assert [i["text"] for i in section["items"]] == [
-        "CAPA-2026-00001 — Torque <seals>: Specify torque", "CAPA-2026-00002 — Gauges: Calibrate"]
+        "CAPA-2026-00001 — Torque <seals>", "CAPA-2026-00002 — Gauges"]
+    # What it promises: what went wrong, its root cause, what to do differently.
+    assert section["items"][0]["details"] == [
+        "What went wrong: Seals leaked at the press",
+        "Root cause: No torque spec (Materials and suppliers)",
+        "What to do differently: Specify torque"]
+    assert section["items"][1]["details"] == ["What to do differently: Calibrate"]
     assert section["items"][0]["link"] == "http://capa/v1/capas/c1"
     feed = json_feed([envelope], self_url="http://f", home_url="http://h", links=LINKS)
     [item] = feed["items"]
