@@ -7,6 +7,7 @@ from services.notifications.domain.bulletin import (
     bulletin_data,
     bulletin_id,
     bulletin_month,
+    month_bounds,
     wants_bulletin,
 )
 from services.notifications.service.feeds import atom, json_feed
@@ -72,3 +73,15 @@ def test_the_bulletin_reads_as_one_message_and_one_feed_entry() -> None:
     xml = atom([envelope], self_url="http://f", links=LINKS, now=datetime.now(UTC))
     assert "<id>urn:capaflow:lessons-bulletin:2026-11</id>" in xml
     assert "Torque &lt;seals&gt;" in xml
+
+
+def test_a_preview_month_is_yyyy_mm_or_refused() -> None:
+    assert month_bounds("2026-12") == (datetime(2026, 12, 1, tzinfo=UTC),
+                                       datetime(2027, 1, 1, tzinfo=UTC), "2026-12")
+    for odd in ("2026-13", "2026-00", "2026-1", "0000-01", "9999-12", "2026-12-01", "",
+                "abcd-ef", "２０２６-12", "2026-12\n"):
+        try:
+            month_bounds(odd)
+        except ValueError:
+            continue
+        raise AssertionError(f"{odd!r} accepted")
