@@ -79,7 +79,7 @@ def test_a_preview_month_is_yyyy_mm_or_refused() -> None:
     assert month_bounds("2026-12") == (datetime(2026, 12, 1, tzinfo=UTC),
                                        datetime(2027, 1, 1, tzinfo=UTC), "2026-12")
     for odd in ("2026-13", "2026-00", "2026-1", "0000-01", "9999-12", "2026-12-01", "",
-                "abcd-ef", "２０２６-12", "2026-12\n"):
+                "abcd-ef", "\uff12\uff10\uff12\uff16-12", "2026-12\n"):
         try:
             month_bounds(odd)
         except ValueError:
