@@ -27,6 +27,11 @@ class ObjectiveTrackEvent(EventData):
     reason: str
     owner: str | None = None
     changed_at: datetime
+    # The metric as people read it and its unit ("days", "count", "ratio",
+    # "per_week"), so a message shows "12.5 days", not 12.5. Optional (older events
+    # lack them), which keeps the version (DESIGN §2).
+    metric_label: str | None = None
+    unit: str | None = None
 
 
 class ObjectiveOffTrack(ObjectiveTrackEvent):
@@ -56,6 +61,8 @@ class ManagementReviewRecorded(EventData):
     decisions: int
     recorded_by: str
     recorded_at: datetime
+    # The decisions' texts in their order, so the message lists them (optional).
+    decision_texts: list[str] = []
 
 
 class ReviewDecisionMade(EventData):
@@ -74,6 +81,11 @@ class ReviewDecisionMade(EventData):
     capa_id: UUID | None = None
     action_id: UUID | None = None
     made_at: datetime
+    # The meeting's date and the CAPA the decision opened or added an action to,
+    # so a message says what was decided when and what it started (optional).
+    held_on: date | None = None
+    capa_number: str | None = None
+    capa_title: str | None = None
 
 
 EVENTS: tuple[type[EventData], ...] = (ObjectiveOffTrack, ObjectiveBackOnTrack,

@@ -49,6 +49,11 @@ class ScarEvent(CapaEvent):
     scar_id: UUID
     scar_number: str
     supplier_code: str
+    # The CAPA's title and the supplier's name when the event was recorded, so a
+    # message reads "SCAR-2026-0003 sent to Acme Seals for CAPA-2026-00001 <title>".
+    # Optional (older events lack them), which keeps the version (DESIGN §2).
+    title: str | None = None
+    supplier_name: str | None = None
 
 
 class ScarSent(ScarEvent):

@@ -46,6 +46,12 @@ _LABELS: dict[str, Mapping[str, str]] = {
 }
 
 
+def metric_words(metric: Any) -> str:
+    """An objective's metric as a message names it: the short label the pack
+    shows, else the metric's own (a metric added since)."""
+    return _LABELS["metric"].get(metric.name) or str(metric.label)
+
+
 def percent(value: Any, *, change: bool = False) -> Any:
     """A share as the dashboard shows it (``100.0 %``); a change in percentage
     points, in words: a leading "+" or "-" would make a spreadsheet read a formula."""

@@ -20,6 +20,7 @@ from shared.events.review import ObjectiveBackOnTrack, ObjectiveOffTrack
 from shared.outbox import record_event
 
 from ..domain.objectives import METRICS, Progress, TrackState, is_news, transition
+from ..domain.review_labels import metric_words
 from ..models_review import QualityObjective
 from .objectives import measured_objectives
 
@@ -55,7 +56,8 @@ async def _record_transition(sessions: SessionFactory, objective_id: UUID,
             objective_id=row.id, title=row.title, metric=row.metric,
             direction=metric.direction.value, target=row.target, deadline=row.deadline,
             current=measured.current, projected=measured.projected, reason=measured.reason,
-            owner=row.owner, changed_at=now))
+            owner=row.owner, changed_at=now, metric_label=metric_words(metric),
+            unit=metric.unit))
         return new
 
 

@@ -123,13 +123,18 @@ async def record_review(sessions: SessionFactory, *, request: ReviewCreate,
             review_id=meeting.id, held_on=meeting.held_on, attendees=meeting.attendees,
             pack_since=meeting.pack_since, pack_until=meeting.pack_until,
             pack_sha256=meeting.pack_sha256, decisions=len(decisions),
-            recorded_by=principal.subject, recorded_at=now))
+            recorded_by=principal.subject, recorded_at=now,
+            decision_texts=[d.text for d in decisions]))
+        opened = await _capa_names(session, decisions)
         for decision in decisions:
+            number, title = (opened.get(decision.capa_id, (None, None))
+                             if decision.capa_id else (None, None))
             record_event(session, service=SERVICE, data=ReviewDecisionMade(
                 review_id=meeting.id, decision_id=decision.id, sequence=decision.sequence,
                 text=decision.text, owner=decision.owner, due_date=decision.due_date,
-                capa_id=decision.capa_id, action_id=decision.action_id, made_at=now))
-        view = review_view(meeting, decisions, await _numbers(session, decisions))
+                capa_id=decision.capa_id, action_id=decision.action_id, made_at=now,
+                held_on=meeting.held_on, capa_number=number, capa_title=title))
+        view = review_view(meeting, decisions, {k: n for k, (n, _) in opened.items()})
         await complete(session, claim, status=201, body=view.model_dump(mode="json"))
     return view
 
@@ -174,3 +179,15 @@ async def list_reviews(sessions: SessionFactory, *, limit: int,
         numbers = await _numbers(session, [d for ds in decisions.values() for d in ds])
     return ReviewPage(items=[review_view(r, decisions[r.id], numbers) for r in page],
                       next_cursor=next_cursor)
+
+
+async def _capa_names(session: AsyncSession, decisions: list[ReviewDecision]
+                      ) -> dict[UUID, tuple[str, str]]:
+    """(number, title) of the CAPAs the decisions opened or added an action to, for
+    the events: a message names what a decision started."""
+    ids = {d.capa_id for d in decisions if d.capa_id is not None}
+    if not ids:
+        return {}
+    rows = (await session.exec(select(Capa.id, Capa.number, Capa.title)
+                               .where(col(Capa.id).in_(ids)))).all()
+    return {capa_id: (number, title) for capa_id, number, title in rows}

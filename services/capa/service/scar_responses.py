@@ -48,7 +48,7 @@ from ..supplier_schemas import (
 )
 from .common import load_capa, record_change
 from .scar_views import SCAR_RESPONSE, submitted_only, supplier_evidence_view
-from .scars import scar_fields
+from .scars import named_scar_fields
 from .suppliers import find_supplier
 
 SERVICE = "capa"
@@ -197,7 +197,7 @@ async def submit_response(sessions: SessionFactory, *, token: str,
                                    "response": scar.submitted_response,
                                    "evidence": [f.sha256 for f in files]})
         record_event(session, service=SERVICE, data=ScarResponded(
-            **scar_fields(capa, scar), submission=scar.submissions,
+            **await named_scar_fields(session, capa, scar), submission=scar.submissions,
             corrective_actions=len(scar.response.get("corrective_actions", [])),
             evidence_files=len(files), responded_at=now, due_date=scar.due_date,
             on_time=now.date() <= scar.due_date))
@@ -224,8 +224,8 @@ async def attach_response_evidence(*, sessions: SessionFactory, store: EvidenceS
                                    "content_type": row.content_type, "size": row.size})
         capa = await load_capa(session, scar.capa_id)
         record_event(session, service=SERVICE, data=ScarEvidenceAttached(
-            **scar_fields(capa, scar), **_file_reference(row), attached_by=row.attached_by,
-            attached_at=now))
+            **await named_scar_fields(session, capa, scar), **_file_reference(row),
+            attached_by=row.attached_by, attached_at=now))
         return supplier_evidence_view(row, submitted=False)
 
 
@@ -256,8 +256,8 @@ async def remove_response_evidence(*, sessions: SessionFactory, token: str,
                             after={"scar_id": scar.id, "attachment_id": row.id})
         capa = await load_capa(session, scar.capa_id)
         record_event(session, service=SERVICE, data=ScarEvidenceRemoved(
-            **scar_fields(capa, scar), **_file_reference(row), removed_by=actor,
-            removed_at=now))
+            **await named_scar_fields(session, capa, scar), **_file_reference(row),
+            removed_by=actor, removed_at=now))
 
 
 async def _file(session: AsyncSession, scar: Scar, attachment_id: Any) -> EvidenceAttachment:

@@ -26,7 +26,7 @@ from ..supplier_models import Scar
 from .common import SYSTEM, load_capa, record_change
 from .reminders import _claim_key, _not_reminded
 from .scar_notices import ScarNotice, mail_withdrawals, send_notice
-from .scars import scar_fields
+from .scars import named_scar_fields
 
 log = logging.getLogger(__name__)
 SERVICE = "capa"
@@ -58,8 +58,8 @@ async def remind_scars(sessions: SessionFactory, *, now: datetime, days: int,
                                 at=now, after={"kind": ReminderKind.scar_due.value,
                                                "record_id": scar_id, "due_date": due_date})
             record_event(session, service=SERVICE, data=ScarDueSoon(
-                **scar_fields(capa, scar), status=scar.status, due_date=due_date,
-                days_left=(due_date - today).days, reminded_at=now))
+                **await named_scar_fields(session, capa, scar), status=scar.status,
+                due_date=due_date, days_left=(due_date - today).days, reminded_at=now))
             notice = ScarNotice.of("due_soon", scar)
         sent += 1
         await send_notice(smtp, notice)
@@ -96,8 +96,8 @@ async def detect_overdue_scars(sessions: SessionFactory, *, now: datetime,
                                 at=now, after={"scar_id": scar_id, "due_date": scar.due_date,
                                                "status": scar.status})
             record_event(session, service=SERVICE, data=ScarOverdue(
-                **scar_fields(capa, scar), status=scar.status, due_date=scar.due_date,
-                detected_at=now))
+                **await named_scar_fields(session, capa, scar), status=scar.status,
+                due_date=scar.due_date, detected_at=now))
             notice = ScarNotice.of("overdue", scar)
         found += 1
         await send_notice(smtp, notice)

@@ -47,7 +47,7 @@ from .common import event_fields, load_capa, record_change, require_open
 from .scar_mail import LinkMail, response_link, send_link
 from .scar_notices import ScarNotice, mail_withdrawals, send_notice
 from .scar_views import engineer_evidence_view, submitted_only
-from .suppliers import require_supplier
+from .suppliers import find_supplier, require_supplier
 
 SERVICE = "capa"
 
@@ -61,9 +61,17 @@ class LinkPolicy:
     valid_days: int
 
 
-def scar_fields(capa: Capa, scar: Scar) -> dict[str, Any]:
+def scar_fields(capa: Capa, scar: Scar, supplier_name: str | None = None) -> dict[str, Any]:
     return {**event_fields(capa), "scar_id": scar.id, "scar_number": scar.number,
-            "supplier_code": scar.supplier_code}
+            "supplier_code": scar.supplier_code, "title": capa.title,
+            "supplier_name": supplier_name}
+
+
+async def named_scar_fields(session: AsyncSession, capa: Capa, scar: Scar) -> dict[str, Any]:
+    """``scar_fields`` with the supplier's registered name: e-mails name the supplier
+    as people know it, not by its code."""
+    supplier = await find_supplier(session, scar.supplier_code)
+    return scar_fields(capa, scar, supplier.name if supplier else None)
 
 
 def scar_view(scar: Scar, today: Any, evidence: list[Any], *,
@@ -148,8 +156,8 @@ async def send_scar(sessions: SessionFactory, *, capa_id: UUID, request: ScarCre
                                    "contact_email": scar.contact_email,
                                    "due_date": scar.due_date, "request": scar.request})
         record_event(session, service=SERVICE, data=ScarSent(
-            **scar_fields(capa, scar), due_date=scar.due_date, sent_by=principal.subject,
-            sent_at=now))
+            **scar_fields(capa, scar, supplier.name), due_date=scar.due_date,
+            sent_by=principal.subject, sent_at=now))
     # After the commit: a SCAR whose mail fails exists, says so, and can be sent again.
     email = await send_link(policy.smtp, _link_mail(scar, token.value, policy))
     return scar_view(scar, now.date(), [], email=email)
@@ -175,8 +183,8 @@ async def resend_link(sessions: SessionFactory, *, scar_id: UUID, principal: Pri
                             after={"scar_id": scar.id, "number": scar.number,
                                    "link_expires_at": scar.link_expires_at})
         record_event(session, service=SERVICE, data=ScarSent(
-            **scar_fields(capa, scar), due_date=scar.due_date, sent_by=principal.subject,
-            sent_at=now, resent=True))
+            **await named_scar_fields(session, capa, scar), due_date=scar.due_date,
+            sent_by=principal.subject, sent_at=now, resent=True))
         evidence = await engineer_evidence(session, scar)
     email = await send_link(policy.smtp, _link_mail(scar, token.value, policy))
     return scar_view(scar, now.date(), evidence, email=email)
@@ -209,7 +217,7 @@ async def decide_scar(sessions: SessionFactory, *, scar_id: UUID, request: ScarD
                             before={"scar_id": scar.id, **before},
                             after={"scar_id": scar.id, "status": status,
                                    "due_date": scar.due_date}, reason=request.reason)
-        fields = scar_fields(capa, scar)
+        fields = await named_scar_fields(session, capa, scar)
         if status == "accepted":
             record_event(session, service=SERVICE, data=ScarAccepted(
                 **fields, decided_by=principal.subject, decided_at=now, reason=request.reason))
@@ -265,7 +273,8 @@ async def _revoke(session: AsyncSession, scar: Scar, capa: Capa, *, actor: str, 
                         before={"scar_id": scar.id, "status": before},
                         after={"scar_id": scar.id, "status": scar.status}, reason=reason)
     record_event(session, service=SERVICE, data=ScarRevoked(
-        **scar_fields(capa, scar), revoked_by=actor, revoked_at=now, reason=reason))
+        **await named_scar_fields(session, capa, scar), revoked_by=actor, revoked_at=now,
+        reason=reason))
 
 
 async def engineer_evidence(session: AsyncSession, scar: Scar) -> list[Any]:

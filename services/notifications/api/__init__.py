@@ -1,7 +1,8 @@
 """Thin FastAPI routers: parse, authorize, call a use case (errors map in shared.http)."""
 
-from . import deliveries, live, subscriptions, watches
+from . import bulletins, deliveries, live, subscriptions, watches
 
-ROUTERS = [subscriptions.router, deliveries.router, live.router, watches.router]
+ROUTERS = [subscriptions.router, deliveries.router, live.router, watches.router,
+           bulletins.router]
 
 __all__ = ["ROUTERS"]

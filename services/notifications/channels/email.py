@@ -15,7 +15,8 @@ _TEXT = """\
 {% for section in sections %}
 {{ section.heading }}
 {% for item in section["items"] %}- {{ item.text }}{% if item.link %} <{{ item.link }}>{% endif %}
-{% else %}- none
+{% for detail in item.details %}  {{ detail }}
+{% endfor %}{% else %}- none
 {% endfor %}{% endfor %}
 {% if link %}
 Open: {{ link }}
@@ -33,7 +34,8 @@ _HTML = """\
 {% endfor %}
 {% for section in sections %}<h3>{{ section.heading }}</h3>
 <ul>{% for item in section["items"] %}<li>{% if item.link %}<a href="{{ item.link }}">\
-{{ item.text }}</a>{% else %}{{ item.text }}{% endif %}</li>{% else %}<li>none</li>{% endfor %}</ul>
+{{ item.text }}</a>{% else %}{{ item.text }}{% endif %}{% if item.details %}<br>\
+{{ item.details | join("<br>"|safe) }}{% endif %}</li>{% else %}<li>none</li>{% endfor %}</ul>
 {% endfor %}
 {% if link %}<p><a href="{{ link }}">Open in CAPAflow</a></p>{% endif %}
 <p style="color:#666">CAPAflow notifications</p>

@@ -10,6 +10,7 @@ a subscription to everything (no types) does not, so nobody is sent a newsletter
 they did not ask for.
 """
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -53,3 +54,20 @@ def wants_bulletin(wanted: EventFilter, data: Mapping[str, Any]) -> bool:
     if BULLETIN_KIND in wanted.event_types:
         return wanted.matches_data(data)
     return bool(wanted.event_types) and wanted.matches(BULLETIN_TYPE, data)
+
+
+_MONTH = re.compile(r"(\d{4})-(\d{2})", re.ASCII)
+
+
+def month_bounds(text: str) -> tuple[datetime, datetime, str]:
+    """The calendar month "YYYY-MM" (UTC) as start, end, "YYYY-MM"; ValueError for
+    anything else (2026-13, 2026-1, 0000-01, 9999-12 whose end has no year)."""
+    found = _MONTH.fullmatch(text)
+    if not found:
+        raise ValueError("Give the month as YYYY-MM, e.g. 2026-12.")
+    year, month = int(found[1]), int(found[2])
+    if not (1 <= month <= 12 and 1900 <= year <= 9998):
+        raise ValueError("Give a month from 1900-01 to 9998-12 as YYYY-MM.")
+    start = datetime(year, month, 1, tzinfo=UTC)
+    end = datetime(year + 1, 1, 1, tzinfo=UTC) if month == 12 else start.replace(month=month + 1)
+    return start, end, f"{year:04d}-{month:02d}"

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
+from prometheus_client import Counter
 from sqlalchemy import insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
@@ -29,7 +30,6 @@ from ..domain import DeliveryStatus, EventFilter
 from ..domain.bulletin import (
     BULLETIN_TYPE,
     bulletin_data,
-    bulletin_id,
     bulletin_month,
     wants_bulletin,
 )
@@ -38,6 +38,9 @@ from .digests import LESSON_TYPE
 from .matching import deliveries_queued
 
 log = logging.getLogger(__name__)
+# One per month across replicas: only the replica whose insert wins counts it.
+PUBLISHED = Counter("capaflow_lessons_bulletins_published",
+                    "Lessons-learned bulletins published (one per month)")
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,15 @@ class BulletinReport:
     deliveries: int
 
 
-async def _month_lessons(session: AsyncSession, start: datetime,
+def bulletin_envelope(data: dict[str, Any], stamp: datetime) -> dict[str, Any]:
+    """The bulletin's CloudEvent (its id: ``lessons-bulletin:YYYY-MM``)."""
+    return {"specversion": "1.0", "id": data["bulletin_id"],
+            "source": "/capaflow/notifications", "type": BULLETIN_TYPE,
+            "subject": data["bulletin_id"], "time": stamp.isoformat().replace("+00:00", "Z"),
+            "datacontenttype": "application/json", "data": data}
+
+
+async def month_lessons(session: AsyncSession, start: datetime,
                          end: datetime) -> list[dict[str, Any]]:
     rows = (await session.exec(select(ReceivedEvent.envelope).where(
         col(ReceivedEvent.event_type) == LESSON_TYPE, col(ReceivedEvent.received_at) >= start,
@@ -85,15 +96,11 @@ async def publish_lessons_bulletin(sessions: SessionFactory, *,
     # deliveries are due at once and digests see the bulletin when it happened.
     stamp = utcnow()
     async with transaction(sessions) as session:
-        lessons = await _month_lessons(session, start, end)
+        lessons = await month_lessons(session, start, end)
         if not lessons:
             return BulletinReport(month, False, 0, 0)
         data = bulletin_data(lessons, start=start, end=end, month=month)
-        envelope = {"specversion": "1.0", "id": bulletin_id(month),
-                    "source": "/capaflow/notifications", "type": BULLETIN_TYPE,
-                    "subject": bulletin_id(month),
-                    "time": stamp.isoformat().replace("+00:00", "Z"),
-                    "datacontenttype": "application/json", "data": data}
+        envelope = bulletin_envelope(data, stamp)
         position = await _store_once(session, envelope, stamp)
         if position is None:
             return BulletinReport(month, False, len(lessons), 0)
@@ -108,6 +115,7 @@ async def publish_lessons_bulletin(sessions: SessionFactory, *,
                  "next_attempt_at": stamp, "created_at": stamp}
                 for delivery_id, sid in zip(ids, subscribers, strict=True)])
             deliveries_queued(session, ids)
+    PUBLISHED.inc()
     log.info("lessons bulletin %s published: %d lessons, %d deliveries", month, len(lessons),
              len(ids))
     return BulletinReport(month, True, len(lessons), len(ids))

@@ -5,7 +5,6 @@ test), so it needs nothing but the envelope and the public base URLs.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..domain.bulletin import BULLETIN_TYPE
@@ -14,64 +13,22 @@ from ..domain.watches import Record, Watch
 from ..domain.wording import (
     CAPA_STATUS,
     DECISION,
+    ESCALATION_REASON,
     RESULT,
-    SCAR_STATUS,
     SEVERITY,
     SOURCE,
+    event_words,
+    known,
     words,
 )
+from .bulletin_message import bulletin_message, bulletin_title
+from .message_parts import Links, Message
+from .messages_records import RECORD_MESSAGES
+
+__all__ = ["Links", "Message", "bulletin_title", "describe", "footer", "watch_hint"]
 
 DIGEST_TYPE = "capaflow.notification.digest.v1"
 TEST_TYPE = "capaflow.notification.test.v1"
-
-
-@dataclass
-class Message:
-    title: str
-    lines: list[str] = field(default_factory=list)
-    link: str | None = None
-    sections: list[dict[str, Any]] = field(default_factory=list)
-    # Why the reader gets it and how to stop (a watch's unwatch hint).
-    hint: list[str] = field(default_factory=list)
-
-    def context(self) -> dict[str, Any]:
-        return {"title": self.title, "lines": self.lines, "link": self.link,
-                "sections": self.sections, "hint": self.hint}
-
-
-@dataclass(frozen=True)
-class Links:
-    capa_base_url: str
-    nonconformity_base_url: str
-    # The web UI, when there is one: people get its pages, which their browser
-    # session opens, instead of the JSON API, which wants a bearer token.
-    ui_base_url: str | None = None
-
-    def for_data(self, data: dict[str, Any]) -> str | None:
-        if self.ui_base_url:
-            ui = self.ui_base_url.rstrip("/")
-            if data.get("capa_id"):
-                return f"{ui}/capas/{data['capa_id']}"
-            if data.get("nonconformity_id"):
-                return f"{ui}/nonconformities/{data['nonconformity_id']}"
-            return None
-        if data.get("capa_id"):
-            return f"{self.capa_base_url.rstrip('/')}/v1/capas/{data['capa_id']}"
-        if data.get("nonconformity_id"):
-            return (f"{self.nonconformity_base_url.rstrip('/')}/v1/nonconformities/"
-                    f"{data['nonconformity_id']}")
-        return None
-
-    def record_page(self, watch: Watch) -> str | None:
-        """The UI page of a watched record (where its Unwatch button is)."""
-        if not self.ui_base_url:
-            return None
-        area = "capas" if watch.record is Record.capa else "nonconformities"
-        return f"{self.ui_base_url.rstrip('/')}/{area}/{watch.record_id}"
-
-    def settings_page(self) -> str | None:
-        """The UI page of a person's own notification settings."""
-        return f"{self.ui_base_url.rstrip('/')}/my/notifications" if self.ui_base_url else None
 
 
 def watch_hint(watching: str | None, links: Links) -> list[str]:
@@ -91,13 +48,8 @@ def watch_hint(watching: str | None, links: Links) -> list[str]:
 
 
 def _label(event_type: str) -> str:
-    # capaflow.capa.closed.v1 -> "CAPA closed"
-    parts = event_type.split(".")
-    if len(parts) >= 4:
-        aggregate = {"capa": "CAPA", "nonconformity": "Nonconformity",
-                     "lesson": "Lesson", "scar": "SCAR"}.get(parts[1], parts[1].title())
-        return f"{aggregate} {parts[2].replace('_', ' ')}"
-    return event_type
+    # capaflow.capa.closed.v1 -> "CAPA closed"; never a raw "management_review".
+    return event_words(event_type)
 
 
 def _headline(data: dict[str, Any]) -> str:
@@ -129,17 +81,21 @@ def _describe(envelope: dict[str, Any], links: Links) -> Message:
     if event_type == DIGEST_TYPE:
         return _digest(data, links)
     if event_type == BULLETIN_TYPE:
-        return _bulletin(data, links)
+        return bulletin_message(data, links)
+    if (record := RECORD_MESSAGES.get(event_type)) is not None:
+        return record(data, links)
     title = f"{_label(event_type)}: {_headline(data)}".rstrip(": ")
     lines = [line for line in (_change(data),) if line]
     for key, label, table in _FIELDS:
         if data.get(key):
-            value = words(data[key], table) if table else data[key]
+            # A reason is a person's text, or an escalation's value in words.
+            value = (known(data[key], table) if key == "reason" and table
+                     else words(data[key], table) if table else data[key])
             lines.append(f"{label}: {value}")
     if data.get("tags"):
         lines.append("Tags: " + ", ".join(str(t) for t in data["tags"]))
     if event_type in OWNER_NOTICES:
-        lines += _notice_lines(data, SCAR_STATUS if ".scar." in event_type else CAPA_STATUS)
+        lines += _notice_lines(data, CAPA_STATUS)
     return Message(title, lines, links.for_data(data))
 
 
@@ -147,7 +103,8 @@ def _describe(envelope: dict[str, Any], links: Links) -> Message:
 # values, or None for text shown as it is).
 _FIELDS: tuple[tuple[str, str, Mapping[str, str] | None], ...] = (
     ("severity", "Severity", SEVERITY), ("source", "Source", SOURCE),
-    ("category", "Category", None), ("owner", "Owner", None), ("reason", "Reason", None),
+    ("category", "Category", None), ("owner", "Owner", None),
+    ("reason", "Reason", ESCALATION_REASON),
     ("decision", "Decision", DECISION),
     ("effectiveness_result", "Effectiveness result", RESULT),
     ("result", "Effectiveness result", RESULT), ("closed_by", "Closed by", None),
@@ -165,9 +122,6 @@ def _change(data: dict[str, Any]) -> str | None:
 def _notice_lines(data: dict[str, Any], statuses: Mapping[str, str]) -> list[str]:
     """What a reminder or overdue notice asks of its owner: what, by when."""
     lines = []
-    if data.get("scar_number"):
-        lines.append(f"Supplier corrective action request: {data['scar_number']} to "
-                     f"{data.get('supplier_code')}")
     if data.get("description"):
         lines.append(f"Action: {data['description']}")
     if data.get("action_owner"):
@@ -188,10 +142,11 @@ def _notice_lines(data: dict[str, Any], statuses: Mapping[str, str]) -> list[str
 
 def _digest(data: dict[str, Any], links: Links) -> Message:
     def items(rows: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
-        return [{"text": (f"{_label(r['type'])}: " if kind == "event" else "")
-                 + (_headline(r.get("data", r)) or str(r.get("subject", "")))
-                 + (f" ({change})" if (change := _change(r.get("data", r))) else ""),
-                 "link": links.for_data(r.get("data", r))} for r in rows]
+        return [_digest_event(r, links) if kind == "event" and r.get("type") in RECORD_MESSAGES
+                else {"text": (f"{_label(r['type'])}: " if kind == "event" else "")
+                      + (_headline(r.get("data", r)) or str(r.get("subject", "")))
+                      + (f" ({change})" if (change := _change(r.get("data", r))) else ""),
+                      "link": links.for_data(r.get("data", r))} for r in rows]
 
     return Message(
         f"CAPAflow {data.get('mode', '')} digest {data.get('period_start', '')[:10]} to "
@@ -207,25 +162,7 @@ def _digest(data: dict[str, Any], links: Links) -> Message:
     )
 
 
-def bulletin_title(data: dict[str, Any]) -> str:
-    return f"CAPAflow lessons-learned bulletin {data.get('month', '')}".strip()
-
-
-def _bulletin(data: dict[str, Any], links: Links) -> Message:
-    """The month's lessons, each with what to do differently and a link to its CAPA."""
-    lessons = data.get("lessons") or []
-    return Message(
-        bulletin_title(data),
-        [f"{len(lessons)} lesson{'s' if len(lessons) != 1 else ''} learned from CAPAs closed "
-         f"in {data.get('month', 'the month')}: what went wrong, its root cause and what "
-         "to do differently."],
-        None,
-        [{"heading": "Lessons learned",
-          "items": [{"text": f"{_lesson_headline(lesson)}: "
-                             f"{lesson.get('what_to_do_differently') or ''}",
-                     "link": links.for_data(lesson)} for lesson in lessons]}],
-    )
-
-
-def _lesson_headline(lesson: dict[str, Any]) -> str:
-    return _headline({"number": lesson.get("capa_number"), "title": lesson.get("title")})
+def _digest_event(row: dict[str, Any], links: Links) -> dict[str, Any]:
+    """A review, supplier or lesson event in a digest: its message's own subject."""
+    message = RECORD_MESSAGES[row["type"]](row.get("data") or {}, links)
+    return {"text": message.title, "link": message.link}

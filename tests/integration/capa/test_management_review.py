@@ -280,6 +280,13 @@ async def test_a_meeting_records_its_pack_and_decisions_that_open_the_follow_up(
     made = await _outbox(review, "capaflow.review_decision.made.v1")
     assert [(d["sequence"], d["capa_id"]) for d in made] == \
         [(1, opened["capa_id"]), (2, capa["id"]), (3, None)]
+    # What an e-mail needs to say what was decided when, and what it started.
+    assert {d["held_on"] for d in made} == {meeting["held_on"]}
+    assert [d["capa_number"] for d in made] == \
+        [opened["capa_number"], capa["number"], None]
+    assert made[0]["capa_title"] and made[2]["capa_title"] is None
+    [recorded] = await _outbox(review, "capaflow.management_review.recorded.v1")
+    assert recorded["decision_texts"] == [d["text"] for d in meeting["decisions"]]
     assert len(await _outbox(review, "capaflow.capa.opened.v1")) == 2
     assert len(await _outbox(review, "capaflow.capa.action_added.v1")) == 1
     got = await review.client.get(f"/v1/management-reviews/{meeting['id']}",

@@ -74,6 +74,8 @@ async def _replica_race(url: str, bus_url: str, keys_path: Path, keys: dict[str,
         reports = await _race(url)
         assert sum(r.off_track for r in reports) == 1
         assert [e["objective_id"] for e in await _outbox(capas, OFF)] == [objective["id"]]
+        [off] = await _outbox(capas, OFF)
+        assert off["metric_label"] and off["unit"]  # "12.5 days" in the e-mail, not 12.5
         # Still off track: nothing new.
         assert sum(r.off_track for r in await _race(url)) == 0
         await _relax(capas, objective)

@@ -256,6 +256,10 @@ async def test_revoked_expired_and_unknown_links_are_one_404(desk: ScarDesk) -> 
         desk.app.dependency_overrides.pop(clock)
     assert (await desk.events("capaflow.scar.revoked.v1"))[0]["scar_id"] == revoked["id"]
     assert (await desk.events("capaflow.scar.sent.v1"))[-1]["resent"] is True
+    # E-mails name the supplier as people know it and the CAPA by its title.
+    sent = (await desk.events("capaflow.scar.sent.v1"))[-1]
+    assert sent["supplier_name"] and sent["title"]
+    assert sent["supplier_name"] != sent["supplier_code"]
     for token in (token_r, token_e, token_old, token_new):
         await _token_nowhere(desk, token)
 

@@ -6,6 +6,7 @@ import asyncio
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import feedparser
 import pytest
@@ -17,6 +18,7 @@ from shared.events.catalog import CAPA_TOPIC
 from tests.conftest import BUS_MIGRATIONS, DatabaseFactory, eventually, migrate
 from tests.integration.notifications.conftest import (
     NOTIFICATIONS_MIGRATIONS,
+    Harness,
     Smtp,
     harness,
     lesson_published,
@@ -61,6 +63,9 @@ async def test_the_month_s_lessons_go_out_once_by_mail_and_into_the_feeds(
         await eventually(consumed, timeout=15, message="lessons consumed")
         now = _first_of_next_month(utcnow())
         _, _, month = bulletin_month(now)
+        before = await _preview(h, month)
+        assert before["published"] is False and before["lessons"] == 2
+        assert "What to do differently: Specify torque" in before["text"]
         engines = [create_engine(url), create_engine(url)]  # two replicas' own pools
         try:
             reports = await asyncio.gather(*(
@@ -88,6 +93,25 @@ async def test_the_month_s_lessons_go_out_once_by_mail_and_into_the_feeds(
         body = _text(mail)
         assert "Torque seals to spec" in body and "Label <b>drift</b>" in body
         assert "Specify torque on every seal drawing" in body
+        # The preview of a published month is the e-mail that went out, not sent again.
+        after = await _preview(h, month)
+        assert after["published"] is True
+        assert after["entry_id"] == f"urn:capaflow:lessons-bulletin:{month}"
+        assert after["subject"] == mail["Subject"]
+        assert after["text"].replace("\r\n", "\n").strip() == \
+            body.replace("\r\n", "\n").strip()
+        assert "What went wrong: " in body and "Root cause: " in body
+        assert len(bulletins()) == 2
+        for odd in ("2026-13", "12-2026", "9999-12", "x" * 16):
+            refused = await h.client.get("/v1/bulletins/preview", params={"month": odd},
+                                         headers=h.auth("manager"))
+            assert refused.status_code == 422, (odd, refused.text)
+        forbidden = await h.client.get("/v1/bulletins/preview", params={"month": month},
+                                       headers=h.auth("reporter"))
+        assert forbidden.status_code == 403
+        empty = await _preview(h, "2001-01")
+        assert empty["lessons"] == 0 and empty["text"] is None and empty["note"]
+
 
         atom = await h.client.get("/v1/feeds/lessons.atom", headers=h.auth("reporter"))
         parsed = feedparser.parse(atom.content)
@@ -104,3 +128,10 @@ async def test_the_month_s_lessons_go_out_once_by_mail_and_into_the_feeds(
         assert (await publish_lessons_bulletin(sessions, now=later)).published is False
         again = await h.client.get("/v1/feeds/lessons.json", headers=h.auth("reporter"))
         assert len(again.json()["items"]) == 3
+
+
+async def _preview(h: Harness, month: str) -> dict[str, Any]:
+    response = await h.client.get("/v1/bulletins/preview", params={"month": month},
+                                  headers=h.auth("manager"))
+    assert response.status_code == 200, response.text
+    return dict(response.json())

@@ -78,8 +78,14 @@ def test_a_scar_falling_due_or_late_is_told_to_the_capas_owner() -> None:
             "status": "sent", "due_date": "2026-12-10"}
     soon = describe({"type": "capaflow.scar.due_soon.v1", "data": data | {"days_left": 1}},
                     LINKS)
-    assert soon.title == "SCAR due soon: CAPA-2026-00007"
-    assert "Supplier corrective action request: SCAR-2026-0003 to acme-seals" in soon.lines
-    assert "Due date: 2026-12-10 (in 1 day)" in soon.lines
+    # An older event (no supplier name) names the supplier by code.
+    assert soon.title == "SCAR-2026-0003 to acme-seals due in 1 day (2026-12-10)"
+    named = describe({"type": "capaflow.scar.due_soon.v1",
+                      "data": data | {"days_left": 1, "supplier_name": "Acme Seals",
+                                      "title": "Seal leaks"}}, LINKS)
+    assert named.title == "SCAR-2026-0003 to Acme Seals due in 1 day (2026-12-10)"
+    assert "Supplier: Acme Seals (acme-seals)" in named.lines
+    assert "CAPA: CAPA-2026-00007 — Seal leaks" in named.lines
+    assert "Response due: 2026-12-10" in named.lines
     assert recipient("capaflow.scar.overdue.v1", data) == "carla"
     assert recipient("capaflow.scar.sent.v1", data) is None  # not a notice
