@@ -13,7 +13,6 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from tests.e2e.loop import Loop
 from tests.e2e.test_run_services import services_running
@@ -62,12 +61,3 @@ def shared_ui(stack: Ui) -> Iterator[Ui]:
     finally:
         running.close()
 
-
-def browser_sign_in(page: Any, key: str, path: str = "/") -> None:
-    """Sign in through the UI's form in a Playwright page (its base URL set)."""
-    from playwright.sync_api import expect
-
-    page.goto(path)
-    page.get_by_label("API key").fill(key)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("status")).to_contain_text("Signed in as")
