@@ -24,11 +24,16 @@ Configured in tests/e2e/schemathesis.toml and tests/e2e/fuzz_hooks.py:
 Every service and both intakes run with every check; nothing is excluded.
 Live streams end after 0.2 s here (NOTIFICATIONS_STREAM_MAX_DURATION), so the
 stream's schema-valid requests finish at once instead of at the request timeout.
+
+One `make run` stack serves the three services' runs (a module fixture): each
+service is fuzzed on its own process, so a stack per run only added start-ups.
+schemathesis' --workers 2 was measured and left out: no faster on two cores.
 """
 
 import json
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -55,17 +60,26 @@ def _schemathesis(url: str, token: str, tmp_path: Path,
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
 
 
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, int], dict]]:
+    """One `make run` stack for the module: each service is fuzzed on its own
+    process, so the three runs need no stack of their own (one start, not three)."""
+    tmp = tmp_path_factory.mktemp("fuzz")
+    with services_running({"BUS": "sql"} | SHORT_STREAMS, tmp) as ports:
+        yield ports, json.loads((tmp / "var" / "dev-credentials.json").read_text())
+
+
 @pytest.mark.parametrize("service", SERVICES)
-def test_schemathesis_finds_nothing(service: str, tmp_path: Path) -> None:
-    with services_running({"BUS": "sql"} | SHORT_STREAMS, tmp_path) as ports:
-        creds = json.loads((tmp_path / "var" / "dev-credentials.json").read_text())
-        url = f"http://127.0.0.1:{ports[service]}/openapi.json"
-        runs = [_schemathesis(url, creds["api_keys"]["manager"], tmp_path,
-                              "--exclude-path-regex", "^/v1/intake/")]
-        if service == "nonconformity":
-            # Each intake with its own source token (a person's key gets 403 there).
-            runs += [_schemathesis(url, creds["source_tokens"][source], tmp_path,
-                                   "--include-path", path)
-                     for source, path in INTAKES.items()]
+def test_schemathesis_finds_nothing(service: str, stack: tuple[dict[str, int], dict],
+                                    tmp_path: Path) -> None:
+    ports, creds = stack
+    url = f"http://127.0.0.1:{ports[service]}/openapi.json"
+    runs = [_schemathesis(url, creds["api_keys"]["manager"], tmp_path,
+                          "--exclude-path-regex", "^/v1/intake/")]
+    if service == "nonconformity":
+        # Each intake with its own source token (a person's key gets 403 there).
+        runs += [_schemathesis(url, creds["source_tokens"][source], tmp_path,
+                               "--include-path", path)
+                 for source, path in INTAKES.items()]
     for run in runs:
         assert run.returncode == 0, run.stdout[-6000:]

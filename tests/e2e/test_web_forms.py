@@ -5,51 +5,26 @@ the CAPA closed with a lesson — every step through a UI form, as a browser wit
 JavaScript sends it, checked on the pages and in the services' APIs."""
 
 import html
-import json
 import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from tests import evidence_samples as samples
-from tests.e2e.loop import Loop, poll
-from tests.e2e.test_run_services import services_running
+from tests.e2e.loop import poll
 from tests.e2e.web_client import WebClient
-
-
-class Ui:
-    def __init__(self, ports: dict[str, int], keys: dict[str, str]) -> None:
-        self.api = Loop(ports=ports, keys=keys, source_tokens={})
-        self.base = f"http://127.0.0.1:{ports['web']}"
-        self.keys = keys
-        self._clients: list[WebClient] = []
-
-    def person(self, role: str) -> WebClient:
-        client = WebClient(self.base)
-        client.sign_in(self.keys[role])
-        self._clients.append(client)
-        return client
-
-    def close(self) -> None:
-        for client in self._clients:
-            client.close()
+from tests.e2e.web_stack import Ui, shared_ui
 
 
 @pytest.fixture(scope="module")
-def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ui]:
-    tmp = tmp_path_factory.mktemp("web")
-    with services_running({"BUS": "sql"}, tmp, web=True) as ports:
-        creds = json.loads((Path(tmp) / "var" / "dev-credentials.json").read_text())
-        running = Ui(ports, creds["api_keys"])
-        try:
-            yield running
-        finally:
-            running.close()
+def ui(default_web_stack: Ui) -> Iterator[Ui]:
+    # The session's shared stack (tests/e2e/web_stack.py): records of other
+    # files are there too, so this file looks only at its own.
+    yield from shared_ui(default_web_stack)
 
 
 def hidden(page: httpx.Response, name: str, form_action: str | None = None) -> str:

@@ -5,10 +5,8 @@ stepper, the "Next: waiting for" sentence and that only the forms the stage and
 the person's role allow are on the page. Screenshots of the stepper page at
 desktop width and at 390 px go to var/test-artifacts/guided-capa/."""
 
-import json
 import re
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.browser import Screenshots, chromium
 from tests.e2e.loop import Loop
-from tests.e2e.test_run_services import services_running
+from tests.e2e.web_stack import Ui
 
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts" / "guided-capa"
 # Every form the CAPA page can show that this walk checks for (by its accessible name).
@@ -28,12 +26,10 @@ STAGE_FORMS = {"Root-cause analysis", "Revise root-cause analysis", "Plan an act
 
 
 @pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Loop, str]]:
-    tmp = tmp_path_factory.mktemp("guided-capa")
-    with services_running({"BUS": "sql"}, tmp, web=True) as ports:
-        creds = json.loads((Path(tmp) / "var" / "dev-credentials.json").read_text())
-        yield (Loop(ports=ports, keys=creds["api_keys"], source_tokens={}),
-               f"http://127.0.0.1:{ports['web']}")
+def running(default_web_stack: Ui) -> tuple[Loop, str]:
+    # The session's shared stack (tests/e2e/web_stack.py); this walk touches only
+    # the CAPA it opens.
+    return default_web_stack.api, default_web_stack.base
 
 
 def forms(page: Page) -> set[str]:

@@ -17,7 +17,7 @@ import pytest
 
 from tests.e2e.loop import Loop, poll
 from tests.e2e.test_run_services import services_running
-from tests.e2e.test_web_forms import Ui
+from tests.e2e.web_stack import Ui
 
 # Escalated CAPAs from support go to the engineer, the rest to the manager.
 OWNER_POLICY = {"support": "DEV-Engineer", "*": "dev-manager"}

@@ -15,8 +15,8 @@ import pytest
 
 from tests.e2e.loop import poll
 from tests.e2e.test_run_services import services_running
-from tests.e2e.test_web_forms import Ui
 from tests.e2e.web_client import WebClient
+from tests.e2e.web_stack import Ui
 
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts" / "review"
 LINKED = re.compile(r'<td data-(figure|previous|pareto)="(\w+)"><a href="([^"]+)"[^>]*>'

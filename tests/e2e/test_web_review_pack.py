@@ -4,7 +4,6 @@ downloads the PDF, records the meeting with a decision that opens a CAPA, and
 finds that CAPA linked back. Screenshots at desktop width and at 390 px go to
 var/test-artifacts/review-pack/ (docs/management-review.md shows two of them)."""
 
-import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -15,22 +14,16 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.browser import Screenshots, chromium
-from tests.e2e.test_run_services import services_running
-from tests.e2e.test_web_forms import Ui
+from tests.e2e.web_stack import Ui, shared_ui
 
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts" / "review-pack"
 
 
 @pytest.fixture(scope="module")
-def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ui]:
-    tmp = tmp_path_factory.mktemp("review-pack")
-    with services_running({"BUS": "sql"}, tmp, web=True) as ports:
-        creds = json.loads((Path(tmp) / "var" / "dev-credentials.json").read_text())
-        running = Ui(ports, creds["api_keys"])
-        try:
-            yield running
-        finally:
-            running.close()
+def ui(default_web_stack: Ui) -> Iterator[Ui]:
+    # The session's shared stack (tests/e2e/web_stack.py): records of other
+    # files are there too, so this file looks only at its own.
+    yield from shared_ui(default_web_stack)
 
 
 def test_a_manager_downloads_the_pack_and_records_the_meeting(ui: Ui) -> None:
@@ -138,8 +131,8 @@ def test_a_manager_downloads_the_pack_and_records_the_meeting(ui: Ui) -> None:
                 f"Few repeats {marker}")
             context.close()
     reviews = ui.api.call("GET", "capa", "/v1/management-reviews").json()["items"]
-    [meeting] = reviews
-    assert meeting["pack"]["sha256"] == sha
+    # The meeting recorded here, by its pack's hash (the shared stack may hold others).
+    [meeting] = [r for r in reviews if r["pack"]["sha256"] == sha]
     assert [d["capa_id"] for d in meeting["decisions"]][1] == late["id"]
     actions = ui.api.call("GET", "capa", f"/v1/capas/{late['id']}/actions").json()
     assert [a["description"] for a in actions] == ["Calibrate the printer weekly"]

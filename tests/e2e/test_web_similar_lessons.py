@@ -4,7 +4,6 @@ engineer writes a 5-Whys draft, asks for similar lessons, links the best one
 (the draft stays), and a newly reported NC shows the same lesson. Screenshots at
 desktop width and at 390 px under var/test-artifacts/similar-lessons/."""
 
-import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -14,22 +13,16 @@ from typing import Any
 import pytest
 
 from tests.e2e.loop import Loop
-from tests.e2e.test_run_services import services_running
-from tests.e2e.test_web_forms import Ui
+from tests.e2e.web_stack import Ui, shared_ui
 
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts" / "similar-lessons"
 
 
 @pytest.fixture(scope="module")
-def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ui]:
-    tmp = tmp_path_factory.mktemp("similar")
-    with services_running({"BUS": "sql"}, tmp, web=True) as ports:
-        creds = json.loads((Path(tmp) / "var" / "dev-credentials.json").read_text())
-        running = Ui(ports, creds["api_keys"])
-        try:
-            yield running
-        finally:
-            running.close()
+def ui(default_web_stack: Ui) -> Iterator[Ui]:
+    # The session's shared stack (tests/e2e/web_stack.py): records of other
+    # files are there too, so this file looks only at its own.
+    yield from shared_ui(default_web_stack)
 
 
 def closed_with_lesson(api: Loop, title: str, problem: str, root_cause: str,
@@ -92,6 +85,9 @@ def test_similar_lessons_beside_the_5_whys_and_on_a_new_nc(ui: Ui) -> None:
         "title": "Card payments time out at the gateway", "severity": "minor",
         "source": "support", "description": "Customers see a gateway timeout"}).json()
 
+    # The figures before this test's offers and link: the shared stack may hold
+    # other files' lessons, so the test checks what it added.
+    before = _suggestions(ui)
     shots = Screenshots(SHOTS)
     base = f"http://127.0.0.1:{ui.api.ports['web']}"
     with chromium() as browser:
@@ -146,6 +142,11 @@ def test_similar_lessons_beside_the_5_whys_and_on_a_new_nc(ui: Ui) -> None:
     assert len(shots.taken) == 5 and all(p.stat().st_size > 10_000 for p in shots.taken)
     links = ui.api.call("GET", "capa", f"/v1/capas/{new['id']}/lesson-links").json()
     assert [link["lesson_capa_number"] for link in links] == [gateway["number"]]
-    figures = ui.api.call("GET", "capa", "/v1/management-review",
-                          role="manager").json()["lesson_suggestions"]
-    assert figures["linked"] == 1 and figures["offered"] >= 2
+    figures = _suggestions(ui)
+    assert figures["linked"] - before["linked"] == 1
+    assert figures["offered"] - before["offered"] >= 2
+
+
+def _suggestions(ui: Ui) -> dict[str, int]:
+    return dict(ui.api.call("GET", "capa", "/v1/management-review",
+                            role="manager").json()["lesson_suggestions"])

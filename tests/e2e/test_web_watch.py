@@ -20,7 +20,7 @@ from aiosmtpd.controller import Controller
 
 from tests.e2e.loop import poll
 from tests.e2e.test_run_services import _free_port, services_running
-from tests.e2e.test_web_forms import Ui
+from tests.e2e.web_stack import Ui
 
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts" / "watch"
 DOMAIN = "example.test"
