@@ -4,6 +4,7 @@ token into the form's cookie, so no other site (and no page that loads a link)
 can swap the request a supplier has open for its own."""
 
 import re
+import uuid
 
 import httpx
 from fastapi.testclient import TestClient
@@ -112,7 +113,7 @@ def _file(file_id: str, name: str, *, submitted: bool) -> dict[str, object]:
 
 
 def test_a_draft_file_has_a_remove_button(ui: TestClient, fake_api: FakeApi) -> None:
-    draft_id, sent_id = "d" * 8, "s" * 8
+    draft_id, sent_id = str(uuid.UUID("d" * 32)), str(uuid.UUID("5" * 32))
     supplier_api(fake_api, scar_for_supplier(status="rejected", evidence=[
         _file(sent_id, "8D.pdf", submitted=True), _file(draft_id, "lab.pdf", submitted=False)]))
     deleted: list[str] = []
@@ -139,3 +140,21 @@ def test_a_draft_file_has_a_remove_button(ui: TestClient, fake_api: FakeApi) -> 
     ui.cookies.clear()
     assert ui.post(f"/supplier-response/evidence/{draft_id}/removal").status_code == 404
     assert len(deleted) == 1
+
+
+def test_a_file_address_that_is_no_uuid_never_reaches_the_api(ui: TestClient,
+                                                               fake_api: FakeApi) -> None:
+    """"%00" or a line break broke the API's URL (a 500); ".." climbed to
+    /v1/supplier-response, so the SCAR's JSON came back as a "download" and a
+    removal became DELETE /v1/supplier-response."""
+    supplier_api(fake_api, scar_for_supplier())
+    open_link(ui)
+    before = len(fake_api.requests)
+    # (".." itself the test client resolves before sending; "%2e%2e" reaches the
+    # page as "..", as it does from any client that sends the path as it is.)
+    for raw in ("%00", "a%0Ab", "%2e%2e", "%2E%2E", "x" * 70, "not-a-uuid"):
+        got = ui.get(f"/supplier-response/evidence/{raw}")
+        assert got.status_code == 404 and "Link not valid" in got.text, raw
+        removal = ui.post(f"/supplier-response/evidence/{raw}/removal")
+        assert removal.status_code == 404 and "Link not valid" in removal.text, raw
+    assert fake_api.requests[before:] == []
