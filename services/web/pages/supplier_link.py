@@ -99,6 +99,14 @@ async def confirm_open(request: Request, token: Annotated[str, Form()] = "",
                     "waited too long. Follow the link in the e-mail again."))
     if not TOKEN_SHAPE.fullmatch(token):
         return _private(gone(request))
+    # Asked again, as the GET did: a link withdrawn or expired since the page was
+    # shown must not replace a cookie that still opens a request.
+    try:
+        await request.app.state.api.as_link(token).send("GET", "/v1/supplier-response")
+    except ApiError as exc:
+        if exc.status in (404, 429):
+            return _private(gone(request, exc.status))
+        raise
     response = redirect(PATH)
     # A session cookie (no Max-Age): gone when the browser closes, so a shared
     # computer does not keep the form open; the e-mail's link opens it again.

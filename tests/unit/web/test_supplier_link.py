@@ -158,3 +158,21 @@ def test_a_file_address_that_is_no_uuid_never_reaches_the_api(ui: TestClient,
         removal = ui.post(f"/supplier-response/evidence/{raw}/removal")
         assert removal.status_code == 404 and "Link not valid" in removal.text, raw
     assert fake_api.requests[before:] == []
+
+
+def test_a_link_dead_by_the_time_it_is_confirmed_leaves_the_open_one(
+        ui: TestClient, fake_api: FakeApi) -> None:
+    """The link withdrawn between its page and the confirmation: the POST asks the
+    service again, answers "Link not valid" and keeps the request already open."""
+    _two_scars(fake_api)
+    open_link(ui)
+    page = ui.get(f"/supplier-response/{OTHER}")
+    nonce = NONCE.search(page.text)
+    assert nonce
+    fake_api.on("GET", "/v1/supplier-response", lambda request: httpx.Response(
+        200, json=scar_for_supplier()) if request.headers["authorization"] == f"SCAR {TOKEN}"
+        else httpx.Response(404, json={}))  # OTHER revoked meanwhile
+    dead = ui.post("/supplier-response/open", data={"token": OTHER, "nonce": nonce.group(1)})
+    assert dead.status_code == 404 and "Link not valid" in dead.text
+    assert "capaflow_scar_link" not in dead.headers.get("set-cookie", "")
+    assert "SCAR-2026-0001" in ui.get("/supplier-response").text
