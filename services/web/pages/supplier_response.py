@@ -62,8 +62,18 @@ NOTES = {"saved": "Your draft is saved. Submit it when it is complete.",
          "removed": "The file is removed from your response."}
 
 
+def link_cookie(request: Request) -> tuple[str, str]:
+    """The link cookie's name and path. Over HTTPS (``cookie_secure``) it is a
+    ``__Host-`` cookie: no sibling subdomain can set or shadow it, at the price of
+    Path=/ (the prefix requires it) — the token then goes with every request to
+    this UI's own host, never elsewhere, and only these pages read it."""
+    if request.app.state.settings.cookie_secure:
+        return "__Host-" + COOKIE, "/"
+    return COOKIE, PATH
+
+
 def _link(request: Request) -> LinkApi | None:
-    token = request.cookies.get(COOKIE, "")
+    token = request.cookies.get(link_cookie(request)[0], "")
     return request.app.state.api.as_link(token) if TOKEN_SHAPE.fullmatch(token) else None
 
 
