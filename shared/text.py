@@ -23,6 +23,21 @@ INVISIBLES = (r"\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u
 SOME_VISIBLE = rf"^[^\x00]*[^\x00{BLANKS}{INVISIBLES}][^\x00]*$"
 
 
+# What a one-line text (a supplier's or contact's name, what a supplier supplies)
+# must not hold inside: C0 and C1 controls (CR/LF, TAB, VT, FF end or split a
+# line of a CSV export or an e-mail), the line and paragraph separators, and the
+# bidi controls and BOM that reorder or hide what a reader sees (U+202E shows
+# "exe.pdf" as "fdp.exe").
+NOT_IN_A_LINE = (r"\x01-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e"
+                 r"\u2066-\u2069\ufeff")
+# What strip_whitespace (pydantic's, Unicode White_Space) takes off the ends
+# before the pattern is checked: allowed at the ends by the schema too, so the
+# schema and the server agree (" Acme\n" is "Acme" to both).
+_STRIPPED = r"\t-\r\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+ONE_LINE = (rf"^[{_STRIPPED}]*[^\x00{NOT_IN_A_LINE}]*"
+            rf"[^\x00{BLANKS}{INVISIBLES}{NOT_IN_A_LINE}][^\x00{NOT_IN_A_LINE}]*[{_STRIPPED}]*$")
+
+
 def some_visible(*, excluding: str = "") -> str:
     """SOME_VISIBLE that also excludes the characters of the class ``excluding``."""
     return (rf"^[^\x00{excluding}]*[^\x00{BLANKS}{INVISIBLES}{excluding}]"

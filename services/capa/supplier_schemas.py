@@ -14,11 +14,11 @@ from pydantic.json_schema import SkipJsonSchema
 from shared.evidence.attach import EvidencePublic
 from shared.identity import canonical_identity
 from shared.inputs import IsoDate
-from shared.text import SOME_VISIBLE
+from shared.text import ONE_LINE, SOME_VISIBLE
 from shared.vocabulary import ScarStatus
 
 from .domain.supplier import CODE_INPUT_PATTERN, CODE_MAX, SupplierCriticality, canonical_code
-from .request_rules import LongText, ShortText, _without_null, not_null
+from .request_rules import _without_null, not_null
 
 
 class Request(BaseModel):
@@ -51,7 +51,13 @@ EMAIL_PATTERN = (rf"^ *{_typed(_LOCAL)}+{_typed('@')}(?:{_typed(_DOMAIN)}(?:"
 Email = Annotated[str, StringConstraints(min_length=6, max_length=254, pattern=EMAIL_PATTERN),
                   AfterValidator(canonical_identity)]
 ContactName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                               max_length=200, pattern=SOME_VISIBLE)]
+                                               max_length=200, pattern=ONE_LINE)]
+# A supplier's name and what it supplies: one line each (shared.text.ONE_LINE),
+# as they go into the SCAR's e-mail, the register's CSV and every page.
+SupplierName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                                max_length=300, pattern=ONE_LINE)]
+Supplies = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                            max_length=10_000, pattern=ONE_LINE)]
 # A supplier's or engineer's text in a SCAR: shorter than a CAPA's long texts,
 # it is read in a form and an e-mail.
 ScarText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
@@ -69,15 +75,15 @@ Contacts = Annotated[list[Contact], Field(max_length=10)]
 class SupplierCreate(Request):
     code: SupplierCode = Field(description="Short unique code; stored lower-case with "
                                            "words joined by '-' (\"ACME Seals\" -> acme-seals)")
-    name: ShortText
-    supplies: LongText | None = Field(default=None, description="What they supply")
+    name: SupplierName
+    supplies: Supplies | None = Field(default=None, description="What they supply")
     criticality: SupplierCriticality
     contacts: Contacts = Field(default_factory=list)
 
 
 class SupplierUpdate(Request):
-    name: Annotated[ShortText | None, _without_null(ShortText)] = None
-    supplies: LongText | None = None
+    name: Annotated[SupplierName | None, _without_null(SupplierName)] = None
+    supplies: Supplies | None = None
     criticality: Annotated[SupplierCriticality | None,
                            _without_null(SupplierCriticality)] = None
     # Not _without_null: its schema would name Contact by a $ref of its own.

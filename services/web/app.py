@@ -57,6 +57,7 @@ from .pages import (
     suppliers,
     watches,
 )
+from .server_keys import ServerKeys
 from .session import SessionStore
 from .session_middleware import SessionMiddleware
 from .settings import WebSettings
@@ -102,6 +103,7 @@ def create_app(settings: WebSettings | None = None,
         oidc, client_id=settings.oidc_client_id, client_secret=settings.oidc_client_secret,
         provider_name=settings.oidc_provider_name) if oidc else None
     app.state.sessions = SessionStore(engine, idle_seconds=settings.session_idle_minutes * 60)
+    app.state.server_keys = ServerKeys(engine)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")),
               name="static")
     for module in _page_modules():

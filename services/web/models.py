@@ -55,3 +55,14 @@ web_shown_once = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_web_shown_once_created_at", "created_at"),
 )
+
+# The UI's own keys, made on first use and shared by every replica through this
+# database (services/web/server_keys.py): no setting to configure. Whoever reads
+# this table can forge what the key signs (a SCAR link page's nonce), so it is
+# as private as the sessions beside it.
+web_keys = Table(
+    "web_keys", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("key", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)

@@ -79,35 +79,6 @@ class ScarResponded(ScarEvent):
     on_time: bool
 
 
-class ScarEvidenceFileEvent(ScarEvent):
-    """A file of the supplier's draft response: a reference (id, hash, type, size),
-    not its name, which is the supplier's text. Engineers see the file once it was
-    part of a submitted response (``GET /v1/scars/{id}``)."""
-
-    attachment_id: UUID
-    sha256: str
-    content_type: str
-    size: int
-
-
-class ScarEvidenceAttached(ScarEvidenceFileEvent):
-    """The supplier attached a file to the response they are drafting."""
-
-    event_type: ClassVar[str] = "capaflow.scar.evidence_attached.v1"
-
-    attached_by: str
-    attached_at: datetime
-
-
-class ScarEvidenceRemoved(ScarEvidenceFileEvent):
-    """The supplier removed a draft file (one that no submitted response held)."""
-
-    event_type: ClassVar[str] = "capaflow.scar.evidence_removed.v1"
-
-    removed_by: str
-    removed_at: datetime
-
-
 class ScarAccepted(ScarEvent):
     event_type: ClassVar[str] = "capaflow.scar.accepted.v1"
 
@@ -159,8 +130,6 @@ EVENTS: tuple[type[EventData], ...] = (
     SupplierUpdated,
     ScarSent,
     ScarResponded,
-    ScarEvidenceAttached,
-    ScarEvidenceRemoved,
     ScarAccepted,
     ScarRejected,
     ScarRevoked,

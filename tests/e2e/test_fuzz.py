@@ -26,8 +26,11 @@ Live streams end after 0.2 s here (NOTIFICATIONS_STREAM_MAX_DURATION), so the
 stream's schema-valid requests finish at once instead of at the request timeout.
 
 One `make run` stack serves the three services' runs (a module fixture): each
-service is fuzzed on its own process, so a stack per run only added start-ups.
-schemathesis' --workers 2 was measured and left out: no faster on two cores.
+service is fuzzed on its own process, so a stack per run only added start-ups;
+the five runs (three services, two intakes) go side by side, which uses both
+cores. schemathesis' --workers 2 was measured and left out: no faster on two
+cores. Hypothesis' too_slow health check is suppressed: it judges the machine's
+speed, not the API.
 """
 
 import json
@@ -49,37 +52,53 @@ SHORT_STREAMS = {"NOTIFICATIONS_STREAM_MAX_DURATION": "0.2",
 INTAKES = {"alertmanager": "/v1/intake/alertmanager", "grafana": "/v1/intake/grafana"}
 
 
-def _schemathesis(url: str, token: str, tmp_path: Path,
-                  *extra: str) -> subprocess.CompletedProcess[str]:
+def _schemathesis(url: str, token: str, report: Path, *extra: str) -> subprocess.Popen[str]:
+    """One schemathesis run, started (not awaited): the runs of the three services
+    go side by side, each against its own service process."""
     env = os.environ | {"SCHEMATHESIS_HOOKS": "tests.e2e.fuzz_hooks", "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
+    report.mkdir(parents=True)
+    return subprocess.Popen(
         [SCHEMATHESIS, "--config-file", CONFIG, "run", url,
          "-H", f"Authorization: Bearer {token}", "--checks", "all",
          "--max-examples", "15", "--seed", "20261126", "--no-color",
-         "--request-timeout", "30", "--report-dir", str(tmp_path / "report"), *extra],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+         # Hypothesis' "data generation is too slow" is a judgement of this
+         # machine's speed, not of the API: on a busy machine it failed a run
+         # whose every case passed. Only that timing check is off; every
+         # schemathesis check still runs.
+         "--suppress-health-check", "too_slow",
+         "--request-timeout", "30", "--report-dir", str(report / "report"), *extra],
+        cwd=report, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, int], dict]]:
     """One `make run` stack for the module: each service is fuzzed on its own
-    process, so the three runs need no stack of their own (one start, not three)."""
+    process, so the runs need no stack of their own (one start, not three)."""
     tmp = tmp_path_factory.mktemp("fuzz")
     with services_running({"BUS": "sql"} | SHORT_STREAMS, tmp) as ports:
         yield ports, json.loads((tmp / "var" / "dev-credentials.json").read_text())
 
 
-@pytest.mark.parametrize("service", SERVICES)
-def test_schemathesis_finds_nothing(service: str, stack: tuple[dict[str, int], dict],
-                                    tmp_path: Path) -> None:
+def test_schemathesis_finds_nothing(stack: tuple[dict[str, int], dict], tmp_path: Path) -> None:
+    """Every service with a manager's key, and each intake with its own source
+    token (a person's key gets 403 there). The five runs go at once: each run
+    waits on its server half the time, so side by side they use both cores."""
     ports, creds = stack
-    url = f"http://127.0.0.1:{ports[service]}/openapi.json"
-    runs = [_schemathesis(url, creds["api_keys"]["manager"], tmp_path,
-                          "--exclude-path-regex", "^/v1/intake/")]
-    if service == "nonconformity":
-        # Each intake with its own source token (a person's key gets 403 there).
-        runs += [_schemathesis(url, creds["source_tokens"][source], tmp_path,
-                               "--include-path", path)
-                 for source, path in INTAKES.items()]
-    for run in runs:
-        assert run.returncode == 0, run.stdout[-6000:]
+    runs: dict[str, subprocess.Popen[str]] = {}
+    for service in SERVICES:
+        url = f"http://127.0.0.1:{ports[service]}/openapi.json"
+        runs[service] = _schemathesis(url, creds["api_keys"]["manager"], tmp_path / service,
+                                      "--exclude-path-regex", "^/v1/intake/")
+        if service == "nonconformity":
+            for source, path in INTAKES.items():
+                runs[source] = _schemathesis(url, creds["source_tokens"][source],
+                                             tmp_path / source, "--include-path", path)
+    try:
+        outputs = {name: run.communicate(timeout=900)[0] for name, run in runs.items()}
+    finally:
+        for run in runs.values():
+            if run.poll() is None:
+                run.kill()
+    failed = {name: out[-6000:] for name, out in outputs.items()
+              if runs[name].returncode != 0}
+    assert not failed, "\n\n".join(f"== {name}\n{out}" for name, out in failed.items())

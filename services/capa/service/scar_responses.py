@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import SessionFactory, transaction
 from shared.errors import Conflict, Invalid, NotFound
-from shared.events.suppliers import ScarEvidenceAttached, ScarEvidenceRemoved, ScarResponded
+from shared.events.suppliers import ScarResponded
 from shared.evidence.attach import EvidenceFile, UploadedFile, attach, check_upload
 from shared.evidence.store import EvidenceAttachment, EvidenceStore, attachments_of
 from shared.outbox import record_event
@@ -195,7 +195,9 @@ async def submit_response(sessions: SessionFactory, *, token: str,
                             action="scar_responded", at=now,
                             after={"scar_id": scar.id, "submission": scar.submissions,
                                    "response": scar.submitted_response,
-                                   "evidence": [f.sha256 for f in files]})
+                                   "evidence": [{"attachment_id": f.id,
+                                                 "filename": f.filename,
+                                                 "sha256": f.sha256} for f in files]})
         record_event(session, service=SERVICE, data=ScarResponded(
             **await named_scar_fields(session, capa, scar), submission=scar.submissions,
             corrective_actions=len(scar.response.get("corrective_actions", [])),
@@ -217,22 +219,14 @@ async def attach_response_evidence(*, sessions: SessionFactory, store: EvidenceS
                            content_type=content_type, record_type=SCAR_RESPONSE,
                            record_id=scar.id, parent_id=scar.id, actor=supplier_actor(scar),
                            now=now)
+        # A draft's file is the supplier's until submitted: the trail (which every
+        # role reads) says only that one was attached, by its id; the submission's
+        # entry names the files and their hashes. No event: scar.responded.v1
+        # tells subscribers a response arrived with N files.
         await record_change(session, capa_id=scar.capa_id, actor=supplier_actor(scar),
                             action="scar_evidence_attached", at=now,
-                            after={"scar_id": scar.id, "attachment_id": row.id,
-                                   "filename": row.filename, "sha256": row.sha256,
-                                   "content_type": row.content_type, "size": row.size})
-        capa = await load_capa(session, scar.capa_id)
-        record_event(session, service=SERVICE, data=ScarEvidenceAttached(
-            **await named_scar_fields(session, capa, scar), **_file_reference(row),
-            attached_by=row.attached_by, attached_at=now))
+                            after={"scar_id": scar.id, "attachment_id": row.id})
         return supplier_evidence_view(row, submitted=False)
-
-
-def _file_reference(row: EvidenceAttachment) -> dict[str, Any]:
-    """What events say of a file: no name (the supplier's text), no bytes."""
-    return {"attachment_id": row.id, "sha256": row.sha256, "content_type": row.content_type,
-            "size": row.size}
 
 
 async def remove_response_evidence(*, sessions: SessionFactory, token: str,
@@ -248,16 +242,11 @@ async def remove_response_evidence(*, sessions: SessionFactory, token: str,
                            "with it; attach a corrected file beside it instead.",
                            title="File already submitted")
         await session.delete(row)
-        actor = supplier_actor(scar)
-        await record_change(session, capa_id=scar.capa_id, actor=actor,
+        # As on attaching: that a draft file went, by its id; nothing of the file.
+        await record_change(session, capa_id=scar.capa_id, actor=supplier_actor(scar),
                             action="scar_evidence_removed", at=now,
-                            before={"scar_id": scar.id, "attachment_id": row.id,
-                                    "filename": row.filename, "sha256": row.sha256},
-                            after={"scar_id": scar.id, "attachment_id": row.id})
-        capa = await load_capa(session, scar.capa_id)
-        record_event(session, service=SERVICE, data=ScarEvidenceRemoved(
-            **await named_scar_fields(session, capa, scar), **_file_reference(row),
-            removed_by=actor, removed_at=now))
+                            before={"scar_id": scar.id, "attachment_id": row.id},
+                            after={"scar_id": scar.id})
 
 
 async def _file(session: AsyncSession, scar: Scar, attachment_id: Any) -> EvidenceAttachment:

@@ -15,6 +15,7 @@ form calls the CAPA service's supplier endpoints with the token
 
 import logging
 import re
+import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -61,9 +62,30 @@ NOTES = {"saved": "Your draft is saved. Submit it when it is complete.",
          "removed": "The file is removed from your response."}
 
 
+def link_cookie(request: Request) -> tuple[str, str]:
+    """The link cookie's name and path. Over HTTPS (``cookie_secure``) it is a
+    ``__Host-`` cookie: no sibling subdomain can set or shadow it, at the price of
+    Path=/ (the prefix requires it) — the token then goes with every request to
+    this UI's own host, never elsewhere, and only these pages read it."""
+    if request.app.state.settings.cookie_secure:
+        return "__Host-" + COOKIE, "/"
+    return COOKIE, PATH
+
+
 def _link(request: Request) -> LinkApi | None:
-    token = request.cookies.get(COOKIE, "")
+    token = request.cookies.get(link_cookie(request)[0], "")
     return request.app.state.api.as_link(token) if TOKEN_SHAPE.fullmatch(token) else None
+
+
+def _file_id(attachment_id: str) -> str | None:
+    """The attachment id from the form's address, when it is a UUID. Anything else
+    ("%00", "..", a line break) is a file that does not exist: it must never reach
+    the API's address, where it would break the URL (a 500) or, as "..", climb to
+    another endpoint (the SCAR served as a "download")."""
+    try:
+        return str(uuid.UUID(attachment_id))
+    except ValueError:
+        return None
 
 
 def gone(request: Request, status: int = 404) -> Response:
@@ -239,8 +261,8 @@ async def attach(request: Request) -> Response:
 async def remove(request: Request, attachment_id: str) -> Response:
     """A draft's file removed, the texts saved first; the page comes back at its
     files (the focus there)."""
-    link = _link(request)
-    if link is None:
+    link, file_id = _link(request), _file_id(attachment_id)
+    if link is None or file_id is None:
         return gone(request)
     form = await request.form()
     body: dict[str, Any] | None = None
@@ -249,7 +271,7 @@ async def remove(request: Request, attachment_id: str) -> Response:
     except ApiError as exc:
         return await _refused(request, link, exc, response_from(form))
     try:
-        await link.send("DELETE", f"/v1/supplier-response/evidence/{attachment_id[:64]}")
+        await link.send("DELETE", f"/v1/supplier-response/evidence/{file_id}")
     except ApiError as exc:
         if exc.status in (404, 422, 429):
             return gone(request, 429 if exc.status == 429 else 404)
@@ -259,11 +281,11 @@ async def remove(request: Request, attachment_id: str) -> Response:
 
 @router.get(PATH + "/evidence/{attachment_id}", include_in_schema=False)
 async def download(request: Request, attachment_id: str) -> Response:
-    link = _link(request)
-    if link is None:
+    link, file_id = _link(request), _file_id(attachment_id)
+    if link is None or file_id is None:
         return gone(request)
     try:
-        got = await link.download(f"/v1/supplier-response/evidence/{attachment_id[:64]}")
+        got = await link.download(f"/v1/supplier-response/evidence/{file_id}")
     except ApiError as exc:
         if exc.status in (404, 422, 429):
             return gone(request, 429 if exc.status == 429 else 404)

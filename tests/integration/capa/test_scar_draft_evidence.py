@@ -124,12 +124,24 @@ async def test_files_are_the_suppliers_until_submitted(desk: ScarDesk) -> None:
     assert [e.action for e in trail] == ["scar_evidence_attached", "scar_evidence_attached",
                                         "scar_evidence_removed", "scar_evidence_attached"]
     assert trail[2].actor == "supplier:acme-seals"
-    assert trail[2].before is not None and trail[2].before["filename"] == "wrong lot.pdf"
-    [gone] = await desk.events("capaflow.scar.evidence_removed.v1")
-    assert gone["attachment_id"] == wrong["id"] and gone["scar_id"] == scar["id"]
-    assert "filename" not in gone and gone["removed_by"] == "supplier:acme-seals"
-    attached = await desk.events("capaflow.scar.evidence_attached.v1")
-    assert [a["attachment_id"] for a in attached] == [report["id"], wrong["id"], lab["id"]]
+    # A draft's file is the supplier's: every role reads the trail, so its entries
+    # hold the file's id only; the submission's entry names what was submitted.
+    for entry in trail:
+        for side in (entry.before or {}, entry.after or {}):
+            assert set(side) <= {"scar_id", "attachment_id"}, side
+    assert trail[2].before is not None and trail[2].before["attachment_id"] == wrong["id"]
+    submitted = [e for e in await desk.audit(capa["id"]) if e.action == "scar_responded"]
+    assert [[(f["filename"], f["attachment_id"]) for f in e.after["evidence"]]
+            for e in submitted if e.after] == [
+        [("8D report.pdf", report["id"])],
+        [("8D report.pdf", report["id"]), ("lab test.pdf", lab["id"])]]
+    assert all(len(f["sha256"]) == 64 for e in submitted if e.after
+               for f in e.after["evidence"])
+    # No event of a draft file: scar.responded.v1 counts the submitted ones.
+    assert not await desk.events("capaflow.scar.evidence_attached.v1")
+    assert not await desk.events("capaflow.scar.evidence_removed.v1")
+    assert [r["evidence_files"] for r in await desk.events("capaflow.scar.responded.v1")] \
+        == [1, 2]
 
 
 async def test_a_file_of_another_scar_or_an_unknown_one_is_a_404(desk: ScarDesk) -> None:

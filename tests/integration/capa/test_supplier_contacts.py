@@ -72,3 +72,29 @@ async def test_send_to_finds_the_contact_in_any_spelling(desk: ScarDesk) -> None
         assert desk.box.messages[-1]["To"] == "jana@acme.example"
     unknown = await desk.send(capa["id"], contact_email="jan@acme.example")
     assert unknown.status_code == 409 and unknown.json()["title"] == "Unknown contact"
+
+
+@pytest.mark.parametrize("bad", ["Acme\r\nBcc: x@evil.example", "Acme\tSeals", "Acme\x0bSeals",
+                                 "Acme\x0cSeals", "Acme \u202efdp.exe", "\ufeffAcme",
+                                 "Acme\u2028Seals"])
+async def test_names_are_one_line_or_a_422_the_schema_states(desk: ScarDesk, bad: str) -> None:
+    """A control or bidi character in a supplier's or contact's name, or in what it
+    supplies, went into the API, the CSV and the SCAR's e-mail as it was typed."""
+    pattern = (await desk.client.get("/openapi.json")).json()["components"]["schemas"][
+        "SupplierCreate"]["properties"]["name"]["pattern"]
+    assert "\\u202a-\\u202e" in pattern and "\\x01-\\x1f" in pattern
+    for body in ({"code": "acme", "name": bad, "criticality": "low"},
+                 {"code": "acme", "name": "Acme", "supplies": bad, "criticality": "low"},
+                 {"code": "acme", "name": "Acme", "criticality": "low",
+                  "contacts": [{"name": bad, "email": "jana@acme.example"}]}):
+        refused = await desk.client.post("/v1/suppliers", json=body,
+                                         headers=desk.as_("manager"))
+        assert refused.status_code == 422, (body, refused.text)
+    made = await desk.supplier()
+    changed = await desk.client.patch(f"/v1/suppliers/{made['code']}", json={"name": bad},
+                                      headers=desk.as_("manager") | {"If-Match": "*"})
+    assert changed.status_code in (422, 428), changed.text
+    # The ends are stripped as before: only inside a name are these refused.
+    kept = await desk.client.post("/v1/suppliers", headers=desk.as_("manager"), json={
+        "code": "bolts", "name": " Bolts GmbH\n", "criticality": "low"})
+    assert kept.status_code == 201 and kept.json()["name"] == "Bolts GmbH", kept.text

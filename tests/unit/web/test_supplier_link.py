@@ -4,10 +4,14 @@ token into the form's cookie, so no other site (and no page that loads a link)
 can swap the request a supplier has open for its own."""
 
 import re
+import uuid
+from pathlib import Path
 
 import httpx
 from fastapi.testclient import TestClient
 
+from services.web.app import create_app
+from services.web.settings import WebSettings
 from tests.unit.web.conftest import FakeApi
 from tests.unit.web.test_supplier_pages import (
     NONCE,
@@ -112,7 +116,7 @@ def _file(file_id: str, name: str, *, submitted: bool) -> dict[str, object]:
 
 
 def test_a_draft_file_has_a_remove_button(ui: TestClient, fake_api: FakeApi) -> None:
-    draft_id, sent_id = "d" * 8, "s" * 8
+    draft_id, sent_id = str(uuid.UUID("d" * 32)), str(uuid.UUID("5" * 32))
     supplier_api(fake_api, scar_for_supplier(status="rejected", evidence=[
         _file(sent_id, "8D.pdf", submitted=True), _file(draft_id, "lab.pdf", submitted=False)]))
     deleted: list[str] = []
@@ -139,3 +143,111 @@ def test_a_draft_file_has_a_remove_button(ui: TestClient, fake_api: FakeApi) -> 
     ui.cookies.clear()
     assert ui.post(f"/supplier-response/evidence/{draft_id}/removal").status_code == 404
     assert len(deleted) == 1
+
+
+def test_a_file_address_that_is_no_uuid_never_reaches_the_api(ui: TestClient,
+                                                               fake_api: FakeApi) -> None:
+    """"%00" or a line break broke the API's URL (a 500); ".." climbed to
+    /v1/supplier-response, so the SCAR's JSON came back as a "download" and a
+    removal became DELETE /v1/supplier-response."""
+    supplier_api(fake_api, scar_for_supplier())
+    open_link(ui)
+    before = len(fake_api.requests)
+    # (".." itself the test client resolves before sending; "%2e%2e" reaches the
+    # page as "..", as it does from any client that sends the path as it is.)
+    for raw in ("%00", "a%0Ab", "%2e%2e", "%2E%2E", "x" * 70, "not-a-uuid"):
+        got = ui.get(f"/supplier-response/evidence/{raw}")
+        assert got.status_code == 404 and "Link not valid" in got.text, raw
+        removal = ui.post(f"/supplier-response/evidence/{raw}/removal")
+        assert removal.status_code == 404 and "Link not valid" in removal.text, raw
+    assert fake_api.requests[before:] == []
+
+
+def test_a_link_dead_by_the_time_it_is_confirmed_leaves_the_open_one(
+        ui: TestClient, fake_api: FakeApi) -> None:
+    """The link withdrawn between its page and the confirmation: the POST asks the
+    service again, answers "Link not valid" and keeps the request already open."""
+    _two_scars(fake_api)
+    open_link(ui)
+    page = ui.get(f"/supplier-response/{OTHER}")
+    nonce = NONCE.search(page.text)
+    assert nonce
+    fake_api.on("GET", "/v1/supplier-response", lambda request: httpx.Response(
+        200, json=scar_for_supplier()) if request.headers["authorization"] == f"SCAR {TOKEN}"
+        else httpx.Response(404, json={}))  # OTHER revoked meanwhile
+    dead = ui.post("/supplier-response/open", data={"token": OTHER, "nonce": nonce.group(1)})
+    assert dead.status_code == 404 and "Link not valid" in dead.text
+    assert "capaflow_scar_link" not in dead.headers.get("set-cookie", "")
+    assert "SCAR-2026-0001" in ui.get("/supplier-response").text
+
+
+def _nonce_cookie_of(response: httpx.Response) -> tuple[str, str]:
+    cookie = next(c for c in response.headers.get_list("set-cookie")
+                  if "capaflow_scar_open" in c)
+    name, _, rest = cookie.partition("=")
+    return name, rest.partition(";")[0]
+
+
+def test_a_nonce_is_the_servers_for_its_link(ui: TestClient, fake_api: FakeApi) -> None:
+    """A cookie value of one's choosing does not pass (whoever can write a cookie
+    for the UI's host, a sibling subdomain say), nor does link X's nonce confirm Y."""
+    _two_scars(fake_api)
+    open_link(ui)
+    other_page = ui.get(f"/supplier-response/{OTHER}")
+    other_cookie, _ = _nonce_cookie_of(other_page)
+    forged_nonces = ["x" * 43, f"{2**40}.abc.{'0' * 64}", "9999999999..", "."]
+    for forged in forged_nonces:
+        ui.cookies.set(other_cookie, forged, path="/supplier-response")
+        refused = ui.post("/supplier-response/open", data={"token": OTHER, "nonce": forged})
+        assert refused.status_code == 403, forged
+    # The nonce link TOKEN's page got, planted as OTHER's cookie: still refused.
+    mine = ui.get(f"/supplier-response/{TOKEN}")  # open already: no new nonce
+    assert mine.status_code == 303
+    ui.cookies.clear()
+    page_x = ui.get(f"/supplier-response/{TOKEN}")
+    _, nonce_x = _nonce_cookie_of(page_x)
+    ui.cookies.set(other_cookie, nonce_x, path="/supplier-response")
+    swapped = ui.post("/supplier-response/open", data={"token": OTHER, "nonce": nonce_x})
+    assert swapped.status_code == 403
+    assert ui.get("/supplier-response").status_code == 404  # nothing was opened
+
+
+def test_two_confirm_pages_in_two_tabs_both_work(ui: TestClient, fake_api: FakeApi) -> None:
+    _two_scars(fake_api)
+    first, second = ui.get(f"/supplier-response/{TOKEN}"), ui.get(f"/supplier-response/{OTHER}")
+    assert _nonce_cookie_of(first)[0] != _nonce_cookie_of(second)[0]
+    for token, page in ((TOKEN, first), (OTHER, second)):
+        nonce = NONCE.search(page.text)
+        assert nonce
+        opened = ui.post("/supplier-response/open", data={"token": token, "nonce": nonce.group(1)})
+        assert opened.status_code == 303, token
+    assert "SCAR-2026-0099" in ui.get("/supplier-response").text
+
+
+def test_over_https_both_cookies_are_host_cookies(key_store: Path, fake_api: FakeApi,
+                                                  web_db_url: str) -> None:
+    settings = WebSettings(credentials_file=str(key_store), database_url=web_db_url,
+                           cookie_secure=True)
+    _two_scars(fake_api)
+    with TestClient(create_app(settings, transport=httpx.MockTransport(fake_api)),
+                    base_url="https://testserver", follow_redirects=False) as client:
+        page = client.get(f"/supplier-response/{TOKEN}")
+        nonce_cookie = page.headers["set-cookie"].lower()
+        assert nonce_cookie.startswith("__host-capaflow_scar_open_")
+        for part in ("secure", "path=/;", "httponly", "samesite=strict"):
+            assert part in nonce_cookie + ";", part
+        assert "domain=" not in nonce_cookie
+        nonce = NONCE.search(page.text)
+        assert nonce
+        opened = client.post("/supplier-response/open",
+                             data={"token": TOKEN, "nonce": nonce.group(1)})
+        assert opened.status_code == 303
+        cookie = next(c for c in opened.headers.get_list("set-cookie")
+                      if c.startswith("__Host-capaflow_scar_link=")).lower()
+        for part in ("secure", "path=/", "httponly", "samesite=lax"):
+            assert part in cookie, part
+        assert "SCAR-2026-0001" in client.get("/supplier-response").text
+        # The plain name, as a sibling subdomain could set it, opens nothing.
+        client.cookies.clear()
+        client.cookies.set("capaflow_scar_link", TOKEN)
+        assert client.get("/supplier-response").status_code == 404
