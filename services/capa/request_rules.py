@@ -64,11 +64,17 @@ DueDateChange = Annotated[IsoDate | None, _without_null(IsoDate)]
 StatusChange = Annotated[ActionStatus | None, _without_null(ActionStatus)]
 
 
-# workflow.transition_capa: a lesson with the closure, and only then.
-LESSON_WITH_CLOSURE: dict[str, Any] = {
-    "if": {"properties": {"to": {"const": CapaStatus.closed.value}}, "required": ["to"]},
-    "then": {"required": ["lesson"], "properties": {"lesson": {"type": "object"}}},
-    "else": {"properties": {"lesson": {"type": "null"}}}}
+# workflow.transition_capa: a lesson with the closure, and only then; a signature
+# only on the moves that can be signed (domain.signatures.signed_move_of: to
+# action_planned, to closed). Whether the CAPA's current state makes such a move
+# a signed one is stored state, not the request's: a 409 there, not a 422.
+SIGNED_TARGETS = [CapaStatus.action_planned.value, CapaStatus.closed.value]
+LESSON_WITH_CLOSURE: dict[str, Any] = {"allOf": [
+    {"if": {"properties": {"to": {"const": CapaStatus.closed.value}}, "required": ["to"]},
+     "then": {"required": ["lesson"], "properties": {"lesson": {"type": "object"}}},
+     "else": {"properties": {"lesson": {"type": "null"}}}},
+    {"if": {"properties": {"to": {"enum": SIGNED_TARGETS}}, "required": ["to"]},
+     "else": {"properties": {"signature": {"type": "null"}}}}]}
 
 # domain.root_cause.submission_errors: what a submitted analysis needs (a draft
 # may be incomplete). Its texts are never blank (LongText), so "present" is enough.

@@ -18,8 +18,8 @@ from . import (
 )
 
 ROUTERS = [capas.router, analysis.router, actions.router, records.router, evidence.router,
-           signatures.router, work.router, similar.router, objectives.router, review.router,
-           suppliers.router, scars.router, supplier_response.router,
-           supplier_records.router]
+           signatures.router, work.router, similar.router, objectives.router,
+           objectives.metrics_router, review.router, suppliers.router, scars.router,
+           supplier_response.router, supplier_records.router]
 
 __all__ = ["ROUTERS"]

@@ -29,6 +29,9 @@ from ..service.objectives import (
 from .deps import NowDep, Reader, SessionsDep, with_etag
 
 router = APIRouter(prefix="/v1/objectives", tags=["objectives"])
+# A path of its own: under /v1/objectives, "metrics" would also be read as an
+# objective's id by PATCH and DELETE (a 422 where no such method exists: 405).
+metrics_router = APIRouter(prefix="/v1/objective-metrics", tags=["objectives"])
 Manager = Annotated[Principal, Depends(require_roles("manager"))]
 
 
@@ -46,11 +49,10 @@ async def search(sessions: SessionsDep, _: Reader, now: NowDep) -> ObjectiveList
     return ObjectiveList(items=await list_objectives(sessions, now=now))
 
 
-@router.get("/metrics", response_model=MetricList,
+@metrics_router.get("", response_model=MetricList,
             summary="The metrics an objective may name, with their labels and units")
 async def metrics(_: Reader) -> MetricList:
-    """Before /{objective_id}: the definition form reads the allow-list here rather
-    than keeping its own copy."""
+    """The definition form reads the allow-list here rather than keeping its own copy."""
     return MetricList(items=[MetricPublic(name=m.name, label=m.label, unit=m.unit,
                                           direction=m.direction, upper_bound=m.upper_bound,
                                           takes_source=m.takes_source)

@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.auth import Principal
 from shared.db import SessionFactory, transaction
-from shared.errors import Invalid
+from shared.errors import Conflict, Invalid
 from shared.events.capa import (
     CapaCancelled,
     CapaClosed,
@@ -34,6 +34,7 @@ from ..models import (
     SignatureRow,
 )
 from ..models_lessons import Lesson
+from ..request_rules import SIGNED_TARGETS
 from ..schemas import (
     CapaPublic,
     CapaUpdate,
@@ -124,6 +125,10 @@ async def transition_capa(sessions: SessionFactory, *, capa_id: UUID,
                           [("lesson", "Give what_to_do_differently (and tags) for the "
                                       "lessons-learned record.")])
         move = signed_move_of(current, request.to)
+        if move is None and request.signature is not None and request.to in SIGNED_TARGETS:
+            # A signable target, but not from this state: the stored state decides (409).
+            raise Conflict(f"Moving from '{current}' to '{request.to}' is not signed; leave "
+                           "the signature out.")
         admitted = admit(signing or SigningPolicy(), move, request.signature, principal, now,
                          moving=f"Moving to '{request.to}'")
         capa.status = request.to

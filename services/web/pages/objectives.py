@@ -2,7 +2,7 @@
 managers (and admins) define, change and remove them here (the service checks the role
 and the version; the UI only hides the forms from others).
 
-The metrics come from the service (/v1/objectives/metrics), never a copy here: a
+The metrics come from the service (/v1/objective-metrics), never a copy here: a
 metric added to the domain shows in the form at once.
 """
 
@@ -25,7 +25,7 @@ EDIT_FIELDS = ("title", "target", "deadline", "period_days", "owner")
 
 
 async def _metrics(api: UserApi) -> list[dict[str, Any]]:
-    return list((await api.get("capa", "/v1/objectives/metrics"))["items"])
+    return list((await api.get("capa", "/v1/objective-metrics"))["items"])
 
 
 def _number(value: str | None, kind: type[int] | type[float]) -> Any:

@@ -307,3 +307,21 @@ async def test_a_preventive_capa_comes_from_a_risk(capas: Capas) -> None:
         "title": "Single gasket supplier", "kind": "preventive", "severity": "minor",
         "source": "audit"})
     assert r.status_code == 201 and r.json()["source"] == "risk"
+
+
+async def test_a_signature_only_on_a_move_that_can_be_signed_as_the_schema_says(
+        capas: Capas) -> None:
+    """A signature on a move that takes none is refused (422), and the published
+    schema says so, so a client (and the fuzz test) can know it beforehand."""
+    capa = await capas.open()
+    refused = await capas.client.post(
+        f"/v1/capas/{capa['id']}/transitions", headers=capas.as_("engineer"),
+        json={"to": "investigating", "signature": {"meaning": "review"}})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["field"] == "signature"
+    schema = (await capas.client.get("/openapi.json")).json()
+    rules = schema["components"]["schemas"]["TransitionRequest"]["allOf"]
+    signature_rule = next(r for r in rules if "signature" in str(r.get("else")))
+    assert sorted(signature_rule["if"]["properties"]["to"]["enum"]) == [
+        "action_planned", "closed"]
+    assert signature_rule["else"]["properties"]["signature"] == {"type": "null"}

@@ -132,7 +132,7 @@ async def test_objectives_are_written_by_managers_and_read_with_progress(
 
 async def test_the_metrics_an_objective_may_name_are_listed_from_the_domain(
         review: Capas) -> None:
-    answer = await review.client.get("/v1/objectives/metrics", headers=review.as_("reporter"))
+    answer = await review.client.get("/v1/objective-metrics", headers=review.as_("reporter"))
     assert answer.status_code == 200, answer.text
     items = {m["name"]: m for m in answer.json()["items"]}
     assert set(items) == set(METRICS)
@@ -140,6 +140,11 @@ async def test_the_metrics_an_objective_may_name_are_listed_from_the_domain(
     assert items["effectiveness_rate"]["direction"] == "at_least"
     assert items["capas_opened_per_week"]["takes_source"] is True
     assert items["open_capas"]["label"] == METRICS["open_capas"].label
+    # Its own path: under /v1/objectives, PATCH would read "metrics" as an id (422).
+    for method in ("PATCH", "DELETE"):
+        other = await review.client.request(method, "/v1/objective-metrics",
+                                            headers=review.as_("manager"))
+        assert other.status_code == 405, (method, other.text)
 
 
 async def test_the_pack_compares_periods_and_exports_csv_and_a_readable_pdf(

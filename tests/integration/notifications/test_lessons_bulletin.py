@@ -3,6 +3,7 @@
 also with two replicas publishing at once (SQLite and PostgreSQL)."""
 
 import asyncio
+import re
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -106,6 +107,13 @@ async def test_the_month_s_lessons_go_out_once_by_mail_and_into_the_feeds(
             refused = await h.client.get("/v1/bulletins/preview", params={"month": odd},
                                          headers=h.auth("manager"))
             assert refused.status_code == 422, (odd, refused.text)
+        # The schema states the month's form, so a schema-valid month is never refused.
+        schema = (await h.client.get("/openapi.json")).json()
+        [param] = schema["paths"]["/v1/bulletins/preview"]["get"]["parameters"]
+        pattern = param["schema"]["pattern"]
+        for odd in ("2026-13", "12-2026", "9999-12", "000000000000000", "1899-12"):
+            assert not re.search(pattern, odd), odd
+        assert re.search(pattern, month) and re.search(pattern, "9998-12")
         forbidden = await h.client.get("/v1/bulletins/preview", params={"month": month},
                                        headers=h.auth("reporter"))
         assert forbidden.status_code == 403

@@ -23,7 +23,7 @@ METRICS = {"items": [
 def _serve(fake_api: FakeApi, **fields: Any) -> None:
     fake_api.on("GET", "/v1/objectives", httpx.Response(200, json={
         "items": [objective(**fields)]}))
-    fake_api.on("GET", "/v1/objectives/metrics", httpx.Response(200, json=METRICS))
+    fake_api.on("GET", "/v1/objective-metrics", httpx.Response(200, json=METRICS))
     fake_api.on("GET", f"/v1/objectives/{OBJECTIVE_ID}", httpx.Response(
         200, json=objective(**fields), headers={"ETag": '"3"'}))
 
@@ -118,7 +118,7 @@ def test_others_read_the_objectives_without_any_form(
     page = ui.get("/objectives")
     assert page.status_code == 200 and "No overdue CAPAs" in page.text
     assert "<form method=\"post\" action=\"/objectives\"" not in page.text
-    assert not any(r.url.path == "/v1/objectives/metrics" for r in fake_api.requests)
+    assert not any(r.url.path == "/v1/objective-metrics" for r in fake_api.requests)
     detail = ui.get(f"/objectives/{OBJECTIVE_ID}")
     assert detail.status_code == 200 and "Remove objective" not in detail.text
     assert 'name="etag"' not in detail.text
