@@ -24,7 +24,13 @@ from services.capa.app import create_app
 from services.capa.models import AuditEntry, OutboxMessage
 from services.capa.settings import CapaSettings
 from shared.db import utcnow
-from tests.conftest import BUS_MIGRATIONS, SERVICE_MIGRATIONS, migrate, running
+from tests.conftest import (
+    BUS_MIGRATIONS,
+    SERVICE_MIGRATIONS,
+    DatabaseFactory,
+    migrate,
+    running,
+)
 from tests.integration.capa.conftest import TEST_AUDIT_KEY, Capas
 
 LINK = re.compile(r"http://ui\.test/supplier-response/([A-Za-z0-9_-]{43})")
@@ -144,3 +150,18 @@ async def scar_desk(database_url: str, bus_url: str, keys_path: Path, keys: dict
     app = create_app(settings)
     async with running(app) as client:
         yield ScarDesk(client=client, keys=keys, settings=settings, app=app, box=box)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def desk(request: pytest.FixtureRequest, new_sqlite_database: DatabaseFactory,
+               new_postgres_database: DatabaseFactory, api_keys: tuple[Path, dict[str, str]],
+               mailbox: tuple[MailBox, int]) -> AsyncIterator[ScarDesk]:
+    """The SCAR desk on SQLite and on PostgreSQL, with the test mailbox (the dead-link
+    limit raised: the tests try dead links on purpose, from one address)."""
+    keys_path, keys = api_keys
+    url = await (new_postgres_database if request.param == "postgres"
+                 else new_sqlite_database)()
+    box, port = mailbox
+    async with scar_desk(url, await new_sqlite_database(), keys_path, keys, port, box,
+                         scar_unknown_link_requests_per_minute=1000) as desk:
+        yield desk

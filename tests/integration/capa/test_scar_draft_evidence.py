@@ -5,36 +5,18 @@ file (204; a submitted one is a 409, an unknown one or another SCAR's a 404), an
 removing is on the trail and an event, like attaching. SQLite and PostgreSQL."""
 
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests import evidence_samples as samples
-from tests.conftest import DatabaseFactory
 from tests.integration.capa.scar_harness import (
-    MailBox,
     ScarDesk,
     complete_response,
+    desk,
     mailbox,
-    scar_desk,
 )
 
-__all__ = ["mailbox"]  # the fixture, imported so pytest finds it here
+__all__ = ["desk", "mailbox"]  # the fixtures, imported so pytest finds them here
 
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def desk(request: pytest.FixtureRequest, new_sqlite_database: DatabaseFactory,
-               new_postgres_database: DatabaseFactory, api_keys: tuple[Path, dict[str, str]],
-               mailbox: tuple[MailBox, int]) -> AsyncIterator[ScarDesk]:
-    keys_path, keys = api_keys
-    url = await (new_postgres_database if request.param == "postgres"
-                 else new_sqlite_database)()
-    box, port = mailbox
-    async with scar_desk(url, await new_sqlite_database(), keys_path, keys, port, box,
-                         scar_unknown_link_requests_per_minute=1000) as desk:
-        yield desk
 
 
 async def _attach(desk: ScarDesk, token: str, name: str, content: bytes) -> dict[str, Any]:

@@ -6,41 +6,23 @@ replicas' jobs run at the same time; a returned response goes back only
 revised; a SCAR goes to the CAPA's supplier."""
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from pathlib import Path
-
-import pytest
 
 from services.capa.service.scar_notices import mail_withdrawals
 from services.capa.service.scar_schedule import detect_overdue_scars, remind_scars
 from shared.db import utcnow
 from tests import evidence_samples as samples
-from tests.conftest import DatabaseFactory
 from tests.integration.capa.scar_harness import (
     LINK,
-    MailBox,
     ScarDesk,
     complete_response,
+    desk,
     mailbox,
-    scar_desk,
 )
 
-__all__ = ["mailbox"]  # the fixture, imported so pytest finds it here
+__all__ = ["desk", "mailbox"]  # the fixtures, imported so pytest finds them here
 
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def desk(request: pytest.FixtureRequest, new_sqlite_database: DatabaseFactory,
-               new_postgres_database: DatabaseFactory, api_keys: tuple[Path, dict[str, str]],
-               mailbox: tuple[MailBox, int]) -> AsyncIterator[ScarDesk]:
-    keys_path, keys = api_keys
-    url = await (new_postgres_database if request.param == "postgres"
-                 else new_sqlite_database)()
-    box, port = mailbox
-    async with scar_desk(url, await new_sqlite_database(), keys_path, keys, port, box,
-                         scar_unknown_link_requests_per_minute=1000) as desk:
-        yield desk
 
 
 def _text(message: EmailMessage) -> str:

@@ -5,7 +5,6 @@ draft -> submit -> reject -> resubmit -> accept; the token is in no event, no
 audit entry and no column; bad input is a clear 4xx."""
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,24 +24,13 @@ from tests.integration.capa.scar_harness import (
     MailBox,
     ScarDesk,
     complete_response,
+    desk,
     mailbox,
     scar_desk,
 )
 
-__all__ = ["mailbox"]  # the fixture, imported so pytest finds it here
+__all__ = ["desk", "mailbox"]  # the fixtures, imported so pytest finds them here
 
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def desk(request: pytest.FixtureRequest, new_sqlite_database: DatabaseFactory,
-               new_postgres_database: DatabaseFactory, api_keys: tuple[Path, dict[str, str]],
-               mailbox: tuple[MailBox, int]) -> AsyncIterator[ScarDesk]:
-    keys_path, keys = api_keys
-    url = await (new_postgres_database if request.param == "postgres"
-                 else new_sqlite_database)()
-    box, port = mailbox
-    async with scar_desk(url, await new_sqlite_database(), keys_path, keys, port, box,
-                         scar_unknown_link_requests_per_minute=1000) as desk:
-        yield desk
 
 
 async def test_register_roles_codes_and_search(desk: ScarDesk) -> None:

@@ -4,37 +4,20 @@ open at its end, not those open now; the objective metric "supplier response
 time" is measured from the SCARs and watched like the others."""
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from services.capa.supplier_models import Scar
 from shared.db import utcnow
-from tests.conftest import DatabaseFactory
 from tests.integration.capa.scar_harness import (
-    MailBox,
     ScarDesk,
     complete_response,
+    desk,
     mailbox,
-    scar_desk,
 )
 
-__all__ = ["mailbox"]  # the fixture, imported so pytest finds it here
+__all__ = ["desk", "mailbox"]  # the fixtures, imported so pytest finds them here
 
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def desk(request: pytest.FixtureRequest, new_sqlite_database: DatabaseFactory,
-               new_postgres_database: DatabaseFactory, api_keys: tuple[Path, dict[str, str]],
-               mailbox: tuple[MailBox, int]) -> AsyncIterator[ScarDesk]:
-    keys_path, keys = api_keys
-    url = await (new_postgres_database if request.param == "postgres"
-                 else new_sqlite_database)()
-    box, port = mailbox
-    async with scar_desk(url, await new_sqlite_database(), keys_path, keys, port, box) as desk:
-        yield desk
 
 
 async def _acme(desk: ScarDesk, since: Any, until: Any) -> dict[str, Any]:
